@@ -1,0 +1,1 @@
+"""One ComponentResource per system of the monitoring platform, plus their composition."""

@@ -1,0 +1,67 @@
+"""Shared pieces of every chart component: declaring a pinned chart, merging escape-hatch values,
+and describing the workloads a chart runs so the render can total their requests."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import pulumi
+from pulumi_kubernetes.helm import v4 as helm
+
+from components.versions import ChartRef
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Values merged the way Helm merges `-f` files: maps recursively, everything else replaced."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One workload a chart runs: enough to total CPU and memory requests without rendering it."""
+
+    name: str
+    kind: str  # Deployment, StatefulSet or DaemonSet
+    replicas: int  # for a DaemonSet: pods per node (1)
+    resources: Mapping[str, Any]
+
+
+def declare_chart(
+    name: str,
+    ref: ChartRef,
+    namespace: str,
+    values: Mapping[str, Any],
+    opts: pulumi.ResourceOptions,
+) -> helm.Chart:
+    """A helm v4 Chart, so `pulumi preview` lists every object the chart renders.
+
+    v4 Charts never run Helm hooks; each component's values switch off or replace what its chart
+    does in hooks (see the component's docstring).
+    """
+    return helm.Chart(
+        name,
+        helm.ChartArgs(
+            chart=ref.chart,
+            version=ref.version,
+            repository_opts=helm.RepositoryOptsArgs(repo=ref.repository),
+            namespace=namespace,
+            name=name,
+            values=dict(values),
+        ),
+        opts=opts,
+    )
+
+
+def chart_workloads(workloads: Sequence[Workload]) -> list[dict[str, Any]]:
+    return [
+        {"name": w.name, "kind": w.kind, "replicas": w.replicas, "resources": dict(w.resources)}
+        for w in workloads
+    ]

@@ -1,0 +1,173 @@
+"""The composition: namespace, shared secrets, and every system of the platform wired together."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import object_storage
+from components.chart import Workload
+from components.grafana import Grafana, GrafanaArgs
+from components.grafana_content import GrafanaContent, GrafanaContentArgs
+from components.labels import standard_labels
+from components.prometheus_stack import PrometheusStack, PrometheusStackArgs, SecretKeyRef
+from components.thanos import Thanos, ThanosArgs
+from monitoring.datasources import metrics_datasources
+from stacks.config import GRAFANA_DATABASE_PASSWORD, OBJECT_STORAGE_SECRETS, StackSecrets
+from stacks.settings import StackSettings
+
+ALERTMANAGER_CONFIG_SECRET = "alertmanager-config"
+
+
+class MonitoringPlatform(pulumi.ComponentResource):
+    """Everything one environment runs to observe TerraFusionProfessional."""
+
+    grafana_url: pulumi.Output[str]
+    endpoints: pulumi.Output[dict[str, str]]
+    datasource_uids: pulumi.Output[list[str]]
+
+    def __init__(
+        self,
+        name: str,
+        settings: StackSettings,
+        secrets: StackSecrets,
+        alertmanager_config_yaml: str,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("terrafusion:monitoring:MonitoringPlatform", name, None, opts)
+        ns_name = settings.namespace
+        # Prod data must survive a mistaken `pulumi destroy`: the namespace (whose deletion takes
+        # every volume claim with it) and every chart with state are protected.
+        stateful = pulumi.ResourceOptions(parent=self, protect=settings.protect)
+
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=ns_name,
+                labels={
+                    **standard_labels("monitoring", name, "namespace"),
+                    # node-exporter needs hostNetwork, hostPID and host paths.
+                    # Ref: https://kubernetes.io/docs/concepts/security/pod-security-admission/
+                    "pod-security.kubernetes.io/enforce": "privileged",
+                },
+            ),
+            opts=stateful,
+        )
+        in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+
+        credentials = {s.key: secrets[s.key] for s in OBJECT_STORAGE_SECRETS[settings.object_storage.type]}
+        objstore_secret = k8s.core.v1.Secret(
+            f"{name}-objstore",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=object_storage.SECRET_NAME,
+                namespace=ns_name,
+                labels=standard_labels("thanos", name, "object-storage"),
+            ),
+            string_data={
+                object_storage.SECRET_KEY: pulumi.Output.all(**credentials).apply(
+                    lambda creds: object_storage.objstore_yaml(settings.object_storage, creds)
+                )
+            },
+            opts=in_namespace,
+        )
+        alertmanager_config = k8s.core.v1.Secret(
+            f"{name}-alertmanager-config",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=ALERTMANAGER_CONFIG_SECRET,
+                namespace=ns_name,
+                labels=standard_labels("alertmanager", name, "config"),
+            ),
+            string_data={"alertmanager.yaml": alertmanager_config_yaml},
+            opts=in_namespace,
+        )
+        objstore_ref = SecretKeyRef(object_storage.SECRET_NAME, object_storage.SECRET_KEY)
+
+        self.prometheus_stack = PrometheusStack(
+            f"{name}-prometheus",
+            PrometheusStackArgs(
+                namespace=ns_name,
+                environment=settings.environment,
+                cluster_name=settings.cluster.name,
+                storage_class=settings.storage_class,
+                prometheus=settings.prometheus,
+                alertmanager=settings.alertmanager,
+                objstore_secret=objstore_ref,
+                alertmanager_config_secret=ALERTMANAGER_CONFIG_SECRET,
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                stateful, pulumi.ResourceOptions(depends_on=[namespace, objstore_secret, alertmanager_config])
+            ),
+        )
+        self.thanos = Thanos(
+            f"{name}-thanos",
+            ThanosArgs(
+                namespace=ns_name,
+                storage_class=settings.storage_class,
+                settings=settings.thanos,
+                objstore_secret=objstore_ref,
+                sidecar_endpoints=(self.prometheus_stack.sidecar_endpoint,),
+            ),
+            # The chart's ServiceMonitors need the Prometheus Operator CRDs to exist first.
+            opts=pulumi.ResourceOptions.merge(
+                stateful, pulumi.ResourceOptions(depends_on=[objstore_secret, self.prometheus_stack])
+            ),
+        )
+        database_password = (
+            secrets[GRAFANA_DATABASE_PASSWORD.key] if settings.grafana.database is not None else None
+        )
+        self.grafana = Grafana(
+            f"{name}-grafana",
+            GrafanaArgs(
+                namespace=ns_name,
+                storage_class=settings.storage_class,
+                settings=settings.grafana,
+                database_password=database_password,
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                stateful, pulumi.ResourceOptions(depends_on=[namespace, self.prometheus_stack])
+            ),
+        )
+        self.grafana_content = GrafanaContent(
+            f"{name}-grafana-content",
+            GrafanaContentArgs(
+                datasources=metrics_datasources(
+                    thanos_url=self.thanos.query_frontend_url,
+                    alertmanager_url=self.prometheus_stack.alertmanager_url,
+                    scrape_interval=settings.prometheus.scrape_interval,
+                ),
+                teams=settings.grafana.teams,
+            ),
+            provider=self.grafana.provider,
+            grafana_ready=[self.grafana.chart],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        self.grafana_url = self.grafana.url
+        self.datasource_uids = self.grafana_content.datasource_uids
+        self.endpoints = pulumi.Output.from_input(
+            {
+                "prometheus": self.prometheus_stack.prometheus_url,
+                "alertmanager": self.prometheus_stack.alertmanager_url,
+                "thanos_query": self.thanos.query_url,
+                "thanos_query_frontend": self.thanos.query_frontend_url,
+                "grafana_in_cluster": self.grafana.in_cluster_url,
+            }
+        )
+        self.register_outputs(
+            {"grafana_url": self.grafana_url, "endpoints": self.endpoints, "datasource_uids": self.datasource_uids}
+        )
+
+    @property
+    def workloads(self) -> list[Workload]:
+        return [*self.prometheus_stack.workloads, *self.thanos.workloads, *self.grafana.workloads]
+
+    @property
+    def charts(self) -> dict[str, Any]:
+        return {
+            "kube-prometheus-stack": self.prometheus_stack.values,
+            "thanos": self.thanos.values,
+            "grafana": self.grafana.values,
+        }
+

@@ -1,0 +1,192 @@
+"""kube-prometheus-stack: Prometheus Operator, Prometheus (with the Thanos sidecar), Alertmanager,
+node-exporter and kube-state-metrics.
+
+Chart facts (kube-prometheus-stack 88.5.3, verified in its values.yaml and templates):
+- Helm hooks: the admission-webhook certificate Jobs (create/patch) and the CRD upgrade Job. A v4
+  Chart drops hook objects, so with the defaults the operator would wait forever for the
+  `<fullname>-admission` Secret. The values turn the webhooks and operator TLS off (the chart's own
+  ci/01-provision-crds-values.yaml combination) and leave `crds.upgradeJob` off: Pulumi itself updates
+  the CRDs from the chart's crds/ folder when the chart version changes.
+- `*SelectorNilUsesHelmValues: false` makes Prometheus select every ServiceMonitor, PodMonitor,
+  Probe, ScrapeConfig and PrometheusRule in the cluster, not only those labelled with this release.
+- The chart's default rules are off: their severities (critical/warning/info) break the alert
+  contract (P1-P4 only); the platform's own rule catalogue replaces them.
+- `thanos.objectStorageConfig.existingSecret` is the only shape that renders; a flat {name, key}
+  is silently dropped by the template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import pulumi
+
+from components.chart import Workload, declare_chart, deep_merge
+from components.versions import KUBE_PROMETHEUS_STACK, THANOS_IMAGE_TAG
+from stacks.settings import AlertmanagerSettings, PrometheusSettings
+
+# fullnameOverride: every object name below derives from it (templates/_helpers.tpl).
+FULLNAME = "kps"
+PROMETHEUS_SERVICE = f"{FULLNAME}-prometheus"
+ALERTMANAGER_SERVICE = f"{FULLNAME}-alertmanager"
+THANOS_SIDECAR_SERVICE = f"{FULLNAME}-thanos-discovery"  # headless, grpc 10901
+PROMETHEUS_PORT = 9090
+ALERTMANAGER_PORT = 9093
+THANOS_GRPC_PORT = 10901
+# The operator adds this external label to each replica; Thanos deduplicates on it.
+REPLICA_LABEL = "prometheus_replica"
+
+# Small, steady workloads the platform sizes itself; `extra_values` can still override them.
+OPERATOR_RESOURCES = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}}
+NODE_EXPORTER_RESOURCES = {"requests": {"cpu": "20m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}}
+KUBE_STATE_METRICS_RESOURCES = {"requests": {"cpu": "20m", "memory": "96Mi"}, "limits": {"memory": "256Mi"}}
+
+
+@dataclass(frozen=True)
+class SecretKeyRef:
+    name: str
+    key: str
+
+
+@dataclass(frozen=True)
+class PrometheusStackArgs:
+    namespace: str
+    environment: str
+    cluster_name: str
+    storage_class: str | None
+    prometheus: PrometheusSettings
+    alertmanager: AlertmanagerSettings
+    objstore_secret: SecretKeyRef
+    # Secret with key alertmanager.yaml, rendered by the program from the alerting strategy.
+    alertmanager_config_secret: str
+    # Secrets mounted at /etc/alertmanager/secrets/<name>/ (receiver credentials, by file).
+    alertmanager_secrets: tuple[str, ...] = ()
+    remote_write: tuple[Mapping[str, Any], ...] = ()
+    extra_values: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _volume_claim(storage_class: str | None, size: str) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": str(size)}},
+    }
+    if storage_class:
+        spec["storageClassName"] = storage_class
+    return {"volumeClaimTemplate": {"spec": spec}}
+
+
+def _pdb(replicas: int) -> dict[str, Any]:
+    # A PDB on a single replica would block every node drain; only HA sets get one.
+    return {"enabled": replicas > 1, "minAvailable": 1}
+
+
+def prometheus_stack_values(args: PrometheusStackArgs) -> dict[str, Any]:
+    prom, am = args.prometheus, args.alertmanager
+    values: dict[str, Any] = {
+        "fullnameOverride": FULLNAME,
+        "grafana": {"enabled": False},
+        "defaultRules": {"create": False},
+        "crds": {"enabled": True, "upgradeJob": {"enabled": False}},
+        "prometheusOperator": {
+            "tls": {"enabled": False},
+            "admissionWebhooks": {"enabled": False, "patch": {"enabled": False}},
+            "thanosImage": {"tag": THANOS_IMAGE_TAG},
+            "resources": OPERATOR_RESOURCES,
+        },
+        "prometheus": {
+            "thanosService": {"enabled": True},
+            "thanosServiceMonitor": {"enabled": True},
+            "podDisruptionBudget": _pdb(prom.replicas),
+            "prometheusSpec": {
+                "replicas": prom.replicas,
+                "retention": prom.retention,
+                "retentionSize": prom.retention_size,
+                "scrapeInterval": prom.scrape_interval,
+                "evaluationInterval": prom.evaluation_interval,
+                "externalLabels": {"cluster": args.cluster_name, "environment": args.environment},
+                "replicaExternalLabelName": REPLICA_LABEL,
+                "podAntiAffinity": prom.pod_anti_affinity,
+                "serviceMonitorSelectorNilUsesHelmValues": False,
+                "podMonitorSelectorNilUsesHelmValues": False,
+                "probeSelectorNilUsesHelmValues": False,
+                "ruleSelectorNilUsesHelmValues": False,
+                "scrapeConfigSelectorNilUsesHelmValues": False,
+                "storageSpec": _volume_claim(args.storage_class, prom.storage_size),
+                "resources": prom.resources.to_k8s(),
+                "remoteWrite": [dict(rw) for rw in args.remote_write],
+                "thanos": {
+                    "objectStorageConfig": {
+                        "existingSecret": {
+                            "name": args.objstore_secret.name,
+                            "key": args.objstore_secret.key,
+                        }
+                    }
+                },
+            },
+        },
+        "alertmanager": {
+            "podDisruptionBudget": _pdb(am.replicas),
+            "alertmanagerSpec": {
+                "replicas": am.replicas,
+                "retention": am.retention,
+                "podAntiAffinity": am.pod_anti_affinity,
+                "storage": _volume_claim(args.storage_class, am.storage_size),
+                "resources": am.resources.to_k8s(),
+                # The program renders and owns the whole config Secret (key alertmanager.yaml).
+                "useExistingSecret": True,
+                "configSecret": args.alertmanager_config_secret,
+                "secrets": list(args.alertmanager_secrets),
+            },
+        },
+        "nodeExporter": {"enabled": True},
+        "prometheus-node-exporter": {"resources": NODE_EXPORTER_RESOURCES},
+        "kubeStateMetrics": {"enabled": True},
+        "kube-state-metrics": {"resources": KUBE_STATE_METRICS_RESOURCES},
+    }
+    return deep_merge(values, args.extra_values)
+
+
+def prometheus_stack_workloads(values: Mapping[str, Any]) -> list[Workload]:
+    prom = values["prometheus"]["prometheusSpec"]
+    am = values["alertmanager"]["alertmanagerSpec"]
+    return [
+        Workload("prometheus-operator", "Deployment", 1, values["prometheusOperator"]["resources"]),
+        Workload("prometheus", "StatefulSet", prom["replicas"], prom["resources"]),
+        Workload("alertmanager", "StatefulSet", am["replicas"], am["resources"]),
+        Workload("kube-state-metrics", "Deployment", 1, values["kube-state-metrics"]["resources"]),
+        Workload("node-exporter", "DaemonSet", 1, values["prometheus-node-exporter"]["resources"]),
+    ]
+
+
+class PrometheusStack(pulumi.ComponentResource):
+    """Prometheus, Alertmanager and the cluster exporters from kube-prometheus-stack."""
+
+    # In-cluster addresses: plain strings, known before anything is deployed.
+    prometheus_url: str
+    alertmanager_url: str
+    sidecar_endpoint: str
+
+    def __init__(self, name: str, args: PrometheusStackArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("terrafusion:monitoring:PrometheusStack", name, None, opts)
+        self.values = prometheus_stack_values(args)
+        self.workloads = prometheus_stack_workloads(self.values)
+        self.chart = declare_chart(
+            f"{name}-chart",
+            KUBE_PROMETHEUS_STACK,
+            args.namespace,
+            self.values,
+            pulumi.ResourceOptions(parent=self),
+        )
+        svc = f"{args.namespace}.svc"
+        self.prometheus_url = f"http://{PROMETHEUS_SERVICE}.{svc}:{PROMETHEUS_PORT}"
+        self.alertmanager_url = f"http://{ALERTMANAGER_SERVICE}.{svc}:{ALERTMANAGER_PORT}"
+        # DNS SRV over the headless sidecar Service finds every replica's sidecar.
+        self.sidecar_endpoint = f"dnssrv+_grpc._tcp.{THANOS_SIDECAR_SERVICE}.{svc}.cluster.local"
+        self.register_outputs(
+            {
+                "prometheus_url": self.prometheus_url,
+                "alertmanager_url": self.alertmanager_url,
+                "sidecar_endpoint": self.sidecar_endpoint,
+            }
+        )

@@ -1,0 +1,143 @@
+"""Thanos query, query-frontend, store gateway and compactor (stevehipwell `thanos` chart).
+
+The sidecar runs inside the Prometheus pods (kube-prometheus-stack); this component adds the
+global query path and long-term storage over the same object-storage Secret.
+
+Chart facts (thanos 1.24.1, verified in its values.yaml and templates): no Helm hooks;
+`objstoreConfig.create` defaults to true with a FILESYSTEM bucket, so it is switched off and pointed
+at the program's Secret; the compactor key is `compact` and has no retention keys, so retention is
+passed as flags; `storageClass` defaults to the literal "standard", so it is always set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import pulumi
+
+from components.chart import Workload, declare_chart, deep_merge
+from components.prometheus_stack import REPLICA_LABEL, SecretKeyRef
+from components.versions import THANOS, THANOS_IMAGE_TAG
+from stacks.settings import ThanosSettings
+
+FULLNAME = "thanos"
+QUERY_SERVICE = f"{FULLNAME}-query"
+QUERY_FRONTEND_SERVICE = f"{FULLNAME}-query-frontend"
+HTTP_PORT = 10902
+
+
+@dataclass(frozen=True)
+class ThanosArgs:
+    namespace: str
+    storage_class: str | None
+    settings: ThanosSettings
+    objstore_secret: SecretKeyRef
+    # gRPC StoreAPI endpoints of the Prometheus sidecars (dnssrv+ addresses).
+    sidecar_endpoints: tuple[str, ...]
+    extra_values: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _pdb(replicas: int) -> dict[str, Any]:
+    return {"enabled": replicas > 1, "maxUnavailable": 1}
+
+
+def _persistence(storage_class: str | None, size: str) -> dict[str, Any]:
+    # An empty storageClass makes the chart omit storageClassName, i.e. the cluster default.
+    return {"enabled": True, "size": str(size), "storageClass": storage_class or ""}
+
+
+def thanos_values(args: ThanosArgs) -> dict[str, Any]:
+    s = args.settings
+    compactor = s.compactor
+    values: dict[str, Any] = {
+        "fullnameOverride": FULLNAME,
+        "image": {"tag": THANOS_IMAGE_TAG},
+        "objstoreConfig": {
+            "create": False,
+            "name": args.objstore_secret.name,
+            "key": args.objstore_secret.key,
+        },
+        "additionalEndpoints": list(args.sidecar_endpoints),
+        "additionalReplicaLabels": [REPLICA_LABEL],
+        "serviceMonitor": {"enabled": True},
+        "query": {
+            "enabled": True,
+            "replicas": s.query.replicas,
+            "resources": s.query.resources.to_k8s(),
+            "podDisruptionBudget": _pdb(s.query.replicas),
+        },
+        "queryFrontend": {
+            "enabled": True,
+            "replicas": s.query_frontend.replicas,
+            "resources": s.query_frontend.resources.to_k8s(),
+            "podDisruptionBudget": _pdb(s.query_frontend.replicas),
+            # Ref: https://thanos.io/tip/components/query-frontend.md/#flags
+            # Splitting long ranges by day keeps one dashboard from pinning a querier.
+            "extraArgs": [
+                "--query-range.split-interval=24h",
+                "--query-frontend.log-queries-longer-than=10s",
+            ],
+        },
+        "storeGateway": {
+            "enabled": True,
+            "replicas": s.store_gateway.replicas,
+            "resources": s.store_gateway.resources.to_k8s(),
+            "podDisruptionBudget": _pdb(s.store_gateway.replicas),
+            "persistence": _persistence(args.storage_class, s.store_gateway.storage_size),
+        },
+        "compact": {
+            "enabled": True,
+            "resources": compactor.resources.to_k8s(),
+            "persistence": _persistence(args.storage_class, compactor.storage_size),
+            # Ref: https://thanos.io/tip/components/compact.md/#enforcing-retention-of-data
+            "extraArgs": [
+                f"--retention.resolution-raw={compactor.retention_raw}",
+                f"--retention.resolution-5m={compactor.retention_5m}",
+                f"--retention.resolution-1h={compactor.retention_1h}",
+            ],
+        },
+        "rule": {"enabled": False},
+        "receive": {"enabled": False},
+    }
+    return deep_merge(values, args.extra_values)
+
+
+def thanos_workloads(values: Mapping[str, Any]) -> list[Workload]:
+    return [
+        Workload("thanos-query", "Deployment", values["query"]["replicas"], values["query"]["resources"]),
+        Workload(
+            "thanos-query-frontend",
+            "Deployment",
+            values["queryFrontend"]["replicas"],
+            values["queryFrontend"]["resources"],
+        ),
+        Workload(
+            "thanos-store-gateway",
+            "StatefulSet",
+            values["storeGateway"]["replicas"],
+            values["storeGateway"]["resources"],
+        ),
+        # The chart hard-codes one compactor: compaction of a bucket must never run twice at once.
+        Workload("thanos-compact", "StatefulSet", 1, values["compact"]["resources"]),
+    ]
+
+
+class Thanos(pulumi.ComponentResource):
+    """Global query over all Prometheus replicas plus the bucket, and its retention."""
+
+    query_url: str
+    query_frontend_url: str
+
+    def __init__(self, name: str, args: ThanosArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("terrafusion:monitoring:Thanos", name, None, opts)
+        self.values = thanos_values(args)
+        self.workloads = thanos_workloads(self.values)
+        self.chart = declare_chart(
+            f"{name}-chart", THANOS, args.namespace, self.values, pulumi.ResourceOptions(parent=self)
+        )
+        svc = f"{args.namespace}.svc"
+        self.query_url = f"http://{QUERY_SERVICE}.{svc}:{HTTP_PORT}"
+        # Grafana queries through the frontend: split and retried range queries.
+        self.query_frontend_url = f"http://{QUERY_FRONTEND_SERVICE}.{svc}:{HTTP_PORT}"
+        self.register_outputs({"query_url": self.query_url, "query_frontend_url": self.query_frontend_url})

@@ -1,0 +1,53 @@
+"""Every chart and image version the platform deploys, one line each, with its upstream source.
+
+Bumping a version is a one-line change here; the mocks tests pin that every chart a stack
+declares takes its version from this module, and `make render` shows the change in review.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ChartRef:
+    """A Helm chart pinned to one version in one repository."""
+
+    chart: str
+    version: str
+    repository: str
+
+
+# Ref: https://github.com/prometheus-community/helm-charts/blob/main/charts/kube-prometheus-stack/Chart.yaml
+# (88.5.3: prometheus-operator v0.93.1, Prometheus v3.14.0, Alertmanager v0.34.0)
+KUBE_PROMETHEUS_STACK = ChartRef(
+    chart="kube-prometheus-stack",
+    version="88.5.3",
+    repository="https://prometheus-community.github.io/helm-charts",
+)
+
+# Ref: https://github.com/stevehipwell/helm-charts/blob/main/charts/thanos/Chart.yaml
+# (1.24.1: appVersion 0.42.4, image quay.io/thanos/thanos). Not Bitnami: its Thanos images froze in 2025.
+THANOS = ChartRef(
+    chart="thanos",
+    version="1.24.1",
+    repository="https://stevehipwell.github.io/helm-charts/",
+)
+
+# Ref: https://github.com/grafana-community/helm-charts/blob/main/charts/grafana/Chart.yaml
+# (12.11.1: appVersion 13.2.0). The grafana/helm-charts copy of this chart is frozen.
+GRAFANA = ChartRef(
+    chart="grafana",
+    version="12.11.1",
+    repository="https://grafana-community.github.io/helm-charts",
+)
+
+# Image tags set explicitly. Prometheus (v3.14.0) and Alertmanager (v0.34.0) images stay as the
+# kube-prometheus-stack version above pins them; the Thanos tag is set so the sidecar that the
+# operator injects and the Thanos chart's components always run the same release.
+# Ref: kube-prometheus-stack 88.5.3 values.yaml prometheusOperator.thanosImage.tag; thanos 1.24.1 appVersion
+THANOS_IMAGE_TAG = "v0.42.4"
+# Ref: grafana-community/helm-charts charts/grafana 12.11.1 Chart.yaml appVersion
+GRAFANA_IMAGE_TAG = "13.2.0"
+
+ALL_CHARTS: tuple[ChartRef, ...] = (KUBE_PROMETHEUS_STACK, THANOS, GRAFANA)

@@ -1,0 +1,1 @@
+"""The monitoring strategy as code: pure builders that return plain data (no Pulumi import)."""

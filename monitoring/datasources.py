@@ -1,0 +1,51 @@
+"""Grafana datasources: stable UIDs that dashboards refer to, and what each one points at.
+
+UIDs are constants, never generated: a dashboard JSON names its datasource by UID, so changing one
+breaks every panel that uses it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+THANOS_UID = "thanos"
+ALERTMANAGER_UID = "alertmanager"
+
+
+@dataclass(frozen=True)
+class DatasourceSpec:
+    uid: str
+    name: str
+    type: str
+    url: str
+    is_default: bool = False
+    json_data: dict[str, Any] = field(default_factory=dict)
+
+
+def metrics_datasources(thanos_url: str, alertmanager_url: str, scrape_interval: str) -> list[DatasourceSpec]:
+    """Thanos query (the default Prometheus datasource: deduplicated, long-term) and Alertmanager."""
+    return [
+        DatasourceSpec(
+            uid=THANOS_UID,
+            name="Thanos",
+            type="prometheus",
+            url=thanos_url,
+            is_default=True,
+            json_data={
+                # Ref: https://grafana.com/docs/grafana/latest/datasources/prometheus/configure/
+                "httpMethod": "POST",
+                "prometheusType": "Thanos",
+                # $__rate_interval needs the scrape interval to pick a safe window.
+                "timeInterval": scrape_interval,
+            },
+        ),
+        DatasourceSpec(
+            uid=ALERTMANAGER_UID,
+            name="Alertmanager",
+            type="alertmanager",
+            url=alertmanager_url,
+            # Ref: https://grafana.com/docs/grafana/latest/datasources/alertmanager/
+            json_data={"implementation": "prometheus", "handleGrafanaManagedAlerts": False},
+        ),
+    ]

@@ -1,0 +1,524 @@
+"""The SLO catalogue and the builder that turns each SLO into recording rules and alerts.
+
+Every ratio SLO gets:
+- `slo:sli_error:ratio_rate<window>` recording rules: the share of bad events (or bad time) over
+  each window the burn-rate alerts need, per service (or per frontend app);
+- multi-window, multi-burn-rate alerts (BURN_RATE_WINDOWS, one alert name per SLO, severity label
+  per tier);
+- error-budget series for dashboards (`slo:objective:ratio`, `slo:error_budget:ratio`,
+  `slo:error_budget_remaining:ratio`) in a slower group, because a 30-day rate is costly and a
+  dashboard does not need it every 30 s;
+- when its window is a day or shorter (the 24h API SLOs), a threshold alert over that window.
+
+A threshold SLO (replication lag) is a limit a gauge must stay under: it gets a threshold alert and a
+"share of time over the limit" series.
+
+Ref: https://sre.google/workbook/alerting-on-slos/ (multiwindow, multi-burn-rate alerts)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from monitoring.durations import canonical, format_duration, parse_duration
+from monitoring.promql import camel, format_number, kebab, le_matcher
+from monitoring.severity import Severity
+
+if TYPE_CHECKING:  # the spec imports this module for the catalogue; avoid a runtime cycle
+    from monitoring.alerting_spec import AlertingSpec
+
+# The budget period the burn-rate table was designed for.
+BUDGET_PERIOD = "30d"
+# How often the error-budget (dashboard) groups are evaluated: long-window rates are expensive.
+BUDGET_GROUP_INTERVAL = "5m"
+# Group label used by frontend SLIs: browser metrics and probes carry `app`, not `service`.
+FRONTEND_LABEL = "app"
+SERVICE_LABEL = "service"
+
+
+class Area(StrEnum):
+    API = "api"
+    FRONTEND = "frontend"
+    DATABASE = "database"
+
+
+class SloKind(StrEnum):
+    RATIO = "ratio"  # target is the share of good events/time, 0 < target < 1
+    THRESHOLD = "threshold"  # target is a limit a gauge must stay under (same unit as the gauge)
+
+
+# --- SLI shapes -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventRatioSli:
+    """Bad events / all events, from two counters (selectors without a range)."""
+
+    bad: str
+    total: str
+
+
+@dataclass(frozen=True)
+class LatencySli:
+    """Share of observations above a bucket bound of a histogram (`metric` without `_bucket`)."""
+
+    metric: str
+    threshold_seconds: float
+
+
+@dataclass(frozen=True)
+class UptimeSli:
+    """A 0/1 gauge (probe_success, pg_up): the mean over a window is the good share of time."""
+
+    metric: str
+
+
+@dataclass(frozen=True)
+class GaugeLimitSli:
+    """A gauge that must stay under the SLO's target (threshold SLOs)."""
+
+    metric: str
+    unit: str
+
+
+Sli = EventRatioSli | LatencySli | UptimeSli | GaugeLimitSli
+
+
+@dataclass(frozen=True)
+class Slo:
+    id: str
+    area: Area
+    title: str
+    objective: str  # what the SLO promises, in words, with the default numbers
+    kind: SloKind
+    target: float
+    window: str
+    label: str  # the label an SLO is evaluated per: service, or app for the frontend
+    sli: Sli
+    # Severity of the threshold alert (24h ratio SLOs and threshold SLOs), and how long the breach
+    # must hold before it fires.
+    threshold_severity: Severity = Severity.P3
+    threshold_for: str = "15m"
+
+    @property
+    def burn_alert(self) -> str:
+        return f"{camel(self.id)}BudgetBurn"
+
+    @property
+    def threshold_alert(self) -> str:
+        return f"{camel(self.id)}ObjectiveMissed"
+
+    @property
+    def error_budget(self) -> float:
+        return round(1.0 - self.target, 12)
+
+
+@dataclass(frozen=True)
+class BurnRateWindow:
+    """One row of the multi-window, multi-burn-rate table.
+
+    Burn rate 1 spends exactly the budget over the budget period; 14.4 over 1h spends 2% of a 30-day
+    budget in that hour. The short window makes the alert stop soon after the burn stops.
+    """
+
+    severity: Severity
+    factor: float
+    long: str
+    short: str
+    for_: str
+
+    def budget_spent(self, period: str = BUDGET_PERIOD) -> float:
+        """Share of the period's budget spent when the long window first crosses the factor."""
+        return self.factor * parse_duration(self.long) / parse_duration(period)
+
+
+# Ref: https://sre.google/workbook/alerting-on-slos/#6-multiwindow-multi-burn-rate-alerts
+# (table 5-8: 2% / 5% / 10% of a 30-day budget; short window = 1/12 of the long one).
+# `for_` is ours: a small confirmation delay against one-scrape blips, longer for slower tiers.
+BURN_RATE_WINDOWS: tuple[BurnRateWindow, ...] = (
+    BurnRateWindow(Severity.P1, 14.4, "1h", "5m", "2m"),
+    BurnRateWindow(Severity.P2, 6.0, "6h", "30m", "15m"),
+    BurnRateWindow(Severity.P3, 3.0, "1d", "2h", "1h"),
+    BurnRateWindow(Severity.P3, 1.0, "3d", "6h", "1h"),
+)
+
+_HTTP = "http_server_request_duration_seconds"
+
+SLO_CATALOGUE: tuple[Slo, ...] = (
+    # --- API: per `service`, from the OTel HTTP server histogram -------------------------------
+    Slo(
+        id="api-availability",
+        area=Area.API,
+        title="API availability",
+        objective="99.9% of API requests are not answered with a 5xx, over 30 days",
+        kind=SloKind.RATIO,
+        target=0.999,
+        window="30d",
+        label=SERVICE_LABEL,
+        sli=EventRatioSli(
+            bad=f'{_HTTP}_count{{http_response_status_code=~"5.."}}', total=f"{_HTTP}_count"
+        ),
+    ),
+    Slo(
+        id="api-latency",
+        area=Area.API,
+        title="API latency",
+        objective="95% of API requests are answered within 300 ms (p95 < 300 ms), over 24 hours",
+        kind=SloKind.RATIO,
+        target=0.95,
+        window="1d",
+        label=SERVICE_LABEL,
+        sli=LatencySli(metric=_HTTP, threshold_seconds=0.3),
+    ),
+    Slo(
+        id="api-error-rate",
+        area=Area.API,
+        title="API error rate",
+        objective="fewer than 0.1% of API requests fail with a 5xx, over 24 hours",
+        kind=SloKind.RATIO,
+        target=0.999,
+        window="1d",
+        label=SERVICE_LABEL,
+        sli=EventRatioSli(
+            bad=f'{_HTTP}_count{{http_response_status_code=~"5.."}}', total=f"{_HTTP}_count"
+        ),
+    ),
+    Slo(
+        id="api-success-rate",
+        area=Area.API,
+        title="API success rate",
+        objective="more than 99.9% of API requests are answered below 400, over 7 days",
+        kind=SloKind.RATIO,
+        target=0.999,
+        window="7d",
+        label=SERVICE_LABEL,
+        sli=EventRatioSli(
+            bad=f'{_HTTP}_count{{http_response_status_code=~"[45].."}}', total=f"{_HTTP}_count"
+        ),
+    ),
+    # --- Frontend: per `app`, from the browser OTel SDK and blackbox probes ---------------------
+    Slo(
+        id="frontend-availability",
+        area=Area.FRONTEND,
+        title="Frontend availability",
+        objective="the frontend answers its blackbox probes 99.9% of the time, over 30 days",
+        kind=SloKind.RATIO,
+        target=0.999,
+        window="30d",
+        label=FRONTEND_LABEL,
+        sli=UptimeSli(metric="probe_success"),
+    ),
+    Slo(
+        id="frontend-time-to-interactive",
+        area=Area.FRONTEND,
+        title="Frontend time to interactive",
+        objective="95% of page views are interactive within 2 s, over 30 days",
+        kind=SloKind.RATIO,
+        target=0.95,
+        window="30d",
+        label=FRONTEND_LABEL,
+        sli=LatencySli(metric="browser_time_to_interactive_seconds", threshold_seconds=2.0),
+    ),
+    Slo(
+        id="frontend-js-errors",
+        area=Area.FRONTEND,
+        title="Frontend JavaScript error rate",
+        objective="fewer than 0.01% JavaScript errors per page view, over 30 days",
+        kind=SloKind.RATIO,
+        target=0.9999,
+        window="30d",
+        label=FRONTEND_LABEL,
+        sli=EventRatioSli(bad="browser_js_errors_total", total="browser_page_views_total"),
+    ),
+    Slo(
+        id="frontend-page-load",
+        area=Area.FRONTEND,
+        title="Frontend page load",
+        objective="95% of pages load within 3 s, over 30 days",
+        kind=SloKind.RATIO,
+        target=0.95,
+        window="30d",
+        label=FRONTEND_LABEL,
+        sli=LatencySli(metric="browser_page_load_duration_seconds", threshold_seconds=3.0),
+    ),
+    # --- Database: per `service` (the exporter's or the calling service's) ----------------------
+    Slo(
+        id="db-availability",
+        area=Area.DATABASE,
+        title="Database availability",
+        objective="postgres_exporter reaches the database (pg_up) 99.99% of the time, over 30 days",
+        kind=SloKind.RATIO,
+        target=0.9999,
+        window="30d",
+        label=SERVICE_LABEL,
+        sli=UptimeSli(metric="pg_up"),
+    ),
+    Slo(
+        id="db-query-latency",
+        area=Area.DATABASE,
+        title="Database query latency",
+        objective="95% of database operations complete within 100 ms (p95 < 100 ms), over 30 days",
+        kind=SloKind.RATIO,
+        target=0.95,
+        window="30d",
+        label=SERVICE_LABEL,
+        sli=LatencySli(metric="db_client_operation_duration_seconds", threshold_seconds=0.1),
+    ),
+    Slo(
+        id="db-connection-success",
+        area=Area.DATABASE,
+        title="Database connection success",
+        objective="more than 99.995% of connection attempts succeed, over 30 days",
+        kind=SloKind.RATIO,
+        target=0.99995,
+        window="30d",
+        label=SERVICE_LABEL,
+        sli=EventRatioSli(
+            bad="db_client_connection_failures_total", total="db_client_connection_attempts_total"
+        ),
+    ),
+    Slo(
+        id="db-replication-lag",
+        area=Area.DATABASE,
+        title="Database replication lag",
+        objective="replicas stay less than 10 s behind the primary",
+        kind=SloKind.THRESHOLD,
+        target=10.0,
+        window="30d",
+        label=SERVICE_LABEL,
+        sli=GaugeLimitSli(metric="pg_replication_lag_seconds", unit="s"),
+        # A replica 10 s behind is a failover that loses 10 s of writes: worth waking someone for
+        # within the day, not paging at once.
+        threshold_severity=Severity.P2,
+        threshold_for="5m",
+    ),
+)
+
+SLO_IDS: tuple[str, ...] = tuple(s.id for s in SLO_CATALOGUE)
+
+
+def slo_by_id(slo_id: str) -> Slo:
+    for slo in SLO_CATALOGUE:
+        if slo.id == slo_id:
+            return slo
+    raise KeyError(f"unknown SLO id {slo_id!r}; known: {', '.join(SLO_IDS)}")
+
+
+def effective_slos(spec: AlertingSpec) -> list[Slo]:
+    """The catalogue with the stack's target/window overrides applied (catalogue order)."""
+    result = []
+    for slo in SLO_CATALOGUE:
+        override = spec.slo_overrides.get(slo.id)
+        if override is not None:
+            if override.target is not None:
+                slo = replace(slo, target=override.target)
+            if override.window is not None:
+                slo = replace(slo, window=canonical(override.window))
+        result.append(slo)
+    return result
+
+
+def burn_windows_for(slo: Slo) -> list[BurnRateWindow]:
+    """The burn-rate tiers that make sense for this SLO's window.
+
+    Burn rates are normalised (1x = budget gone exactly at the end of the window), so the factors
+    and windows of the table stay as they are for any SLO window: they set detection and reset time,
+    which are operational choices. A tier whose long window is not shorter than the SLO window is
+    dropped: it would no longer warn before the SLO is missed. The 24h SLOs keep the P1 and P2 tiers
+    and get a threshold alert over their window instead of the slow tiers.
+    """
+    if slo.kind is not SloKind.RATIO:
+        return []
+    window = parse_duration(slo.window)
+    return [w for w in BURN_RATE_WINDOWS if parse_duration(w.long) < window]
+
+
+def has_threshold_alert(slo: Slo) -> bool:
+    return slo.kind is SloKind.THRESHOLD or parse_duration(slo.window) <= parse_duration("1d")
+
+
+# --- PromQL for each SLI shape -----------------------------------------------------------------
+
+
+def error_ratio_expr(slo: Slo, window: str) -> str:
+    """PromQL for the share of bad events (or bad time) over `window`, per SLO label."""
+    by = slo.label
+    sli = slo.sli
+    if isinstance(sli, EventRatioSli):
+        total = f"sum by ({by}) (rate({sli.total}[{window}]))"
+        # `or 0 * total`: a service that never failed has no bad series at all; without this its
+        # ratio would be absent instead of 0 and its budget would vanish from dashboards.
+        bad = f"(sum by ({by}) (rate({sli.bad}[{window}])) or 0 * {total})"
+        return f"{bad}\n/\n{total}"
+    if isinstance(sli, LatencySli):
+        good = f"sum by ({by}) (rate({sli.metric}_bucket{{{le_matcher(sli.threshold_seconds)}}}[{window}]))"
+        total = f"sum by ({by}) (rate({sli.metric}_count[{window}]))"
+        return f"1 - (\n{good}\n/\n{total}\n)"
+    if isinstance(sli, UptimeSli):
+        return f"1 - avg by ({by}) (avg_over_time({sli.metric}[{window}]))"
+    if isinstance(sli, GaugeLimitSli):
+        return f'avg_over_time({EXCEEDED_RECORD}{{slo="{slo.id}"}}[{window}])'
+    raise TypeError(f"unknown SLI shape {type(sli).__name__}")
+
+
+def ratio_record(window: str) -> str:
+    return f"slo:sli_error:ratio_rate{canonical(window)}"
+
+
+EXCEEDED_RECORD = "slo:threshold_exceeded:bool"
+OBJECTIVE_RECORD = "slo:objective:ratio"
+BUDGET_RECORD = "slo:error_budget:ratio"
+BUDGET_REMAINING_RECORD = "slo:error_budget_remaining:ratio"
+THRESHOLD_RECORD = "slo:objective:threshold"
+
+
+# --- rule groups -------------------------------------------------------------------------------
+
+
+def _runbook_url(spec: AlertingSpec, alert: str) -> str:
+    return f"{spec.runbook_base_url.rstrip('/')}/{kebab(alert)}.md"
+
+
+def _alert_labels(spec: AlertingSpec, slo: Slo, severity: Severity) -> dict[str, str]:
+    labels = {"severity": severity.value, "slo": slo.id, "environment": spec.environment}
+    if slo.label != SERVICE_LABEL:
+        # The alert contract wants `service`; frontend series carry `app`. Alert labels are
+        # templated from the series, so the app name becomes the service.
+        labels[SERVICE_LABEL] = f"{{{{ $labels.{slo.label} }}}}"
+    return labels
+
+
+def _burn_alert(spec: AlertingSpec, slo: Slo, tier: BurnRateWindow, for_override: str | None) -> dict:
+    limit = f"{format_number(tier.factor)} * {format_number(slo.error_budget)}"
+    selector = f'{{slo="{slo.id}"}}'
+    expr = (
+        f"{ratio_record(tier.long)}{selector} > ({limit})\n"
+        f"and\n"
+        f"{ratio_record(tier.short)}{selector} > ({limit})"
+    )
+    spent = tier.budget_spent(slo.window)
+    exhaustion = format_duration(parse_duration(slo.window) / tier.factor)
+    who = f"{{{{ $labels.{slo.label} }}}}"
+    labels = _alert_labels(spec, slo, tier.severity)
+    labels.update({"long_window": tier.long, "short_window": tier.short})
+    return {
+        "alert": slo.burn_alert,
+        "expr": expr,
+        "for": for_override if for_override is not None else tier.for_,
+        "labels": labels,
+        "annotations": {
+            "summary": f"{slo.title} of {who} is burning its error budget {format_number(tier.factor)}x too fast",
+            "description": (
+                f"SLO {slo.id} (target {format_number(slo.target * 100)}% over {slo.window}): "
+                f"the error ratio has been above "
+                f"{format_number(tier.factor)}x the budget of {format_number(slo.error_budget * 100)}% "
+                f"over both the last {tier.long} and the last {tier.short}. This has spent "
+                f"{format_number(round(spent * 100, 2))}% of the {slo.window} error budget; "
+                f"at this rate the whole budget is gone in {exhaustion}."
+            ),
+            "runbook_url": _runbook_url(spec, slo.burn_alert),
+        },
+    }
+
+
+def _threshold_alert(spec: AlertingSpec, slo: Slo, for_override: str | None) -> dict:
+    who = f"{{{{ $labels.{slo.label} }}}}"
+    if slo.kind is SloKind.THRESHOLD:
+        sli = slo.sli
+        assert isinstance(sli, GaugeLimitSli)
+        expr = f"max by ({slo.label}) ({sli.metric}) > {format_number(slo.target)}"
+        summary = f"{slo.title} of {who} is above its objective of {format_number(slo.target)}{sli.unit}"
+        description = (
+            f"SLO {slo.id}: {slo.title.lower()} must stay under {format_number(slo.target)}{sli.unit}. "
+            f"The worst value for {who} is {{{{ $value | humanize }}}}{sli.unit} and has been above "
+            f"the objective for more than {slo.threshold_for}."
+        )
+    else:
+        expr = f'{ratio_record(slo.window)}{{slo="{slo.id}"}} > {format_number(slo.error_budget)}'
+        summary = f"{slo.title} of {who} misses its {slo.window} objective"
+        description = (
+            f"SLO {slo.id}: over the last {slo.window} the error ratio is "
+            f"{{{{ $value | humanizePercentage }}}}, above the budget of "
+            f"{format_number(slo.error_budget * 100)}% (target {format_number(slo.target * 100)}%). "
+            f"The whole {slo.window} error budget is spent."
+        )
+    return {
+        "alert": slo.threshold_alert,
+        "expr": expr,
+        "for": for_override if for_override is not None else slo.threshold_for,
+        "labels": _alert_labels(spec, slo, slo.threshold_severity),
+        "annotations": {
+            "summary": summary,
+            "description": description,
+            "runbook_url": _runbook_url(spec, slo.threshold_alert),
+        },
+    }
+
+
+def _record(name: str, expr: str, slo: Slo) -> dict[str, Any]:
+    return {"record": name, "expr": expr, "labels": {"slo": slo.id}}
+
+
+def _alerting_windows(slo: Slo) -> list[str]:
+    """Windows the alert group needs recorded, shortest first, without duplicates."""
+    windows = {canonical(w) for tier in burn_windows_for(slo) for w in (tier.long, tier.short)}
+    if has_threshold_alert(slo) and slo.kind is SloKind.RATIO:
+        windows.add(canonical(slo.window))
+    return sorted(windows, key=parse_duration)
+
+
+def slo_rule_groups(spec: AlertingSpec, slo: Slo, *, for_override: str | None = None) -> list[dict]:
+    """The alerting group and the error-budget group of one (already overridden) SLO."""
+    rules: list[dict[str, Any]] = []
+    if isinstance(slo.sli, GaugeLimitSli):
+        # Record whether the limit is exceeded at each evaluation, so the share of bad time over any
+        # window is a plain avg_over_time instead of an expensive subquery.
+        rules.append(
+            _record(
+                EXCEEDED_RECORD,
+                f"max by ({slo.label}) ({slo.sli.metric}) > bool {format_number(slo.target)}",
+                slo,
+            )
+        )
+    alerting_windows = _alerting_windows(slo)
+    rules += [_record(ratio_record(w), error_ratio_expr(slo, w), slo) for w in alerting_windows]
+    rules += [_burn_alert(spec, slo, tier, for_override) for tier in burn_windows_for(slo)]
+    if has_threshold_alert(slo):
+        rules.append(_threshold_alert(spec, slo, for_override))
+
+    budget_rules: list[dict[str, Any]] = []
+    window = canonical(slo.window)
+    if window not in alerting_windows:
+        budget_rules.append(_record(ratio_record(window), error_ratio_expr(slo, window), slo))
+    if slo.kind is SloKind.RATIO:
+        budget_rules += [
+            _record(OBJECTIVE_RECORD, f"vector({format_number(slo.target)})", slo),
+            _record(BUDGET_RECORD, f"vector({format_number(slo.error_budget)})", slo),
+            _record(
+                BUDGET_REMAINING_RECORD,
+                f'1 - {ratio_record(window)}{{slo="{slo.id}"}} / {format_number(slo.error_budget)}',
+                slo,
+            ),
+        ]
+    else:
+        budget_rules.append(_record(THRESHOLD_RECORD, f"vector({format_number(slo.target)})", slo))
+    return [
+        {"name": f"slo-{slo.id}", "rules": rules},
+        {"name": f"slo-{slo.id}-budget", "interval": BUDGET_GROUP_INTERVAL, "rules": budget_rules},
+    ]
+
+
+def build_slo_rule_groups(
+    spec: AlertingSpec, *, area: Area | str | None = None, for_override: str | None = None
+) -> list[dict]:
+    """Rule groups for every SLO (or one area's), with the stack's overrides applied.
+
+    `for_override` replaces every `for:` and exists for live tests only.
+    """
+    groups: list[dict] = []
+    for slo in effective_slos(spec):
+        if area is None or slo.area == Area(area):
+            groups += slo_rule_groups(spec, slo, for_override=for_override)
+    return groups

@@ -1,0 +1,154 @@
+"""Reading a stack's Pulumi config into StackSettings and StackSecrets, once, before any resource.
+
+Plain values are read with `get_object` (YAML objects arrive as JSON) and validated as a whole; a
+bad value stops the program with one message per problem, each naming the config key. Secrets are
+read with `require_secret`/`get_secret` only, because `get_object` drops the secret flag.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import pulumi
+import pydantic
+from pulumi.runtime import config as runtime_config
+
+from stacks.settings import StackSettings
+
+PROJECT = "terrafusion-monitoring"
+
+
+class ConfigError(pulumi.RunError):
+    """A stack config problem; Pulumi prints RunError messages without a traceback."""
+
+
+@dataclass(frozen=True)
+class SecretKey:
+    """A secret config key: when the program needs it, and how to set it."""
+
+    key: str
+    description: str
+
+
+# Every secret the program may read. `required_secrets(settings)` says which a stack needs.
+OBJECT_STORAGE_SECRETS = {
+    "S3": (
+        SecretKey("objectStorageAccessKey", "S3 access key id for the Thanos bucket"),
+        SecretKey("objectStorageSecretKey", "S3 secret access key for the Thanos bucket"),
+    ),
+    "GCS": (SecretKey("objectStorageServiceAccount", "GCS service account JSON key for the Thanos bucket"),),
+    "AZURE": (SecretKey("objectStorageAccountKey", "Azure storage account key for the Thanos container"),),
+}
+GRAFANA_DATABASE_PASSWORD = SecretKey("grafanaDatabasePassword", "password of grafana.database.user")
+
+
+def required_secrets(settings: StackSettings) -> tuple[SecretKey, ...]:
+    """The secret keys this stack cannot deploy without, derived from its plain settings."""
+    needed = list(OBJECT_STORAGE_SECRETS[settings.object_storage.type])
+    if settings.grafana.database is not None:
+        needed.append(GRAFANA_DATABASE_PASSWORD)
+    return tuple(needed)
+
+
+@dataclass(frozen=True)
+class StackSecrets:
+    """Secret config values, kept as secret Outputs from the moment they are read."""
+
+    values: Mapping[str, pulumi.Output[str]]
+
+    def __getitem__(self, key: str) -> pulumi.Output[str]:
+        return self.values[key]
+
+    def get(self, key: str) -> pulumi.Output[str] | None:
+        return self.values.get(key)
+
+
+def _secret_key_names() -> set[str]:
+    names = {s.key for group in OBJECT_STORAGE_SECRETS.values() for s in group}
+    names.add(GRAFANA_DATABASE_PASSWORD.key)
+    return names
+
+
+_NAMED_MESSAGE = re.compile(r"^(?P<key>[A-Za-z0-9_.]+): (?P<rest>.*)$", re.DOTALL)
+
+SETTINGS_KEYS = frozenset(
+    field.alias or name for name, field in StackSettings.model_fields.items()
+)
+SECRET_KEYS = frozenset(_secret_key_names())
+
+
+def format_validation_error(error: pydantic.ValidationError) -> str:
+    """One line per problem, each starting with the full config key, e.g.
+
+    terrafusion-monitoring:prometheus.retention: '-3d' is not a duration (e.g. 15d, 36h, 1w)
+    """
+    lines = []
+    for problem in error.errors(include_url=False):
+        path = [str(part) for part in problem["loc"]]
+        message = problem["msg"].removeprefix("Value error, ")
+        # Cross-field validators name the offending sub-key first ("retentionRaw: ...").
+        if problem["type"] == "value_error" and (named := _NAMED_MESSAGE.match(message)):
+            path.append(named["key"])
+            message = named["rest"]
+        key = f"{PROJECT}:{'.'.join(path)}"
+        if problem["type"] == "missing":
+            lines.append(f"{key}: is required but not set")
+        elif not isinstance(problem.get("input"), (dict, list, tuple)) and problem["type"] != "value_error":
+            lines.append(f"{key}: {problem['input']!r} {message[0].lower()}{message[1:]}")
+        elif problem["type"] == "value_error" and not named and "input" in problem and not isinstance(problem["input"], (dict, list)):
+            lines.append(f"{key}: {problem['input']!r} {message}")
+        else:
+            lines.append(f"{key}: {message}")
+    return "\n".join(lines)
+
+
+def parse_settings(raw: Mapping[str, Any]) -> StackSettings:
+    """Validate raw config (top-level key -> value, project namespace stripped)."""
+    unknown = sorted(set(raw) - SETTINGS_KEYS - SECRET_KEYS)
+    if unknown:
+        raise ConfigError(
+            "\n".join(f"{PROJECT}:{key}: unknown config key (typo?)" for key in unknown)
+        )
+    try:
+        return StackSettings.model_validate({k: v for k, v in raw.items() if k in SETTINGS_KEYS})
+    except pydantic.ValidationError as error:
+        raise ConfigError(format_validation_error(error)) from None
+
+
+def _project_keys_present() -> set[str]:
+    """Keys set in the project namespace, from wherever the runtime got its config."""
+    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    prefix = f"{PROJECT}:"
+    return {k.removeprefix(prefix) for k in keys if k.startswith(prefix)}
+
+
+def load_settings(config: pulumi.Config | None = None) -> StackSettings:
+    config = config or pulumi.Config(PROJECT)
+    raw: dict[str, Any] = {}
+    for key in sorted(_project_keys_present()):
+        if key in SECRET_KEYS:
+            continue
+        try:
+            raw[key] = config.get_object(key)
+        except pulumi.ConfigTypeError:
+            # Scalars such as `environment: dev` are not JSON; take them as strings.
+            raw[key] = config.get(key)
+    return parse_settings(raw)
+
+
+def load_secrets(settings: StackSettings, config: pulumi.Config | None = None) -> StackSecrets:
+    """Read the secrets the stack needs; a missing one is a ConfigError that says how to set it."""
+    config = config or pulumi.Config(PROJECT)
+    missing = [s for s in required_secrets(settings) if config.get_secret(s.key) is None]
+    if missing:
+        raise ConfigError(
+            "\n".join(
+                f"{PROJECT}:{s.key}: is required ({s.description}); "
+                f"set it with `pulumi config set --secret {s.key} <value>`"
+                for s in missing
+            )
+        )
+    values = {s.key: config.require_secret(s.key) for s in required_secrets(settings)}
+    return StackSecrets(values=values)

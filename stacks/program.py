@@ -1,0 +1,60 @@
+"""The Pulumi program as a function: `__main__.py`, the tests and the render tool all call `run`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.platform import MonitoringPlatform
+from stacks.config import StackSecrets, load_secrets, load_settings
+from stacks.settings import StackSettings
+
+
+@dataclass(frozen=True)
+class ProgramResult:
+    platform: MonitoringPlatform
+    outputs: dict[str, Any]
+
+
+def run(settings: StackSettings, secrets: StackSecrets, alertmanager_config_yaml: str) -> ProgramResult:
+    """Declare the whole platform for one stack; returns the stack outputs (not yet exported)."""
+    # An explicit provider pins the kube context per stack, so `pulumi up --stack prod` cannot
+    # land on whatever context happens to be current.
+    kubernetes = k8s.Provider("kubernetes", context=settings.cluster.context)
+    platform = MonitoringPlatform(
+        "terrafusion",
+        settings,
+        secrets,
+        alertmanager_config_yaml=alertmanager_config_yaml,
+        opts=pulumi.ResourceOptions(providers=[kubernetes]),
+    )
+    outputs = {
+        "environment": settings.environment,
+        "namespace": settings.namespace,
+        "grafanaUrl": platform.grafana_url,
+        "endpoints": platform.endpoints,
+        "datasourceUids": platform.datasource_uids,
+        # Secret output: readable with `pulumi stack output grafanaAdminPassword --show-secrets`.
+        "grafanaAdminPassword": pulumi.Output.secret(platform.grafana.admin_password),
+    }
+    return ProgramResult(platform=platform, outputs=outputs)
+
+
+def main() -> ProgramResult:
+    """Load and validate config first: a bad value stops here, before any resource exists."""
+    settings = load_settings()
+    secrets = load_secrets(settings)
+    result = run(settings, secrets, alertmanager_config_yaml=_alertmanager_config_yaml(settings))
+    for key, value in result.outputs.items():
+        pulumi.export(key, value)
+    return result
+
+
+def _alertmanager_config_yaml(settings: StackSettings) -> str:
+    # Interim: a routing config with only the null receiver until the alerting strategy lands.
+    import yaml
+
+    return yaml.safe_dump({"route": {"receiver": "null"}, "receivers": [{"name": "null"}]})

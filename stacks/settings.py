@@ -1,0 +1,282 @@
+"""Typed, validated settings of one stack: the whole of `Pulumi.<stack>.yaml` as one frozen model.
+
+Keys in the stack file are camelCase (`terrafusion-monitoring:prometheus: {storageSize: ...}`);
+fields here are snake_case with camelCase aliases. Every model forbids unknown keys so a typo in a
+stack file is an error naming the key, not a silently ignored value.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from stacks import units
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+# Thanos downsamples raw blocks to 5m resolution once they are 40h old, and 5m blocks to 1h once they
+# are 10d old; retention shorter than that deletes data before it can be downsampled.
+# Ref: https://thanos.io/tip/components/compact.md/#downsampling
+DOWNSAMPLE_5M_AFTER_SECONDS = 40 * 3600
+DOWNSAMPLE_1H_AFTER_SECONDS = 10 * 86400
+# The sidecar uploads 2h blocks; keeping at least three locally leaves slack for an object-store
+# outage before Prometheus deletes a block that was never uploaded.
+MIN_PROMETHEUS_RETENTION_SECONDS = 6 * 3600
+
+
+def _duration(value: str) -> str:
+    units.duration_seconds(value)
+    return value
+
+
+def _quantity(value: str | int | float) -> str:
+    units.quantity(value)
+    return str(value)
+
+
+def _byte_size(value: str) -> str:
+    if not units.is_byte_size(value):
+        raise ValueError("is not a byte size with a B unit (e.g. 8GiB, 50GB)")
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
+Quantity = Annotated[str | int | float, AfterValidator(_quantity)]
+ByteSize = Annotated[str, AfterValidator(_byte_size)]
+# RFC 1123 label: what Kubernetes accepts as a namespace or object name.
+K8sName = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
+    )
+
+
+class ResourceList(Model):
+    cpu: Quantity | None = Field(None, description="CPU, e.g. 250m or 1.")
+    memory: Quantity | None = Field(None, description="Memory, e.g. 512Mi or 2Gi.")
+
+
+class Resources(Model):
+    """Container requests and limits; requests are mandatory so every workload is schedulable."""
+
+    requests: ResourceList = Field(description="What the scheduler reserves.")
+    limits: ResourceList = Field(
+        default_factory=ResourceList,
+        description="Upper bounds. Memory limits prevent a runaway query from taking a node; "
+        "CPU limits are usually left unset to avoid throttling.",
+    )
+
+    @model_validator(mode="after")
+    def _requests_complete_and_within_limits(self) -> Resources:
+        if self.requests.cpu is None or self.requests.memory is None:
+            raise ValueError("requests: needs both cpu and memory")
+        for kind in ("cpu", "memory"):
+            limit = getattr(self.limits, kind)
+            if limit is not None and units.quantity(limit) < units.quantity(getattr(self.requests, kind)):
+                raise ValueError(f"limits.{kind}: {limit} is below requests.{kind}")
+        return self
+
+    def to_k8s(self) -> dict:
+        def plain(values: ResourceList) -> dict:
+            return {k: str(v) for k, v in values.model_dump().items() if v is not None}
+
+        out = {"requests": plain(self.requests)}
+        if limits := plain(self.limits):
+            out["limits"] = limits
+        return out
+
+
+class ClusterSettings(Model):
+    name: K8sName = Field(description="Cluster name; the `cluster` external label on every series.")
+    context: str | None = Field(
+        None, description="kubeconfig context to deploy to; unset uses the current context."
+    )
+    nodes: int = Field(
+        ge=1,
+        description="Number of nodes, used only to estimate DaemonSet requests in the render summary.",
+    )
+
+
+class ObjectStorageSettings(Model):
+    """The bucket Thanos writes blocks to. Credentials are secrets, read separately."""
+
+    type: Literal["S3", "GCS", "AZURE"] = Field(description="Thanos objstore provider type.")
+    bucket: str = Field(min_length=3, description="Bucket (S3/GCS) or container (Azure) name.")
+    endpoint: str | None = Field(
+        None, description="S3 endpoint host[:port], e.g. s3.eu-central-1.amazonaws.com or minio:9000."
+    )
+    region: str | None = Field(None, description="S3 region.")
+    insecure: bool = Field(False, description="S3 over plain HTTP (MinIO in a lab only).")
+    storage_account: str | None = Field(None, description="Azure storage account name.")
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> ObjectStorageSettings:
+        if self.type == "S3" and not self.endpoint:
+            raise ValueError("endpoint: is required when type is S3")
+        if self.type == "AZURE" and not self.storage_account:
+            raise ValueError("storageAccount: is required when type is AZURE")
+        return self
+
+
+class PrometheusSettings(Model):
+    replicas: int = Field(ge=1, description="Prometheus replicas; each scrapes everything (HA pair).")
+    retention: Duration = Field(description="Local TSDB retention; long-term data lives in Thanos.")
+    retention_size: ByteSize = Field(description="Local TSDB size cap, below the volume size.")
+    storage_size: Quantity = Field(description="PersistentVolume size per replica.")
+    scrape_interval: Duration = Field("30s", description="Default scrape interval.")
+    evaluation_interval: Duration = Field("30s", description="Rule evaluation interval.")
+    pod_anti_affinity: Literal["soft", "hard"] = Field(
+        "soft", description="Spread replicas over nodes: preferred (soft) or required (hard)."
+    )
+    resources: Resources
+
+    @model_validator(mode="after")
+    def _retention_covers_uploads(self) -> PrometheusSettings:
+        if units.duration_seconds(self.retention) < MIN_PROMETHEUS_RETENTION_SECONDS:
+            raise ValueError(
+                f"retention: {self.retention!r} is shorter than 6h: blocks could be deleted before "
+                "the Thanos sidecar uploads them"
+            )
+        return self
+
+
+class AlertmanagerSettings(Model):
+    replicas: int = Field(ge=1, description="Alertmanager replicas, clustered (gossip) for dedup.")
+    retention: Duration = Field("120h", description="How long silences and notification logs are kept.")
+    storage_size: Quantity = Field(description="PersistentVolume size per replica.")
+    pod_anti_affinity: Literal["soft", "hard"] = Field("soft", description="As for Prometheus.")
+    resources: Resources
+
+
+class ThanosComponentSettings(Model):
+    replicas: int = Field(1, ge=1, description="Replicas of this stateless Thanos component.")
+    resources: Resources
+
+
+class ThanosStoreGatewaySettings(ThanosComponentSettings):
+    storage_size: Quantity = Field(description="Index-cache volume per store gateway replica.")
+
+
+class ThanosCompactorSettings(Model):
+    storage_size: Quantity = Field(description="Scratch volume for compaction and downsampling.")
+    retention_raw: Duration = Field(description="Keep raw-resolution blocks this long.")
+    retention_5m: Duration = Field(alias="retention5m", description="Keep 5m-downsampled blocks this long.")
+    retention_1h: Duration = Field(alias="retention1h", description="Keep 1h-downsampled blocks this long.")
+    resources: Resources
+
+    @model_validator(mode="after")
+    def _retention_outlives_downsampling(self) -> ThanosCompactorSettings:
+        raw = units.duration_seconds(self.retention_raw)
+        five = units.duration_seconds(self.retention_5m)
+        hour = units.duration_seconds(self.retention_1h)
+        if raw <= DOWNSAMPLE_5M_AFTER_SECONDS:
+            raise ValueError(
+                f"retentionRaw: {self.retention_raw!r} must exceed 40h, when raw blocks are downsampled to 5m"
+            )
+        if five <= DOWNSAMPLE_1H_AFTER_SECONDS:
+            raise ValueError(
+                f"retention5m: {self.retention_5m!r} must exceed 10d, when 5m blocks are downsampled to 1h"
+            )
+        if not raw <= five <= hour:
+            raise ValueError("retention1h: retentions must not shrink with resolution (retentionRaw <= retention5m <= retention1h)")
+        return self
+
+
+class ThanosSettings(Model):
+    query: ThanosComponentSettings
+    query_frontend: ThanosComponentSettings
+    store_gateway: ThanosStoreGatewaySettings
+    compactor: ThanosCompactorSettings
+
+
+class GrafanaTeam(Model):
+    name: str = Field(min_length=1, description="Team name shown in Grafana.")
+    email: str | None = Field(None, description="Team contact address.")
+    members: tuple[str, ...] = Field((), description="E-mail addresses of existing Grafana users.")
+
+
+class GrafanaIngress(Model):
+    enabled: bool = Field(False, description="Create an Ingress for `grafana.url`'s host.")
+    class_name: str | None = Field(None, description="IngressClass, e.g. nginx.")
+    tls_secret_name: K8sName | None = Field(None, description="Secret holding the TLS certificate.")
+
+
+class GrafanaDatabase(Model):
+    """Shared database, required for more than one Grafana replica (sqlite cannot be shared)."""
+
+    type: Literal["postgres", "mysql"]
+    host: str = Field(description="host:port of the database server.")
+    name: str = Field(description="Database name.")
+    user: str = Field(description="Database user; its password is the grafanaDatabasePassword secret.")
+    ssl_mode: Literal["disable", "require", "verify-full"] = Field("require")
+
+
+class GrafanaSettings(Model):
+    url: str = Field(
+        pattern=r"^https?://[^/\s]+(/.*)?$",
+        description="Public URL of Grafana: its root_url, and where the Grafana provider connects.",
+    )
+    replicas: int = Field(1, ge=1)
+    storage_size: Quantity = Field(description="PersistentVolume for Grafana's data directory.")
+    ingress: GrafanaIngress = Field(default_factory=GrafanaIngress)
+    database: GrafanaDatabase | None = None
+    teams: tuple[GrafanaTeam, ...] = Field((), description="Grafana teams (role-based access).")
+    resources: Resources
+
+    @model_validator(mode="after")
+    def _ha_needs_shared_database(self) -> GrafanaSettings:
+        if self.replicas > 1 and self.database is None:
+            raise ValueError(
+                f"database: is required when replicas is {self.replicas}; replicas cannot share sqlite on a volume"
+            )
+        names = [team.name for team in self.teams]
+        if len(names) != len(set(names)):
+            raise ValueError("teams: has duplicate names")
+        return self
+
+
+class StackSettings(Model):
+    """Everything a stack decides. Loaded once by stacks.config.load_settings()."""
+
+    environment: Literal["dev", "staging", "prod"] = Field(
+        description="Environment name; the `environment` label on every alert."
+    )
+    namespace: K8sName = Field("monitoring", description="Namespace of the monitoring platform.")
+    storage_class: Annotated[str | None, BeforeValidator(lambda v: v or None)] = Field(
+        None, description="StorageClass for every volume; unset or empty uses the cluster default."
+    )
+    cluster: ClusterSettings
+    object_storage: ObjectStorageSettings
+    prometheus: PrometheusSettings
+    alertmanager: AlertmanagerSettings
+    thanos: ThanosSettings
+    grafana: GrafanaSettings
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "prod"
+
+    @property
+    def protect(self) -> bool:
+        """Stateful resources of prod are protected: `pulumi destroy` must not take its data."""
+        return self.is_production
+
+    @model_validator(mode="after")
+    def _prod_is_highly_available(self) -> StackSettings:
+        if not self.is_production:
+            return self
+        minimums = {
+            "prometheus.replicas": (self.prometheus.replicas, 2),
+            "alertmanager.replicas": (self.alertmanager.replicas, 3),
+            "thanos.query.replicas": (self.thanos.query.replicas, 2),
+            "thanos.queryFrontend.replicas": (self.thanos.query_frontend.replicas, 2),
+            "thanos.storeGateway.replicas": (self.thanos.store_gateway.replicas, 2),
+        }
+        for key, (value, minimum) in minimums.items():
+            if value < minimum:
+                raise ValueError(f"{key}: is {value}; prod needs at least {minimum} for high availability")
+        return self

@@ -1,0 +1,68 @@
+"""Parsing of the two unit systems stack config uses: Prometheus durations and Kubernetes quantities.
+
+Pure functions, so validators and the render's resource totals share one definition.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+# Ref: https://prometheus.io/docs/prometheus/latest/configuration/configuration/#duration
+# Units must appear largest first and at most once; "0" alone is not a duration for our purposes.
+_DURATION_RE = re.compile(
+    r"^(?:(?P<y>\d+)y)?(?:(?P<w>\d+)w)?(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?"
+    r"(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?(?:(?P<ms>\d+)ms)?$"
+)
+_DURATION_SECONDS = {
+    "y": 365 * 86400,
+    "w": 7 * 86400,
+    "d": 86400,
+    "h": 3600,
+    "m": 60,
+    "s": 1,
+    "ms": 0.001,
+}
+
+# Ref: https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/
+_QUANTITY_RE = re.compile(r"^(?P<number>\d+(?:\.\d+)?)(?P<suffix>m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_QUANTITY_FACTORS = {
+    None: Decimal(1),
+    "m": Decimal("0.001"),
+    "k": Decimal(10) ** 3,
+    "M": Decimal(10) ** 6,
+    "G": Decimal(10) ** 9,
+    "T": Decimal(10) ** 12,
+    "P": Decimal(10) ** 15,
+    "E": Decimal(10) ** 18,
+    "Ki": Decimal(2) ** 10,
+    "Mi": Decimal(2) ** 20,
+    "Gi": Decimal(2) ** 30,
+    "Ti": Decimal(2) ** 40,
+    "Pi": Decimal(2) ** 50,
+    "Ei": Decimal(2) ** 60,
+}
+
+# Prometheus' retentionSize takes byte units with a B suffix (e.g. 50GB, 8GiB).
+# Ref: https://prometheus.io/docs/prometheus/latest/storage/#operational-aspects
+_BYTE_SIZE_RE = re.compile(r"^\d+(?:\.\d+)?(?:B|KB|MB|GB|TB|PB|EB|KiB|MiB|GiB|TiB|PiB|EiB)$")
+
+
+def duration_seconds(text: str) -> float:
+    """Seconds in a Prometheus duration such as `15d` or `1h30m`; ValueError if it is not one."""
+    match = _DURATION_RE.match(text) if isinstance(text, str) else None
+    if not text or match is None or not any(match.groupdict().values()):
+        raise ValueError("is not a duration (e.g. 15d, 36h, 1w)")
+    return sum(int(v) * _DURATION_SECONDS[unit] for unit, v in match.groupdict().items() if v)
+
+
+def quantity(text: str | int | float) -> Decimal:
+    """Numeric value of a Kubernetes quantity (`500m` -> 0.5, `1Gi` -> 1073741824)."""
+    match = _QUANTITY_RE.match(str(text))
+    if match is None:
+        raise ValueError("is not a Kubernetes quantity (e.g. 250m, 1, 512Mi, 2Gi)")
+    return Decimal(match["number"]) * _QUANTITY_FACTORS[match["suffix"]]
+
+
+def is_byte_size(text: str) -> bool:
+    return bool(_BYTE_SIZE_RE.match(text))
