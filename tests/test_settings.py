@@ -1,0 +1,124 @@
+"""Bad config stops the program with one clear line per problem, naming the key, before any
+resource is declared; good config is parsed into typed settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from stacks import units
+from stacks.config import ConfigError
+from tools.mockrun import DELETE, run_stack
+
+KEY = "terrafusion-monitoring"
+
+
+def _error(stack: str, overrides: dict, **kwargs) -> str:
+    run = None
+    with pytest.raises(ConfigError) as raised:
+        run = run_stack(stack, overrides, **kwargs)
+    assert run is None
+    return str(raised.value)
+
+
+def test_malformed_duration_names_key_and_rule():
+    message = _error("dev", {"prometheus.retention": "-3d"})
+    assert message == f"{KEY}:prometheus.retention: '-3d' is not a duration (e.g. 15d, 36h, 1w)"
+
+
+def test_unknown_environment_is_rejected():
+    message = _error("dev", {"environment": "qa"})
+    assert message.startswith(f"{KEY}:environment: 'qa' input should be 'dev', 'staging' or 'prod'")
+
+
+def test_missing_required_section_is_named():
+    assert _error("dev", {"thanos": DELETE}) == f"{KEY}:thanos: is required but not set"
+
+
+def test_typo_in_top_level_key_is_reported_not_ignored():
+    assert _error("dev", {"promethues": {"replicas": 2}}) == f"{KEY}:promethues: unknown config key (typo?)"
+
+
+def test_typo_in_nested_key_is_reported_not_ignored():
+    message = _error("dev", {"prometheus.replica": 2})
+    assert f"{KEY}:prometheus.replica: 2 extra inputs are not permitted" in message
+
+
+def test_compactor_raw_retention_must_outlive_5m_downsampling():
+    message = _error("dev", {"thanos.compactor.retentionRaw": "30h"})
+    assert message == (
+        f"{KEY}:thanos.compactor.retentionRaw: '30h' must exceed 40h, when raw blocks are downsampled to 5m"
+    )
+
+
+def test_compactor_5m_retention_must_outlive_1h_downsampling():
+    message = _error("dev", {"thanos.compactor.retention5m": "9d"})
+    assert message.startswith(f"{KEY}:thanos.compactor.retention5m: '9d' must exceed 10d")
+
+
+def test_limits_below_requests_are_rejected():
+    message = _error("dev", {"prometheus.resources.limits.memory": "100Mi"})
+    assert message == f"{KEY}:prometheus.resources.limits.memory: 100Mi is below requests.memory"
+
+
+def test_prod_with_a_single_prometheus_is_rejected():
+    message = _error("prod", {"prometheus.replicas": 1})
+    assert message == f"{KEY}:prometheus.replicas: is 1; prod needs at least 2 for high availability"
+
+
+def test_prod_with_two_alertmanagers_is_rejected():
+    message = _error("prod", {"alertmanager.replicas": 2})
+    assert message == f"{KEY}:alertmanager.replicas: is 2; prod needs at least 3 for high availability"
+
+
+def test_grafana_replicas_without_shared_database_are_rejected():
+    message = _error("prod", {"grafana.database": DELETE})
+    assert message.startswith(f"{KEY}:grafana.database: is required when replicas is 2")
+
+
+def test_s3_without_endpoint_is_rejected():
+    message = _error("dev", {"objectStorage.endpoint": DELETE})
+    assert message == f"{KEY}:objectStorage.endpoint: is required when type is S3"
+
+
+def test_every_problem_is_reported_at_once():
+    message = _error("dev", {"prometheus.retention": "soon", "alertmanager.replicas": 0})
+    assert message.splitlines() == [
+        f"{KEY}:prometheus.retention: 'soon' is not a duration (e.g. 15d, 36h, 1w)",
+        f"{KEY}:alertmanager.replicas: 0 input should be greater than or equal to 1",
+    ]
+
+
+def test_missing_required_secret_says_how_to_set_it():
+    message = _error("dev", {}, fill_required_secrets=False)
+    assert message.splitlines()[0] == (
+        f"{KEY}:objectStorageAccessKey: is required (S3 access key id for the Thanos bucket); "
+        "set it with `pulumi config set --secret objectStorageAccessKey <value>`"
+    )
+
+
+def test_bad_config_declares_no_resource():
+    from tools.mockrun import StackRun
+
+    run = StackRun("dev", overrides={"prometheus.retention": "-3d"})
+    with pytest.raises(ConfigError):
+        run.execute()
+    assert run.resources == []
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("15d", 15 * 86400), ("1h30m", 5400), ("2w", 14 * 86400), ("1y", 365 * 86400), ("500ms", 0.5)],
+)
+def test_durations_parse_like_prometheus(text, seconds):
+    assert units.duration_seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "-3d", "3 days", "1d1w", "10"])
+def test_non_durations_are_rejected(text):
+    with pytest.raises(ValueError):
+        units.duration_seconds(text)
+
+
+@pytest.mark.parametrize(("text", "value"), [("250m", 0.25), ("2", 2), ("512Mi", 512 * 2**20), ("1G", 10**9)])
+def test_quantities_parse_like_kubernetes(text, value):
+    assert float(units.quantity(text)) == value
