@@ -37,6 +37,8 @@ class MonitoringPlatform(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("terrafusion:monitoring:MonitoringPlatform", name, None, opts)
+        self.settings = settings
+        self.alertmanager_config_yaml = alertmanager_config_yaml
         ns_name = settings.namespace
         # Prod data must survive a mistaken `pulumi destroy`: the namespace (whose deletion takes
         # every volume claim with it) and every chart with state are protected.

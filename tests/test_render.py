@@ -1,0 +1,95 @@
+"""The offline render: the contract's files, deterministic, no secret anywhere, checks pass."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from conftest import require_tool
+from tools import checks, render
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("render")
+    return {stack: render.render(stack, root)[0] for stack in ("dev", "prod")}
+
+
+def _tree(path: Path) -> list[str]:
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
+
+
+def test_render_writes_the_contract_files(rendered):
+    files = _tree(rendered["dev"])
+    for expected in (
+        "summary.json",
+        "resources.json",
+        "charts/kube-prometheus-stack.yaml",
+        "charts/thanos.yaml",
+        "charts/grafana.yaml",
+        "grafana/datasources.json",
+        "alertmanager/alertmanager.yml",
+        "manifests/namespace-cluster-monitoring.yaml",
+    ):
+        assert expected in files
+
+
+def test_two_renders_are_byte_identical(rendered, tmp_path):
+    again, _ = render.render("prod", tmp_path)
+    comparison = filecmp.dircmp(rendered["prod"], again)
+    assert _tree(rendered["prod"]) == _tree(again)
+    mismatched = [f for f in _tree(again) if (rendered["prod"] / f).read_bytes() != (again / f).read_bytes()]
+    assert mismatched == [], comparison.report()
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_secret_value_in_the_render(rendered, stack):
+    for path in rendered[stack].rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            assert "placeholder-" not in text, path
+            assert "mock-password" not in text, path
+
+
+def test_secret_manifests_keep_keys_but_not_values(rendered):
+    manifest = (rendered["dev"] / "manifests" / "secret-monitoring-thanos-objstore.yaml").read_text()
+    assert "objstore.yml: '[secret]'" in manifest
+
+
+def test_dev_fits_a_laptop_cluster(rendered):
+    requests = json.loads((rendered["dev"] / "summary.json").read_text())["requests"]
+    assert Decimal(requests["cpuCores"]) <= 2
+    assert requests["memoryMi"] <= 4096
+
+
+def test_summary_lists_pinned_charts(rendered):
+    summary = json.loads((rendered["prod"] / "summary.json").read_text())
+    assert {c["chart"]: c["version"] for c in summary["charts"]} == {
+        "grafana": "12.11.1",
+        "kube-prometheus-stack": "88.5.3",
+        "thanos": "1.24.1",
+    }
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_render_passes_the_real_tool_checks(rendered, stack):
+    require_tool("promtool", "apt-get install prometheus")
+    require_tool("amtool", "apt-get install prometheus-alertmanager")
+    assert checks.check_render(rendered[stack]) == []
+
+
+def test_manifest_check_catches_a_broken_object(tmp_path):
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "bad.yaml").write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\nspec: {finalizers: 3}\n"
+    )
+    assert len(checks.check_manifests(tmp_path)) == 1
+
+
+def test_unknown_stack_is_a_clear_error(capsys):
+    assert render.main(["--stack", "qa"]) == 2
+    assert "unknown stack 'qa'" in capsys.readouterr().err

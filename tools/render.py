@@ -1,0 +1,221 @@
+"""Offline render of a stack: what `pulumi up` would deploy, without the CLI or a cluster.
+
+    python -m tools.render --stack dev [--check] [--out build]
+
+Runs the real program under the Pulumi SDK's mock runtime (tools/mockrun.py) with the stack's
+`Pulumi.<stack>.yaml` and writes build/<stack>/ (see DESIGN.md, "Offline render"). Secrets are
+replaced by "[secret]" everywhere. Output is deterministic: sorted keys, no timestamps, so
+`diff -r` of two renders is a review artefact. `--check` also runs the real-tool checks on the
+output (tools/checks.py) and exits non-zero on any error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from stacks import units  # noqa: E402
+from stacks.config import ConfigError  # noqa: E402
+from tools.mockrun import REDACTED, Resource, StackRun, known_stacks, redact  # noqa: E402
+
+CHART_TYPE = "kubernetes:helm.sh/v4:Chart"
+
+
+def _dump_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _dump_yaml(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=True, default_flow_style=False))
+
+
+def _short_parent(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1] if urn else ""
+
+
+def _is_kubernetes_object(resource: Resource) -> bool:
+    return resource.custom and resource.type.startswith("kubernetes:") and resource.type != CHART_TYPE and (
+        not resource.type.startswith("pulumi:providers")
+    )
+
+
+def _manifest(resource: Resource) -> dict[str, Any]:
+    """The object as `kubectl apply` would get it; every Secret's data is redacted whole."""
+    inputs = redact(resource.inputs)
+    if inputs.get("kind") == "Secret":
+        for key in ("data", "stringData"):
+            if key in inputs:
+                inputs[key] = {k: REDACTED for k in resource.plain_inputs[key]}
+    return inputs
+
+
+def _manifest_filename(manifest: dict[str, Any]) -> str:
+    meta = manifest.get("metadata", {})
+    parts = [manifest.get("kind", "Object"), meta.get("namespace") or "cluster", meta.get("name", "unnamed")]
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", "-".join(parts)).lower() + ".yaml"
+
+
+def _requests(run: StackRun, nodes: int) -> dict[str, Any]:
+    """Total CPU and memory requests of every workload, DaemonSets counted once per node."""
+    rows = []
+    cpu_total, mem_total = Decimal(0), Decimal(0)
+    for w in run.result.platform.workloads:
+        pods = nodes if w.kind == "DaemonSet" else w.replicas
+        requests = w.resources.get("requests", {})
+        cpu = units.quantity(requests.get("cpu", "0")) * pods
+        mem = units.quantity(requests.get("memory", "0")) * pods
+        cpu_total += cpu
+        mem_total += mem
+        rows.append({"workload": w.name, "kind": w.kind, "pods": pods, "cpu": f"{cpu:.3f}", "memoryMi": int(mem / 2**20)})
+    return {
+        "assumedNodes": nodes,
+        "cpuCores": f"{cpu_total:.3f}",
+        "memoryMi": int(mem_total / 2**20),
+        "workloads": sorted(rows, key=lambda r: r["workload"]),
+    }
+
+
+def render(stack: str, out_root: Path) -> tuple[Path, dict[str, Any]]:
+    run = StackRun(stack).execute()
+    settings_nodes = run.result.platform.settings.cluster.nodes
+    out = out_root / stack
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+
+    resources = [
+        {
+            "type": r.type,
+            "name": r.name,
+            "parent": _short_parent(r.parent),
+            "protect": r.protect,
+            "inputs": redact(r.inputs),
+        }
+        for r in run.resources
+    ]
+    _dump_json(out / "resources.json", resources)
+
+    for resource in run.resources:
+        if _is_kubernetes_object(resource):
+            manifest = _manifest(resource)
+            _dump_yaml(out / "manifests" / _manifest_filename(manifest), manifest)
+
+    charts = []
+    for chart in run.of_type(CHART_TYPE):
+        inputs = redact(chart.inputs)
+        entry = {
+            "name": chart.name,
+            "chart": inputs["chart"],
+            "version": inputs["version"],
+            "repository": inputs["repositoryOpts"]["repo"],
+            "namespace": inputs.get("namespace"),
+        }
+        charts.append(entry)
+        _dump_yaml(out / "charts" / f"{inputs['chart']}.yaml", {**entry, "values": inputs.get("values", {})})
+
+    _write_grafana(run, out)
+    _write_alerting(run, out)
+
+    by_type: dict[str, list[str]] = {}
+    for r in run.resources:
+        by_type.setdefault(r.type, []).append(r.name)
+    summary = {
+        "stack": stack,
+        "environment": run.outputs.get("environment"),
+        "resourceCount": len(run.resources),
+        "resourcesByType": {t: sorted(names) for t, names in sorted(by_type.items())},
+        "charts": sorted(charts, key=lambda c: c["chart"]),
+        "requests": _requests(run, settings_nodes),
+        "outputs": {k: (REDACTED if k in run.secret_outputs else v) for k, v in sorted(run.outputs.items())},
+        "placeholderSecrets": sorted(run.placeholder_secrets),
+        "warnings": sorted(run.warnings),
+    }
+    _dump_json(out / "summary.json", summary)
+    return out, summary
+
+
+def _write_grafana(run: StackRun, out: Path) -> None:
+    datasources = [
+        {
+            "uid": r.inputs["uid"],
+            "name": r.inputs["name"],
+            "type": r.inputs["type"],
+            "url": r.inputs.get("url"),
+            "isDefault": r.inputs.get("isDefault", False),
+            "jsonData": json.loads(r.inputs.get("jsonDataEncoded", "{}")),
+        }
+        for r in run.of_type("grafana:oss/dataSource:DataSource")
+    ]
+    _dump_json(out / "grafana" / "datasources.json", sorted(datasources, key=lambda d: d["uid"]))
+    folders = [redact(r.inputs) for r in run.of_type("grafana:oss/folder:Folder")]
+    _dump_json(out / "grafana" / "folders.json", sorted(folders, key=lambda f: f.get("uid", "")))
+    for dashboard in run.of_type("grafana:oss/dashboard:Dashboard"):
+        model = json.loads(dashboard.plain_inputs["configJson"])
+        _dump_json(out / "grafana" / "dashboards" / f"{model['uid']}.json", model)
+
+
+def _write_alerting(run: StackRun, out: Path) -> None:
+    for rule in run.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule"):
+        inputs = rule.plain_inputs
+        _dump_yaml(out / "prometheus" / "rules" / f"{inputs['metadata']['name']}.yaml", inputs["spec"])
+    # The routing config holds no secret by design (receivers read theirs from mounted files;
+    # tests/test_stacks.py pins that), so it is written verbatim for amtool and for review.
+    path = out / "alertmanager" / "alertmanager.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(run.result.platform.alertmanager_config_yaml)
+
+
+def _print_table(out: Path, summary: dict[str, Any]) -> None:
+    print(f"rendered {summary['stack']} ({summary['environment']}) -> {out}")
+    print(f"  {'resources':<28}{summary['resourceCount']}")
+    for chart in summary["charts"]:
+        print(f"  {'chart ' + chart['chart']:<28}{chart['version']}")
+    req = summary["requests"]
+    print(f"  {'requests (cpu / memory)':<28}{req['cpuCores']} cores / {req['memoryMi']} Mi on {req['assumedNodes']} node(s)")
+    for warning in summary["warnings"]:
+        print(f"  warning: {warning}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", required=True, help=f"one of {', '.join(known_stacks())}")
+    parser.add_argument("--out", default=str(ROOT / "build"), help="output root (default: build/)")
+    parser.add_argument("--check", action="store_true", help="run promtool/amtool/schema checks on the output")
+    args = parser.parse_args(argv)
+    if args.stack not in known_stacks():
+        print(f"unknown stack {args.stack!r}: known stacks are {', '.join(known_stacks())}", file=sys.stderr)
+        return 2
+    try:
+        out, summary = render(args.stack, Path(args.out))
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    _print_table(out, summary)
+    if args.check:
+        from tools import checks
+
+        problems = checks.check_render(out)
+        for problem in problems:
+            print(f"  check failed: {problem}", file=sys.stderr)
+        if problems:
+            return 1
+        print("  checks passed: " + ", ".join(checks.CHECK_NAMES))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
