@@ -34,6 +34,13 @@ class Workload:
     resources: Mapping[str, Any]
 
 
+def child_options(parent: pulumi.Resource, opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
+    """Options for a component's children: parented, and waiting for whatever the component waits
+    for. The engine does not make children wait on their parent's `depends_on`, and the ordering
+    matters here (CRDs before custom resources, Secrets before the pods that mount them)."""
+    return pulumi.ResourceOptions(parent=parent, depends_on=(opts.depends_on if opts else None) or [])
+
+
 def declare_chart(
     name: str,
     ref: ChartRef,

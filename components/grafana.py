@@ -22,7 +22,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pulumiverse_grafana as grafana
 
-from components.chart import Workload, declare_chart, deep_merge
+from components.chart import Workload, child_options, declare_chart, deep_merge
 from components.labels import standard_labels
 from components.versions import GRAFANA, GRAFANA_IMAGE_TAG
 from stacks.settings import GrafanaSettings
@@ -139,7 +139,7 @@ class Grafana(pulumi.ComponentResource):
             GRAFANA,
             args.namespace,
             self.values,
-            pulumi.ResourceOptions(parent=self, depends_on=dependencies),
+            pulumi.ResourceOptions.merge(child_options(self, opts), pulumi.ResourceOptions(depends_on=dependencies)),
         )
         self.url = pulumi.Output.from_input(args.settings.url)
         self.in_cluster_url = f"http://{FULLNAME}.{args.namespace}.svc:{SERVICE_PORT}"

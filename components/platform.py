@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import object_storage
+from components.alerting import ALERTMANAGER_CONFIG_SECRET, AlertingArgs, AlertingConfig, AlertRules, AlertRulesArgs
 from components.chart import Workload
 from components.grafana import Grafana, GrafanaArgs
 from components.grafana_content import GrafanaContent, GrafanaContentArgs
@@ -15,10 +16,9 @@ from components.labels import standard_labels
 from components.prometheus_stack import PrometheusStack, PrometheusStackArgs, SecretKeyRef
 from components.thanos import Thanos, ThanosArgs
 from monitoring.datasources import metrics_datasources
-from stacks.config import GRAFANA_DATABASE_PASSWORD, OBJECT_STORAGE_SECRETS, StackSecrets
+from monitoring.alertmanager import ALERTMANAGER_RECEIVER_SECRET
+from stacks.config import GRAFANA_DATABASE_PASSWORD, OBJECT_STORAGE_SECRETS, RECEIVER_SECRETS, StackSecrets
 from stacks.settings import StackSettings
-
-ALERTMANAGER_CONFIG_SECRET = "alertmanager-config"
 
 
 class MonitoringPlatform(pulumi.ComponentResource):
@@ -33,12 +33,10 @@ class MonitoringPlatform(pulumi.ComponentResource):
         name: str,
         settings: StackSettings,
         secrets: StackSecrets,
-        alertmanager_config_yaml: str,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("terrafusion:monitoring:MonitoringPlatform", name, None, opts)
         self.settings = settings
-        self.alertmanager_config_yaml = alertmanager_config_yaml
         ns_name = settings.namespace
         # Prod data must survive a mistaken `pulumi destroy`: the namespace (whose deletion takes
         # every volume claim with it) and every chart with state are protected.
@@ -74,16 +72,22 @@ class MonitoringPlatform(pulumi.ComponentResource):
             },
             opts=in_namespace,
         )
-        alertmanager_config = k8s.core.v1.Secret(
-            f"{name}-alertmanager-config",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=ALERTMANAGER_CONFIG_SECRET,
+        spec = settings.alerting_spec
+        enabled_receivers = spec.receivers.enabled_kinds()
+        self.alerting = AlertingConfig(
+            f"{name}-alerting",
+            AlertingArgs(
                 namespace=ns_name,
-                labels=standard_labels("alertmanager", name, "config"),
+                spec=spec,
+                receiver_credentials={
+                    kind.value: secrets[secret.key]
+                    for kind, secret in RECEIVER_SECRETS.items()
+                    if kind in enabled_receivers
+                },
             ),
-            string_data={"alertmanager.yaml": alertmanager_config_yaml},
             opts=in_namespace,
         )
+        self.alertmanager_config_yaml = self.alerting.config_yaml
         objstore_ref = SecretKeyRef(object_storage.SECRET_NAME, object_storage.SECRET_KEY)
 
         self.prometheus_stack = PrometheusStack(
@@ -97,10 +101,17 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 alertmanager=settings.alertmanager,
                 objstore_secret=objstore_ref,
                 alertmanager_config_secret=ALERTMANAGER_CONFIG_SECRET,
+                alertmanager_secrets=(ALERTMANAGER_RECEIVER_SECRET,),
             ),
             opts=pulumi.ResourceOptions.merge(
-                stateful, pulumi.ResourceOptions(depends_on=[namespace, objstore_secret, alertmanager_config])
+                stateful, pulumi.ResourceOptions(depends_on=[namespace, objstore_secret, self.alerting])
             ),
+        )
+        # PrometheusRule is an Operator CRD: the rules wait for the chart that installs it.
+        self.alert_rules = AlertRules(
+            f"{name}-rules",
+            AlertRulesArgs(namespace=ns_name, spec=spec),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus_stack]),
         )
         self.thanos = Thanos(
             f"{name}-thanos",

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 import pulumi
 
-from components.chart import Workload, declare_chart, deep_merge
+from components.chart import Workload, child_options, declare_chart, deep_merge
 from components.versions import KUBE_PROMETHEUS_STACK, THANOS_IMAGE_TAG
 from stacks.settings import AlertmanagerSettings, PrometheusSettings
 
@@ -176,7 +176,7 @@ class PrometheusStack(pulumi.ComponentResource):
             KUBE_PROMETHEUS_STACK,
             args.namespace,
             self.values,
-            pulumi.ResourceOptions(parent=self),
+            child_options(self, opts),
         )
         svc = f"{args.namespace}.svc"
         self.prometheus_url = f"http://{PROMETHEUS_SERVICE}.{svc}:{PROMETHEUS_PORT}"

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import pulumi
 
-from components.chart import Workload, declare_chart, deep_merge
+from components.chart import Workload, child_options, declare_chart, deep_merge
 from components.prometheus_stack import REPLICA_LABEL, SecretKeyRef
 from components.versions import THANOS, THANOS_IMAGE_TAG
 from stacks.settings import ThanosSettings
@@ -134,7 +134,7 @@ class Thanos(pulumi.ComponentResource):
         self.values = thanos_values(args)
         self.workloads = thanos_workloads(self.values)
         self.chart = declare_chart(
-            f"{name}-chart", THANOS, args.namespace, self.values, pulumi.ResourceOptions(parent=self)
+            f"{name}-chart", THANOS, args.namespace, self.values, child_options(self, opts)
         )
         svc = f"{args.namespace}.svc"
         self.query_url = f"http://{QUERY_SERVICE}.{svc}:{HTTP_PORT}"

@@ -18,16 +18,79 @@ Ref: https://sre.google/workbook/alerting-on-slos/ (multiwindow, multi-burn-rate
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from monitoring.durations import canonical, format_duration, parse_duration
-from monitoring.promql import camel, format_number, kebab, le_matcher
 from monitoring.severity import Severity
 
 if TYPE_CHECKING:  # the spec imports this module for the catalogue; avoid a runtime cycle
     from monitoring.alerting_spec import AlertingSpec
+
+
+# --- durations and PromQL helpers (shared with the rule catalogue) -----------------------------
+# Prometheus-style durations: one parser, so a window written "24h" and one written "1d" are the
+# same window. Ref: https://prometheus.io/docs/prometheus/latest/querying/basics/#time-durations
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+_WHOLE = re.compile(r"^(?:\d+(?:ms|s|m|h|d|w|y))+$")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Prometheus duration such as "1h30m"; ValueError on anything else."""
+    if not isinstance(text, str) or not _WHOLE.match(text):
+        raise ValueError(f"not a Prometheus duration: {text!r} (expected e.g. '5m', '24h', '30d')")
+    return float(sum(int(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(text)))
+
+
+def format_duration(seconds: float) -> str:
+    """Shortest canonical form, largest unit first: 86400 -> "1d", 5400 -> "1h30m"."""
+    if seconds <= 0:
+        return "0s"
+    remaining = int(round(seconds))
+    parts = []
+    # Weeks and years are left out on purpose: "30d" reads better than "4w2d" for SLO windows.
+    for unit in ("d", "h", "m", "s"):
+        size = _UNIT_SECONDS[unit]
+        count, remaining = divmod(remaining, size)
+        if count:
+            parts.append(f"{int(count)}{unit}")
+    return "".join(parts) or "0s"
+
+
+def canonical(text: str) -> str:
+    """Canonical spelling of a duration: "24h" -> "1d"."""
+    return format_duration(parse_duration(text))
+
+
+def le_matcher(bound: float) -> str:
+    """Label matcher for a histogram bucket bound that works on Prometheus 2.42 and 3.x.
+
+    Prometheus 3 normalises bucket bounds on ingestion, so a whole-number bound scraped as `le="1"`
+    is stored as `le="1.0"`; matching both spellings keeps one rule valid on both versions.
+    Ref: https://prometheus.io/docs/prometheus/latest/migration/#le-and-quantile-label-values
+    """
+    if float(bound).is_integer():
+        return f'le=~"{int(bound)}(\\\\.0)?"'
+    return f'le="{format_number(bound)}"'
+
+
+def format_number(value: float) -> str:
+    """Shortest exact-looking decimal for a float: 0.001 not 0.0010000000000000009."""
+    return format(value, ".12g")
+
+
+def camel(identifier: str) -> str:
+    """"api-availability" -> "ApiAvailability"."""
+    return "".join(part.capitalize() for part in re.split(r"[-_]", identifier) if part)
+
+
+def kebab(alert_name: str) -> str:
+    """"ApiAvailabilityBudgetBurn" -> "api-availability-budget-burn" (runbook page names)."""
+    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", alert_name)
+    return text.lower()
+
 
 # The budget period the burn-rate table was designed for.
 BUDGET_PERIOD = "30d"

@@ -15,6 +15,7 @@ import pulumi
 import pydantic
 from pulumi.runtime import config as runtime_config
 
+from monitoring.severity import ReceiverKind
 from stacks.settings import StackSettings
 
 PROJECT = "terrafusion-monitoring"
@@ -42,6 +43,13 @@ OBJECT_STORAGE_SECRETS = {
     "AZURE": (SecretKey("objectStorageAccountKey", "Azure storage account key for the Thanos container"),),
 }
 GRAFANA_DATABASE_PASSWORD = SecretKey("grafanaDatabasePassword", "password of grafana.database.user")
+# One secret per enabled alert receiver (alerting.receivers.<kind>.enabled: true).
+RECEIVER_SECRETS = {
+    ReceiverKind.PAGERDUTY: SecretKey("pagerdutyRoutingKey", "PagerDuty Events API v2 routing key"),
+    ReceiverKind.SLACK: SecretKey("slackWebhookUrl", "Slack incoming webhook URL"),
+    ReceiverKind.EMAIL: SecretKey("smtpPassword", "SMTP password of alerting.receivers.email.authUsername"),
+    ReceiverKind.TICKET: SecretKey("ticketWebhookToken", "bearer token of the ticket webhook"),
+}
 
 
 def required_secrets(settings: StackSettings) -> tuple[SecretKey, ...]:
@@ -49,6 +57,8 @@ def required_secrets(settings: StackSettings) -> tuple[SecretKey, ...]:
     needed = list(OBJECT_STORAGE_SECRETS[settings.object_storage.type])
     if settings.grafana.database is not None:
         needed.append(GRAFANA_DATABASE_PASSWORD)
+    enabled = settings.alerting.receivers.enabled_kinds()
+    needed += [secret for kind, secret in RECEIVER_SECRETS.items() if kind in enabled]
     return tuple(needed)
 
 
@@ -68,10 +78,11 @@ class StackSecrets:
 def _secret_key_names() -> set[str]:
     names = {s.key for group in OBJECT_STORAGE_SECRETS.values() for s in group}
     names.add(GRAFANA_DATABASE_PASSWORD.key)
+    names.update(s.key for s in RECEIVER_SECRETS.values())
     return names
 
 
-_NAMED_MESSAGE = re.compile(r"^(?P<key>[A-Za-z0-9_.]+): (?P<rest>.*)$", re.DOTALL)
+_NAMED_MESSAGE = re.compile(r"^(?P<key>[A-Za-z0-9_.-]+): (?P<rest>.*)$", re.DOTALL)
 
 SETTINGS_KEYS = frozenset(
     field.alias or name for name, field in StackSettings.model_fields.items()
@@ -90,7 +101,11 @@ def format_validation_error(error: pydantic.ValidationError) -> str:
         message = problem["msg"].removeprefix("Value error, ")
         # Cross-field validators name the offending sub-key first ("retentionRaw: ...").
         if problem["type"] == "value_error" and (named := _NAMED_MESSAGE.match(message)):
-            path.append(named["key"])
+            # A message may name its key from the section root ("alerting.receivers...").
+            if path and named["key"].split(".")[0] == path[0]:
+                path = [named["key"]]
+            else:
+                path.append(named["key"])
             message = named["rest"]
         key = f"{PROJECT}:{'.'.join(path)}"
         if problem["type"] == "missing":

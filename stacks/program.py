@@ -9,6 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.platform import MonitoringPlatform
+from monitoring.alertmanager import missing_receivers_warning
 from stacks.config import StackSecrets, load_secrets, load_settings
 from stacks.settings import StackSettings
 
@@ -19,7 +20,7 @@ class ProgramResult:
     outputs: dict[str, Any]
 
 
-def run(settings: StackSettings, secrets: StackSecrets, alertmanager_config_yaml: str) -> ProgramResult:
+def run(settings: StackSettings, secrets: StackSecrets) -> ProgramResult:
     """Declare the whole platform for one stack; returns the stack outputs (not yet exported)."""
     # An explicit provider pins the kube context per stack, so `pulumi up --stack prod` cannot
     # land on whatever context happens to be current.
@@ -28,7 +29,6 @@ def run(settings: StackSettings, secrets: StackSecrets, alertmanager_config_yaml
         "terrafusion",
         settings,
         secrets,
-        alertmanager_config_yaml=alertmanager_config_yaml,
         opts=pulumi.ResourceOptions(providers=[kubernetes]),
     )
     outputs = {
@@ -47,14 +47,10 @@ def main() -> ProgramResult:
     """Load and validate config first: a bad value stops here, before any resource exists."""
     settings = load_settings()
     secrets = load_secrets(settings)
-    result = run(settings, secrets, alertmanager_config_yaml=_alertmanager_config_yaml(settings))
+    if warning := missing_receivers_warning(settings.alerting_spec):
+        pulumi.log.warn(warning)
+    result = run(settings, secrets)
     for key, value in result.outputs.items():
         pulumi.export(key, value)
     return result
 
-
-def _alertmanager_config_yaml(settings: StackSettings) -> str:
-    # Interim: a routing config with only the null receiver until the alerting strategy lands.
-    import yaml
-
-    return yaml.safe_dump({"route": {"receiver": "null"}, "receivers": [{"name": "null"}]})

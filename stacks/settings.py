@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from monitoring.alerting_spec import AlertingSpec
 from stacks import units
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -239,6 +240,23 @@ class GrafanaSettings(Model):
         return self
 
 
+class AlertingSettings(AlertingSpec):
+    """The `alerting` section of a stack file: AlertingSpec without `environment`, which comes
+    from the top-level `environment` key so that a stack cannot label its alerts as another's."""
+
+    environment: str = Field("", exclude=True, description="Set from the top-level key; not configurable here.")
+
+    @field_validator("environment")
+    @classmethod
+    def _not_set_here(cls, value: str) -> str:
+        if value:
+            raise ValueError("is set by the top-level `environment` key, not here")
+        return value
+
+    def spec(self, environment: str) -> AlertingSpec:
+        return AlertingSpec.model_validate({**self.model_dump(exclude={"environment"}), "environment": environment})
+
+
 class StackSettings(Model):
     """Everything a stack decides. Loaded once by stacks.config.load_settings()."""
 
@@ -255,6 +273,14 @@ class StackSettings(Model):
     alertmanager: AlertmanagerSettings
     thanos: ThanosSettings
     grafana: GrafanaSettings
+    alerting: AlertingSettings = Field(
+        default_factory=AlertingSettings,
+        description="Alert receivers, SLO overrides, business hours and maintenance windows.",
+    )
+
+    @property
+    def alerting_spec(self) -> AlertingSpec:
+        return self.alerting.spec(self.environment)
 
     @property
     def is_production(self) -> bool:

@@ -55,7 +55,7 @@ def test_sidecar_image_matches_the_thanos_chart_release(dev):
 
 def test_alertmanager_uses_the_program_rendered_config_secret(dev):
     spec = _values(dev)["alertmanager"]["alertmanagerSpec"]
-    secret = dev.one("kubernetes:core/v1:Secret", "terrafusion-alertmanager-config").plain_inputs
+    secret = dev.one("kubernetes:core/v1:Secret", "terrafusion-alerting-config").plain_inputs
     assert spec["useExistingSecret"] is True
     assert spec["configSecret"] == secret["metadata"]["name"]
     assert "alertmanager.yaml" in secret["stringData"]

@@ -65,6 +65,5 @@ def test_store_gateway_and_compactor_are_persistent(prod):
 
 
 def test_thanos_waits_for_the_operator_crds(dev):
-    # Depending on a component means depending on its children: the kube-prometheus-stack chart.
-    thanos = dev.one("terrafusion:monitoring:Thanos")
-    assert dev.chart("kube-prometheus-stack").urn in thanos.depends_on
+    # The chart itself must wait: the engine does not pass a component's depends_on to children.
+    assert dev.chart("kube-prometheus-stack").urn in dev.chart("thanos").depends_on

@@ -1,0 +1,111 @@
+"""Alerting as deployed objects: PrometheusRule resources from the rule catalogue and SLOs, the
+Alertmanager routing config, and the Secret holding receiver credentials.
+
+The routing config holds no credential: receivers read theirs from files under
+/etc/alertmanager/secrets/<ALERTMANAGER_RECEIVER_SECRET>/, which the operator mounts from the
+Secret declared here (alertmanagerSpec.secrets). So the config can be rendered, reviewed and
+checked with amtool as is, and credentials stay Pulumi secrets end to end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+from components.chart import child_options
+from components.labels import standard_labels
+from monitoring.alert_rules import build_rule_files
+from monitoring.alerting_spec import AlertingSpec
+from monitoring.alertmanager import (
+    ALERTMANAGER_RECEIVER_SECRET,
+    RECEIVER_SECRET_KEYS,
+    build_alertmanager_config,
+)
+
+ALERTMANAGER_CONFIG_SECRET = "alertmanager-config"
+RULE_NAME_PREFIX = "terrafusion"
+
+
+@dataclass(frozen=True)
+class AlertingArgs:
+    namespace: str
+    spec: AlertingSpec
+    # Receiver kind ("pagerduty", ...) -> its credential, for the enabled receivers only.
+    receiver_credentials: Mapping[str, pulumi.Output[str]]
+
+
+def alertmanager_config_yaml(spec: AlertingSpec) -> str:
+    return yaml.safe_dump(build_alertmanager_config(spec), sort_keys=False, default_flow_style=False)
+
+
+class AlertingConfig(pulumi.ComponentResource):
+    """The Alertmanager config and receiver Secrets; declared before the chart that mounts them."""
+
+    config_yaml: str
+
+    def __init__(self, name: str, args: AlertingArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("terrafusion:monitoring:AlertingConfig", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.config_yaml = alertmanager_config_yaml(args.spec)
+        self.config_secret = k8s.core.v1.Secret(
+            f"{name}-config",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=ALERTMANAGER_CONFIG_SECRET,
+                namespace=args.namespace,
+                labels=standard_labels("alertmanager", name, "config"),
+            ),
+            string_data={"alertmanager.yaml": self.config_yaml},
+            opts=child,
+        )
+        # Always declared, even empty, so the Alertmanager pods can mount it in every stack.
+        self.receiver_secret = k8s.core.v1.Secret(
+            f"{name}-receivers",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=ALERTMANAGER_RECEIVER_SECRET,
+                namespace=args.namespace,
+                labels=standard_labels("alertmanager", name, "receivers"),
+            ),
+            string_data={RECEIVER_SECRET_KEYS[kind]: value for kind, value in sorted(args.receiver_credentials.items())},
+            opts=child,
+        )
+        self.register_outputs({})
+
+
+@dataclass(frozen=True)
+class AlertRulesArgs:
+    namespace: str
+    spec: AlertingSpec
+
+
+def rule_resource_name(file_stem: str) -> str:
+    return f"{RULE_NAME_PREFIX}-{file_stem}"
+
+
+class AlertRules(pulumi.ComponentResource):
+    """One PrometheusRule per rule file; Prometheus selects PrometheusRules cluster-wide."""
+
+    rule_files: dict[str, dict[str, Any]]
+
+    def __init__(self, name: str, args: AlertRulesArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("terrafusion:monitoring:AlertRules", name, None, opts)
+        self.rule_files = build_rule_files(args.spec)
+        self.rules = [
+            k8s.apiextensions.CustomResource(
+                f"{name}-{stem}",
+                api_version="monitoring.coreos.com/v1",
+                kind="PrometheusRule",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=rule_resource_name(stem),
+                    namespace=args.namespace,
+                    labels=standard_labels("prometheus", name, "rules"),
+                ),
+                spec=content,
+                opts=child_options(self, opts),
+            )
+            for stem, content in sorted(self.rule_files.items())
+        ]
+        self.register_outputs({})

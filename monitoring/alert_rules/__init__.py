@@ -1,0 +1,56 @@
+"""The rule catalogue: one module per area, assembled into Prometheus rule files.
+
+`build_rule_files(spec)` returns {file_stem: {"groups": [...]}}: the Pulumi side creates one
+PrometheusRule per stem (spec = the dict) and the offline render writes
+prometheus/rules/<stem>.yaml. Stems and group order are fixed, so renders are deterministic.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from monitoring.alert_rules import api, database, frontend, kubernetes, platform, security
+from monitoring.alert_rules._rule import AlertRule, RuleGroup
+from monitoring.slo import Area, build_slo_rule_groups
+
+if TYPE_CHECKING:
+    from monitoring.alerting_spec import AlertingSpec
+
+# File stem -> catalogue groups, in render order.
+CATALOGUE_FILES: dict[str, tuple[RuleGroup, ...]] = {
+    "kubernetes": kubernetes.GROUPS,
+    "api": api.GROUPS,
+    "database": database.GROUPS,
+    "frontend": frontend.GROUPS,
+    "platform": platform.GROUPS,
+    "security": security.GROUPS,
+    "watchdog": (platform.WATCHDOG,),
+}
+# File stem -> SLO area whose recording rules and burn-rate alerts it holds.
+SLO_FILES: dict[str, Area] = {"slo-api": Area.API, "slo-frontend": Area.FRONTEND, "slo-database": Area.DATABASE}
+
+RULE_FILE_STEMS: tuple[str, ...] = tuple(SLO_FILES) + tuple(CATALOGUE_FILES)
+
+
+def catalogue_alerts() -> list[AlertRule]:
+    """Every non-SLO alert of the catalogue, in file order."""
+    return [rule for groups in CATALOGUE_FILES.values() for group in groups for rule in group.rules]
+
+
+def build_rule_files(spec: AlertingSpec, *, for_override: str | None = None) -> dict[str, dict]:
+    """All rule files of a stack. `for_override` replaces every `for:` (live tests only)."""
+    files: dict[str, dict] = {}
+    for stem, area in SLO_FILES.items():
+        files[stem] = {"groups": build_slo_rule_groups(spec, area=area, for_override=for_override)}
+    for stem, groups in CATALOGUE_FILES.items():
+        files[stem] = {"groups": [g.render(spec, for_override) for g in groups]}
+    return files
+
+
+def iter_alerts(rule_files: dict[str, dict]):
+    """(file_stem, group name, alerting rule) for every alert in built rule files."""
+    for stem, content in rule_files.items():
+        for group in content["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    yield stem, group["name"], rule

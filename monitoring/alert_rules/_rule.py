@@ -1,0 +1,66 @@
+"""The shape every catalogue alert is written in, and its rendering to a Prometheus rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from monitoring.slo import kebab
+from monitoring.severity import Severity
+
+if TYPE_CHECKING:
+    from monitoring.alerting_spec import AlertingSpec
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """One alert of the catalogue.
+
+    What is broken is named either by a `service` label (service=True: taken from the series; or a
+    templated `service` in extra_labels) or by a fixed platform `component` (e.g. "thanos").
+    """
+
+    name: str
+    expr: str
+    for_: str
+    severity: Severity
+    summary: str
+    description: str
+    service: bool = False
+    component: str | None = None
+    extra_labels: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names_service = self.service or "service" in self.extra_labels
+        if names_service == (self.component is not None):
+            raise ValueError(f"{self.name}: name exactly one of a service or a component")
+
+    @property
+    def runbook(self) -> str:
+        return f"{kebab(self.name)}.md"
+
+    def render(self, spec: AlertingSpec, for_override: str | None = None) -> dict[str, Any]:
+        labels: dict[str, str] = {"severity": self.severity.value, "environment": spec.environment}
+        if self.component is not None:
+            labels["component"] = self.component
+        labels.update(self.extra_labels)
+        return {
+            "alert": self.name,
+            "expr": self.expr,
+            "for": for_override if for_override is not None else self.for_,
+            "labels": labels,
+            "annotations": {
+                "summary": self.summary,
+                "description": self.description,
+                "runbook_url": f"{spec.runbook_base_url.rstrip('/')}/{self.runbook}",
+            },
+        }
+
+
+@dataclass(frozen=True)
+class RuleGroup:
+    name: str
+    rules: tuple[AlertRule, ...]
+
+    def render(self, spec: AlertingSpec, for_override: str | None = None) -> dict[str, Any]:
+        return {"name": self.name, "rules": [r.render(spec, for_override) for r in self.rules]}

@@ -1,0 +1,66 @@
+"""Frontend (browser OTel SDK through the collector, blackbox probes), per `app`.
+
+The alert contract wants `service`: it is templated from `app` (see AlertRule.extra_labels).
+"""
+
+from __future__ import annotations
+
+from monitoring.alert_rules._rule import AlertRule, RuleGroup
+from monitoring.severity import Severity
+
+_APP_AS_SERVICE = {"service": "{{ $labels.app }}"}
+
+FRONTEND = RuleGroup(
+    "frontend",
+    (
+        AlertRule(
+            name="FrontendProbeFailing",
+            expr="max by (app) (probe_success) == 0",
+            for_="5m",
+            severity=Severity.P2,
+            extra_labels=_APP_AS_SERVICE,
+            summary="Every blackbox probe of {{ $labels.app }} fails",
+            description="No probe of {{ $labels.app }} has succeeded for 5 minutes: the site is "
+            "unreachable from the probes (DNS, TLS, ingress or the app itself).",
+        ),
+        AlertRule(
+            name="FrontendJsErrorSpike",
+            expr=(
+                "sum by (app) (rate(browser_js_errors_total[10m]))\n"
+                "/\n"
+                "sum by (app) (rate(browser_page_views_total[10m]))\n"
+                "> 0.01"
+            ),
+            for_="15m",
+            severity=Severity.P3,
+            extra_labels=_APP_AS_SERVICE,
+            summary="{{ $labels.app }} raises {{ $value | humanize }} JavaScript errors per page view",
+            description="More than 1 JavaScript error per 100 page views of {{ $labels.app }} over the "
+            "last 10 minutes, typically after a frontend release.",
+        ),
+        AlertRule(
+            name="FrontendSlowPageLoad",
+            expr=(
+                "histogram_quantile(0.75, sum by (app, le) (rate(browser_page_load_duration_seconds_bucket[30m])))\n"
+                "> 4"
+            ),
+            for_="30m",
+            severity=Severity.P3,
+            extra_labels=_APP_AS_SERVICE,
+            summary="p75 page load of {{ $labels.app }} is {{ $value | humanizeDuration }}",
+            description="The 75th percentile page load time of {{ $labels.app }} has been above 4 s "
+            "for 30 minutes (Core Web Vitals judge the 75th percentile).",
+        ),
+        AlertRule(
+            name="FrontendProbeSlow",
+            expr="avg by (app) (avg_over_time(probe_duration_seconds[10m])) > 2",
+            for_="30m",
+            severity=Severity.P4,
+            extra_labels=_APP_AS_SERVICE,
+            summary="Blackbox probes of {{ $labels.app }} take {{ $value | humanizeDuration }}",
+            description="Probing {{ $labels.app }} has taken more than 2 s on average for 30 minutes.",
+        ),
+    ),
+)
+
+GROUPS = (FRONTEND,)

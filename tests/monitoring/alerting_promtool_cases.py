@@ -1,0 +1,441 @@
+"""`promtool test rules` cases generated from the SLO catalogue and the burn-rate table.
+
+For each SLO, one test case holds one synthetic service per (tier, side): its series make the error
+ratio exactly `factor * (1 +/- 5%) * budget` over every window, so a tier must fire just above its
+burn rate and stay silent just below it. What is expected is computed here from the burn-rate
+factors alone (an alert fires for a burn `b` in every tier whose factor is below `b`), never read
+back from the rule expressions.
+
+promtool compares annotations too, after template expansion, so `expand()` renders the few template
+forms the rules use, with the same formatting as Prometheus (Go's %.4g).
+Ref: https://prometheus.io/docs/prometheus/latest/configuration/unit_testing_rules/
+Ref: https://prometheus.io/docs/prometheus/latest/configuration/template_reference/
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from monitoring.alerting_spec import AlertingSpec
+from monitoring.slo import (
+    EventRatioSli,
+    GaugeLimitSli,
+    LatencySli,
+    Slo,
+    SloKind,
+    UptimeSli,
+    burn_windows_for,
+    has_threshold_alert,
+    parse_duration,
+)
+
+SCRAPE = "1m"
+# Long enough for the 3d window to be full and the slowest tier's `for: 1h` to have elapsed.
+EVAL_AT = "74h"
+SAMPLES = int(parse_duration(EVAL_AT) / parse_duration(SCRAPE))
+REQUESTS_PER_MINUTE = 1000.0
+ABOVE, BELOW = 1.05, 0.95
+
+
+# --- template expansion (the subset the rules use) ---------------------------------------------
+
+
+def _go_g4(value: float) -> str:
+    return "%.4g" % value
+
+
+def humanize(value: float) -> str:
+    if value == 0 or math.isnan(value) or math.isinf(value):
+        return _go_g4(value)
+    if abs(value) >= 1:
+        prefixes = ["", "k", "M", "G", "T", "P", "E", "Z", "Y"]
+        i = 0
+        while abs(value) >= 1000 and i < len(prefixes) - 1:
+            value /= 1000
+            i += 1
+        return f"{_go_g4(value)}{prefixes[i]}"
+    prefixes = ["", "m", "u", "n", "p", "f", "a", "z", "y"]
+    i = 0
+    while abs(value) < 1 and i < len(prefixes) - 1:
+        value *= 1000
+        i += 1
+    return f"{_go_g4(value)}{prefixes[i]}"
+
+
+def humanize_percentage(value: float) -> str:
+    return f"{_go_g4(value * 100)}%"
+
+
+def humanize_duration(value: float) -> str:
+    if abs(value) >= 1:
+        sign = "-" if value < 0 else ""
+        v = int(abs(value))
+        days, hours, minutes, seconds = v // 86400, (v // 3600) % 24, (v // 60) % 60, v % 60
+        if days:
+            return f"{sign}{days}d {hours}h {minutes}m {seconds}s"
+        if hours:
+            return f"{sign}{hours}h {minutes}m {seconds}s"
+        if minutes:
+            return f"{sign}{minutes}m {seconds}s"
+        return f"{sign}{_go_g4(abs(value))}s"
+    if value == 0:
+        return "0s"
+    for prefix in ("m", "u", "n", "p", "f", "a", "z", "y"):
+        value *= 1000
+        if abs(value) >= 1:
+            return f"{_go_g4(value)}{prefix}s"
+    return f"{_go_g4(value)}ys"
+
+
+_FILTERS = {"humanize": humanize, "humanizePercentage": humanize_percentage, "humanizeDuration": humanize_duration}
+_ACTION = re.compile(r"{{\s*(.*?)\s*}}")
+
+
+def expand(template: str, labels: dict[str, str], value: float | None = None) -> str:
+    def action(match: re.Match) -> str:
+        text = match.group(1)
+        if text.startswith("$labels."):
+            return labels.get(text.removeprefix("$labels."), "")
+        m = re.fullmatch(r"\$value \| (\w+)", text)
+        if m and m.group(1) in _FILTERS and value is not None:
+            return _FILTERS[m.group(1)](value)
+        raise ValueError(f"template action {text!r} is not supported by the test expander")
+
+    return _ACTION.sub(action, template)
+
+
+def expected_alert(rule: dict, series_labels: dict[str, str], value: float | None = None) -> dict:
+    """exp_alerts entry: the rule's labels (templated) on top of the series' labels."""
+    labels = dict(series_labels)
+    labels.update({k: expand(v, series_labels, value) for k, v in rule["labels"].items()})
+    annotations = {k: expand(v, series_labels, value) for k, v in rule["annotations"].items()}
+    return {"exp_labels": labels, "exp_annotations": annotations}
+
+
+# --- series for one SLI at a given error ratio -------------------------------------------------
+
+
+def _counter(rate_per_sample: float) -> str:
+    return f"0+{rate_per_sample:.10g}x{SAMPLES}"
+
+
+def _gauge(value: float) -> str:
+    return f"{value:.10g}x{SAMPLES}"
+
+
+def _selector(metric: str, labels: dict[str, str]) -> str:
+    inner = ", ".join(f'{k}="{v}"' for k, v in labels.items())
+    return f"{metric}{{{inner}}}"
+
+
+def sli_series(slo: Slo, group_value: str, error_ratio: float, *, alt_le: bool = False) -> list[dict]:
+    """Input series giving `error_ratio` bad events (or bad time) over every window."""
+    who = {slo.label: group_value}
+    sli = slo.sli
+    total = REQUESTS_PER_MINUTE
+    bad = total * error_ratio
+    if isinstance(sli, EventRatioSli):
+        base = sli.total
+        if "{" in sli.bad:  # same counter, bad events told apart by status code (503 is 5xx and >=400)
+            return [
+                {"series": _selector(base, {**who, "http_response_status_code": "200"}), "values": _counter(total - bad)},
+                {"series": _selector(base, {**who, "http_response_status_code": "503"}), "values": _counter(bad)},
+            ]
+        return [
+            {"series": _selector(sli.bad, who), "values": _counter(bad)},
+            {"series": _selector(sli.total, who), "values": _counter(total)},
+        ]
+    if isinstance(sli, LatencySli):
+        bound = sli.threshold_seconds
+        le = f"{bound:g}"
+        if alt_le and float(bound).is_integer():
+            le = f"{bound:.1f}"  # Prometheus 3 spelling, "2.0"
+        return [
+            {"series": _selector(f"{sli.metric}_bucket", {**who, "le": le}), "values": _counter(total - bad)},
+            {"series": _selector(f"{sli.metric}_bucket", {**who, "le": "+Inf"}), "values": _counter(total)},
+            {"series": _selector(f"{sli.metric}_count", who), "values": _counter(total)},
+        ]
+    if isinstance(sli, UptimeSli):
+        # A real probe is 0 or 1 per scrape; a constant fractional value has the same mean over every
+        # window, which is what makes "exactly b times the budget in both windows" expressible.
+        return [{"series": _selector(sli.metric, who), "values": _gauge(1 - error_ratio)}]
+    raise TypeError(f"no ratio series for {type(sli).__name__}")
+
+
+# --- test cases --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str  # the synthetic service/app
+    burn: float  # error ratio as a multiple of the budget
+
+
+def _probes(slo: Slo) -> list[Probe]:
+    probes = []
+    for index, tier in enumerate(burn_windows_for(slo)):
+        probes.append(Probe(f"tier{index}-{tier.severity.value.lower()}-above", tier.factor * ABOVE))
+        probes.append(Probe(f"tier{index}-{tier.severity.value.lower()}-below", tier.factor * BELOW))
+    if has_threshold_alert(slo):
+        probes += [Probe("objective-above", ABOVE), Probe("objective-below", BELOW)]
+    return probes
+
+
+def _rules_by_name(groups: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for group in groups:
+        for rule in group["rules"]:
+            if "alert" in rule:
+                out.setdefault(rule["alert"], []).append(rule)
+    return out
+
+
+def ratio_slo_case(slo: Slo, groups: list[dict]) -> dict:
+    rules = _rules_by_name(groups)
+    series: list[dict] = []
+    burn_expected: list[dict] = []
+    objective_expected: list[dict] = []
+    for i, probe in enumerate(_probes(slo)):
+        ratio = probe.burn * slo.error_budget
+        series += sli_series(slo, probe.name, ratio, alt_le=i % 2 == 1)
+        labels = {slo.label: probe.name}
+        for tier, rule in zip(burn_windows_for(slo), rules.get(slo.burn_alert, [])):
+            if probe.burn > tier.factor:
+                burn_expected.append(expected_alert(rule, labels))
+        if has_threshold_alert(slo) and probe.burn > 1:
+            (rule,) = rules[slo.threshold_alert]
+            objective_expected.append(expected_alert(rule, labels, ratio))
+    tests = [{"eval_time": EVAL_AT, "alertname": slo.burn_alert, "exp_alerts": burn_expected}]
+    if has_threshold_alert(slo):
+        tests.append({"eval_time": EVAL_AT, "alertname": slo.threshold_alert, "exp_alerts": objective_expected})
+    return {"name": f"SLO {slo.id}", "interval": SCRAPE, "input_series": series, "alert_rule_test": tests}
+
+
+def threshold_slo_case(slo: Slo, groups: list[dict]) -> dict:
+    """A gauge above the limit fires after `for`; one below it never does."""
+    sli = slo.sli
+    assert isinstance(sli, GaugeLimitSli)
+    (rule,) = _rules_by_name(groups)[slo.threshold_alert]
+    above, below = slo.target * 1.5, slo.target * 0.5
+    series = [
+        {"series": _selector(sli.metric, {slo.label: "limit-above", "instance": "replica-1"}), "values": _gauge(above)},
+        {"series": _selector(sli.metric, {slo.label: "limit-below", "instance": "replica-1"}), "values": _gauge(below)},
+    ]
+    return {
+        "name": f"SLO {slo.id}",
+        "interval": SCRAPE,
+        "input_series": series,
+        "alert_rule_test": [
+            # At the first evaluation the alert is only pending: `for` has not elapsed.
+            {"eval_time": "0m", "alertname": slo.threshold_alert, "exp_alerts": []},
+            {
+                "eval_time": "2h",
+                "alertname": slo.threshold_alert,
+                "exp_alerts": [expected_alert(rule, {slo.label: "limit-above"}, above)],
+            },
+        ],
+    }
+
+
+def slo_case(slo: Slo, groups: list[dict]) -> dict:
+    if slo.kind is SloKind.THRESHOLD:
+        return threshold_slo_case(slo, groups)
+    return ratio_slo_case(slo, groups)
+
+
+def rule_test_file(rule_files: list[str], cases: list[dict], evaluation_interval: str = "5m") -> dict:
+    return {"rule_files": rule_files, "evaluation_interval": evaluation_interval, "tests": cases}
+
+
+def environment_of(spec: AlertingSpec) -> str:
+    return spec.environment
+
+
+# --- platform and key catalogue alerts (hand-written scenarios) --------------------------------
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Input series, then: silent at `silent_at`, firing at `firing_at` with `expected` alerts.
+
+    `expected`: (labels the expression keeps, $value) per alert; severity etc. come from the rule.
+    """
+
+    alertname: str
+    series: tuple[tuple[str, str], ...]
+    silent_at: str
+    firing_at: str
+    expected: tuple[tuple[dict[str, str], float | None], ...]
+
+
+_URL = "http://influxdb:8086/api/v1/prom/write?db=prometheus"
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("Watchdog", (), silent_at="", firing_at="1m", expected=(({}, None),)),
+    Scenario(
+        "ThanosCompactorHalted",
+        (('thanos_compact_halted{job="thanos-compactor", pod="compactor-0"}', "0x10 1x30"),),
+        silent_at="12m",  # halted at 11m, pending until `for: 5m` has passed
+        firing_at="25m",
+        expected=(({"job": "thanos-compactor"}, 1),),
+    ),
+    Scenario(
+        "ThanosSidecarUploadFailures",
+        (('thanos_shipper_upload_failures_total{job="prometheus", pod="prometheus-0"}', "0x20 1+1x40"),),
+        silent_at="20m",
+        firing_at="45m",
+        expected=(({"job": "prometheus", "pod": "prometheus-0"}, 15),),
+    ),
+    Scenario(
+        "AlertmanagerNotificationsFailing",
+        (
+            ('alertmanager_notifications_total{integration="pagerduty", pod="am-0"}', "0+10x60"),
+            ('alertmanager_notifications_failed_total{integration="pagerduty", pod="am-0"}', "0+1x60"),
+            ('alertmanager_notifications_total{integration="slack", pod="am-0"}', "0+10x60"),
+            ('alertmanager_notifications_failed_total{integration="slack", pod="am-0"}', "0x60"),
+        ),
+        silent_at="4m",
+        firing_at="30m",
+        expected=(({"integration": "pagerduty"}, 0.1),),
+    ),
+    Scenario(
+        "FluentBitOutputRetriesFailed",
+        (('fluentbit_output_retries_failed_total{pod="fluent-bit-x", name="es.0"}', "0x10 2x30"),),
+        silent_at="5m",
+        firing_at="15m",
+        expected=(({"pod": "fluent-bit-x", "name": "es.0"}, 2),),
+    ),
+    Scenario(
+        "FluentBitOutputErrors",
+        (('fluentbit_output_errors_total{pod="fluent-bit-x", name="es.0"}', "0+3x60"),),
+        silent_at="10m",
+        firing_at="30m",
+        expected=(({"pod": "fluent-bit-x", "name": "es.0"}, 0.05),),
+    ),
+    Scenario(
+        "ElasticsearchClusterRed",
+        (
+            ('elasticsearch_cluster_health_status{cluster="logs", color="red"}', "0x10 1x30"),
+            ('elasticsearch_cluster_health_status{cluster="logs", color="green"}', "1x10 0x30"),
+        ),
+        silent_at="5m",
+        firing_at="30m",
+        expected=(({"cluster": "logs"}, 1),),
+    ),
+    Scenario(
+        "TracingSpansDropped",
+        (
+            # Both spellings of the collector counter: before and after the `_total` suffix.
+            ('otelcol_exporter_send_failed_spans{job="otel-collector", exporter="otlp/jaeger"}', "0+60x40"),
+            ('otelcol_exporter_send_failed_spans_total{job="jaeger", exporter="jaeger_storage_exporter"}', "0+120x40"),
+        ),
+        silent_at="10m",
+        firing_at="30m",
+        expected=(
+            ({"job": "jaeger", "exporter": "jaeger_storage_exporter"}, 2),
+            ({"job": "otel-collector", "exporter": "otlp/jaeger"}, 1),
+        ),
+    ),
+    Scenario(
+        "InfluxDbWriteErrors",
+        ((f'prometheus_remote_storage_samples_failed_total{{remote_name="influxdb", url="{_URL}", pod="p-0"}}', "0+600x40"),),
+        silent_at="10m",
+        firing_at="30m",
+        expected=(({"remote_name": "influxdb", "url": _URL}, 10),),
+    ),
+    Scenario(
+        "PrometheusRuleEvaluationFailures",
+        (('prometheus_rule_evaluation_failures_total{rule_group="slo-api-availability", pod="p-0"}', "0+1x40"),),
+        silent_at="4m",  # failing since 1m, pending until `for: 5m` has passed
+        firing_at="20m",
+        expected=(({"rule_group": "slo-api-availability", "pod": "p-0"}, 5),),
+    ),
+    Scenario(
+        "PostgresDown",
+        (('pg_up{service="postgres", instance="pg-0:9187"}', "1x5 0x20"),),
+        silent_at="5m",
+        firing_at="10m",
+        expected=(({"service": "postgres", "instance": "pg-0:9187"}, 0),),
+    ),
+    Scenario(
+        "PostgresLowCacheHitRatio",
+        (
+            ('pg_stat_database_blks_hit{service="postgres", datname="orders", instance="pg-0"}', "0+90x60"),
+            ('pg_stat_database_blks_read{service="postgres", datname="orders", instance="pg-0"}', "0+10x60"),
+            ('pg_stat_database_blks_hit{service="postgres", datname="billing", instance="pg-0"}', "0+99x60"),
+            ('pg_stat_database_blks_read{service="postgres", datname="billing", instance="pg-0"}', "0+1x60"),
+        ),
+        silent_at="20m",
+        firing_at="50m",
+        expected=(({"service": "postgres", "datname": "orders"}, 0.9),),
+    ),
+    Scenario(
+        "KubePodCrashLooping",
+        ((
+            'kube_pod_container_status_waiting_reason{namespace="api", pod="checkout-1", container="app", reason="CrashLoopBackOff"}',
+            "1x40",
+        ),),
+        silent_at="10m",
+        firing_at="30m",
+        expected=(({"namespace": "api", "pod": "checkout-1", "container": "app", "reason": "CrashLoopBackOff"}, 1),),
+    ),
+    Scenario(
+        "KubeHpaMaxedOut",
+        (
+            ('kube_horizontalpodautoscaler_status_current_replicas{namespace="api", horizontalpodautoscaler="checkout"}', "10x40"),
+            ('kube_horizontalpodautoscaler_spec_max_replicas{namespace="api", horizontalpodautoscaler="checkout"}', "10x40"),
+            ('kube_horizontalpodautoscaler_status_current_replicas{namespace="api", horizontalpodautoscaler="search"}', "3x40"),
+            ('kube_horizontalpodautoscaler_spec_max_replicas{namespace="api", horizontalpodautoscaler="search"}', "10x40"),
+        ),
+        silent_at="10m",
+        firing_at="30m",
+        expected=(({"namespace": "api", "horizontalpodautoscaler": "checkout"}, 10),),
+    ),
+    Scenario(
+        "ApiHighErrorRate",
+        (
+            ('http_server_request_duration_seconds_count{service="checkout", http_response_status_code="200"}', "0+900x40"),
+            ('http_server_request_duration_seconds_count{service="checkout", http_response_status_code="503"}', "0+100x40"),
+            ('http_server_request_duration_seconds_count{service="search", http_response_status_code="200"}', "0+900x40"),
+        ),
+        silent_at="5m",
+        firing_at="30m",
+        expected=(({"service": "checkout"}, 0.1),),
+    ),
+    Scenario(
+        "AuthenticationFailureSpike",
+        (
+            # A day at 0.1 401s per second, then 10 per second: 5x the daily average and above 1/s.
+            ('http_server_request_duration_seconds_count{service="login", http_response_status_code="401"}', "0+6x1440 9240+600x40"),
+        ),
+        silent_at="1430m",
+        firing_at="1470m",
+        expected=(({"service": "login"}, 10),),
+    ),
+)
+
+
+def scenario_case(scenario: Scenario, rules: dict[str, list[dict]]) -> dict:
+    (rule,) = rules[scenario.alertname]
+    tests = []
+    if scenario.silent_at:
+        tests.append({"eval_time": scenario.silent_at, "alertname": scenario.alertname, "exp_alerts": []})
+    tests.append(
+        {
+            "eval_time": scenario.firing_at,
+            "alertname": scenario.alertname,
+            "exp_alerts": [expected_alert(rule, labels, value) for labels, value in scenario.expected],
+        }
+    )
+    return {
+        "name": scenario.alertname,
+        "interval": "1m",
+        "input_series": [{"series": s, "values": v} for s, v in scenario.series],
+        "alert_rule_test": tests,
+    }
+
+
+def rules_by_name(rule_files: dict[str, dict]) -> dict[str, list[dict]]:
+    return _rules_by_name([g for content in rule_files.values() for g in content["groups"]])

@@ -1,0 +1,165 @@
+"""Live end-to-end: the rendered rules in a real Prometheus, the built routing in a real Alertmanager.
+
+A synthetic exporter makes service "checkout" answer 10% of its requests with a 503 (a fast burn of
+the 99.9% availability budget: P1, plus the P2/P3 tiers and the RED alert, all for the same service)
+and gives database "postgres" a poor cache hit ratio on two databases (P4). Every receiver points at
+a local recorder: PagerDuty through its `url`, Slack through the `api_url_file` secret, the ticket and
+Watchdog webhooks through their URLs. Email stays disabled here (its config is covered by amtool).
+
+The scenario runs once per module; each test asserts one behaviour on what the recorder received.
+Rules use `for: 0s` and Alertmanager short group waits (P1 1s, others 5s), the only test-only knobs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from alerting_live import (
+    ApiService,
+    Notification,
+    PostgresDatabase,
+    SyntheticExporter,
+    WebhookRecorder,
+    run_alertmanager,
+    run_prometheus,
+    wait_until,
+)
+from conftest import make_spec, require_tool
+
+from monitoring.alert_rules import build_rule_files
+from monitoring.alertmanager import RECEIVER_SECRET_KEYS, build_alertmanager_config
+from monitoring.severity import RouteTiming, Severity
+
+ROUTING_KEY = "e2e-routing-key"
+TICKET_TOKEN = "e2e-ticket-token"
+P1_WAIT, OTHER_WAIT = "1s", "5s"
+TIMING = {
+    Severity.P1: RouteTiming(P1_WAIT, "1m", "1h"),
+    Severity.P2: RouteTiming(OTHER_WAIT, "1m", "1h"),
+    Severity.P3: RouteTiming(OTHER_WAIT, "1m", "1h"),
+    Severity.P4: RouteTiming(OTHER_WAIT, "1m", "1h"),
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    notifications: list[Notification]
+
+    def at(self, path: str) -> list[Notification]:
+        return [n for n in self.notifications if n.path == path]
+
+    def slack(self, channel: str) -> list[Notification]:
+        return [n for n in self.at("/slack") if n.body.get("channel") == channel]
+
+    def tickets(self, receiver: str) -> list[Notification]:
+        return [n for n in self.at("/ticket") if n.body.get("receiver") == receiver]
+
+    def mentions(self, alertname: str) -> list[Notification]:
+        return [n for n in self.notifications if alertname in str(n.body)]
+
+
+def _live_spec(recorder_url: str):
+    return make_spec(
+        environment="e2e",
+        receivers={
+            "pagerduty": {"enabled": True, "url": f"{recorder_url}/pagerduty"},
+            "slack": {"enabled": True},
+            "ticket": {"enabled": True, "url": f"{recorder_url}/ticket"},
+            "watchdog": {"enabled": True, "url": f"{recorder_url}/watchdog"},
+        },
+        # Always "business hours", so the P4 route is active whenever the test runs.
+        businessHours={"weekdays": ["sunday:saturday"], "startTime": "00:00", "endTime": "24:00", "location": "UTC"},
+    )
+
+
+def _write_secrets(directory: Path, recorder_url: str) -> None:
+    directory.mkdir(parents=True)
+    values = {
+        "pagerduty": ROUTING_KEY,
+        "slack": f"{recorder_url}/slack",
+        "email": "unused",
+        "ticket": TICKET_TOKEN,
+    }
+    for kind, key in RECEIVER_SECRET_KEYS.items():
+        (directory / key).write_text(values[kind])
+
+
+@pytest.fixture(scope="module")
+def outcome(tmp_path_factory) -> Outcome:
+    prometheus_bin = require_tool("prometheus")
+    alertmanager_bin = require_tool("prometheus-alertmanager")
+    work = tmp_path_factory.mktemp("live")
+    services = [ApiService("checkout", rps=50, error_ratio=0.10), ApiService("search", rps=50)]
+    databases = [
+        PostgresDatabase("postgres", "orders", hit_per_s=900, read_per_s=100),
+        PostgresDatabase("postgres", "billing", hit_per_s=800, read_per_s=200),
+    ]
+    with WebhookRecorder() as recorder, SyntheticExporter(services, databases) as exporter:
+        spec = _live_spec(recorder.url)
+        _write_secrets(work / "secrets", recorder.url)
+        am_config = build_alertmanager_config(spec, secrets_dir=str(work / "secrets"), timing=TIMING)
+        with run_alertmanager(alertmanager_bin, am_config, work / "alertmanager") as am:
+            rules = build_rule_files(spec, for_override="0s")
+            with run_prometheus(prometheus_bin, rules, exporter.target, am.url, work / "prometheus") as prom:
+
+                def arrived() -> bool:
+                    return bool(recorder.received("/pagerduty")) and any(
+                        n.body.get("receiver") == "ticket-p4" for n in recorder.received("/ticket")
+                    )
+
+                try:
+                    wait_until(arrived, timeout=45, what="the P1 page and the P4 ticket")
+                except TimeoutError as exc:
+                    raise AssertionError(
+                        f"{exc}; received {[(n.path, n.body.get('receiver')) for n in recorder.received()]}\n"
+                        f"--- prometheus\n{prom.log_tail()}\n--- alertmanager\n{am.log_tail()}"
+                    ) from None
+                # Long enough for any P2/P3 notification to leave if inhibition did not hold.
+                time.sleep(8)
+        return Outcome(recorder.received())
+
+
+def test_p1_burn_pages_pagerduty_with_the_routing_key_from_its_secret_file(outcome):
+    pages = outcome.at("/pagerduty")
+    assert pages and all(p.body["routing_key"] == ROUTING_KEY for p in pages)
+    assert any("ApiAvailabilityBudgetBurn" in p.body["payload"]["summary"] for p in pages)
+
+
+def test_p1_burn_posts_to_the_p1_slack_channel(outcome):
+    assert any("ApiAvailabilityBudgetBurn" in str(n.body) for n in outcome.slack("#alerts-p1"))
+
+
+def test_p1_inhibits_p2_and_p3_of_the_same_service(outcome):
+    assert outcome.slack("#alerts-p2") == []
+    assert outcome.slack("#alerts-p3") == []
+    assert outcome.tickets("ticket-p3") == []
+
+
+def test_p4_condition_reaches_only_the_ticket_receiver(outcome):
+    reached = {n.path for n in outcome.mentions("PostgresLowCacheHitRatio")}
+    assert reached == {"/ticket"}
+    assert {n.body["receiver"] for n in outcome.mentions("PostgresLowCacheHitRatio")} == {"ticket-p4"}
+
+
+def test_ticket_webhook_authenticates_with_the_token_from_its_secret_file(outcome):
+    (ticket, *_) = outcome.tickets("ticket-p4")
+    assert ticket.headers.get("Authorization") == f"Bearer {TICKET_TOKEN}"
+
+
+def test_p4_alerts_of_one_service_are_grouped_into_one_ticket(outcome):
+    tickets = outcome.tickets("ticket-p4")
+    assert len(tickets) == 1
+    assert sorted(a["labels"]["datname"] for a in tickets[0].body["alerts"]) == ["billing", "orders"]
+
+
+def test_alerts_carry_the_stack_environment(outcome):
+    (ticket, *_) = outcome.tickets("ticket-p4")
+    assert ticket.body["commonLabels"]["environment"] == "e2e"
+
+
+def test_watchdog_reaches_its_own_receiver(outcome):
+    assert outcome.at("/watchdog")
+    assert all("Watchdog" not in str(n.body) for n in outcome.at("/slack") + outcome.at("/pagerduty"))
