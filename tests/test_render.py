@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_tool
+from helpers import require_tool
 from tools import checks, render
 
 

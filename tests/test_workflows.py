@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from conftest import ROOT, require_tool
+from helpers import ROOT, require_tool
 
 
 def test_workflows_pass_actionlint():

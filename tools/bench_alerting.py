@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Benchmark of the alerting strategy in real Prometheus and Alertmanager (Debian binaries).
+
+Prints, from one run:
+1. the rule count of the full rule set (recording and alerting rules);
+2. its evaluation time in Prometheus against a synthetic load of 50 services (API histograms with
+   5 routes x 2 methods x 3 status codes each, plus PostgreSQL series), read from Prometheus's own
+   `prometheus_rule_group_last_duration_seconds`, and that time per 10k head series;
+3. the end-to-end alert latency (breach in the exporter -> P1 notification at the PagerDuty
+   receiver) against its theoretical floor `for + group_wait + evaluation interval`.
+
+Usage: python tools/bench_alerting.py [--services 50] [--interval 2]
+Everything listens on 127.0.0.1 and stops at the end; the run is bounded (about 1-2 minutes).
+Caveat: a fresh TSDB holds minutes of data, so long windows (1d, 3d, 30d) scan few samples; the
+figure measures the cost of the rule set against series count, not against weeks of history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "monitoring"))  # the live harness shared with the e2e test
+
+from alerting_live import (  # noqa: E402
+    ApiService,
+    PostgresDatabase,
+    SyntheticExporter,
+    WebhookRecorder,
+    find_binary,
+    prometheus_metric,
+    run_alertmanager,
+    run_prometheus,
+    wait_until,
+)
+
+from monitoring.alert_rules import build_rule_files  # noqa: E402
+from monitoring.alerting_spec import AlertingSpec  # noqa: E402
+from monitoring.alertmanager import RECEIVER_SECRET_KEYS, build_alertmanager_config  # noqa: E402
+from monitoring.severity import RouteTiming, Severity  # noqa: E402
+from monitoring.slo import parse_duration  # noqa: E402
+
+FOR = "5s"  # shortened `for` so the latency run stays short; the floor accounts for it
+P1_GROUP_WAIT = "1s"
+ROUTES = ("/api/v1/orders", "/api/v1/cart", "/api/v1/users", "/api/v1/search", "/api/v1/checkout")
+WARMUP_SECONDS = 25
+LATENCY_TIMEOUT = 60
+
+
+def _spec(recorder_url: str) -> AlertingSpec:
+    return AlertingSpec.model_validate(
+        {
+            "environment": "bench",
+            "receivers": {
+                "pagerduty": {"enabled": True, "url": f"{recorder_url}/pagerduty"},
+                "slack": {"enabled": True},
+                "ticket": {"enabled": True, "url": f"{recorder_url}/ticket"},
+                "watchdog": {"enabled": True, "url": f"{recorder_url}/watchdog"},
+            },
+            "businessHours": {"weekdays": ["sunday:saturday"], "startTime": "00:00", "endTime": "24:00", "location": "UTC"},
+        }
+    )
+
+
+def _rule_counts(rule_files: dict[str, dict]) -> tuple[int, int]:
+    rules = [r for content in rule_files.values() for g in content["groups"] for r in g["rules"]]
+    return sum("record" in r for r in rules), sum("alert" in r for r in rules)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--services", type=int, default=50)
+    parser.add_argument("--interval", type=float, default=2.0, help="scrape and evaluation interval, seconds")
+    args = parser.parse_args()
+    prometheus_bin, alertmanager_bin = find_binary("prometheus"), find_binary("prometheus-alertmanager")
+    if not (prometheus_bin and alertmanager_bin):
+        print("prometheus and prometheus-alertmanager are required: apt-get install -y prometheus prometheus-alertmanager")
+        return 2
+    interval = f"{int(args.interval * 1000)}ms"
+    services = [
+        ApiService(f"svc-{i:03d}", rps=20, routes=ROUTES, methods=("GET", "POST"), client_error_ratio=0.002)
+        for i in range(args.services)
+    ]
+    databases = [PostgresDatabase(f"svc-{i:03d}", "main", hit_per_s=990, read_per_s=10) for i in range(args.services)]
+    victim = services[len(services) // 2].name
+    started = time.monotonic()
+
+    with tempfile.TemporaryDirectory(prefix="bench-alerting-") as tmp, WebhookRecorder() as recorder, SyntheticExporter(
+        services, databases
+    ) as exporter:
+        work = Path(tmp)
+        spec = _spec(recorder.url)
+        secrets = work / "secrets"
+        secrets.mkdir()
+        for kind, key in RECEIVER_SECRET_KEYS.items():
+            (secrets / key).write_text(f"{recorder.url}/slack" if kind == "slack" else "bench")
+        fast = RouteTiming(P1_GROUP_WAIT, "1m", "1h")
+        timing = {s: fast if s is Severity.P1 else RouteTiming("5s", "1m", "1h") for s in Severity}
+        rule_files = build_rule_files(spec, for_override=FOR)
+        records, alerts = _rule_counts(rule_files)
+        exporter_series = exporter.series_count()
+
+        with run_alertmanager(alertmanager_bin, build_alertmanager_config(spec, secrets_dir=str(secrets), timing=timing), work / "am") as am, run_prometheus(
+            prometheus_bin, rule_files, exporter.target, am.url, work / "prom", interval=interval
+        ) as prom:
+            # --- 1. evaluation cost under load ---------------------------------------------------
+            time.sleep(WARMUP_SECONDS)
+            durations = prometheus_metric(prom.url, "prometheus_rule_group_last_duration_seconds")
+            head_series = prometheus_metric(prom.url, "prometheus_tsdb_head_series")[0][1]
+            total_eval = sum(v for _, v in durations)
+            slowest = max(durations, key=lambda item: item[1])
+            per_10k = total_eval / (head_series / 10_000)
+
+            # --- 2. end-to-end latency: breach -> P1 page ----------------------------------------
+            before = len(recorder.received("/pagerduty"))
+            breach_at = time.monotonic()
+            exporter.set_error_ratio(victim, 0.5)
+
+            def paged():
+                return next(
+                    (n for n in recorder.received("/pagerduty")[before:] if victim in json.dumps(n.body)),
+                    None,
+                )
+
+            page = wait_until(paged, LATENCY_TIMEOUT, interval=0.05, what=f"the P1 page for {victim}")
+            latency = page.received_at - breach_at
+
+    floor = parse_duration(FOR) + parse_duration(P1_GROUP_WAIT) + args.interval
+    result = {
+        "services": args.services,
+        "rules_recording": records,
+        "rules_alerting": alerts,
+        "rules_total": records + alerts,
+        "exporter_series": exporter_series,
+        "head_series": int(head_series),
+        "eval_seconds_all_groups": round(total_eval, 4),
+        "eval_seconds_per_10k_series": round(per_10k, 4),
+        "slowest_group": slowest[0].split(';')[-1].rstrip('"}'),
+        "slowest_group_seconds": round(slowest[1], 4),
+        "evaluation_interval_seconds": args.interval,
+        "eval_share_of_interval": round(total_eval / args.interval, 3),
+        "alert_latency_seconds": round(latency, 2),
+        "alert_latency_floor_seconds": floor,
+        "latency_over_floor": round(latency / floor, 2),
+        "run_seconds": round(time.monotonic() - started, 1),
+    }
+    width = max(map(len, result))
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value}")
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
