@@ -1,1 +1,4 @@
-"""The monitoring strategy as code: pure builders that return plain data (no Pulumi import)."""
+"""The monitoring strategy as code: pure Python, no Pulumi import.
+
+Builders take settings and return plain data (dicts, JSON, InfluxQL) that components deploy.
+"""

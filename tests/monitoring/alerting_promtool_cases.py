@@ -1,10 +1,11 @@
 """`promtool test rules` cases generated from the SLO catalogue and the burn-rate table.
 
-For each SLO, one test case holds one synthetic service per (tier, side): its series make the error
-ratio exactly `factor * (1 +/- 5%) * budget` over every window, so a tier must fire just above its
-burn rate and stay silent just below it. What is expected is computed here from the burn-rate
-factors alone (an alert fires for a burn `b` in every tier whose factor is below `b`), never read
-back from the rule expressions.
+For each SLO, one test case holds synthetic services per burn tier: one whose error ratio is exactly
+`factor * (1 + 5%) * budget` over every window (the tier must fire), one at `factor * (1 - 5%)` (it
+must stay silent), and one that burned at 1.5x the factor and stopped just longer than the short
+window ago (the long window is still above: the tier must have resolved, which only the AND of both
+windows gives). What is expected is computed here from the phases and the table's factors and
+windows (`window_ratio`), never read back from the rule expressions.
 
 promtool compares annotations too, after template expansion, so `expand()` renders the few template
 forms the rules use, with the same formatting as Prometheus (Go's %.4g).
@@ -18,7 +19,6 @@ import math
 import re
 from dataclasses import dataclass
 
-from monitoring.alerting_spec import AlertingSpec
 from monitoring.slo import (
     EventRatioSli,
     GaugeLimitSli,
@@ -117,12 +117,31 @@ def expected_alert(rule: dict, series_labels: dict[str, str], value: float | Non
 # --- series for one SLI at a given error ratio -------------------------------------------------
 
 
-def _counter(rate_per_sample: float) -> str:
-    return f"0+{rate_per_sample:.10g}x{SAMPLES}"
+Phases = list[tuple[float, int]]  # (error ratio, number of 1m samples) in time order
 
 
-def _gauge(value: float) -> str:
-    return f"{value:.10g}x{SAMPLES}"
+def _counter(phases: list[tuple[float, int]]) -> str:
+    """promtool notation of a counter growing by `per_sample` for `count` samples, phase by phase."""
+    parts, value, first = [], 0.0, True
+    for per_sample, count in phases:
+        if first:
+            parts.append(f"0+{per_sample:.10g}x{count}")
+            value, first = per_sample * count, False
+        else:
+            # promtool expands `a+bxn` by repeated float addition, which can overshoot the exact
+            # product; start the next phase a hair above it so rounding never reads as a reset.
+            value += per_sample + max(1e-6, value * 1e-9)
+            parts.append(f"{value:.15g}+{per_sample:.10g}x{count - 1}")
+            value += per_sample * (count - 1)
+    return " ".join(parts)
+
+
+def _gauge(phases: list[tuple[float, int]]) -> str:
+    parts, first = [], True
+    for level, count in phases:
+        parts.append(f"{level:.10g}x{count if first else count - 1}")
+        first = False
+    return " ".join(parts)
 
 
 def _selector(metric: str, labels: dict[str, str]) -> str:
@@ -130,18 +149,19 @@ def _selector(metric: str, labels: dict[str, str]) -> str:
     return f"{metric}{{{inner}}}"
 
 
-def sli_series(slo: Slo, group_value: str, error_ratio: float, *, alt_le: bool = False) -> list[dict]:
-    """Input series giving `error_ratio` bad events (or bad time) over every window."""
+def sli_series(slo: Slo, group_value: str, phases: Phases, *, alt_le: bool = False) -> list[dict]:
+    """Input series with the given error ratio (bad events or bad time) phase by phase."""
     who = {slo.label: group_value}
     sli = slo.sli
-    total = REQUESTS_PER_MINUTE
-    bad = total * error_ratio
+    n = REQUESTS_PER_MINUTE
+    bad = [(n * ratio, count) for ratio, count in phases]
+    good = [(n * (1 - ratio), count) for ratio, count in phases]
+    total = [(n, count) for _, count in phases]
     if isinstance(sli, EventRatioSli):
-        base = sli.total
         if "{" in sli.bad:  # same counter, bad events told apart by status code (503 is 5xx and >=400)
             return [
-                {"series": _selector(base, {**who, "http_response_status_code": "200"}), "values": _counter(total - bad)},
-                {"series": _selector(base, {**who, "http_response_status_code": "503"}), "values": _counter(bad)},
+                {"series": _selector(sli.total, {**who, "http_response_status_code": "200"}), "values": _counter(good)},
+                {"series": _selector(sli.total, {**who, "http_response_status_code": "503"}), "values": _counter(bad)},
             ]
         return [
             {"series": _selector(sli.bad, who), "values": _counter(bad)},
@@ -153,15 +173,28 @@ def sli_series(slo: Slo, group_value: str, error_ratio: float, *, alt_le: bool =
         if alt_le and float(bound).is_integer():
             le = f"{bound:.1f}"  # Prometheus 3 spelling, "2.0"
         return [
-            {"series": _selector(f"{sli.metric}_bucket", {**who, "le": le}), "values": _counter(total - bad)},
+            {"series": _selector(f"{sli.metric}_bucket", {**who, "le": le}), "values": _counter(good)},
             {"series": _selector(f"{sli.metric}_bucket", {**who, "le": "+Inf"}), "values": _counter(total)},
             {"series": _selector(f"{sli.metric}_count", who), "values": _counter(total)},
         ]
     if isinstance(sli, UptimeSli):
         # A real probe is 0 or 1 per scrape; a constant fractional value has the same mean over every
         # window, which is what makes "exactly b times the budget in both windows" expressible.
-        return [{"series": _selector(sli.metric, who), "values": _gauge(1 - error_ratio)}]
+        return [{"series": _selector(sli.metric, who), "values": _gauge([(1 - r, c) for r, c in phases])}]
     raise TypeError(f"no ratio series for {type(sli).__name__}")
+
+
+def window_ratio(phases: Phases, window: str) -> float:
+    """Error ratio over the last `window` of the phases (constant traffic), computed directly."""
+    minutes = parse_duration(window) / 60
+    remaining, weighted = minutes, 0.0
+    for ratio, count in reversed(phases):
+        take = min(count, remaining)
+        weighted += ratio * take
+        remaining -= take
+        if remaining <= 0:
+            break
+    return weighted / minutes
 
 
 # --- test cases --------------------------------------------------------------------------------
@@ -170,17 +203,36 @@ def sli_series(slo: Slo, group_value: str, error_ratio: float, *, alt_le: bool =
 @dataclass(frozen=True)
 class Probe:
     name: str  # the synthetic service/app
-    burn: float  # error ratio as a multiple of the budget
+    phases: tuple[tuple[float, int], ...]  # (burn as a multiple of the budget, samples)
+
+
+def _steady(burn: float) -> tuple[tuple[float, int], ...]:
+    return ((burn, SAMPLES),)
 
 
 def _probes(slo: Slo) -> list[Probe]:
     probes = []
     for index, tier in enumerate(burn_windows_for(slo)):
-        probes.append(Probe(f"tier{index}-{tier.severity.value.lower()}-above", tier.factor * ABOVE))
-        probes.append(Probe(f"tier{index}-{tier.severity.value.lower()}-below", tier.factor * BELOW))
+        tag = f"tier{index}-{tier.severity.value.lower()}"
+        probes.append(Probe(f"{tag}-above", _steady(tier.factor * ABOVE)))
+        probes.append(Probe(f"{tag}-below", _steady(tier.factor * BELOW)))
+        # A burn well above the rate that stopped just longer than the short window ago: the long
+        # window is still above, the short one is clean, so this tier must have resolved.
+        # (Capped at a 90% error ratio: a 5% budget at 14.4x is already 72% errors.)
+        quiet = int(parse_duration(tier.short) / 60) + 5
+        burn = min(tier.factor * 1.5, 0.9 / slo.error_budget)
+        probes.append(Probe(f"{tag}-recovered", ((burn, SAMPLES - quiet), (0.0, quiet))))
     if has_threshold_alert(slo):
-        probes += [Probe("objective-above", ABOVE), Probe("objective-below", BELOW)]
+        probes += [Probe("objective-above", _steady(ABOVE)), Probe("objective-below", _steady(BELOW))]
     return probes
+
+
+def _fires(phases, slo: Slo, factor: float, long: str, short: str) -> bool:
+    limit = factor * slo.error_budget
+    ratios = [window_ratio(list(phases), w) * slo.error_budget for w in (long, short)]
+    # Guard the test itself: a ratio within 1% of the limit would make the verdict float noise.
+    assert all(abs(r / limit - 1) > 0.01 for r in ratios if r), (slo.id, factor, ratios)
+    return all(r > limit for r in ratios)
 
 
 def _rules_by_name(groups: list[dict]) -> dict[str, list[dict]]:
@@ -198,15 +250,15 @@ def ratio_slo_case(slo: Slo, groups: list[dict]) -> dict:
     burn_expected: list[dict] = []
     objective_expected: list[dict] = []
     for i, probe in enumerate(_probes(slo)):
-        ratio = probe.burn * slo.error_budget
-        series += sli_series(slo, probe.name, ratio, alt_le=i % 2 == 1)
+        phases = [(burn * slo.error_budget, count) for burn, count in probe.phases]
+        series += sli_series(slo, probe.name, phases, alt_le=i % 2 == 1)
         labels = {slo.label: probe.name}
         for tier, rule in zip(burn_windows_for(slo), rules.get(slo.burn_alert, [])):
-            if probe.burn > tier.factor:
+            if _fires(probe.phases, slo, tier.factor, tier.long, tier.short):
                 burn_expected.append(expected_alert(rule, labels))
-        if has_threshold_alert(slo) and probe.burn > 1:
+        if has_threshold_alert(slo) and window_ratio(list(probe.phases), slo.window) > 1:
             (rule,) = rules[slo.threshold_alert]
-            objective_expected.append(expected_alert(rule, labels, ratio))
+            objective_expected.append(expected_alert(rule, labels, window_ratio(phases, slo.window)))
     tests = [{"eval_time": EVAL_AT, "alertname": slo.burn_alert, "exp_alerts": burn_expected}]
     if has_threshold_alert(slo):
         tests.append({"eval_time": EVAL_AT, "alertname": slo.threshold_alert, "exp_alerts": objective_expected})
@@ -220,8 +272,8 @@ def threshold_slo_case(slo: Slo, groups: list[dict]) -> dict:
     (rule,) = _rules_by_name(groups)[slo.threshold_alert]
     above, below = slo.target * 1.5, slo.target * 0.5
     series = [
-        {"series": _selector(sli.metric, {slo.label: "limit-above", "instance": "replica-1"}), "values": _gauge(above)},
-        {"series": _selector(sli.metric, {slo.label: "limit-below", "instance": "replica-1"}), "values": _gauge(below)},
+        {"series": _selector(sli.metric, {slo.label: "limit-above", "instance": "replica-1"}), "values": _gauge([(above, SAMPLES)])},
+        {"series": _selector(sli.metric, {slo.label: "limit-below", "instance": "replica-1"}), "values": _gauge([(below, SAMPLES)])},
     ]
     return {
         "name": f"SLO {slo.id}",
@@ -247,10 +299,6 @@ def slo_case(slo: Slo, groups: list[dict]) -> dict:
 
 def rule_test_file(rule_files: list[str], cases: list[dict], evaluation_interval: str = "5m") -> dict:
     return {"rule_files": rule_files, "evaluation_interval": evaluation_interval, "tests": cases}
-
-
-def environment_of(spec: AlertingSpec) -> str:
-    return spec.environment
 
 
 # --- platform and key catalogue alerts (hand-written scenarios) --------------------------------

@@ -1,93 +1,19 @@
-"""Fixtures for the alerting tests: specs built with overrides, real-tool discovery, YAML output."""
+"""Fixtures of the alerting tests (helpers live in alerting_helpers.py)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:  # runnable without the project's pytest config
-    sys.path.insert(0, str(REPO_ROOT))
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # helper modules beside the tests (alerting_*.py)
     sys.path.insert(0, str(HERE))
 
+from alerting_helpers import ALL_RECEIVERS, make_spec  # noqa: E402
+
 from monitoring.alerting_spec import AlertingSpec  # noqa: E402
-
-# Debian package that ships each binary, for the install hint.
-TOOL_PACKAGES = {
-    "promtool": "prometheus",
-    "prometheus": "prometheus",
-    "amtool": "prometheus-alertmanager",
-    "prometheus-alertmanager": "prometheus-alertmanager",
-}
-
-
-def require_tool(name: str) -> str:
-    """Path of a real tool; fail under CI (a missing tool is a broken pipeline), skip elsewhere."""
-    path = shutil.which(name)
-    if path:
-        return path
-    message = f"{name} not found; install it with: apt-get install -y {TOOL_PACKAGES.get(name, name)}"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-class _LiteralDumper(yaml.SafeDumper):
-    """Multi-line strings (PromQL) as `|` blocks, so written files read like hand-written ones."""
-
-
-def _str_representer(dumper: yaml.SafeDumper, value: str):
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_LiteralDumper.add_representer(str, _str_representer)
-
-
-def to_yaml(data: object) -> str:
-    return yaml.dump(data, Dumper=_LiteralDumper, sort_keys=False, width=1000, allow_unicode=True)
-
-
-def write_yaml(path: Path, data: object) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(to_yaml(data))
-    return path
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def make_spec(**overrides) -> AlertingSpec:
-    """A valid spec for environment "prod" with the given fields replaced (camelCase or snake)."""
-    data = {"environment": "prod"}
-    data.update(overrides)
-    return AlertingSpec.model_validate(data)
-
-
-ALL_RECEIVERS = {
-    "pagerduty": {"enabled": True},
-    "slack": {"enabled": True},
-    "email": {
-        "enabled": True,
-        "to": "oncall@example.org",
-        "from": "alertmanager@example.org",
-        "smarthost": "smtp.example.org:587",
-        "authUsername": "alertmanager",
-    },
-    "ticket": {"enabled": True, "url": "https://tickets.example.org/hooks/alertmanager"},
-    "watchdog": {"enabled": True, "url": "https://deadman.example.org/ping/terrafusion"},
-}
 
 
 @pytest.fixture

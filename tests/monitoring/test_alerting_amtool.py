@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import ALL_RECEIVERS, make_spec, require_tool, write_yaml
+from alerting_helpers import ALL_RECEIVERS, make_spec, require_tool, write_yaml
 
 from monitoring.alertmanager import NULL_RECEIVER, WATCHDOG_RECEIVER, build_alertmanager_config
 from monitoring.severity import SEVERITIES, ReceiverKind, Severity, expected_receivers

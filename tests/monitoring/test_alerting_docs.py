@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import REPO_ROOT
+from alerting_helpers import REPO_ROOT
 
 from monitoring.severity import SEVERITIES
 

@@ -27,7 +27,7 @@ from alerting_live import (
     run_prometheus,
     wait_until,
 )
-from conftest import make_spec, require_tool
+from alerting_helpers import make_spec, require_tool
 
 from monitoring.alert_rules import build_rule_files
 from monitoring.alertmanager import RECEIVER_SECRET_KEYS, build_alertmanager_config

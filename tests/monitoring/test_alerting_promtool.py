@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from alerting_promtool_cases import SCENARIOS, rule_test_file, rules_by_name, scenario_case, slo_case
-from conftest import make_spec, require_tool, write_yaml
+from alerting_helpers import make_spec, require_tool, write_yaml
 
 from monitoring.alert_rules import SLO_FILES, build_rule_files
 from monitoring.slo import Area, build_slo_rule_groups, effective_slos
