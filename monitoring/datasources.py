@@ -11,6 +11,10 @@ from typing import Any
 
 THANOS_UID = "thanos"
 ALERTMANAGER_UID = "alertmanager"
+# Provisioned with the logs/traces/trends backends (issue 3); dashboards may already refer to them.
+ELASTICSEARCH_LOGS_UID = "elasticsearch-logs"
+INFLUXDB_TRENDS_UID = "influxdb-trends"
+JAEGER_UID = "jaeger"
 
 
 @dataclass(frozen=True)
