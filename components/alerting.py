@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.chart import child_options
-from components.labels import standard_labels
+from components.labels import secret, standard_labels
 from monitoring.alert_rules import build_rule_files
 from monitoring.alerting_spec import AlertingSpec
 from monitoring.alertmanager import (
@@ -51,26 +51,22 @@ class AlertingConfig(pulumi.ComponentResource):
         super().__init__("terrafusion:monitoring:AlertingConfig", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.config_yaml = alertmanager_config_yaml(args.spec)
-        self.config_secret = k8s.core.v1.Secret(
+        self.config_secret = secret(
             f"{name}-config",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=ALERTMANAGER_CONFIG_SECRET,
-                namespace=args.namespace,
-                labels=standard_labels("alertmanager", name, "config"),
-            ),
-            string_data={"alertmanager.yaml": self.config_yaml},
-            opts=child,
+            ALERTMANAGER_CONFIG_SECRET,
+            args.namespace,
+            standard_labels("alertmanager", name, "config"),
+            {"alertmanager.yaml": self.config_yaml},
+            child,
         )
         # Always declared, even empty, so the Alertmanager pods can mount it in every stack.
-        self.receiver_secret = k8s.core.v1.Secret(
+        self.receiver_secret = secret(
             f"{name}-receivers",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=ALERTMANAGER_RECEIVER_SECRET,
-                namespace=args.namespace,
-                labels=standard_labels("alertmanager", name, "receivers"),
-            ),
-            string_data={RECEIVER_SECRET_KEYS[kind]: value for kind, value in sorted(args.receiver_credentials.items())},
-            opts=child,
+            ALERTMANAGER_RECEIVER_SECRET,
+            args.namespace,
+            standard_labels("alertmanager", name, "receivers"),
+            {RECEIVER_SECRET_KEYS[kind]: value for kind, value in sorted(args.receiver_credentials.items())},
+            child,
         )
         self.register_outputs({})
 

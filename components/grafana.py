@@ -18,12 +18,11 @@ from typing import Any, Mapping
 from urllib.parse import urlparse
 
 import pulumi
-import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pulumiverse_grafana as grafana
 
 from components.chart import Workload, child_options, declare_chart, deep_merge
-from components.labels import standard_labels
+from components.labels import secret, standard_labels
 from components.versions import GRAFANA, GRAFANA_IMAGE_TAG
 from stacks.settings import GrafanaSettings
 
@@ -111,24 +110,22 @@ class Grafana(pulumi.ComponentResource):
             opts=child,
         )
         self.admin_password = password.result
-        admin_secret = k8s.core.v1.Secret(
+        admin_secret = secret(
             f"{name}-admin",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=ADMIN_SECRET, namespace=args.namespace, labels=labels),
-            string_data={"admin-user": ADMIN_USER, "admin-password": password.result},
-            opts=child,
+            ADMIN_SECRET,
+            args.namespace,
+            labels,
+            {"admin-user": ADMIN_USER, "admin-password": password.result},
+            child,
         )
         dependencies: list[pulumi.Resource] = [admin_secret]
         if args.settings.database is not None:
             if args.database_password is None:
                 raise ValueError("GrafanaArgs.database_password is required with settings.database")
             dependencies.append(
-                k8s.core.v1.Secret(
-                    f"{name}-database",
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        name=DATABASE_SECRET, namespace=args.namespace, labels=labels
-                    ),
-                    string_data={"password": args.database_password},
-                    opts=child,
+                secret(
+                    f"{name}-database", DATABASE_SECRET, args.namespace, labels,
+                    {"password": args.database_password}, child,
                 )
             )
 

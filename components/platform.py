@@ -12,7 +12,7 @@ from components.alerting import ALERTMANAGER_CONFIG_SECRET, AlertingArgs, Alerti
 from components.chart import Workload
 from components.grafana import Grafana, GrafanaArgs
 from components.grafana_content import GrafanaContent, GrafanaContentArgs
-from components.labels import standard_labels
+from components.labels import secret, standard_labels
 from components.prometheus_stack import PrometheusStack, PrometheusStackArgs, SecretKeyRef
 from components.thanos import Thanos, ThanosArgs
 from monitoring.datasources import metrics_datasources
@@ -58,19 +58,17 @@ class MonitoringPlatform(pulumi.ComponentResource):
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
 
         credentials = {s.key: secrets[s.key] for s in OBJECT_STORAGE_SECRETS[settings.object_storage.type]}
-        objstore_secret = k8s.core.v1.Secret(
+        objstore_secret = secret(
             f"{name}-objstore",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=object_storage.SECRET_NAME,
-                namespace=ns_name,
-                labels=standard_labels("thanos", name, "object-storage"),
-            ),
-            string_data={
+            object_storage.SECRET_NAME,
+            ns_name,
+            standard_labels("thanos", name, "object-storage"),
+            {
                 object_storage.SECRET_KEY: pulumi.Output.all(**credentials).apply(
                     lambda creds: object_storage.objstore_yaml(settings.object_storage, creds)
                 )
             },
-            opts=in_namespace,
+            in_namespace,
         )
         spec = settings.alerting_spec
         enabled_receivers = spec.receivers.enabled_kinds()

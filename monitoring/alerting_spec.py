@@ -10,7 +10,6 @@ by file. Validation messages start with the config key they are about.
 from __future__ import annotations
 
 import re
-from datetime import time
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 
 from monitoring.alerting_spec import AlertingSpec
+from monitoring.durations import parse_duration
 from stacks import units
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -28,7 +29,7 @@ MIN_PROMETHEUS_RETENTION_SECONDS = 6 * 3600
 
 
 def _duration(value: str) -> str:
-    units.duration_seconds(value)
+    parse_duration(value)
     return value
 
 
@@ -137,7 +138,7 @@ class PrometheusSettings(Model):
 
     @model_validator(mode="after")
     def _retention_covers_uploads(self) -> PrometheusSettings:
-        if units.duration_seconds(self.retention) < MIN_PROMETHEUS_RETENTION_SECONDS:
+        if parse_duration(self.retention) < MIN_PROMETHEUS_RETENTION_SECONDS:
             raise ValueError(
                 f"retention: {self.retention!r} is shorter than 6h: blocks could be deleted before "
                 "the Thanos sidecar uploads them"
@@ -171,9 +172,9 @@ class ThanosCompactorSettings(Model):
 
     @model_validator(mode="after")
     def _retention_outlives_downsampling(self) -> ThanosCompactorSettings:
-        raw = units.duration_seconds(self.retention_raw)
-        five = units.duration_seconds(self.retention_5m)
-        hour = units.duration_seconds(self.retention_1h)
+        raw = parse_duration(self.retention_raw)
+        five = parse_duration(self.retention_5m)
+        hour = parse_duration(self.retention_1h)
         if raw <= DOWNSAMPLE_5M_AFTER_SECONDS:
             raise ValueError(
                 f"retentionRaw: {self.retention_raw!r} must exceed 40h, when raw blocks are downsampled to 5m"

@@ -1,4 +1,5 @@
-"""Parsing of the two unit systems stack config uses: Prometheus durations and Kubernetes quantities.
+"""Kubernetes quantities and Prometheus byte sizes, as stack config writes them (durations are
+parsed by monitoring.durations).
 
 Pure functions, so validators and the render's resource totals share one definition.
 """
@@ -7,22 +8,6 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-
-# Ref: https://prometheus.io/docs/prometheus/latest/configuration/configuration/#duration
-# Units must appear largest first and at most once; "0" alone is not a duration for our purposes.
-_DURATION_RE = re.compile(
-    r"^(?:(?P<y>\d+)y)?(?:(?P<w>\d+)w)?(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?"
-    r"(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?(?:(?P<ms>\d+)ms)?$"
-)
-_DURATION_SECONDS = {
-    "y": 365 * 86400,
-    "w": 7 * 86400,
-    "d": 86400,
-    "h": 3600,
-    "m": 60,
-    "s": 1,
-    "ms": 0.001,
-}
 
 # Ref: https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/
 _QUANTITY_RE = re.compile(r"^(?P<number>\d+(?:\.\d+)?)(?P<suffix>m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
@@ -46,14 +31,6 @@ _QUANTITY_FACTORS = {
 # Prometheus' retentionSize takes byte units with a B suffix (e.g. 50GB, 8GiB).
 # Ref: https://prometheus.io/docs/prometheus/latest/storage/#operational-aspects
 _BYTE_SIZE_RE = re.compile(r"^\d+(?:\.\d+)?(?:B|KB|MB|GB|TB|PB|EB|KiB|MiB|GiB|TiB|PiB|EiB)$")
-
-
-def duration_seconds(text: str) -> float:
-    """Seconds in a Prometheus duration such as `15d` or `1h30m`; ValueError if it is not one."""
-    match = _DURATION_RE.match(text) if isinstance(text, str) else None
-    if not text or match is None or not any(match.groupdict().values()):
-        raise ValueError("is not a duration (e.g. 15d, 36h, 1w)")
-    return sum(int(v) * _DURATION_SECONDS[unit] for unit, v in match.groupdict().items() if v)
 
 
 def quantity(text: str | int | float) -> Decimal:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from monitoring.durations import parse_duration
 from stacks import units
 from stacks.config import ConfigError
 from tools.mockrun import DELETE, run_stack
@@ -110,13 +111,13 @@ def test_bad_config_declares_no_resource():
     [("15d", 15 * 86400), ("1h30m", 5400), ("2w", 14 * 86400), ("1y", 365 * 86400), ("500ms", 0.5)],
 )
 def test_durations_parse_like_prometheus(text, seconds):
-    assert units.duration_seconds(text) == seconds
+    assert parse_duration(text) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "-3d", "3 days", "1d1w", "10"])
 def test_non_durations_are_rejected(text):
     with pytest.raises(ValueError):
-        units.duration_seconds(text)
+        parse_duration(text)
 
 
 @pytest.mark.parametrize(("text", "value"), [("250m", 0.25), ("2", 2), ("512Mi", 512 * 2**20), ("1G", 10**9)])

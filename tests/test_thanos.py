@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from components.prometheus_stack import THANOS_SIDECAR_SERVICE
 from components.versions import THANOS, THANOS_IMAGE_TAG
-from stacks import units
+from monitoring.durations import parse_duration
 from stacks.settings import DOWNSAMPLE_1H_AFTER_SECONDS, DOWNSAMPLE_5M_AFTER_SECONDS
 
 
@@ -46,8 +46,8 @@ def test_query_frontend_store_gateway_and_compactor_are_on(dev):
 
 def test_compactor_retention_outlives_downsampling(prod):
     args = _values(prod)["compact"]["extraArgs"]
-    assert units.duration_seconds(_flag(args, "retention.resolution-raw")) > DOWNSAMPLE_5M_AFTER_SECONDS
-    assert units.duration_seconds(_flag(args, "retention.resolution-5m")) > DOWNSAMPLE_1H_AFTER_SECONDS
+    assert parse_duration(_flag(args, "retention.resolution-raw")) > DOWNSAMPLE_5M_AFTER_SECONDS
+    assert parse_duration(_flag(args, "retention.resolution-5m")) > DOWNSAMPLE_1H_AFTER_SECONDS
     assert _flag(args, "retention.resolution-1h") == "2y"
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
-
 from helpers import ROOT, require_tool
 
 

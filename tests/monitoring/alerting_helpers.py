@@ -6,14 +6,12 @@ package's conftest.
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
+from helpers import require_tool as shared_require_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:  # runnable without the project's pytest config
@@ -34,14 +32,8 @@ TOOL_PACKAGES = {
 
 
 def require_tool(name: str) -> str:
-    """Path of a real tool; fail under CI (a missing tool is a broken pipeline), skip elsewhere."""
-    path = shutil.which(name)
-    if path:
-        return path
-    message = f"{name} not found; install it with: apt-get install -y {TOOL_PACKAGES.get(name, name)}"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    """Path of a real tool (tests/helpers.py: fails under CI, skips elsewhere), with the apt hint."""
+    return shared_require_tool(name, f"apt-get install -y {TOOL_PACKAGES.get(name, name)}")
 
 
 class _LiteralDumper(yaml.SafeDumper):
