@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -10,6 +9,7 @@ import pulumi_kubernetes as k8s
 from components import object_storage
 from components.alerting import ALERTMANAGER_CONFIG_SECRET, AlertingArgs, AlertingConfig, AlertRules, AlertRulesArgs
 from components.chart import Workload
+from components.exporters import Exporters, ExportersArgs
 from components.grafana import Grafana, GrafanaArgs
 from components.grafana_content import GrafanaContent, GrafanaContentArgs
 from components.labels import secret, standard_labels
@@ -17,7 +17,7 @@ from components.prometheus_stack import PrometheusStack, PrometheusStackArgs, Se
 from components.thanos import Thanos, ThanosArgs
 from monitoring.datasources import metrics_datasources
 from monitoring.alertmanager import ALERTMANAGER_RECEIVER_SECRET
-from stacks.config import GRAFANA_DATABASE_PASSWORD, OBJECT_STORAGE_SECRETS, RECEIVER_SECRETS, StackSecrets
+from stacks.config import GRAFANA_DATABASE_PASSWORD, OBJECT_STORAGE_SECRETS, POSTGRES_DSN, RECEIVER_SECRETS, StackSecrets
 from stacks.settings import StackSettings
 
 
@@ -125,6 +125,17 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 stateful, pulumi.ResourceOptions(depends_on=[objstore_secret, self.prometheus_stack])
             ),
         )
+        self.exporters = Exporters(
+            f"{name}-exporters",
+            ExportersArgs(
+                namespace=ns_name,
+                blackbox=settings.exporters.blackbox,
+                postgres=settings.exporters.postgres,
+                postgres_dsn=secrets[POSTGRES_DSN.key] if settings.exporters.postgres.enabled else None,
+            ),
+            # Probe and ServiceMonitor are Operator CRDs.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus_stack]),
+        )
         database_password = (
             secrets[GRAFANA_DATABASE_PASSWORD.key] if settings.grafana.database is not None else None
         )
@@ -172,13 +183,9 @@ class MonitoringPlatform(pulumi.ComponentResource):
 
     @property
     def workloads(self) -> list[Workload]:
-        return [*self.prometheus_stack.workloads, *self.thanos.workloads, *self.grafana.workloads]
-
-    @property
-    def charts(self) -> dict[str, Any]:
-        return {
-            "kube-prometheus-stack": self.prometheus_stack.values,
-            "thanos": self.thanos.values,
-            "grafana": self.grafana.values,
-        }
-
+        return [
+            *self.prometheus_stack.workloads,
+            *self.thanos.workloads,
+            *self.grafana.workloads,
+            *self.exporters.workloads,
+        ]

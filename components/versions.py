@@ -50,4 +50,20 @@ THANOS_IMAGE_TAG = "v0.42.4"
 # Ref: grafana-community/helm-charts charts/grafana 12.11.1 Chart.yaml appVersion
 GRAFANA_IMAGE_TAG = "13.2.0"
 
-ALL_CHARTS: tuple[ChartRef, ...] = (KUBE_PROMETHEUS_STACK, THANOS, GRAFANA)
+# Ref: https://github.com/prometheus-community/helm-charts/blob/main/charts/prometheus-blackbox-exporter/Chart.yaml
+# (11.17.2: blackbox_exporter v0.28.0)
+BLACKBOX_EXPORTER = ChartRef(
+    chart="prometheus-blackbox-exporter",
+    version="11.17.2",
+    repository="https://prometheus-community.github.io/helm-charts",
+)
+
+# Ref: https://github.com/prometheus-community/helm-charts/blob/main/charts/prometheus-postgres-exporter/Chart.yaml
+# (8.2.0: postgres_exporter v0.20.1)
+POSTGRES_EXPORTER = ChartRef(
+    chart="prometheus-postgres-exporter",
+    version="8.2.0",
+    repository="https://prometheus-community.github.io/helm-charts",
+)
+
+ALL_CHARTS: tuple[ChartRef, ...] = (KUBE_PROMETHEUS_STACK, THANOS, GRAFANA, BLACKBOX_EXPORTER, POSTGRES_EXPORTER)

@@ -43,6 +43,9 @@ OBJECT_STORAGE_SECRETS = {
     "AZURE": (SecretKey("objectStorageAccountKey", "Azure storage account key for the Thanos container"),),
 }
 GRAFANA_DATABASE_PASSWORD = SecretKey("grafanaDatabasePassword", "password of grafana.database.user")
+POSTGRES_DSN = SecretKey(
+    "postgresDsn", "DSN of the application database, postgresql://user:password@host:5432/db?sslmode=require"
+)
 # One secret per enabled alert receiver (alerting.receivers.<kind>.enabled: true).
 RECEIVER_SECRETS = {
     ReceiverKind.PAGERDUTY: SecretKey("pagerdutyRoutingKey", "PagerDuty Events API v2 routing key"),
@@ -57,6 +60,8 @@ def required_secrets(settings: StackSettings) -> tuple[SecretKey, ...]:
     needed = list(OBJECT_STORAGE_SECRETS[settings.object_storage.type])
     if settings.grafana.database is not None:
         needed.append(GRAFANA_DATABASE_PASSWORD)
+    if settings.exporters.postgres.enabled:
+        needed.append(POSTGRES_DSN)
     enabled = settings.alerting.receivers.enabled_kinds()
     needed += [secret for kind, secret in RECEIVER_SECRETS.items() if kind in enabled]
     return tuple(needed)
@@ -78,6 +83,7 @@ class StackSecrets:
 def _secret_key_names() -> set[str]:
     names = {s.key for group in OBJECT_STORAGE_SECRETS.values() for s in group}
     names.add(GRAFANA_DATABASE_PASSWORD.key)
+    names.add(POSTGRES_DSN.key)
     names.update(s.key for s in RECEIVER_SECRETS.values())
     return names
 

@@ -8,6 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.exporters import exporter_warnings
 from components.platform import MonitoringPlatform
 from monitoring.alertmanager import missing_receivers_warning
 from stacks.config import StackSecrets, load_secrets, load_settings
@@ -47,7 +48,10 @@ def main() -> ProgramResult:
     """Load and validate config first: a bad value stops here, before any resource exists."""
     settings = load_settings()
     secrets = load_secrets(settings)
-    if warning := missing_receivers_warning(settings.alerting_spec):
+    warnings = exporter_warnings(settings.exporters.blackbox, settings.exporters.postgres)
+    if receivers_warning := missing_receivers_warning(settings.alerting_spec):
+        warnings.append(receivers_warning)
+    for warning in warnings:
         pulumi.log.warn(warning)
     result = run(settings, secrets)
     for key, value in result.outputs.items():

@@ -241,6 +241,55 @@ class GrafanaSettings(Model):
         return self
 
 
+def _small_resources() -> Resources:
+    return Resources(requests=ResourceList(cpu="10m", memory="32Mi"), limits=ResourceList(memory="128Mi"))
+
+
+HttpUrl = Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
+
+
+class FrontendProbe(Model):
+    app: K8sName = Field(description="The `app` label the frontend SLOs group by.")
+    url: HttpUrl = Field(description="Page the blackbox exporter fetches, e.g. https://app.example/.")
+
+
+class ApiProbe(Model):
+    service: K8sName = Field(description="The `service` label of the API.")
+    url: HttpUrl = Field(description="Endpoint the blackbox exporter fetches, e.g. a /healthz URL.")
+
+
+class BlackboxSettings(Model):
+    """Synthetic availability: frontend availability SLOs are measured from these probes."""
+
+    interval: Duration = Field("30s", description="Probe interval.")
+    frontend: tuple[FrontendProbe, ...] = Field((), description="Frontend pages to probe.")
+    api: tuple[ApiProbe, ...] = Field((), description="API endpoints to probe.")
+    replicas: int = Field(1, ge=1)
+    resources: Resources = Field(default_factory=_small_resources)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> BlackboxSettings:
+        for key, names in (("frontend", [p.app for p in self.frontend]), ("api", [p.service for p in self.api])):
+            if len(names) != len(set(names)):
+                raise ValueError(f"{key}: each target needs its own name (one Probe per target)")
+        return self
+
+
+class PostgresExporterSettings(Model):
+    """postgres_exporter for the application database; its DSN is the postgresDsn secret."""
+
+    enabled: bool = Field(False, description="Deploy postgres_exporter (needs the postgresDsn secret).")
+    service: K8sName = Field(
+        "terrafusion-db", description="The `service` label on pg_* series; database SLOs group by it."
+    )
+    resources: Resources = Field(default_factory=_small_resources)
+
+
+class ExporterSettings(Model):
+    blackbox: BlackboxSettings = Field(default_factory=BlackboxSettings)
+    postgres: PostgresExporterSettings = Field(default_factory=PostgresExporterSettings)
+
+
 class AlertingSettings(AlertingSpec):
     """The `alerting` section of a stack file: AlertingSpec without `environment`, which comes
     from the top-level `environment` key so that a stack cannot label its alerts as another's."""
@@ -274,6 +323,9 @@ class StackSettings(Model):
     alertmanager: AlertmanagerSettings
     thanos: ThanosSettings
     grafana: GrafanaSettings
+    exporters: ExporterSettings = Field(
+        default_factory=ExporterSettings, description="Blackbox probes and postgres_exporter for the SLOs."
+    )
     alerting: AlertingSettings = Field(
         default_factory=AlertingSettings,
         description="Alert receivers, SLO overrides, business hours and maintenance windows.",

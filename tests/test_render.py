@@ -72,6 +72,8 @@ def test_summary_lists_pinned_charts(rendered):
         "grafana": "12.11.1",
         "kube-prometheus-stack": "88.5.3",
         "thanos": "1.24.1",
+        "prometheus-blackbox-exporter": "11.17.2",
+        "prometheus-postgres-exporter": "8.2.0",
     }
 
 

@@ -181,11 +181,11 @@ def _write_alerting(run: StackRun, out: Path) -> None:
 
 def _print_table(out: Path, summary: dict[str, Any]) -> None:
     print(f"rendered {summary['stack']} ({summary['environment']}) -> {out}")
-    print(f"  {'resources':<28}{summary['resourceCount']}")
+    print(f"  {'resources':<36}{summary['resourceCount']}")
     for chart in summary["charts"]:
-        print(f"  {'chart ' + chart['chart']:<28}{chart['version']}")
+        print(f"  {'chart ' + chart['chart']:<36}{chart['version']}")
     req = summary["requests"]
-    print(f"  {'requests (cpu / memory)':<28}{req['cpuCores']} cores / {req['memoryMi']} Mi on {req['assumedNodes']} node(s)")
+    print(f"  {'requests (cpu / memory)':<36}{req['cpuCores']} cores / {req['memoryMi']} Mi on {req['assumedNodes']} node(s)")
     for warning in summary["warnings"]:
         print(f"  warning: {warning}")
 
