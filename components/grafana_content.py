@@ -7,8 +7,8 @@ Grafana once it runs. Folders, permissions and dashboards join here as they are 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
 
 import pulumi
 import pulumiverse_grafana as grafana
@@ -21,6 +21,8 @@ from stacks.settings import GrafanaTeam
 class GrafanaContentArgs:
     datasources: Sequence[DatasourceSpec]
     teams: Sequence[GrafanaTeam]
+    # Datasource uid -> secret Output of its password (sent as secureJsonData, encrypted by Grafana).
+    datasource_passwords: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
 
 
 class GrafanaContent(pulumi.ComponentResource):
@@ -48,6 +50,8 @@ class GrafanaContent(pulumi.ComponentResource):
                 is_default=spec.is_default,
                 access_mode="proxy",
                 json_data_encoded=json.dumps(spec.json_data, sort_keys=True),
+                username=spec.username,
+                secure_json_data_encoded=_secure_json(args.datasource_passwords.get(spec.uid)),
                 opts=child,
             )
             for spec in args.datasources
@@ -64,6 +68,12 @@ class GrafanaContent(pulumi.ComponentResource):
         }
         self.datasource_uids = pulumi.Output.from_input(sorted(self.datasources))
         self.register_outputs({"datasource_uids": self.datasource_uids})
+
+
+def _secure_json(password: pulumi.Output[str] | None) -> pulumi.Output[str] | None:
+    if password is None:
+        return None
+    return pulumi.Output.secret(password.apply(lambda p: json.dumps({"password": p})))
 
 
 def _slug(text: str) -> str:

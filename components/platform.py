@@ -10,12 +10,14 @@ from components import object_storage
 from components.alerting import ALERTMANAGER_CONFIG_SECRET, AlertingArgs, AlertingConfig, AlertRules, AlertRulesArgs
 from components.chart import Workload
 from components.exporters import Exporters, ExportersArgs
+from components.influxdb import READER_USER as INFLUX_READER_USER
+from components.influxdb import Influxdb, InfluxdbArgs
 from components.grafana import Grafana, GrafanaArgs
 from components.grafana_content import GrafanaContent, GrafanaContentArgs
 from components.labels import secret, standard_labels
 from components.prometheus_stack import PrometheusStack, PrometheusStackArgs, SecretKeyRef
 from components.thanos import Thanos, ThanosArgs
-from monitoring.datasources import metrics_datasources
+from monitoring.datasources import INFLUXDB_TRENDS_UID, metrics_datasources, trends_datasource
 from monitoring.alertmanager import ALERTMANAGER_RECEIVER_SECRET
 from stacks.config import GRAFANA_DATABASE_PASSWORD, OBJECT_STORAGE_SECRETS, POSTGRES_DSN, RECEIVER_SECRETS, StackSecrets
 from stacks.settings import StackSettings
@@ -86,6 +88,11 @@ class MonitoringPlatform(pulumi.ComponentResource):
             opts=in_namespace,
         )
         self.alertmanager_config_yaml = self.alerting.config_yaml
+        self.influxdb = Influxdb(
+            f"{name}-influxdb",
+            InfluxdbArgs(namespace=ns_name, storage_class=settings.storage_class, settings=settings.influxdb),
+            opts=pulumi.ResourceOptions.merge(stateful, pulumi.ResourceOptions(depends_on=[namespace])),
+        )
         objstore_ref = SecretKeyRef(object_storage.SECRET_NAME, object_storage.SECRET_KEY)
 
         self.prometheus_stack = PrometheusStack(
@@ -100,9 +107,14 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 objstore_secret=objstore_ref,
                 alertmanager_config_secret=ALERTMANAGER_CONFIG_SECRET,
                 alertmanager_secrets=(ALERTMANAGER_RECEIVER_SECRET,),
+                remote_write=(self.influxdb.remote_write,),
             ),
+            # Prometheus remote-writes into InfluxDB only once the schema Job created the policies.
             opts=pulumi.ResourceOptions.merge(
-                stateful, pulumi.ResourceOptions(depends_on=[namespace, objstore_secret, self.alerting])
+                stateful,
+                pulumi.ResourceOptions(
+                    depends_on=[namespace, objstore_secret, self.alerting, self.influxdb.schema_job]
+                ),
             ),
         )
         # PrometheusRule is an Operator CRD: the rules wait for the chart that installs it.
@@ -154,12 +166,18 @@ class MonitoringPlatform(pulumi.ComponentResource):
         self.grafana_content = GrafanaContent(
             f"{name}-grafana-content",
             GrafanaContentArgs(
-                datasources=metrics_datasources(
-                    thanos_url=self.thanos.query_frontend_url,
-                    alertmanager_url=self.prometheus_stack.alertmanager_url,
-                    scrape_interval=settings.prometheus.scrape_interval,
-                ),
+                datasources=[
+                    *metrics_datasources(
+                        thanos_url=self.thanos.query_frontend_url,
+                        alertmanager_url=self.prometheus_stack.alertmanager_url,
+                        scrape_interval=settings.prometheus.scrape_interval,
+                    ),
+                    trends_datasource(
+                        self.influxdb.service_url, settings.influxdb.retention.database, INFLUX_READER_USER
+                    ),
+                ],
                 teams=settings.grafana.teams,
+                datasource_passwords={INFLUXDB_TRENDS_UID: self.influxdb.reader_password},
             ),
             provider=self.grafana.provider,
             grafana_ready=[self.grafana.chart],
@@ -175,6 +193,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 "thanos_query": self.thanos.query_url,
                 "thanos_query_frontend": self.thanos.query_frontend_url,
                 "grafana_in_cluster": self.grafana.in_cluster_url,
+                "influxdb": self.influxdb.service_url,
             }
         )
         self.register_outputs(
@@ -188,4 +207,5 @@ class MonitoringPlatform(pulumi.ComponentResource):
             *self.thanos.workloads,
             *self.grafana.workloads,
             *self.exporters.workloads,
+            *self.influxdb.workloads,
         ]

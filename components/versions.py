@@ -66,4 +66,18 @@ POSTGRES_EXPORTER = ChartRef(
     repository="https://prometheus-community.github.io/helm-charts",
 )
 
-ALL_CHARTS: tuple[ChartRef, ...] = (KUBE_PROMETHEUS_STACK, THANOS, GRAFANA, BLACKBOX_EXPORTER, POSTGRES_EXPORTER)
+# Ref: https://github.com/influxdata/helm-charts/blob/master/charts/influxdb/Chart.yaml (4.12.5)
+INFLUXDB = ChartRef(chart="influxdb", version="4.12.5", repository="https://helm.influxdata.com/")
+# The chart defaults to 1.8.10-alpine; 1.11 is the maintained 1.x line (influxdata-docker
+# influxdb/1.11/Dockerfile: 1.11.8). Never `latest`: that is InfluxDB 3, which has no InfluxQL CQs.
+INFLUXDB_IMAGE = "influxdb"
+INFLUXDB_IMAGE_TAG = "1.11.8-alpine"
+
+ALL_CHARTS: tuple[ChartRef, ...] = (
+    KUBE_PROMETHEUS_STACK,
+    THANOS,
+    GRAFANA,
+    BLACKBOX_EXPORTER,
+    POSTGRES_EXPORTER,
+    INFLUXDB,
+)

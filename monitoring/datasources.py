@@ -25,6 +25,8 @@ class DatasourceSpec:
     url: str
     is_default: bool = False
     json_data: dict[str, Any] = field(default_factory=dict)
+    # A user whose password the deploying side supplies as secureJsonData (never in this spec).
+    username: str | None = None
 
 
 def metrics_datasources(thanos_url: str, alertmanager_url: str, scrape_interval: str) -> list[DatasourceSpec]:
@@ -53,3 +55,16 @@ def metrics_datasources(thanos_url: str, alertmanager_url: str, scrape_interval:
             json_data={"implementation": "prometheus", "handleGrafanaManagedAlerts": False},
         ),
     ]
+
+
+def trends_datasource(influxdb_url: str, database: str, username: str) -> DatasourceSpec:
+    """InfluxDB (InfluxQL) with a read-only user: long-term SLO and business trends."""
+    return DatasourceSpec(
+        uid=INFLUXDB_TRENDS_UID,
+        name="InfluxDB trends",
+        type="influxdb",
+        url=influxdb_url,
+        username=username,
+        # Ref: https://grafana.com/docs/grafana/latest/datasources/influxdb/configure-influxdb-data-source/
+        json_data={"dbName": database, "httpMode": "POST", "version": "InfluxQL"},
+    )

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 
 from monitoring.alerting_spec import AlertingSpec
+from monitoring.influxdb import InfluxRetentionSpec
 from monitoring.durations import parse_duration
 from stacks import units
 
@@ -290,6 +291,14 @@ class ExporterSettings(Model):
     postgres: PostgresExporterSettings = Field(default_factory=PostgresExporterSettings)
 
 
+class InfluxdbSettings(Model):
+    """Long-term trends: what Prometheus remote-writes (SLO and business series), downsampled."""
+
+    retention: InfluxRetentionSpec = Field(description="Retention of the raw, 5m and 1h tiers.")
+    storage_size: Quantity = Field(description="PersistentVolume of the InfluxDB node.")
+    resources: Resources
+
+
 class AlertingSettings(AlertingSpec):
     """The `alerting` section of a stack file: AlertingSpec without `environment`, which comes
     from the top-level `environment` key so that a stack cannot label its alerts as another's."""
@@ -323,6 +332,7 @@ class StackSettings(Model):
     alertmanager: AlertmanagerSettings
     thanos: ThanosSettings
     grafana: GrafanaSettings
+    influxdb: InfluxdbSettings
     exporters: ExporterSettings = Field(
         default_factory=ExporterSettings, description="Blackbox probes and postgres_exporter for the SLOs."
     )

@@ -30,7 +30,7 @@ def test_admin_password_comes_from_the_generated_secret(dev):
 
 
 def test_admin_password_is_random_and_long(dev):
-    password = dev.one("random:index/randomPassword:RandomPassword").inputs
+    password = dev.one("random:index/randomPassword:RandomPassword", "terrafusion-grafana-admin-password").inputs
     assert password["length"] >= 32
 
 

@@ -33,6 +33,7 @@ def test_render_writes_the_contract_files(rendered):
         "charts/grafana.yaml",
         "grafana/datasources.json",
         "alertmanager/alertmanager.yml",
+        "influxdb/schema.iql",
         "manifests/namespace-cluster-monitoring.yaml",
     ):
         assert expected in files
@@ -74,6 +75,7 @@ def test_summary_lists_pinned_charts(rendered):
         "thanos": "1.24.1",
         "prometheus-blackbox-exporter": "11.17.2",
         "prometheus-postgres-exporter": "8.2.0",
+        "influxdb": "4.12.5",
     }
 
 

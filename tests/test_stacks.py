@@ -76,11 +76,11 @@ def test_outputs_hold_no_plain_secret(any_stack):
 
 def test_outputs_name_grafana_and_the_service_endpoints(prod):
     assert prod.outputs["grafanaUrl"] == "https://grafana.terrafusion.example"
-    assert prod.outputs["datasourceUids"] == ["alertmanager", "thanos"]
+    assert prod.outputs["datasourceUids"] == ["alertmanager", "influxdb-trends", "thanos"]
     assert prod.outputs["endpoints"]["thanos_query_frontend"] == "http://thanos-query-frontend.monitoring.svc:10902"
 
 
-STATEFUL_CHARTS = {"kube-prometheus-stack", "thanos", "grafana"}
+STATEFUL_CHARTS = {"kube-prometheus-stack", "thanos", "grafana", "influxdb"}
 
 
 def test_prod_protects_the_namespace_and_every_stateful_chart(prod):

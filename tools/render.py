@@ -129,6 +129,8 @@ def render(stack: str, out_root: Path) -> tuple[Path, dict[str, Any]]:
 
     _write_grafana(run, out)
     _write_alerting(run, out)
+    (out / "influxdb").mkdir()
+    (out / "influxdb" / "schema.iql").write_text(run.result.platform.influxdb.influxql)
 
     by_type: dict[str, list[str]] = {}
     for r in run.resources:

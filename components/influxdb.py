@@ -1,0 +1,167 @@
+"""InfluxDB 1.x for long-term trends: fed by Prometheus remote_write, downsampled by continuous
+queries, read by Grafana through a read-only user.
+
+Chart facts (influxdata `influxdb` 4.12.5, read in its values.yaml and templates): no Helm hooks
+(the set-default-user Job was removed in 4.10.7; the admin user is created by the image's init
+script from INFLUXDB_ADMIN_* env, only when auth is enabled); the existing Secret must hold the
+keys `influxdb-user` and `influxdb-password`; `initScripts` only run on an empty volume, which is
+why retention policies and continuous queries are applied by a Job named after a hash of the
+InfluxQL: a changed schema is a new Job, so it runs again, and re-running is idempotent.
+The image is pinned to a 1.x tag: `latest` is InfluxDB 3, a different product.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.chart import Workload, child_options, declare_chart
+from components.labels import secret, standard_labels
+from components.versions import INFLUXDB, INFLUXDB_IMAGE, INFLUXDB_IMAGE_TAG
+from monitoring.influxdb import apply_script, build_influxql, remote_write_config, remote_write_url, schema_job_name
+from stacks.settings import InfluxdbSettings
+
+FULLNAME = "influxdb"
+PORT = 8086
+AUTH_SECRET = "influxdb-auth"
+READER_SECRET = "influxdb-reader"
+ADMIN_USER = "admin"
+READER_USER = "grafana"
+
+
+def influxdb_values(settings: InfluxdbSettings, storage_class: str | None) -> dict[str, Any]:
+    persistence: dict[str, Any] = {"enabled": True, "size": str(settings.storage_size)}
+    if storage_class:
+        persistence["storageClass"] = storage_class
+    return {
+        "fullnameOverride": FULLNAME,
+        "image": {"repository": INFLUXDB_IMAGE, "tag": INFLUXDB_IMAGE_TAG},
+        "setDefaultUser": {"enabled": True, "user": {"username": ADMIN_USER, "existingSecret": AUTH_SECRET}},
+        "config": {
+            "reporting_disabled": True,
+            # Ref: https://docs.influxdata.com/influxdb/v1/administration/config/#http-endpoints-settings
+            "http": {"auth-enabled": True, "flux-enabled": False},
+            # Writes that arrive before the schema Job ran must not land in an `autogen` policy that
+            # keeps data forever and is never downsampled.
+            "meta": {"retention-autocreate": False},
+        },
+        "persistence": persistence,
+        "resources": settings.resources.to_k8s(),
+    }
+
+
+@dataclass(frozen=True)
+class InfluxdbArgs:
+    namespace: str
+    storage_class: str | None
+    settings: InfluxdbSettings
+
+
+class Influxdb(pulumi.ComponentResource):
+    """InfluxDB, its credentials, and the schema Job (retention policies + continuous queries)."""
+
+    influxql: str
+    service_url: str
+    reader_password: pulumi.Output[str]
+
+    def __init__(self, name: str, args: InfluxdbArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("terrafusion:monitoring:Influxdb", name, None, opts)
+        child = child_options(self, opts)
+        labels = standard_labels("influxdb", name, "trends")
+        retention = args.settings.retention
+
+        admin_password = random.RandomPassword(f"{name}-admin-password", length=32, special=False, opts=child)
+        # Alphanumeric: the schema Job passes the reader password inside an InfluxQL string literal.
+        reader_password = random.RandomPassword(f"{name}-reader-password", length=32, special=False, opts=child)
+        self.reader_password = reader_password.result
+        auth = secret(
+            f"{name}-auth", AUTH_SECRET, args.namespace, labels,
+            {"influxdb-user": ADMIN_USER, "influxdb-password": admin_password.result}, child,
+        )  # fmt: skip
+        reader = secret(
+            f"{name}-reader", READER_SECRET, args.namespace, labels,
+            {"username": READER_USER, "password": reader_password.result}, child,
+        )  # fmt: skip
+
+        self.values = influxdb_values(args.settings, args.storage_class)
+        self.workloads = [Workload("influxdb", "StatefulSet", 1, self.values["resources"])]
+        self.chart = declare_chart(
+            f"{name}-chart",
+            INFLUXDB,
+            args.namespace,
+            self.values,
+            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[auth])),
+        )
+
+        self.influxql = build_influxql(retention)
+        job_name = schema_job_name(self.influxql)
+        host = f"{FULLNAME}.{args.namespace}.svc"
+        self.service_url = f"http://{host}:{PORT}"
+        schema = k8s.core.v1.ConfigMap(
+            f"{name}-schema",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=job_name, namespace=args.namespace, labels=labels),
+            data={"schema.iql": self.influxql, "apply-influxql.sh": apply_script()},
+            opts=child,
+        )
+
+        def from_secret(var: str, secret_name: str, key: str) -> k8s.core.v1.EnvVarArgs:
+            return k8s.core.v1.EnvVarArgs(
+                name=var,
+                value_from=k8s.core.v1.EnvVarSourceArgs(
+                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_name, key=key)
+                ),
+            )
+
+        self.schema_job = k8s.batch.v1.Job(
+            f"{name}-schema-job",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=job_name, namespace=args.namespace, labels=labels),
+            spec=k8s.batch.v1.JobSpecArgs(
+                backoff_limit=10,
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        restart_policy="OnFailure",
+                        containers=[
+                            k8s.core.v1.ContainerArgs(
+                                name="apply-schema",
+                                image=f"{INFLUXDB_IMAGE}:{INFLUXDB_IMAGE_TAG}",
+                                command=["/bin/sh", "/schema/apply-influxql.sh", "/schema/schema.iql"],
+                                env=[
+                                    k8s.core.v1.EnvVarArgs(name="INFLUX_HOST", value=host),
+                                    k8s.core.v1.EnvVarArgs(name="INFLUX_PORT", value=str(PORT)),
+                                    k8s.core.v1.EnvVarArgs(name="INFLUX_DATABASE", value=retention.database),
+                                    from_secret("INFLUX_USERNAME", AUTH_SECRET, "influxdb-user"),
+                                    from_secret("INFLUX_PASSWORD", AUTH_SECRET, "influxdb-password"),
+                                    from_secret("INFLUX_READER_USER", READER_SECRET, "username"),
+                                    from_secret("INFLUX_READER_PASSWORD", READER_SECRET, "password"),
+                                ],
+                                volume_mounts=[k8s.core.v1.VolumeMountArgs(name="schema", mount_path="/schema")],
+                                resources=k8s.core.v1.ResourceRequirementsArgs(
+                                    requests={"cpu": "10m", "memory": "32Mi"}, limits={"memory": "64Mi"}
+                                ),
+                            )
+                        ],
+                        volumes=[
+                            k8s.core.v1.VolumeArgs(
+                                name="schema", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=job_name)
+                            )
+                        ],
+                    ),
+                ),
+            ),
+            # Pulumi waits for the Job to complete, so Prometheus (which depends on it) only starts
+            # writing once the policies exist.
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(depends_on=[self.chart, schema, auth, reader])
+            ),
+        )
+        self.remote_write = remote_write_config(
+            remote_write_url(host, PORT, retention.database),
+            username_secret=(AUTH_SECRET, "influxdb-user"),
+            password_secret=(AUTH_SECRET, "influxdb-password"),
+        )
+        self.register_outputs({"service_url": self.service_url})
