@@ -1,7 +1,9 @@
-"""What lives inside Grafana, managed through the Grafana provider: datasources and teams.
+"""What lives inside Grafana, managed through the Grafana provider: datasources, teams, one
+folder per audience with role-based permissions, and the dashboards.
 
 Every object waits for the Grafana chart (`depends_on`), because the provider can only reach
-Grafana once it runs. Folders, permissions and dashboards join here as they are built.
+Grafana once it runs. Dashboards are built by monitoring/dashboards and refer to datasources only
+by their stable UIDs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Mapping, Sequence
 import pulumi
 import pulumiverse_grafana as grafana
 
+from monitoring.dashboards import BuiltDashboard, FolderSpec
 from monitoring.datasources import DatasourceSpec
 from stacks.settings import GrafanaTeam
 
@@ -23,6 +26,10 @@ class GrafanaContentArgs:
     teams: Sequence[GrafanaTeam]
     # Datasource uid -> secret Output of its password (sent as secureJsonData, encrypted by Grafana).
     datasource_passwords: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    folders: Sequence[FolderSpec] = ()
+    # Folder uid -> team name -> View | Edit | Admin: each folder's only permissions.
+    folder_permissions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    dashboards: Sequence[BuiltDashboard] = ()
 
 
 class GrafanaContent(pulumi.ComponentResource):
@@ -65,6 +72,33 @@ class GrafanaContent(pulumi.ComponentResource):
                 opts=child,
             )
             for team in args.teams
+        }
+        self.folder_permissions = {uid: dict(grants) for uid, grants in args.folder_permissions.items()}
+        self.folders = {
+            folder.uid: grafana.oss.Folder(f"{name}-folder-{folder.uid}", uid=folder.uid, title=folder.title, opts=child)
+            for folder in args.folders
+        }
+        for folder_uid, grants in sorted(args.folder_permissions.items()):
+            # Replaces the folder's whole permission list, which drops Grafana's default
+            # Viewer/Editor role grants: only the listed teams (and Grafana admins) get in.
+            grafana.oss.FolderPermission(
+                f"{name}-permissions-{folder_uid}",
+                folder_uid=self.folders[folder_uid].uid,
+                permissions=[
+                    grafana.oss.FolderPermissionPermissionArgs(team_id=self.teams[team].id, permission=level)
+                    for team, level in sorted(grants.items())
+                ],
+                opts=child,
+            )
+        self.dashboards = {
+            dashboard.uid: grafana.oss.Dashboard(
+                f"{name}-dashboard-{dashboard.uid}",
+                config_json=json.dumps(dashboard.model, sort_keys=True),
+                folder=self.folders[dashboard.folder_uid].uid,
+                overwrite=True,
+                opts=child,
+            )
+            for dashboard in args.dashboards
         }
         self.datasource_uids = pulumi.Output.from_input(sorted(self.datasources))
         self.register_outputs({"datasource_uids": self.datasource_uids})

@@ -17,6 +17,8 @@ from components.grafana_content import GrafanaContent, GrafanaContentArgs
 from components.labels import secret, standard_labels
 from components.prometheus_stack import PrometheusStack, PrometheusStackArgs, SecretKeyRef
 from components.thanos import Thanos, ThanosArgs
+from monitoring.dashboards import FOLDER_PERMISSIONS, FOLDERS, build_dashboards
+from monitoring.slo import effective_slos
 from monitoring.datasources import INFLUXDB_TRENDS_UID, metrics_datasources, trends_datasource
 from monitoring.alertmanager import ALERTMANAGER_RECEIVER_SECRET
 from stacks.config import GRAFANA_DATABASE_PASSWORD, OBJECT_STORAGE_SECRETS, POSTGRES_DSN, RECEIVER_SECRETS, StackSecrets
@@ -178,6 +180,9 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 ],
                 teams=settings.grafana.teams,
                 datasource_passwords={INFLUXDB_TRENDS_UID: self.influxdb.reader_password},
+                folders=FOLDERS,
+                folder_permissions=FOLDER_PERMISSIONS,
+                dashboards=build_dashboards(settings.environment, slos=effective_slos(spec)),
             ),
             provider=self.grafana.provider,
             grafana_ready=[self.grafana.chart],

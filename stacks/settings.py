@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 
 from monitoring.alerting_spec import AlertingSpec
+from monitoring.dashboards import TEAMS as DASHBOARD_TEAMS
 from monitoring.influxdb import InfluxRetentionSpec
 from monitoring.durations import parse_duration
 from stacks import units
@@ -239,6 +240,9 @@ class GrafanaSettings(Model):
         names = [team.name for team in self.teams]
         if len(names) != len(set(names)):
             raise ValueError("teams: has duplicate names")
+        # Folder permissions are granted to these teams; a missing one would leave a folder unreadable.
+        if missing := [team for team in DASHBOARD_TEAMS if team not in names]:
+            raise ValueError(f"teams: needs the dashboard teams {', '.join(missing)} (folder permissions name them)")
         return self
 
 

@@ -163,7 +163,11 @@ def _write_grafana(run: StackRun, out: Path) -> None:
         for r in run.of_type("grafana:oss/dataSource:DataSource")
     ]
     _dump_json(out / "grafana" / "datasources.json", sorted(datasources, key=lambda d: d["uid"]))
-    folders = [redact(r.inputs) for r in run.of_type("grafana:oss/folder:Folder")]
+    permissions = run.result.platform.grafana_content.folder_permissions
+    folders = [
+        {**redact(r.inputs), "permissions": permissions.get(r.inputs["uid"], {})}
+        for r in run.of_type("grafana:oss/folder:Folder")
+    ]
     _dump_json(out / "grafana" / "folders.json", sorted(folders, key=lambda f: f.get("uid", "")))
     for dashboard in run.of_type("grafana:oss/dashboard:Dashboard"):
         model = json.loads(dashboard.plain_inputs["configJson"])

@@ -1,0 +1,309 @@
+"""Executive dashboard: is the platform healthy, are we keeping our promises, what does it cost, and
+how is the product used.
+
+Everything here is an aggregate over the whole environment; drill-down lives in the operational,
+developer and SLO dashboards.
+"""
+
+from __future__ import annotations
+
+from monitoring.dashboards import _grafana as g
+from monitoring.dashboards._grafana import ENV, FULL, QUARTER, THIRD, Step
+from monitoring.slo import BUDGET_REMAINING_RECORD, ratio_record, slo_by_id
+
+UID = "tf-executive-overview"
+TITLE = "Executive overview"
+
+_HTTP_COUNT = "http_server_request_duration_seconds_count"
+# Node capacity is what the cloud bills; 730 h is the average month.
+_HOURS_PER_MONTH = 730
+_GIB = 1073741824
+
+
+def _monthly_cost_expr() -> str:
+    cpu = f'sum(kube_node_status_capacity{{resource="cpu", {ENV}}}) * $core_hour_price'
+    memory = f'sum(kube_node_status_capacity{{resource="memory", {ENV}}}) / {_GIB} * $gib_hour_price'
+    return f"({cpu} + {memory}) * {_HOURS_PER_MONTH}"
+
+
+def _platform_health() -> list:
+    availability = slo_by_id("api-availability")
+    return [
+        g.row("Platform health"),
+        g.stat_panel(
+            "API availability (worst service)",
+            f"Share of API requests not answered with a 5xx over the SLO window ({availability.window}), "
+            f"for the worst service. Target {availability.target:.1%}.",
+            [g.prom(f'1 - max({ratio_record(availability.window)}{{slo="{availability.id}", {ENV}}})', instant=True)],
+            unit="percentunit",
+            decimals=3,
+            threshold_config=g.higher_is_better(0.995, availability.target),
+        ),
+        g.stat_panel(
+            "SLOs within budget",
+            "Share of SLOs whose worst service or app still has error budget left.",
+            [
+                g.prom(
+                    f"count(min by (slo) ({BUDGET_REMAINING_RECORD}{{{ENV}}}) > 0)\n"
+                    f"/\ncount(min by (slo) ({BUDGET_REMAINING_RECORD}{{{ENV}}}))",
+                    instant=True,
+                )
+            ],
+            unit="percentunit",
+            threshold_config=g.higher_is_better(0.8, 1),
+        ),
+        g.stat_panel(
+            "Open incidents (P1/P2)",
+            "P1 and P2 alerts firing now. Zero is the goal.",
+            [g.prom(f'count(ALERTS{{alertstate="firing", severity=~"P1|P2", {ENV}}}) or vector(0)', instant=True)],
+            unit="none",
+            threshold_config=g.thresholds(Step(None, g.GREEN), Step(1, g.RED)),
+        ),
+        g.stat_panel(
+            "API traffic",
+            "Requests per second across all services.",
+            [g.prom(f"sum(rate({_HTTP_COUNT}{{{ENV}}}[$__rate_interval]))")],
+            unit="reqps",
+            sparkline=True,
+        ),
+        g.stat_panel(
+            "API server errors",
+            "Share of requests answered with a 5xx, all services.",
+            [
+                g.prom(
+                    f'sum(rate({_HTTP_COUNT}{{http_response_status_code=~"5..", {ENV}}}[$__rate_interval]))\n'
+                    f"/\nsum(rate({_HTTP_COUNT}{{{ENV}}}[$__rate_interval]))"
+                )
+            ],
+            unit="percentunit",
+            decimals=2,
+            sparkline=True,
+            threshold_config=g.lower_is_better(0.001, 0.01),
+        ),
+        g.stat_panel(
+            "Frontend availability (24h)",
+            "Share of successful blackbox probes of the frontends over the last day.",
+            [g.prom(f"avg(avg_over_time(probe_success{{{ENV}}}[1d]))", instant=True)],
+            unit="percentunit",
+            decimals=2,
+            threshold_config=g.higher_is_better(0.99, 0.999),
+        ),
+    ]
+
+
+def _slo_compliance() -> list:
+    remaining = f"min by (slo) ({BUDGET_REMAINING_RECORD}{{{ENV}}})"
+    budget_colours = g.thresholds(Step(None, g.RED), Step(0, g.ORANGE), Step(0.25, g.GREEN))
+    return [
+        g.row("SLO compliance and error budgets"),
+        g.bar_gauge_panel(
+            "Error budget remaining by SLO",
+            "Budget left over each SLO's window for its worst service or app. Below 0 the SLO is missed; "
+            "details per service in the SLO dashboard.",
+            [g.prom(remaining, "{{slo}}", instant=True)],
+            unit="percentunit",
+            threshold_config=budget_colours,
+            minimum=0,
+            maximum=1,
+        ),
+        g.timeseries_panel(
+            "Error budget remaining over time",
+            "How fast each SLO's budget is being spent.",
+            [g.prom(remaining, "{{slo}}")],
+            unit="percentunit",
+            threshold_config=budget_colours,
+            show_thresholds=True,
+        ),
+    ]
+
+
+def _resources_and_cost() -> list:
+    def resource(kind: str, used: str, unit: str, title: str) -> object:
+        return g.timeseries_panel(
+            title,
+            f"{kind.upper()} in use, requested by workloads, and allocatable on the nodes. Requests are what "
+            "the scheduler reserves, so requests close to allocatable means new nodes soon.",
+            [
+                g.prom(used, "used"),
+                g.prom(f'sum(kube_pod_container_resource_requests{{resource="{kind}", {ENV}}})', "requested"),
+                g.prom(f'sum(kube_node_status_allocatable{{resource="{kind}", {ENV}}})', "allocatable"),
+            ],
+            unit=unit,
+            width=THIRD,
+            minimum=0,
+        )
+
+    return [
+        g.row("Resource utilisation and cost"),
+        resource(
+            "cpu",
+            f'sum(rate(container_cpu_usage_seconds_total{{container!="", {ENV}}}[$__rate_interval]))',
+            "none",
+            "CPU cores",
+        ),
+        resource("memory", f'sum(container_memory_working_set_bytes{{container!="", {ENV}}})', "bytes", "Memory"),
+        g.stat_panel(
+            "Estimated monthly compute cost",
+            "Node capacity x the unit prices in the `core_hour_price` and `gib_hour_price` variables x 730 h. "
+            "An estimate for trends, not the invoice.",
+            [g.prom(_monthly_cost_expr(), instant=True)],
+            unit="currencyUSD",
+            width=QUARTER,
+            height=8,
+        ),
+        g.stat_panel(
+            "CPU reserved by workloads",
+            "CPU requests as a share of allocatable: low means paying for idle nodes, high means no headroom.",
+            [
+                g.prom(
+                    f'sum(kube_pod_container_resource_requests{{resource="cpu", {ENV}}})\n'
+                    f'/\nsum(kube_node_status_allocatable{{resource="cpu", {ENV}}})',
+                    instant=True,
+                )
+            ],
+            unit="percentunit",
+            width=QUARTER,
+            height=8,
+            threshold_config=g.thresholds(Step(None, g.ORANGE), Step(0.4, g.GREEN), Step(0.85, g.RED)),
+        ),
+        g.timeseries_panel(
+            "Estimated compute cost trend (per month, last 90 days)",
+            "The monthly estimate over time: growth here is growth of the bill.",
+            [g.prom(_monthly_cost_expr(), "estimated monthly cost")],
+            unit="currencyUSD",
+            width=FULL,
+            time_from="90d",
+            minimum=0,
+        ),
+    ]
+
+
+def _business() -> list:
+    users = "terrafusion_active_users"
+    return [
+        g.row("Product usage"),
+        *[
+            g.stat_panel(
+                title,
+                f"Distinct users active in the last {window} (`{users}{{window=\"{window}\"}}`).",
+                [g.prom(f'max({users}{{window="{window}", {ENV}}})', instant=True)],
+                unit="short",
+                sparkline=True,
+            )
+            for title, window in (("Daily active users", "1d"), ("Weekly active users", "7d"), ("Monthly active users", "30d"))
+        ],
+        g.stat_panel(
+            "Stickiness (DAU / MAU)",
+            "Share of the month's users who come back daily: the retention signal the contract's gauges give.",
+            [g.prom(f'max({users}{{window="1d", {ENV}}}) / max({users}{{window="30d", {ENV}}})', instant=True)],
+            unit="percentunit",
+            threshold_config=g.higher_is_better(0.1, 0.2),
+        ),
+        g.stat_panel(
+            "Sessions (24h)",
+            "Sessions started in the last day.",
+            [g.prom(f"sum(increase(terrafusion_sessions_total{{{ENV}}}[1d]))", instant=True)],
+            unit="short",
+        ),
+        g.stat_panel(
+            "Median session duration",
+            "Half of the sessions last longer than this.",
+            [
+                g.prom(
+                    "histogram_quantile(0.5, sum by (le) "
+                    f"(rate(terrafusion_session_duration_seconds_bucket{{{ENV}}}[1h])))",
+                    instant=True,
+                )
+            ],
+            unit="s",
+        ),
+        g.timeseries_panel(
+            "Active users and retention",
+            "Daily, weekly and monthly active users over time.",
+            [
+                g.prom(f"max by (window) ({users}{{{ENV}}})", "active users ({{window}})"),
+            ],
+            unit="short",
+            width=THIRD,
+        ),
+        g.timeseries_panel(
+            "Retention ratios",
+            "DAU/MAU and WAU/MAU: how many of the month's users come back within a day and a week.",
+            [
+                g.prom(f'max({users}{{window="1d", {ENV}}}) / max({users}{{window="30d", {ENV}}})', "DAU / MAU"),
+                g.prom(f'max({users}{{window="7d", {ENV}}}) / max({users}{{window="30d", {ENV}}})', "WAU / MAU"),
+            ],
+            unit="percentunit",
+            width=THIRD,
+            minimum=0,
+        ),
+        g.bar_gauge_panel(
+            "Feature usage (top 10, selected range)",
+            "Uses per feature over the dashboard's time range.",
+            [
+                g.prom(
+                    f"topk(10, sum by (feature) (increase(terrafusion_feature_usage_total{{{ENV}}}[$__range])))",
+                    "{{feature}}",
+                    instant=True,
+                )
+            ],
+            unit="short",
+            width=THIRD,
+        ),
+        g.bar_gauge_panel(
+            "Conversion funnel ($funnel)",
+            "Events per funnel step over the time range, as a share of the busiest step (the entry step): "
+            "the drop between bars is where users leave.",
+            [
+                g.prom(
+                    f'sum by (step) (increase(terrafusion_funnel_step_total{{funnel=~"$funnel", {ENV}}}[$__range]))\n'
+                    f'/ scalar(max(sum by (step) (increase(terrafusion_funnel_step_total{{funnel=~"$funnel", {ENV}}}[$__range]))))',
+                    "{{step}}",
+                    instant=True,
+                )
+            ],
+            unit="percentunit",
+            minimum=0,
+            maximum=1,
+        ),
+        g.timeseries_panel(
+            "Monthly active users, last 12 months (InfluxDB trends)",
+            "Long-term trend from InfluxDB, which keeps business series longer than Thanos keeps raw data.",
+            [
+                g.influxql(
+                    'SELECT max("value") FROM "terrafusion_active_users" '
+                    "WHERE (\"window\" = '30d' AND \"environment\" = '$environment') AND $timeFilter "
+                    "GROUP BY time(1d) fill(none)",
+                    "MAU",
+                )
+            ],
+            unit="short",
+            datasource=g.INFLUXDB,
+            time_from="1y",
+        ),
+    ]
+
+
+def build(environment: str):
+    """The executive dashboard builder for a stack's environment."""
+    builder = g.new_dashboard(
+        UID,
+        TITLE,
+        "Platform health, SLO compliance and error budgets, resource cost, and product usage.",
+        ["executive"],
+        time_from="now-7d",
+    )
+    builder = builder.with_variable(g.datasource_variable()).with_variable(g.environment_variable(environment))
+    builder = builder.with_variable(
+        g.query_variable(
+            "funnel",
+            "Funnel",
+            f"label_values(terrafusion_funnel_step_total{{{ENV}}}, funnel)",
+            include_all=True,
+            all_value=".*",
+        )
+    )
+    # Unit prices are variables rather than constants so finance can adjust them without a deploy.
+    builder = builder.with_variable(g.textbox_variable("core_hour_price", "USD per core-hour", "0.04"))
+    builder = builder.with_variable(g.textbox_variable("gib_hour_price", "USD per GiB-hour", "0.005"))
+    return g.add_panels(builder, [*_platform_health(), *_slo_compliance(), *_resources_and_cost(), *_business()])

@@ -1,0 +1,329 @@
+"""OpenTelemetry Collector gateway config (chart `opentelemetry-collector`, mode deployment).
+
+Services and browsers send OTLP here (gRPC :4317, HTTP :4318 with CORS for browsers). Traces go
+to Jaeger over OTLP and through the spanmetrics connector; metrics (the applications' own SDK
+metrics, the browser metrics, the span metrics) leave through one Prometheus exporter on :8889
+that Prometheus scrapes. The collector's own metrics are on :8888.
+
+Which names reach Prometheus (the instrumentation contract in DESIGN.md / README):
+the Prometheus exporter turns an OTel name into a Prometheus name by replacing every character
+outside [a-zA-Z0-9:] with '_', appending the unit ('s' -> '_seconds', 'ms' -> '_milliseconds',
+'By' -> '_bytes', '1' and '{...}' -> nothing) and '_total' to monotonic counters; histograms then
+get `_bucket`, `_sum`, `_count`. So:
+  http.server.request.duration (s, histogram)    -> http_server_request_duration_seconds_bucket
+  browser.page_load.duration (s, histogram)      -> browser_page_load_duration_seconds_bucket
+  browser.page_views ({view}, counter)           -> browser_page_views_total
+  traces.span.metrics.duration (s, spanmetrics)  -> traces_span_metrics_duration_seconds_bucket
+  traces.span.metrics.calls (counter)            -> traces_span_metrics_calls_total
+Attributes become labels the same way: http.route -> http_route.
+Ref: https://github.com/prometheus/otlptranslator/blob/main/metric_namer.go (used by the exporter)
+Ref: https://github.com/open-telemetry/opentelemetry-collector-contrib/tree/main/exporter/prometheusexporter
+
+Span metrics deliberately keep their own namespace (`traces.span.metrics`, the connector's
+default) instead of being named `http.server.request.duration`: spans are head-sampled (prod
+keeps ~10%, health checks 0%), so span-derived counts are not request counts. The SLO metric
+`http_server_request_duration_seconds` comes unsampled from each service's SDK metrics; span
+metrics serve the Jaeger Monitor tab and trace-to-metrics links.
+
+Pure module: no Pulumi import. Validation messages start with the stack config key (`otel.*`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+CONFIG_ROOT = "otel"
+OTLP_GRPC_PORT = 4317
+OTLP_HTTP_PORT = 4318
+PROMETHEUS_EXPORTER_PORT = 8889
+TELEMETRY_METRICS_PORT = 8888
+HEALTH_CHECK_PORT = 13133
+
+# Bucket bounds (seconds) the rules and dashboards rely on: latency SLI at le="0.3", RED panels at
+# 0.1/1/2/3 s (DESIGN.md, instrumentation contract).
+CONTRACT_BUCKET_BOUNDS_SECONDS = (0.1, 0.3, 1.0, 2.0, 3.0)
+DEFAULT_SPANMETRICS_BUCKETS = (
+    "5ms", "10ms", "25ms", "50ms", "100ms", "250ms", "300ms", "500ms", "1s", "2s", "3s", "5s", "10s",
+)  # fmt: skip
+
+SPANMETRICS_NAMESPACE = "traces.span.metrics"
+SPANMETRICS_DIMENSIONS = ("http.route", "http.request.method", "http.response.status_code")
+# What Prometheus sees from the spanmetrics connector (unit s, namespace above).
+SPANMETRICS_PROMETHEUS_NAMES = {
+    "calls": "traces_span_metrics_calls_total",
+    "duration": "traces_span_metrics_duration_seconds",
+}
+
+# Resource attributes that must not become labels (resource_to_telemetry_conversion turns every
+# resource attribute into a label): per-process and per-browser values would make a new series
+# for each process start or each user agent. `[.]` rather than an escaped dot: the pattern sits
+# in an OTTL string literal, where a backslash would itself need escaping.
+VOLATILE_RESOURCE_ATTRIBUTES = "^(process|telemetry|os|host|browser|user_agent|device|webengine)[.].*"
+
+# Go durations as the collector parses them (time.ParseDuration), the subset used here.
+_GO_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)$")
+_GO_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$")
+_HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
+
+
+def go_duration_seconds(value: str, key: str) -> float:
+    match = _GO_DURATION.match(value) if isinstance(value, str) else None
+    if not match:
+        raise ValueError(f"{key}: {value!r} is not a duration like '100ms', '1s', '2m'")
+    return float(match.group(1)) * _GO_UNIT_SECONDS[match.group(2)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
+
+
+class OtelCollectorSpec(_Model):
+    memory_limit_percentage: int = Field(
+        default=80, ge=10, le=95, description="memory_limiter hard limit, % of the container memory limit."
+    )
+    memory_spike_limit_percentage: int = Field(
+        default=25, ge=1, le=50, description="memory_limiter spike allowance; soft limit = limit - spike."
+    )
+    batch_send_size: int = Field(default=8192, ge=1, description="batch: items that trigger a send.")
+    batch_max_size: int = Field(default=10000, ge=1, description="batch: upper bound of one batch.")
+    batch_timeout: str = Field(default="1s", description="batch: send at least this often.")
+    spanmetrics_buckets: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_SPANMETRICS_BUCKETS),
+        description="Span duration histogram bounds (Go durations); must include 100ms, 300ms, 1s, 2s, 3s.",
+    )
+    spanmetrics_flush_interval: str = Field(default="15s", description="How often span metrics are emitted.")
+
+    @model_validator(mode="after")
+    def _valid(self) -> OtelCollectorSpec:
+        if self.memory_spike_limit_percentage >= self.memory_limit_percentage:
+            raise ValueError(
+                f"{CONFIG_ROOT}.memorySpikeLimitPercentage: {self.memory_spike_limit_percentage} must be "
+                f"below memoryLimitPercentage {self.memory_limit_percentage}"
+            )
+        if self.batch_max_size < self.batch_send_size:
+            raise ValueError(
+                f"{CONFIG_ROOT}.batchMaxSize: {self.batch_max_size} must be >= batchSendSize "
+                f"{self.batch_send_size} (batch processor rule)"
+            )
+        go_duration_seconds(self.batch_timeout, f"{CONFIG_ROOT}.batchTimeout")
+        go_duration_seconds(self.spanmetrics_flush_interval, f"{CONFIG_ROOT}.spanmetricsFlushInterval")
+        bounds = [
+            go_duration_seconds(b, f"{CONFIG_ROOT}.spanmetricsBuckets[{i}]")
+            for i, b in enumerate(self.spanmetrics_buckets)
+        ]
+        for i in range(1, len(bounds)):
+            if bounds[i] <= bounds[i - 1]:
+                raise ValueError(
+                    f"{CONFIG_ROOT}.spanmetricsBuckets[{i}]: {self.spanmetrics_buckets[i]!r} must be greater "
+                    f"than the previous bound {self.spanmetrics_buckets[i - 1]!r}"
+                )
+        missing = [b for b in CONTRACT_BUCKET_BOUNDS_SECONDS if not any(abs(b - x) < 1e-9 for x in bounds)]
+        if missing:
+            raise ValueError(
+                f"{CONFIG_ROOT}.spanmetricsBuckets: missing contract bound(s) "
+                f"{', '.join(f'{m:g}s' for m in missing)} (rules and dashboards use them)"
+            )
+        return self
+
+    def bucket_bounds_seconds(self) -> list[float]:
+        return [go_duration_seconds(b, "") for b in self.spanmetrics_buckets]
+
+
+def validate_cors_origins(origins: list[str]) -> list[str]:
+    """Browser origins allowed to POST OTLP/HTTP. A bare '*' is refused: the receiver answers with
+    `Access-Control-Allow-Credentials: true`, and browsers reject a wildcard origin with it.
+    Ref: https://github.com/open-telemetry/opentelemetry-collector/blob/main/config/confighttp/README.md
+    """
+    for i, origin in enumerate(origins):
+        if not _ORIGIN.match(origin):
+            raise ValueError(
+                f"{CONFIG_ROOT}.corsOrigins[{i}]: {origin!r} must be an origin such as "
+                f"'https://app.example.com' or 'https://*.example.com' (no path, no bare '*')"
+            )
+    return origins
+
+
+def prometheus_metric_name(otel_name: str, unit: str, *, monotonic_counter: bool = False) -> str:
+    """The Prometheus name the exporter gives an OTel metric (suffixes on, default escaping), for the
+    units this project uses. Mirrors the rule described in the module docstring, for docs and tests."""
+    units = {"s": "seconds", "ms": "milliseconds", "By": "bytes", "1": "", "%": "percent"}
+    unit = "" if unit.startswith("{") else unit
+    tokens = [t for t in re.split(r"[^a-zA-Z0-9:]+", otel_name) if t]
+    suffix = units.get(unit, unit)
+    if suffix and suffix not in tokens:
+        tokens.append(suffix)
+    if monotonic_counter:
+        tokens = [t for t in tokens if t != "total"] + ["total"]
+    return "_".join(tokens)
+
+
+def otel_collector_config(
+    spec: OtelCollectorSpec,
+    jaeger_otlp_endpoint: str,
+    cors_origins: list[str],
+) -> dict[str, Any]:
+    """The collector config (chart value `config`).
+
+    `jaeger_otlp_endpoint` is Jaeger's OTLP gRPC host:port inside the cluster (plaintext: traffic
+    stays in the namespace). Needs the contrib image (the k8s distribution has no prometheus
+    exporter).
+    """
+    if not _HOST_PORT.match(jaeger_otlp_endpoint):
+        raise ValueError(
+            f"jaeger_otlp_endpoint: {jaeger_otlp_endpoint!r} must be host:port (OTLP gRPC, no scheme)"
+        )
+    validate_cors_origins(cors_origins)
+    receivers = {
+        # Ref: https://github.com/open-telemetry/opentelemetry-collector/blob/main/receiver/otlpreceiver/README.md
+        "otlp": {
+            "protocols": {
+                "grpc": {"endpoint": f"0.0.0.0:{OTLP_GRPC_PORT}"},
+                "http": {
+                    "endpoint": f"0.0.0.0:{OTLP_HTTP_PORT}",
+                    # No allowed_headers: the CORS library then allows its defaults (Accept,
+                    # Content-Type, X-Requested-With), which is what the browser exporter sends.
+                    "cors": {"allowed_origins": list(cors_origins), "max_age": 7200},
+                },
+            }
+        }
+    }
+    processors = {
+        # First in every pipeline: refuses data before the process runs out of memory.
+        # Ref: https://github.com/open-telemetry/opentelemetry-collector/blob/main/processor/memorylimiterprocessor/README.md
+        "memory_limiter": {
+            "check_interval": "1s",
+            "limit_percentage": spec.memory_limit_percentage,
+            "spike_limit_percentage": spec.memory_spike_limit_percentage,
+        },
+        # Pod association by resource attributes only, not by connection IP: browser spans arrive
+        # through the ingress controller, and its pod IP would tag them with the ingress pod's
+        # metadata. Services set k8s.pod.uid / k8s.pod.ip in OTEL_RESOURCE_ATTRIBUTES from the
+        # downward API (docs/logs-and-traces.md). Needs RBAC get/list/watch on pods, namespaces,
+        # replicasets. Ref: https://github.com/open-telemetry/opentelemetry-collector-contrib/blob/main/processor/k8sattributesprocessor/README.md
+        "k8sattributes": {
+            "auth_type": "serviceAccount",
+            "passthrough": False,
+            "extract": {
+                "metadata": [
+                    "k8s.namespace.name",
+                    "k8s.pod.name",
+                    "k8s.pod.uid",
+                    "k8s.deployment.name",
+                    "k8s.node.name",
+                ]
+            },
+            "pod_association": [
+                {"sources": [{"from": "resource_attribute", "name": "k8s.pod.uid"}]},
+                {"sources": [{"from": "resource_attribute", "name": "k8s.pod.ip"}]},
+            ],
+        },
+        # Ref: https://github.com/open-telemetry/opentelemetry-collector/blob/main/processor/batchprocessor/README.md
+        "batch": {
+            "send_batch_size": spec.batch_send_size,
+            "send_batch_max_size": spec.batch_max_size,
+            "timeout": spec.batch_timeout,
+        },
+        # The alert contract groups by `service`; OTel metrics carry the service in the resource
+        # (`service.name`). Copy it onto every data point that has no `service` of its own, and drop
+        # volatile resource attributes before they become labels. Metric names are untouched.
+        # (The scrape must use honorLabels: true, or Prometheus renames `service` to
+        # `exported_service` because the target already has a `service` label.)
+        # Ref: https://github.com/open-telemetry/opentelemetry-collector-contrib/tree/main/processor/transformprocessor
+        "transform/contract_labels": {
+            "error_mode": "ignore",
+            "metric_statements": [
+                {
+                    "context": "resource",
+                    "statements": [f'delete_matching_keys(attributes, "{VOLATILE_RESOURCE_ATTRIBUTES}")'],
+                },
+                {
+                    "context": "datapoint",
+                    "statements": [
+                        'set(attributes["service"], resource.attributes["service.name"]) '
+                        'where attributes["service"] == nil and resource.attributes["service.name"] != nil'
+                    ],
+                },
+            ],
+        },
+    }
+    connectors = {
+        # Ref: https://github.com/open-telemetry/opentelemetry-collector-contrib/blob/main/connector/spanmetricsconnector/README.md
+        "spanmetrics": {
+            "namespace": SPANMETRICS_NAMESPACE,
+            "histogram": {"unit": "s", "explicit": {"buckets": list(spec.spanmetrics_buckets)}},
+            "dimensions": [{"name": name} for name in SPANMETRICS_DIMENSIONS],
+            "aggregation_temporality": "AGGREGATION_TEMPORALITY_CUMULATIVE",
+            "metrics_flush_interval": spec.spanmetrics_flush_interval,
+            # Forget series of operations not seen for a while (renamed routes, removed pods).
+            "metrics_expiration": "10m",
+            # Key resource metrics on stable attributes only, so a changing attribute does not
+            # reset the counters.
+            "resource_metrics_key_attributes": ["service.name", "telemetry.sdk.language", "telemetry.sdk.name"],
+        }
+    }
+    exporters = {
+        # `otlp` is the deprecated alias of `otlp_grpc` since collector 0.144; it is accepted by both
+        # old and new collectors. Ref: https://github.com/open-telemetry/opentelemetry-collector/blob/main/exporter/otlpexporter/README.md
+        "otlp/jaeger": {
+            "endpoint": jaeger_otlp_endpoint,
+            "tls": {"insecure": True},
+            "sending_queue": {"enabled": True},
+            "retry_on_failure": {"enabled": True},
+        },
+        "prometheus": {
+            "endpoint": f"0.0.0.0:{PROMETHEUS_EXPORTER_PORT}",
+            # Unit and _total suffixes on: this is what makes `..._duration_seconds_bucket` and
+            # `browser_page_views_total` (the default; explicit because the contract depends on it).
+            "add_metric_suffixes": True,
+            "resource_to_telemetry_conversion": {"enabled": True},
+            "metric_expiration": "10m",
+        },
+    }
+    return {
+        "extensions": {"health_check": {"endpoint": f"0.0.0.0:{HEALTH_CHECK_PORT}"}},
+        "receivers": receivers,
+        "processors": processors,
+        "connectors": connectors,
+        "exporters": exporters,
+        "service": {
+            "extensions": ["health_check"],
+            "pipelines": {
+                "traces": {
+                    "receivers": ["otlp"],
+                    "processors": ["memory_limiter", "k8sattributes", "batch"],
+                    "exporters": ["otlp/jaeger", "spanmetrics"],
+                },
+                "metrics": {
+                    "receivers": ["otlp", "spanmetrics"],
+                    "processors": ["memory_limiter", "transform/contract_labels", "batch"],
+                    "exporters": ["prometheus"],
+                },
+            },
+            "telemetry": {
+                # Ref: https://opentelemetry.io/docs/collector/internal-telemetry/
+                "metrics": {
+                    "level": "normal",
+                    "readers": [
+                        {
+                            "pull": {
+                                "exporter": {
+                                    "prometheus": {"host": "0.0.0.0", "port": TELEMETRY_METRICS_PORT}
+                                }
+                            }
+                        }
+                    ],
+                }
+            },
+        },
+    }

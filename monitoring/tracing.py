@@ -1,0 +1,313 @@
+"""Trace sampling (Jaeger strategies file) and the Jaeger v2 configuration.
+
+Sampling is decided at the head, by each service's OpenTelemetry SDK, from the strategies Jaeger's
+`remote_sampling` extension serves (HTTP :5778 `/sampling?service=<name>`, gRPC :5779). The file
+is built here; the policy:
+- every service: the environment's default probability (prod samples a fraction, dev everything);
+- health checks and metrics scrapes: never (probability 0), for every service;
+- checkout/payment-like endpoints: high (validated >= CRITICAL_MIN_PROBABILITY), because those
+  are the traces an incident review needs.
+
+Strategies file format (what Jaeger's file provider unmarshals):
+Ref: https://www.jaegertracing.io/docs/latest/architecture/sampling/#file-based-sampling-configuration
+Ref: https://github.com/jaegertracing/jaeger/blob/main/internal/sampling/samplingstrategy/file/strategy.go
+Ref: https://github.com/jaegertracing/jaeger/blob/main/internal/sampling/samplingstrategy/file/provider.go
+Facts from provider.go that shape this module:
+- operation strategies are probabilistic only (a `ratelimiting` one is dropped with a warning);
+- `default_strategy.operation_strategies` are merged into every service strategy that does not
+  name the same operation, so health checks at 0 need to be written once, in the default;
+- a service's own probabilistic `param` becomes its per-operation default probability.
+
+Pure module: no Pulumi import. Validation messages start with the stack config key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+CONFIG_ROOT = "tracing.sampling"
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "jaeger-sampling-strategies.schema.json"
+
+# Head-sampling probability per environment when the stack sets none.
+DEFAULT_PROBABILITY_BY_ENVIRONMENT = {"prod": 0.1, "staging": 0.5, "dev": 1.0}
+FALLBACK_DEFAULT_PROBABILITY = 1.0
+
+# Span names of health checks and scrapes, as HTTP server instrumentations name them:
+# "{method} {route}" (semantic conventions) and the bare route (e.g. Go otelhttp's handler name).
+# Ref: https://opentelemetry.io/docs/specs/semconv/http/http-spans/#name
+HEALTH_ROUTES = ("/health", "/healthz", "/livez", "/readyz", "/ready", "/live", "/metrics")
+DEFAULT_HEALTH_OPERATIONS = tuple(
+    name for route in HEALTH_ROUTES for name in (f"GET {route}", route)
+)
+
+CRITICAL_MIN_PROBABILITY = 0.5
+_CRITICAL = re.compile(r"checkout|payment|\bpay\b|billing", re.IGNORECASE)
+_HEALTH = re.compile(r"^([A-Z]+\s+)?/(health|healthz|livez|readyz|ready|live|metrics)/?$", re.IGNORECASE)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
+
+
+class OperationSampling(_Model):
+    """Probability for one endpoint (span name) of one service."""
+
+    service: str = Field(min_length=1, description="service.name of the service, as its SDK reports it.")
+    operation: str = Field(
+        min_length=1,
+        description="Span name at span start, e.g. 'POST /api/checkout' (semconv '{method} {route}').",
+    )
+    probability: float = Field(ge=0.0, le=1.0, description="Sampling probability in [0, 1].")
+
+
+def is_critical_operation(operation: str) -> bool:
+    return bool(_CRITICAL.search(operation))
+
+
+def is_health_operation(operation: str) -> bool:
+    return bool(_HEALTH.search(operation.strip()))
+
+
+class SamplingSpec(_Model):
+    environment: str = Field(min_length=1, description="Environment; picks the default probability.")
+    default_probability: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Default head-sampling probability; unset = the environment's "
+        "(prod 0.1, staging 0.5, dev 1.0).",
+    )
+    health_operations: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_HEALTH_OPERATIONS),
+        description="Span names never sampled, in every service.",
+    )
+    overrides: list[OperationSampling] = Field(
+        default_factory=list,
+        description="Per-service, per-endpoint probabilities (checkout/payment-like endpoints must be "
+        f">= {CRITICAL_MIN_PROBABILITY}).",
+    )
+    rate_limited_services: dict[str, int] = Field(
+        default_factory=dict,
+        description="Services sampled at most N traces per second instead of by probability "
+        "(no per-endpoint overrides possible for them: Jaeger serves ratelimiting per service only).",
+    )
+
+    @property
+    def effective_default_probability(self) -> float:
+        if self.default_probability is not None:
+            return self.default_probability
+        return DEFAULT_PROBABILITY_BY_ENVIRONMENT.get(self.environment, FALLBACK_DEFAULT_PROBABILITY)
+
+    @model_validator(mode="after")
+    def _policy(self) -> SamplingSpec:
+        seen: set[tuple[str, str]] = set()
+        for i, override in enumerate(self.overrides):
+            key = f"{CONFIG_ROOT}.overrides[{i}]"
+            pair = (override.service, override.operation)
+            if pair in seen:
+                raise ValueError(f"{key}: duplicate override for service {override.service!r} "
+                                 f"operation {override.operation!r}")
+            seen.add(pair)
+            if is_critical_operation(override.operation) and override.probability < CRITICAL_MIN_PROBABILITY:
+                raise ValueError(
+                    f"{key}.probability: {override.probability} for {override.operation!r} is below "
+                    f"{CRITICAL_MIN_PROBABILITY}; checkout/payment-like endpoints are sampled high"
+                )
+            if (override.operation in self.health_operations or is_health_operation(override.operation)) \
+                    and override.probability > 0:
+                raise ValueError(
+                    f"{key}.probability: {override.probability} for health/metrics endpoint "
+                    f"{override.operation!r} must be 0; health checks are never sampled"
+                )
+            if override.service in self.rate_limited_services:
+                raise ValueError(
+                    f"{key}.service: {override.service!r} is in rateLimitedServices; Jaeger serves "
+                    f"per-endpoint probabilities only to probabilistic services"
+                )
+        for service, limit in self.rate_limited_services.items():
+            if limit < 0:
+                raise ValueError(f"{CONFIG_ROOT}.rateLimitedServices.{service}: {limit} must be >= 0 "
+                                 f"traces per second")
+        return self
+
+
+def _operation_strategy(operation: str, probability: float) -> dict[str, Any]:
+    return {"operation": operation, "type": "probabilistic", "param": probability}
+
+
+def sampling_strategies(spec: SamplingSpec) -> dict[str, Any]:
+    """The strategies file served by Jaeger's remote_sampling extension (file provider)."""
+    default = spec.effective_default_probability
+    health = sorted(set(spec.health_operations))
+    by_service: dict[str, list[OperationSampling]] = {}
+    for override in spec.overrides:
+        by_service.setdefault(override.service, []).append(override)
+
+    service_strategies: list[dict[str, Any]] = []
+    for service in sorted(by_service):
+        operations = sorted(by_service[service], key=lambda o: o.operation)
+        service_strategies.append(
+            {
+                "service": service,
+                "type": "probabilistic",
+                "param": default,
+                # Health operations come from default_strategy (merged in by Jaeger).
+                "operation_strategies": [_operation_strategy(o.operation, o.probability) for o in operations],
+            }
+        )
+    for service in sorted(spec.rate_limited_services):
+        service_strategies.append(
+            {"service": service, "type": "ratelimiting", "param": spec.rate_limited_services[service]}
+        )
+    return {
+        "default_strategy": {
+            "type": "probabilistic",
+            "param": default,
+            "operation_strategies": [_operation_strategy(op, 0.0) for op in health],
+        },
+        "service_strategies": service_strategies,
+    }
+
+
+def sampling_strategies_json(spec: SamplingSpec) -> str:
+    """The file's text (ConfigMap data), stable for diffs."""
+    return json.dumps(sampling_strategies(spec), indent=2, sort_keys=True) + "\n"
+
+
+def sampling_strategies_schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+# --- Jaeger v2 ---------------------------------------------------------------------------------
+
+TRACE_STORAGE = "es_traces"
+OTLP_GRPC_PORT = 4317
+OTLP_HTTP_PORT = 4318
+QUERY_HTTP_PORT = 16686
+QUERY_GRPC_PORT = 16685
+SAMPLING_HTTP_PORT = 5778
+SAMPLING_GRPC_PORT = 5779
+HEALTH_PORT = 13133
+METRICS_PORT = 8888
+# A ConfigMap update reaches a mounted file in about a minute (never through subPath mounts);
+# Jaeger re-reads the file on this interval and swaps strategies only when the content changed.
+SAMPLING_RELOAD_INTERVAL = "30s"
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+
+def _env(name: str, what: str) -> str:
+    if not _ENV_NAME.match(name):
+        raise ValueError(f"{what}: {name!r} is not an environment variable name (e.g. 'ES_PASSWORD')")
+    # Collector config syntax for environment variables. Ref:
+    # https://opentelemetry.io/docs/collector/configuration/#environment-variables
+    return "${env:" + name + "}"
+
+
+def jaeger_user_config(
+    es_url: str,
+    es_username_env: str,
+    es_password_env: str,
+    ca_file: str,
+    sampling_file_path: str,
+    index_prefix: str,
+    *,
+    replicas: int = 1,
+) -> dict[str, Any]:
+    """Jaeger v2 config (the chart's `userconfig`): OTLP in, Elasticsearch storage, query UI/API,
+    remote sampling from the strategies file, health check, Prometheus self-metrics on :8888.
+
+    Key names checked against Jaeger's cmd/jaeger/config-elasticsearch.yaml and
+    cmd/jaeger/internal/all-in-one.yaml, and the Go config structs:
+    Ref: https://github.com/jaegertracing/jaeger/blob/main/cmd/jaeger/config-elasticsearch.yaml
+    Ref: https://github.com/jaegertracing/jaeger/blob/main/internal/storage/elasticsearch/config/config.go
+      (server_urls, auth.basic.username/password, tls (configtls client), indices.index_prefix)
+    Ref: https://github.com/jaegertracing/jaeger/blob/main/cmd/jaeger/internal/extension/remotesampling/config.go
+      (file.path, file.reload_interval, file.default_sampling_probability, http, grpc)
+    """
+    if not es_url.startswith("https://"):
+        raise ValueError(f"es_url: {es_url!r} must be https:// (ECK serves TLS)")
+    if not index_prefix or not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", index_prefix):
+        raise ValueError(f"index_prefix: {index_prefix!r} must be lower-case letters, digits, '-' or '_'")
+    # One primary shard per daily index: Jaeger writes four index types a day, five shards each by
+    # default would be hundreds of shards a month on a small cluster.
+    index_options = {"shards": 1, "replicas": replicas}
+    return {
+        "service": {
+            "extensions": ["jaeger_storage", "jaeger_query", "remote_sampling", "healthcheckv2"],
+            "pipelines": {
+                "traces": {
+                    "receivers": ["otlp"],
+                    "processors": ["batch"],
+                    "exporters": ["jaeger_storage_exporter"],
+                }
+            },
+            "telemetry": {
+                "resource": {"service.name": "jaeger"},
+                "metrics": {
+                    "level": "detailed",
+                    "readers": [
+                        {"pull": {"exporter": {"prometheus": {"host": "0.0.0.0", "port": METRICS_PORT}}}}
+                    ],
+                },
+                "logs": {"level": "info"},
+            },
+        },
+        "extensions": {
+            "healthcheckv2": {"use_v2": True, "http": {"endpoint": f"0.0.0.0:{HEALTH_PORT}"}},
+            "jaeger_query": {
+                "storage": {"traces": TRACE_STORAGE},
+                "http": {"endpoint": f"0.0.0.0:{QUERY_HTTP_PORT}"},
+                "grpc": {"endpoint": f"0.0.0.0:{QUERY_GRPC_PORT}"},
+            },
+            "jaeger_storage": {
+                "backends": {
+                    TRACE_STORAGE: {
+                        "elasticsearch": {
+                            "server_urls": [es_url],
+                            "auth": {
+                                "basic": {
+                                    "username": _env(es_username_env, "es_username_env"),
+                                    "password": _env(es_password_env, "es_password_env"),
+                                }
+                            },
+                            "tls": {"insecure": False, "ca_file": ca_file},
+                            "indices": {
+                                "index_prefix": index_prefix,
+                                "spans": dict(index_options),
+                                "services": dict(index_options),
+                                "dependencies": dict(index_options),
+                                "sampling": dict(index_options),
+                            },
+                        }
+                    }
+                }
+            },
+            "remote_sampling": {
+                "file": {"path": sampling_file_path, "reload_interval": SAMPLING_RELOAD_INTERVAL},
+                "http": {"endpoint": f"0.0.0.0:{SAMPLING_HTTP_PORT}"},
+                "grpc": {"endpoint": f"0.0.0.0:{SAMPLING_GRPC_PORT}"},
+            },
+        },
+        "receivers": {
+            "otlp": {
+                "protocols": {
+                    "grpc": {"endpoint": f"0.0.0.0:{OTLP_GRPC_PORT}"},
+                    "http": {"endpoint": f"0.0.0.0:{OTLP_HTTP_PORT}"},
+                }
+            }
+        },
+        "processors": {"batch": {}},
+        "exporters": {"jaeger_storage_exporter": {"trace_storage": TRACE_STORAGE}},
+    }

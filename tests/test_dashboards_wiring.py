@@ -1,0 +1,60 @@
+"""Dashboards as deployed through the Grafana provider: one folder per audience, role-based folder
+permissions for the stack's teams, each dashboard in its folder, deterministic models."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from monitoring.dashboards import FOLDER_PERMISSIONS, FOLDERS, build_dashboards
+from stacks.config import ConfigError
+
+FOLDER = "grafana:oss/folder:Folder"
+PERMISSION = "grafana:oss/folderPermission:FolderPermission"
+DASHBOARD = "grafana:oss/dashboard:Dashboard"
+
+
+def test_one_folder_per_audience(prod):
+    assert sorted(f.plain_inputs["uid"] for f in prod.of_type(FOLDER)) == sorted(f.uid for f in FOLDERS)
+
+
+def test_every_dashboard_lands_in_its_folder(prod):
+    expected = {d.uid: d.folder_uid for d in build_dashboards("prod")}
+    deployed = {json.loads(d.plain_inputs["configJson"])["uid"]: d.plain_inputs["folder"] for d in prod.of_type(DASHBOARD)}
+    assert deployed == expected
+
+
+def test_dashboards_default_to_the_stack_environment(prod):
+    for dashboard in prod.of_type(DASHBOARD):
+        model = json.loads(dashboard.plain_inputs["configJson"])
+        (environment,) = [v for v in model["templating"]["list"] if v["name"] == "environment"]
+        assert environment["current"]["value"] in ("prod", ["prod"]), model["uid"]
+
+
+def test_folder_permissions_grant_teams_exactly_the_role_table(prod):
+    team_ids = {t.plain_inputs["name"]: f"{t.name}-id" for t in prod.of_type("grafana:oss/team:Team")}
+    for permission in prod.of_type(PERMISSION):
+        inputs = permission.plain_inputs
+        granted = {p["teamId"]: p["permission"] for p in inputs["permissions"]}
+        expected = {team_ids[team]: level for team, level in FOLDER_PERMISSIONS[inputs["folderUid"]].items()}
+        assert granted == expected, inputs["folderUid"]
+    assert len(prod.of_type(PERMISSION)) == len(FOLDER_PERMISSIONS)
+
+
+def test_no_folder_keeps_the_default_role_grants(prod):
+    for permission in prod.of_type(PERMISSION):
+        assert all("role" not in p for p in permission.plain_inputs["permissions"])
+
+
+def test_dashboard_objects_wait_for_grafana(prod):
+    chart = prod.chart("grafana")
+    for resource in prod.of_type(FOLDER) + prod.of_type(PERMISSION) + prod.of_type(DASHBOARD):
+        assert chart.urn in resource.depends_on, resource.name
+
+
+def test_stack_without_a_dashboard_team_is_rejected(stack):
+    teams = [{"name": "Executives"}, {"name": "Operations"}, {"name": "Developers"}]
+    with pytest.raises(ConfigError) as raised:
+        stack("dev", {"grafana.teams": teams})
+    assert str(raised.value).startswith("terrafusion-monitoring:grafana.teams: needs the dashboard teams Security")
