@@ -24,8 +24,8 @@ from stacks.settings import GrafanaTeam
 class GrafanaContentArgs:
     datasources: Sequence[DatasourceSpec]
     teams: Sequence[GrafanaTeam]
-    # Datasource uid -> secret Output of its password (sent as secureJsonData, encrypted by Grafana).
-    datasource_passwords: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    # Datasource uid -> secureJsonData (passwords, CA): Outputs, kept secret, encrypted by Grafana.
+    datasource_secure_json: Mapping[str, Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
     folders: Sequence[FolderSpec] = ()
     # Folder uid -> team name -> View | Edit | Admin: each folder's only permissions.
     folder_permissions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -58,7 +58,9 @@ class GrafanaContent(pulumi.ComponentResource):
                 access_mode="proxy",
                 json_data_encoded=json.dumps(spec.json_data, sort_keys=True),
                 username=spec.username,
-                secure_json_data_encoded=_secure_json(args.datasource_passwords.get(spec.uid)),
+                basic_auth_enabled=spec.basic_auth_user is not None or None,
+                basic_auth_username=spec.basic_auth_user,
+                secure_json_data_encoded=_secure_json(args.datasource_secure_json.get(spec.uid)),
                 opts=child,
             )
             for spec in args.datasources
@@ -104,10 +106,10 @@ class GrafanaContent(pulumi.ComponentResource):
         self.register_outputs({"datasource_uids": self.datasource_uids})
 
 
-def _secure_json(password: pulumi.Output[str] | None) -> pulumi.Output[str] | None:
-    if password is None:
+def _secure_json(values: Mapping[str, pulumi.Input[str]] | None) -> pulumi.Output[str] | None:
+    if not values:
         return None
-    return pulumi.Output.secret(password.apply(lambda p: json.dumps({"password": p})))
+    return pulumi.Output.secret(pulumi.Output.all(**values).apply(lambda v: json.dumps(v, sort_keys=True)))
 
 
 def _slug(text: str) -> str:

@@ -9,7 +9,11 @@ import pulumi_kubernetes as k8s
 from components import object_storage
 from components.alerting import ALERTMANAGER_CONFIG_SECRET, AlertingArgs, AlertingConfig, AlertRules, AlertRulesArgs
 from components.chart import Workload
+from components.elasticsearch import GRAFANA_USER as ES_GRAFANA_USER
+from components.elasticsearch import Elasticsearch, ElasticsearchArgs
 from components.exporters import Exporters, ExportersArgs
+from components.fluent_bit import FluentBit, FluentBitArgs
+from components.tracing import Tracing, TracingArgs
 from components.influxdb import READER_USER as INFLUX_READER_USER
 from components.influxdb import Influxdb, InfluxdbArgs
 from components.grafana import Grafana, GrafanaArgs
@@ -19,7 +23,14 @@ from components.prometheus_stack import PrometheusStack, PrometheusStackArgs, Se
 from components.thanos import Thanos, ThanosArgs
 from monitoring.dashboards import FOLDER_PERMISSIONS, FOLDERS, build_dashboards
 from monitoring.slo import effective_slos
-from monitoring.datasources import INFLUXDB_TRENDS_UID, metrics_datasources, trends_datasource
+from monitoring.datasources import (
+    ELASTICSEARCH_LOGS_UID,
+    INFLUXDB_TRENDS_UID,
+    logs_datasource,
+    metrics_datasources,
+    traces_datasource,
+    trends_datasource,
+)
 from monitoring.alertmanager import ALERTMANAGER_RECEIVER_SECRET
 from stacks.config import GRAFANA_DATABASE_PASSWORD, OBJECT_STORAGE_SECRETS, POSTGRES_DSN, RECEIVER_SECRETS, StackSecrets
 from stacks.settings import StackSettings
@@ -139,6 +150,39 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 stateful, pulumi.ResourceOptions(depends_on=[objstore_secret, self.prometheus_stack])
             ),
         )
+        self.elasticsearch = Elasticsearch(
+            f"{name}-elasticsearch",
+            ElasticsearchArgs(
+                namespace=ns_name,
+                storage_class=settings.storage_class,
+                settings=settings.elasticsearch,
+                logs=settings.logs,
+                trace_index_prefix=settings.jaeger.index_prefix,
+            ),
+            opts=pulumi.ResourceOptions.merge(stateful, pulumi.ResourceOptions(depends_on=[namespace])),
+        )
+        # Shippers start once the lifecycle Job has put the templates in place, and once the
+        # Operator CRDs exist (their charts declare ServiceMonitors).
+        after_es = pulumi.ResourceOptions(
+            parent=self, depends_on=[self.elasticsearch.lifecycle_job, self.prometheus_stack]
+        )
+        self.fluent_bit = FluentBit(
+            f"{name}-fluent-bit",
+            FluentBitArgs(namespace=ns_name, settings=settings.fluent_bit, logs=settings.logs),
+            opts=after_es,
+        )
+        self.tracing = Tracing(
+            f"{name}-tracing",
+            TracingArgs(
+                namespace=ns_name,
+                jaeger=settings.jaeger,
+                collector=settings.otel_collector,
+                sampling=settings.sampling_spec,
+                es_url=self.elasticsearch.url,
+                index_replicas=min(1, settings.elasticsearch.nodes - 1),
+            ),
+            opts=after_es,
+        )
         self.exporters = Exporters(
             f"{name}-exporters",
             ExportersArgs(
@@ -177,9 +221,17 @@ class MonitoringPlatform(pulumi.ComponentResource):
                     trends_datasource(
                         self.influxdb.service_url, settings.influxdb.retention.database, INFLUX_READER_USER
                     ),
+                    logs_datasource(self.elasticsearch.url, ES_GRAFANA_USER.username),
+                    traces_datasource(self.tracing.jaeger_query_url),
                 ],
                 teams=settings.grafana.teams,
-                datasource_passwords={INFLUXDB_TRENDS_UID: self.influxdb.reader_password},
+                datasource_secure_json={
+                    INFLUXDB_TRENDS_UID: {"password": self.influxdb.reader_password},
+                    ELASTICSEARCH_LOGS_UID: {
+                        "basicAuthPassword": self.elasticsearch.user_passwords[ES_GRAFANA_USER.username],
+                        "tlsCACert": self.elasticsearch.ca_pem,
+                    },
+                },
                 folders=FOLDERS,
                 folder_permissions=FOLDER_PERMISSIONS,
                 dashboards=build_dashboards(settings.environment, slos=effective_slos(spec)),
@@ -199,6 +251,10 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 "thanos_query_frontend": self.thanos.query_frontend_url,
                 "grafana_in_cluster": self.grafana.in_cluster_url,
                 "influxdb": self.influxdb.service_url,
+                "elasticsearch": self.elasticsearch.url,
+                "jaeger_query": self.tracing.jaeger_query_url,
+                "otlp_grpc": self.tracing.otlp_grpc_endpoint,
+                "otlp_http": self.tracing.otlp_http_endpoint,
             }
         )
         self.register_outputs(
@@ -213,4 +269,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
             *self.grafana.workloads,
             *self.exporters.workloads,
             *self.influxdb.workloads,
+            *self.elasticsearch.workloads,
+            *self.fluent_bit.workloads,
+            *self.tracing.workloads,
         ]

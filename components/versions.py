@@ -73,6 +73,29 @@ INFLUXDB = ChartRef(chart="influxdb", version="4.12.5", repository="https://helm
 INFLUXDB_IMAGE = "influxdb"
 INFLUXDB_IMAGE_TAG = "1.11.8-alpine"
 
+# Ref: https://github.com/elastic/cloud-on-k8s/blob/main/deploy/eck-operator/Chart.yaml (v3.5.0)
+ECK_OPERATOR = ChartRef(chart="eck-operator", version="3.5.0", repository="https://helm.elastic.co")
+# Ref: ECK v3.5.0 config/samples/elasticsearch/elasticsearch.yaml (spec.version)
+ELASTICSEARCH_VERSION = "9.4.3"
+# The lifecycle Job only needs curl; pinned like every other image.
+CURL_IMAGE = "curlimages/curl:8.11.1"
+
+# Ref: https://github.com/fluent/helm-charts/blob/main/charts/fluent-bit/Chart.yaml (0.58.1: Fluent Bit 5.1.1)
+FLUENT_BIT = ChartRef(chart="fluent-bit", version="0.58.1", repository="https://fluent.github.io/helm-charts")
+
+# Ref: https://github.com/jaegertracing/helm-charts/blob/main/charts/jaeger/Chart.yaml (4.11.1: Jaeger 2.19.0)
+JAEGER = ChartRef(chart="jaeger", version="4.11.1", repository="https://jaegertracing.github.io/helm-charts")
+
+# Ref: https://github.com/open-telemetry/opentelemetry-helm-charts/blob/main/charts/opentelemetry-collector/Chart.yaml
+# (0.170.0: collector 0.158.0). The contrib image: the k8s distribution has no prometheus exporter.
+OTEL_COLLECTOR = ChartRef(
+    chart="opentelemetry-collector",
+    version="0.170.0",
+    repository="https://open-telemetry.github.io/opentelemetry-helm-charts",
+)
+OTEL_COLLECTOR_IMAGE = "otel/opentelemetry-collector-contrib"
+OTEL_COLLECTOR_IMAGE_TAG = "0.158.0"
+
 ALL_CHARTS: tuple[ChartRef, ...] = (
     KUBE_PROMETHEUS_STACK,
     THANOS,
@@ -80,4 +103,8 @@ ALL_CHARTS: tuple[ChartRef, ...] = (
     BLACKBOX_EXPORTER,
     POSTGRES_EXPORTER,
     INFLUXDB,
+    ECK_OPERATOR,
+    FLUENT_BIT,
+    JAEGER,
+    OTEL_COLLECTOR,
 )

@@ -36,7 +36,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-CONFIG_ROOT = "otel"
+CONFIG_ROOT = "otelCollector"
 OTLP_GRPC_PORT = 4317
 OTLP_HTTP_PORT = 4318
 PROMETHEUS_EXPORTER_PORT = 8889

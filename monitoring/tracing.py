@@ -31,7 +31,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-CONFIG_ROOT = "tracing.sampling"
+CONFIG_ROOT = "jaeger.sampling"
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "jaeger-sampling-strategies.schema.json"
 
 # Head-sampling probability per environment when the stack sets none.

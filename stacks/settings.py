@@ -15,6 +15,9 @@ from pydantic.alias_generators import to_camel
 from monitoring.alerting_spec import AlertingSpec
 from monitoring.dashboards import TEAMS as DASHBOARD_TEAMS
 from monitoring.influxdb import InfluxRetentionSpec
+from monitoring.logs import LogsSpec, validate_for_environment
+from monitoring.otel import OtelCollectorSpec
+from monitoring.tracing import SamplingSpec
 from monitoring.durations import parse_duration
 from stacks import units
 
@@ -246,6 +249,22 @@ class GrafanaSettings(Model):
         return self
 
 
+class SamplingSettings(SamplingSpec):
+    """`jaeger.sampling`: SamplingSpec without `environment`, taken from the top-level key."""
+
+    environment: str = Field("", exclude=True, description="Set from the top-level key; not configurable here.")
+
+    @field_validator("environment")
+    @classmethod
+    def _not_set_here(cls, value: str) -> str:
+        if value:
+            raise ValueError("is set by the top-level `environment` key, not here")
+        return value
+
+    def spec(self, environment: str) -> SamplingSpec:
+        return SamplingSpec.model_validate({**self.model_dump(exclude={"environment"}), "environment": environment})
+
+
 def _small_resources() -> Resources:
     return Resources(requests=ResourceList(cpu="10m", memory="32Mi"), limits=ResourceList(memory="128Mi"))
 
@@ -303,6 +322,43 @@ class InfluxdbSettings(Model):
     resources: Resources
 
 
+class ElasticsearchSettings(Model):
+    """The log (and trace) store: an ECK-managed Elasticsearch cluster."""
+
+    nodes: int = Field(ge=1, description="Master-eligible data nodes; prod needs 3 (quorum).")
+    storage_size: Quantity = Field(description="PersistentVolume per node.")
+    max_map_count: Literal["sysctl-init-container", "disable-mmap"] = Field(
+        "sysctl-init-container",
+        description="How the vm.max_map_count >= 262144 requirement is met: a privileged init "
+        "container that sets it on the node, or node.store.allow_mmap: false (no privilege, slower).",
+    )
+    resources: Resources
+
+
+class FluentBitSettings(Model):
+    resources: Resources = Field(description="Per node (DaemonSet) pod.")
+    events_resources: Resources = Field(
+        default_factory=_small_resources, description="The single Kubernetes-events collector."
+    )
+
+
+class JaegerSettings(Model):
+    replicas: int = Field(1, ge=1)
+    index_prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")] = Field(
+        "traces", description="Prefix of Jaeger's Elasticsearch indices."
+    )
+    sampling: SamplingSettings = Field(default_factory=lambda: SamplingSettings())
+    resources: Resources
+
+
+class OtelCollectorSettings(OtelCollectorSpec):
+    replicas: int = Field(1, ge=1)
+    cors_origins: tuple[str, ...] = Field(
+        (), description="Browser origins allowed to send OTLP/HTTP (the frontend's URLs)."
+    )
+    resources: Resources
+
+
 class AlertingSettings(AlertingSpec):
     """The `alerting` section of a stack file: AlertingSpec without `environment`, which comes
     from the top-level `environment` key so that a stack cannot label its alerts as another's."""
@@ -337,6 +393,11 @@ class StackSettings(Model):
     thanos: ThanosSettings
     grafana: GrafanaSettings
     influxdb: InfluxdbSettings
+    elasticsearch: ElasticsearchSettings
+    logs: LogsSpec = Field(default_factory=LogsSpec, description="Log families and their retention (ILM).")
+    fluent_bit: FluentBitSettings
+    jaeger: JaegerSettings
+    otel_collector: OtelCollectorSettings
     exporters: ExporterSettings = Field(
         default_factory=ExporterSettings, description="Blackbox probes and postgres_exporter for the SLOs."
     )
@@ -344,6 +405,10 @@ class StackSettings(Model):
         default_factory=AlertingSettings,
         description="Alert receivers, SLO overrides, business hours and maintenance windows.",
     )
+
+    @property
+    def sampling_spec(self) -> SamplingSpec:
+        return self.jaeger.sampling.spec(self.environment)
 
     @property
     def alerting_spec(self) -> AlertingSpec:
@@ -368,8 +433,11 @@ class StackSettings(Model):
             "thanos.query.replicas": (self.thanos.query.replicas, 2),
             "thanos.queryFrontend.replicas": (self.thanos.query_frontend.replicas, 2),
             "thanos.storeGateway.replicas": (self.thanos.store_gateway.replicas, 2),
+            "elasticsearch.nodes": (self.elasticsearch.nodes, 3),
         }
         for key, (value, minimum) in minimums.items():
             if value < minimum:
                 raise ValueError(f"{key}: is {value}; prod needs at least {minimum} for high availability")
+        # Retention rules by log importance (audit kept a year, debug only days) hold in prod.
+        validate_for_environment(self.logs, self.environment)
         return self

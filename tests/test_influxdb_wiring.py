@@ -61,7 +61,7 @@ def test_prod_influxdb_is_persistent_and_protected(prod):
 
 
 def test_schema_job_is_named_after_the_influxql_it_applies(prod):
-    job = prod.one(JOB_TYPE).plain_inputs
+    job = prod.one(JOB_TYPE, "terrafusion-influxdb-schema-job").plain_inputs
     config_map = prod.one("kubernetes:core/v1:ConfigMap", "terrafusion-influxdb-schema").plain_inputs
     influxql = config_map["data"]["schema.iql"]
     assert influxql == build_influxql(prod.result.platform.settings.influxdb.retention)
@@ -70,18 +70,18 @@ def test_schema_job_is_named_after_the_influxql_it_applies(prod):
 
 def test_changing_a_retention_replaces_the_schema_job(prod, stack):
     longer = stack("prod", {"influxdb.retention.rawRetention": "60d"})
-    assert longer.one(JOB_TYPE).plain_inputs["metadata"]["name"] != prod.one(JOB_TYPE).plain_inputs["metadata"]["name"]
+    assert longer.one(JOB_TYPE, "terrafusion-influxdb-schema-job").plain_inputs["metadata"]["name"] != prod.one(JOB_TYPE, "terrafusion-influxdb-schema-job").plain_inputs["metadata"]["name"]
 
 
 def test_schema_job_takes_every_credential_from_secrets(prod):
-    container = prod.one(JOB_TYPE).plain_inputs["spec"]["template"]["spec"]["containers"][0]
+    container = prod.one(JOB_TYPE, "terrafusion-influxdb-schema-job").plain_inputs["spec"]["template"]["spec"]["containers"][0]
     credential_vars = {e["name"]: e for e in container["env"] if "USER" in e["name"] or "PASSWORD" in e["name"]}
     assert set(credential_vars) == {"INFLUX_USERNAME", "INFLUX_PASSWORD", "INFLUX_READER_USER", "INFLUX_READER_PASSWORD"}
     assert all("valueFrom" in e and "value" not in e for e in credential_vars.values())
 
 
 def test_prometheus_waits_for_the_schema_job(prod):
-    assert prod.one(JOB_TYPE).urn in prod.chart("kube-prometheus-stack").depends_on
+    assert prod.one(JOB_TYPE, "terrafusion-influxdb-schema-job").urn in prod.chart("kube-prometheus-stack").depends_on
 
 
 def test_grafana_reads_trends_with_the_read_only_user(prod):

@@ -34,6 +34,9 @@ def test_render_writes_the_contract_files(rendered):
         "grafana/datasources.json",
         "alertmanager/alertmanager.yml",
         "influxdb/schema.iql",
+        "jaeger/sampling.json",
+        "elasticsearch/ilm-policy-terrafusion-logs-audit.json",
+        "elasticsearch/indextemplate-terrafusion-logs-audit.json",
         "manifests/namespace-cluster-monitoring.yaml",
     ):
         assert expected in files
@@ -76,6 +79,10 @@ def test_summary_lists_pinned_charts(rendered):
         "prometheus-blackbox-exporter": "11.17.2",
         "prometheus-postgres-exporter": "8.2.0",
         "influxdb": "4.12.5",
+        "eck-operator": "3.5.0",
+        "fluent-bit": "0.58.1",
+        "jaeger": "4.11.1",
+        "opentelemetry-collector": "0.170.0",
     }
 
 

@@ -76,7 +76,7 @@ def test_outputs_hold_no_plain_secret(any_stack):
 
 def test_outputs_name_grafana_and_the_service_endpoints(prod):
     assert prod.outputs["grafanaUrl"] == "https://grafana.terrafusion.example"
-    assert prod.outputs["datasourceUids"] == ["alertmanager", "influxdb-trends", "thanos"]
+    assert prod.outputs["datasourceUids"] == ["alertmanager", "elasticsearch-logs", "influxdb-trends", "jaeger", "thanos"]
     assert prod.outputs["endpoints"]["thanos_query_frontend"] == "http://thanos-query-frontend.monitoring.svc:10902"
 
 

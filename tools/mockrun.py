@@ -84,6 +84,12 @@ class _Mocks(pulumi_mocks.Mocks):
         if args.typ == "random:index/randomPassword:RandomPassword":
             # Deterministic, so two renders are byte-identical; the SDK marks `result` secret.
             state["result"] = f"mock-password-{args.name}"
+        elif args.typ == "tls:index/privateKey:PrivateKey":
+            state["privateKeyPem"] = f"mock-private-key-{args.name}"
+        elif args.typ == "tls:index/certRequest:CertRequest":
+            state["certRequestPem"] = f"mock-csr-{args.name}"
+        elif args.typ in ("tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"):
+            state["certPem"] = f"-----BEGIN CERTIFICATE-----\nmock-{args.name}\n-----END CERTIFICATE-----\n"
         return f"{args.name}-id", state
 
     def call(self, args: pulumi_mocks.MockCallArgs):

@@ -115,6 +115,7 @@ def render(stack: str, out_root: Path) -> tuple[Path, dict[str, Any]]:
             _dump_yaml(out / "manifests" / _manifest_filename(manifest), manifest)
 
     charts = []
+    chart_names = [c.inputs["chart"] for c in run.of_type(CHART_TYPE)]
     for chart in run.of_type(CHART_TYPE):
         inputs = redact(chart.inputs)
         entry = {
@@ -125,12 +126,16 @@ def render(stack: str, out_root: Path) -> tuple[Path, dict[str, Any]]:
             "namespace": inputs.get("namespace"),
         }
         charts.append(entry)
-        _dump_yaml(out / "charts" / f"{inputs['chart']}.yaml", {**entry, "values": inputs.get("values", {})})
+        # One file per chart, named after the chart; a chart deployed twice (Fluent Bit) is named
+        # after each release instead.
+        stem = inputs["chart"] if chart_names.count(inputs["chart"]) == 1 else chart.name
+        _dump_yaml(out / "charts" / f"{stem}.yaml", {**entry, "values": inputs.get("values", {})})
 
     _write_grafana(run, out)
     _write_alerting(run, out)
     (out / "influxdb").mkdir()
     (out / "influxdb" / "schema.iql").write_text(run.result.platform.influxdb.influxql)
+    _write_logs_and_traces(run, out)
 
     by_type: dict[str, list[str]] = {}
     for r in run.resources:
@@ -183,6 +188,19 @@ def _write_alerting(run: StackRun, out: Path) -> None:
     path = out / "alertmanager" / "alertmanager.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(run.result.platform.alertmanager_config_yaml)
+
+
+def _write_logs_and_traces(run: StackRun, out: Path) -> None:
+    platform = run.result.platform
+    for method, path, body in platform.elasticsearch.lifecycle_requests:
+        # "/_ilm/policy/terrafusion-logs-audit" -> ilm-policy-terrafusion-logs-audit.json
+        name = path.strip("/").replace("_", "").replace("/", "-")
+        _dump_json(out / "elasticsearch" / f"{name}.json", {"method": method, "path": path, "body": body})
+    (out / "jaeger").mkdir(exist_ok=True)
+    (out / "jaeger" / "sampling.json").write_text(platform.tracing.sampling_json)
+    (out / "fluent-bit").mkdir(exist_ok=True)
+    (out / "fluent-bit" / "node.yaml").write_text(platform.fluent_bit.node_config)
+    (out / "fluent-bit" / "events.yaml").write_text(platform.fluent_bit.events_config)
 
 
 def _print_table(out: Path, summary: dict[str, Any]) -> None:

@@ -80,7 +80,7 @@ def test_otlp_receives_grpc_and_http_with_cors_for_browsers(otel):
 
 @pytest.mark.parametrize("origin", ["*", "app.terrafusion.example", "https://app.example/path", ""])
 def test_unsafe_or_malformed_cors_origin_is_rejected(origin):
-    with pytest.raises(ValueError, match=r"otel\.corsOrigins\[0\]"):
+    with pytest.raises(ValueError, match=r"otelCollector\.corsOrigins\[0\]"):
         otel_collector_config(OtelCollectorSpec(), JAEGER_OTLP, [origin])
 
 
@@ -116,7 +116,7 @@ def test_spanmetrics_dimensions_are_the_http_semantic_conventions(otel):
 def test_spanmetrics_buckets_without_the_contract_are_rejected(buckets, message):
     with pytest.raises(ValidationError) as error:
         OtelCollectorSpec(spanmetrics_buckets=buckets)
-    assert f"otel.{message}" in str(error.value) or message in str(error.value)
+    assert f"otelCollector.{message}" in str(error.value) or message in str(error.value)
 
 
 def test_span_metric_names_are_what_prometheus_will_see(otel):
@@ -168,9 +168,9 @@ def test_k8sattributes_does_not_associate_by_connection(otel):
 @pytest.mark.parametrize(
     ("update", "message"),
     [
-        ({"memory_limit_percentage": 50, "memory_spike_limit_percentage": 50}, "otel.memorySpikeLimitPercentage"),
-        ({"batch_send_size": 10000, "batch_max_size": 100}, "otel.batchMaxSize"),
-        ({"batch_timeout": "soon"}, "otel.batchTimeout"),
+        ({"memory_limit_percentage": 50, "memory_spike_limit_percentage": 50}, "otelCollector.memorySpikeLimitPercentage"),
+        ({"batch_send_size": 10000, "batch_max_size": 100}, "otelCollector.batchMaxSize"),
+        ({"batch_timeout": "soon"}, "otelCollector.batchTimeout"),
     ],
 )
 def test_invalid_collector_settings_are_rejected(update, message):

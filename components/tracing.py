@@ -1,0 +1,166 @@
+"""Traces: Jaeger v2 storing in Elasticsearch with per-endpoint remote sampling, and the
+OpenTelemetry Collector as the OTLP gateway for services and browsers.
+
+Chart facts:
+- jaeger 4.11.1 (Jaeger 2.19.0): one all-in-one Deployment; the server is configured only by
+  `userconfig` (monitoring/tracing.py builds it); `jaeger.extraEnv`/`extraVolumes` carry the ES
+  credentials (by Secret reference) and the sampling strategies ConfigMap, mounted as a directory
+  so Jaeger's reload sees updates (a subPath mount never changes). The Service lacks the gRPC
+  sampling port 5779, added through `jaeger.service.extraPorts`. Its only hooks belong to the
+  ES rollover job, left off.
+- opentelemetry-collector 0.170.0: `mode` and `image.repository` are required; the contrib image
+  because the k8s distribution has no prometheus exporter; `alternateConfig` replaces the chart's
+  default config instead of merging into it (no stray jaeger/zipkin receivers); the span-metrics
+  port 8889 is added under `ports` and scraped with honorLabels so `service` stays `service`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.chart import Workload, child_options, declare_chart
+from components.elasticsearch import CA_KEY, CA_SECRET, JAEGER_USER
+from components.labels import standard_labels
+from components.versions import JAEGER, OTEL_COLLECTOR, OTEL_COLLECTOR_IMAGE, OTEL_COLLECTOR_IMAGE_TAG
+from monitoring.otel import PROMETHEUS_EXPORTER_PORT, otel_collector_config
+from monitoring.tracing import (
+    OTLP_GRPC_PORT,
+    SAMPLING_GRPC_PORT,
+    SamplingSpec,
+    jaeger_user_config,
+    sampling_strategies_json,
+)
+from stacks.settings import JaegerSettings, OtelCollectorSettings
+
+JAEGER_FULLNAME = "jaeger"
+COLLECTOR_FULLNAME = "otel-collector"
+SAMPLING_CONFIG_MAP = "jaeger-sampling-strategies"
+SAMPLING_DIR = "/etc/jaeger/sampling"
+SAMPLING_FILE = "strategies.json"
+CA_DIR = "/etc/jaeger/es-ca"
+USER_ENV, PASSWORD_ENV = "ES_USERNAME", "ES_PASSWORD"
+
+
+def jaeger_values(settings: JaegerSettings, es_url: str, index_replicas: int) -> dict[str, Any]:
+    return {
+        "fullnameOverride": JAEGER_FULLNAME,
+        "userconfig": jaeger_user_config(
+            es_url,
+            USER_ENV,
+            PASSWORD_ENV,
+            f"{CA_DIR}/{CA_KEY}",
+            f"{SAMPLING_DIR}/{SAMPLING_FILE}",
+            settings.index_prefix,
+            replicas=index_replicas,
+        ),
+        "jaeger": {
+            "replicas": settings.replicas,
+            "resources": settings.resources.to_k8s(),
+            "extraEnv": [
+                {"name": var, "valueFrom": {"secretKeyRef": {"name": JAEGER_USER.secret_name, "key": key}}}
+                for var, key in ((USER_ENV, "username"), (PASSWORD_ENV, "password"))
+            ],
+            "extraVolumes": [
+                {"name": "sampling", "configMap": {"name": SAMPLING_CONFIG_MAP}},
+                {"name": "es-ca", "secret": {"secretName": CA_SECRET}},
+            ],
+            "extraVolumeMounts": [
+                {"name": "sampling", "mountPath": SAMPLING_DIR, "readOnly": True},
+                {"name": "es-ca", "mountPath": CA_DIR, "readOnly": True},
+            ],
+            "service": {
+                "extraPorts": [{"name": "sampling-grpc", "port": SAMPLING_GRPC_PORT, "targetPort": SAMPLING_GRPC_PORT}]
+            },
+        },
+    }
+
+
+def collector_values(settings: OtelCollectorSettings, jaeger_otlp_endpoint: str) -> dict[str, Any]:
+    replicas = settings.replicas
+    return {
+        "fullnameOverride": COLLECTOR_FULLNAME,
+        "mode": "deployment",
+        "image": {"repository": OTEL_COLLECTOR_IMAGE, "tag": OTEL_COLLECTOR_IMAGE_TAG},
+        "replicaCount": replicas,
+        "resources": settings.resources.to_k8s(),
+        "alternateConfig": otel_collector_config(settings, jaeger_otlp_endpoint, list(settings.cors_origins)),
+        "ports": {
+            "jaeger-compact": {"enabled": False},
+            "jaeger-thrift": {"enabled": False},
+            "jaeger-grpc": {"enabled": False},
+            "zipkin": {"enabled": False},
+            "metrics": {"enabled": True},
+            "prom-exporter": {
+                "enabled": True,
+                "containerPort": PROMETHEUS_EXPORTER_PORT,
+                "servicePort": PROMETHEUS_EXPORTER_PORT,
+                "protocol": "TCP",
+            },
+        },
+        "serviceMonitor": {
+            "enabled": True,
+            "metricsEndpoints": [{"port": "metrics"}, {"port": "prom-exporter", "honorLabels": True}],
+        },
+        "podDisruptionBudget": {"enabled": replicas > 1, "maxUnavailable": 1},
+    }
+
+
+@dataclass(frozen=True)
+class TracingArgs:
+    namespace: str
+    jaeger: JaegerSettings
+    collector: OtelCollectorSettings
+    sampling: SamplingSpec
+    es_url: str
+    # Replicas of each Jaeger index: 1 where the cluster has a second node to hold it.
+    index_replicas: int
+
+
+class Tracing(pulumi.ComponentResource):
+    """Jaeger (storage, query, sampling) and the OTLP gateway in front of it."""
+
+    otlp_grpc_endpoint: str
+    otlp_http_endpoint: str
+    jaeger_query_url: str
+
+    def __init__(self, name: str, args: TracingArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("terrafusion:monitoring:Tracing", name, None, opts)
+        child = child_options(self, opts)
+        ns = args.namespace
+        self.sampling_json = sampling_strategies_json(args.sampling)
+        sampling = k8s.core.v1.ConfigMap(
+            f"{name}-sampling",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=SAMPLING_CONFIG_MAP, namespace=ns, labels=standard_labels("jaeger", name, "sampling")
+            ),
+            data={SAMPLING_FILE: self.sampling_json},
+            opts=child,
+        )
+        self.jaeger_values = jaeger_values(args.jaeger, args.es_url, args.index_replicas)
+        jaeger = declare_chart(
+            f"{name}-jaeger",
+            JAEGER,
+            ns,
+            self.jaeger_values,
+            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[sampling])),
+        )
+        self.collector_values = collector_values(args.collector, f"{JAEGER_FULLNAME}.{ns}.svc:{OTLP_GRPC_PORT}")
+        declare_chart(
+            f"{name}-collector",
+            OTEL_COLLECTOR,
+            ns,
+            self.collector_values,
+            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[jaeger])),
+        )
+        self.otlp_grpc_endpoint = f"{COLLECTOR_FULLNAME}.{ns}.svc:4317"
+        self.otlp_http_endpoint = f"http://{COLLECTOR_FULLNAME}.{ns}.svc:4318"
+        self.jaeger_query_url = f"http://{JAEGER_FULLNAME}.{ns}.svc:16686"
+        self.workloads = [
+            Workload("jaeger", "Deployment", args.jaeger.replicas, self.jaeger_values["jaeger"]["resources"]),
+            Workload("otel-collector", "Deployment", args.collector.replicas, self.collector_values["resources"]),
+        ]
+        self.register_outputs({})
