@@ -58,3 +58,39 @@ def test_stack_without_a_dashboard_team_is_rejected(stack):
     with pytest.raises(ConfigError) as raised:
         stack("dev", {"grafana.teams": teams})
     assert str(raised.value).startswith("terrafusion-monitoring:grafana.teams: needs the dashboard teams Security")
+
+
+def _datasource_uids(node) -> set[str]:
+    found: set[str] = set()
+    if isinstance(node, dict):
+        ds = node.get("datasource")
+        if isinstance(ds, dict) and isinstance(ds.get("uid"), str):
+            found.add(ds["uid"])
+        for value in node.values():
+            found |= _datasource_uids(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _datasource_uids(value)
+    return found
+
+
+def _resolve(uid: str, model: dict) -> str:
+    """`${datasource}` -> the default of the dashboard's datasource variable."""
+    if not uid.startswith("$"):
+        return uid
+    name = uid.strip("${}")
+    (variable,) = [v for v in model["templating"]["list"] if v["name"] == name]
+    current = variable["current"]["value"]
+    return current[0] if isinstance(current, list) else current
+
+
+@pytest.mark.parametrize("stack_name", ["dev", "prod"])
+def test_every_datasource_a_dashboard_uses_is_provisioned(stack_name, dev, prod):
+    run = {"dev": dev, "prod": prod}[stack_name]
+    provisioned = {d.plain_inputs["uid"] for d in run.of_type("grafana:oss/dataSource:DataSource")}
+    used: set[str] = set()
+    for dashboard in run.of_type(DASHBOARD):
+        model = json.loads(dashboard.plain_inputs["configJson"])
+        used |= {_resolve(uid, model) for uid in _datasource_uids(model)}
+    assert used, "no datasource references found"
+    assert used <= provisioned, used - provisioned
