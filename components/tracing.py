@@ -25,7 +25,7 @@ import pulumi_kubernetes as k8s
 from components.chart import Workload, child_options, declare_chart
 from components.elasticsearch import CA_KEY, CA_SECRET, JAEGER_USER
 from components.labels import standard_labels
-from components.versions import JAEGER, OTEL_COLLECTOR, OTEL_COLLECTOR_IMAGE, OTEL_COLLECTOR_IMAGE_TAG
+from components.versions import CURL_IMAGE, JAEGER, OTEL_COLLECTOR, OTEL_COLLECTOR_IMAGE, OTEL_COLLECTOR_IMAGE_TAG
 from monitoring.otel import PROMETHEUS_EXPORTER_PORT, otel_collector_config
 from monitoring.tracing import (
     OTLP_GRPC_PORT,
@@ -33,6 +33,7 @@ from monitoring.tracing import (
     SamplingSpec,
     jaeger_user_config,
     sampling_strategies_json,
+    trace_index_cleanup_script,
 )
 from stacks.settings import JaegerSettings, OtelCollectorSettings
 
@@ -156,6 +157,7 @@ class Tracing(pulumi.ComponentResource):
             self.collector_values,
             pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[jaeger])),
         )
+        self._trace_retention(name, args, child)
         self.otlp_grpc_endpoint = f"{COLLECTOR_FULLNAME}.{ns}.svc:4317"
         self.otlp_http_endpoint = f"http://{COLLECTOR_FULLNAME}.{ns}.svc:4318"
         self.jaeger_query_url = f"http://{JAEGER_FULLNAME}.{ns}.svc:16686"
@@ -164,3 +166,74 @@ class Tracing(pulumi.ComponentResource):
             Workload("otel-collector", "Deployment", args.collector.replicas, self.collector_values["resources"]),
         ]
         self.register_outputs({})
+
+    def _trace_retention(self, name: str, args: TracingArgs, child: pulumi.ResourceOptions) -> None:
+        """Daily deletion of trace indices older than jaeger.retentionDays (Jaeger never deletes)."""
+        ns = args.namespace
+        labels = standard_labels("jaeger", name, "retention")
+        script_name = "jaeger-trace-retention"
+        script = k8s.core.v1.ConfigMap(
+            f"{name}-retention-script",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=script_name, namespace=ns, labels=labels),
+            data={"cleanup.sh": trace_index_cleanup_script()},
+            opts=child,
+        )
+        env = [
+            k8s.core.v1.EnvVarArgs(name="ES_URL", value=args.es_url),
+            k8s.core.v1.EnvVarArgs(name="ES_CA_FILE", value=f"{CA_DIR}/{CA_KEY}"),
+            k8s.core.v1.EnvVarArgs(name="INDEX_PREFIX", value=args.jaeger.index_prefix),
+            k8s.core.v1.EnvVarArgs(name="RETENTION_DAYS", value=str(args.jaeger.retention_days)),
+            *[
+                k8s.core.v1.EnvVarArgs(
+                    name=var,
+                    value_from=k8s.core.v1.EnvVarSourceArgs(
+                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=JAEGER_USER.secret_name, key=key)
+                    ),
+                )
+                for var, key in ((USER_ENV, "username"), (PASSWORD_ENV, "password"))
+            ],
+        ]
+        k8s.batch.v1.CronJob(
+            f"{name}-retention",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=script_name, namespace=ns, labels=labels),
+            spec=k8s.batch.v1.CronJobSpecArgs(
+                schedule="30 2 * * *",
+                concurrency_policy="Forbid",
+                job_template=k8s.batch.v1.JobTemplateSpecArgs(
+                    spec=k8s.batch.v1.JobSpecArgs(
+                        backoff_limit=3,
+                        template=k8s.core.v1.PodTemplateSpecArgs(
+                            metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                            spec=k8s.core.v1.PodSpecArgs(
+                                restart_policy="OnFailure",
+                                containers=[
+                                    k8s.core.v1.ContainerArgs(
+                                        name="cleanup",
+                                        image=CURL_IMAGE,
+                                        command=["/bin/sh", "/script/cleanup.sh"],
+                                        env=env,
+                                        volume_mounts=[
+                                            k8s.core.v1.VolumeMountArgs(name="script", mount_path="/script"),
+                                            k8s.core.v1.VolumeMountArgs(name="es-ca", mount_path=CA_DIR, read_only=True),
+                                        ],
+                                        resources=k8s.core.v1.ResourceRequirementsArgs(
+                                            requests={"cpu": "10m", "memory": "16Mi"}, limits={"memory": "64Mi"}
+                                        ),
+                                    )
+                                ],
+                                volumes=[
+                                    k8s.core.v1.VolumeArgs(
+                                        name="script",
+                                        config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=script_name),
+                                    ),
+                                    k8s.core.v1.VolumeArgs(
+                                        name="es-ca", secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=CA_SECRET)
+                                    ),
+                                ],
+                            ),
+                        ),
+                    )
+                ),
+            ),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[script])),
+        )

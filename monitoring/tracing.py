@@ -311,3 +311,39 @@ def jaeger_user_config(
         "processors": {"batch": {}},
         "exporters": {"jaeger_storage_exporter": {"trace_storage": TRACE_STORAGE}},
     }
+
+
+# --- trace retention ---------------------------------------------------------------------------
+
+
+def trace_index_cleanup_script() -> str:
+    """POSIX sh for the daily CronJob that enforces trace retention: Jaeger writes one index per
+    day and type (`<prefix>-jaeger-span-2026-11-26`, ...) and never deletes them, so indices whose
+    date is older than RETENTION_DAYS are deleted.
+
+    Environment: ES_URL, ES_USERNAME, ES_PASSWORD (Jaeger's own user, which owns those indices),
+    INDEX_PREFIX, RETENTION_DAYS, optional ES_CA_FILE, optional NOW_EPOCH (tests).
+    Ref: https://www.jaegertracing.io/docs/latest/deployment/#elasticsearch (index per day)
+    """
+    return r"""#!/bin/sh
+set -eu
+now="${NOW_EPOCH:-$(date +%s)}"
+cutoff=$(date -u -d "@$((now - RETENTION_DAYS * 86400))" +%Y-%m-%d)
+es() {
+  if [ -n "${ES_CA_FILE:-}" ]; then
+    curl -sS --fail --cacert "$ES_CA_FILE" -u "$ES_USERNAME:$ES_PASSWORD" "$@"
+  else
+    curl -sS --fail -u "$ES_USERNAME:$ES_PASSWORD" "$@"
+  fi
+}
+echo "deleting ${INDEX_PREFIX}-jaeger-* indices dated before $cutoff"
+for index in $(es "$ES_URL/_cat/indices/${INDEX_PREFIX}-jaeger-*?h=index"); do
+  day=$(echo "$index" | sed -n 's/.*-\([0-9]\{4\}-[0-9]\{2\}-[0-9]\{2\}\)$/\1/p')
+  [ -n "$day" ] || continue
+  # expr compares non-numeric strings lexically, and ISO dates sort like time.
+  if [ "$(expr "$day" \< "$cutoff")" = 1 ]; then
+    echo "delete $index"
+    es -X DELETE "$ES_URL/$index" >/dev/null
+  fi
+done
+"""

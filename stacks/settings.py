@@ -347,6 +347,7 @@ class JaegerSettings(Model):
     index_prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")] = Field(
         "traces", description="Prefix of Jaeger's Elasticsearch indices."
     )
+    retention_days: int = Field(7, ge=1, description="Days of traces kept; older daily indices are deleted.")
     sampling: SamplingSettings = Field(default_factory=lambda: SamplingSettings())
     resources: Resources
 

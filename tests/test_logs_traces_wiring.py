@@ -214,3 +214,13 @@ def test_traces_link_to_logs_and_metrics(prod):
     assert data["tracesToLogsV2"]["datasourceUid"] == ELASTICSEARCH_LOGS_UID
     assert data["tracesToMetrics"]["datasourceUid"] == THANOS_UID
     assert ds.plain_inputs["url"] == "http://jaeger.monitoring.svc:16686"
+
+
+def test_trace_retention_cronjob_deletes_with_jaegers_own_user(prod):
+    cron = prod.one("kubernetes:batch/v1:CronJob", "terrafusion-tracing-retention").plain_inputs
+    container = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["RETENTION_DAYS"]["value"] == "7"
+    assert env["INDEX_PREFIX"]["value"] == "traces"
+    assert env["ES_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == JAEGER_USER.secret_name
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
