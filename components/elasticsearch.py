@@ -26,6 +26,7 @@ import pulumi_tls as tls
 import yaml
 
 from components.chart import Workload, child_options, declare_chart
+from components.jobs import env_from_secret, plain_env, script_pod
 from components.labels import secret, standard_labels
 from components.versions import CURL_IMAGE, ECK_OPERATOR, ELASTICSEARCH_VERSION
 from monitoring.logs import LogsSpec, es_requests, es_requests_hash
@@ -288,44 +289,14 @@ class Elasticsearch(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name=job_name, namespace=ns, labels=labels),
             spec=k8s.batch.v1.JobSpecArgs(
                 backoff_limit=10,
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        restart_policy="OnFailure",
-                        containers=[
-                            k8s.core.v1.ContainerArgs(
-                                name="apply-lifecycle",
-                                image=CURL_IMAGE,
-                                command=["/bin/sh", "/requests/apply.sh"],
-                                env=[
-                                    k8s.core.v1.EnvVarArgs(name="ES_URL", value=self.url),
-                                    k8s.core.v1.EnvVarArgs(
-                                        name="ELASTIC_PASSWORD",
-                                        value_from=k8s.core.v1.EnvVarSourceArgs(
-                                            secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(
-                                                name=ELASTIC_USER_SECRET, key="elastic"
-                                            )
-                                        ),
-                                    ),
-                                ],
-                                volume_mounts=[
-                                    k8s.core.v1.VolumeMountArgs(name="requests", mount_path="/requests"),
-                                    k8s.core.v1.VolumeMountArgs(name="ca", mount_path="/ca", read_only=True),
-                                ],
-                                resources=k8s.core.v1.ResourceRequirementsArgs(
-                                    requests={"cpu": "10m", "memory": "16Mi"}, limits={"memory": "64Mi"}
-                                ),
-                            )
-                        ],
-                        volumes=[
-                            k8s.core.v1.VolumeArgs(
-                                name="requests", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=job_name)
-                            ),
-                            k8s.core.v1.VolumeArgs(
-                                name="ca", secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=CA_SECRET)
-                            ),
-                        ],
-                    ),
+                template=script_pod(
+                    labels,
+                    "apply-lifecycle",
+                    CURL_IMAGE,
+                    ["/bin/sh", "/requests/apply.sh"],
+                    [*plain_env({"ES_URL": self.url}), env_from_secret("ELASTIC_PASSWORD", ELASTIC_USER_SECRET, "elastic")],
+                    config_maps={"/requests": job_name},
+                    secrets={"/ca": CA_SECRET},
                 ),
             ),
             # Log shippers wait for this Job (see platform.py): a data stream created before its

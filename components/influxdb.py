@@ -20,6 +20,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.chart import Workload, child_options, declare_chart
+from components.jobs import env_from_secret, plain_env, script_pod
 from components.labels import secret, standard_labels
 from components.versions import INFLUXDB, INFLUXDB_IMAGE, INFLUXDB_IMAGE_TAG
 from monitoring.influxdb import apply_script, build_influxql, remote_write_config, remote_write_url, schema_job_name
@@ -108,49 +109,24 @@ class Influxdb(pulumi.ComponentResource):
             opts=child,
         )
 
-        def from_secret(var: str, secret_name: str, key: str) -> k8s.core.v1.EnvVarArgs:
-            return k8s.core.v1.EnvVarArgs(
-                name=var,
-                value_from=k8s.core.v1.EnvVarSourceArgs(
-                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_name, key=key)
-                ),
-            )
-
         self.schema_job = k8s.batch.v1.Job(
             f"{name}-schema-job",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=job_name, namespace=args.namespace, labels=labels),
             spec=k8s.batch.v1.JobSpecArgs(
                 backoff_limit=10,
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        restart_policy="OnFailure",
-                        containers=[
-                            k8s.core.v1.ContainerArgs(
-                                name="apply-schema",
-                                image=f"{INFLUXDB_IMAGE}:{INFLUXDB_IMAGE_TAG}",
-                                command=["/bin/sh", "/schema/apply-influxql.sh", "/schema/schema.iql"],
-                                env=[
-                                    k8s.core.v1.EnvVarArgs(name="INFLUX_HOST", value=host),
-                                    k8s.core.v1.EnvVarArgs(name="INFLUX_PORT", value=str(PORT)),
-                                    k8s.core.v1.EnvVarArgs(name="INFLUX_DATABASE", value=retention.database),
-                                    from_secret("INFLUX_USERNAME", AUTH_SECRET, "influxdb-user"),
-                                    from_secret("INFLUX_PASSWORD", AUTH_SECRET, "influxdb-password"),
-                                    from_secret("INFLUX_READER_USER", READER_SECRET, "username"),
-                                    from_secret("INFLUX_READER_PASSWORD", READER_SECRET, "password"),
-                                ],
-                                volume_mounts=[k8s.core.v1.VolumeMountArgs(name="schema", mount_path="/schema")],
-                                resources=k8s.core.v1.ResourceRequirementsArgs(
-                                    requests={"cpu": "10m", "memory": "32Mi"}, limits={"memory": "64Mi"}
-                                ),
-                            )
-                        ],
-                        volumes=[
-                            k8s.core.v1.VolumeArgs(
-                                name="schema", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=job_name)
-                            )
-                        ],
-                    ),
+                template=script_pod(
+                    labels,
+                    "apply-schema",
+                    f"{INFLUXDB_IMAGE}:{INFLUXDB_IMAGE_TAG}",
+                    ["/bin/sh", "/schema/apply-influxql.sh", "/schema/schema.iql"],
+                    [
+                        *plain_env({"INFLUX_HOST": host, "INFLUX_PORT": str(PORT), "INFLUX_DATABASE": retention.database}),
+                        env_from_secret("INFLUX_USERNAME", AUTH_SECRET, "influxdb-user"),
+                        env_from_secret("INFLUX_PASSWORD", AUTH_SECRET, "influxdb-password"),
+                        env_from_secret("INFLUX_READER_USER", READER_SECRET, "username"),
+                        env_from_secret("INFLUX_READER_PASSWORD", READER_SECRET, "password"),
+                    ],
+                    config_maps={"/schema": job_name},
                 ),
             ),
             # Pulumi waits for the Job to complete, so Prometheus (which depends on it) only starts

@@ -23,6 +23,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.chart import Workload, child_options, declare_chart
+from components.jobs import env_from_secret, plain_env, script_pod
 from components.elasticsearch import CA_KEY, CA_SECRET, JAEGER_USER
 from components.labels import standard_labels
 from components.versions import CURL_IMAGE, JAEGER, OTEL_COLLECTOR, OTEL_COLLECTOR_IMAGE, OTEL_COLLECTOR_IMAGE_TAG
@@ -179,19 +180,16 @@ class Tracing(pulumi.ComponentResource):
             opts=child,
         )
         env = [
-            k8s.core.v1.EnvVarArgs(name="ES_URL", value=args.es_url),
-            k8s.core.v1.EnvVarArgs(name="ES_CA_FILE", value=f"{CA_DIR}/{CA_KEY}"),
-            k8s.core.v1.EnvVarArgs(name="INDEX_PREFIX", value=args.jaeger.index_prefix),
-            k8s.core.v1.EnvVarArgs(name="RETENTION_DAYS", value=str(args.jaeger.retention_days)),
-            *[
-                k8s.core.v1.EnvVarArgs(
-                    name=var,
-                    value_from=k8s.core.v1.EnvVarSourceArgs(
-                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=JAEGER_USER.secret_name, key=key)
-                    ),
-                )
-                for var, key in ((USER_ENV, "username"), (PASSWORD_ENV, "password"))
-            ],
+            *plain_env(
+                {
+                    "ES_URL": args.es_url,
+                    "ES_CA_FILE": f"{CA_DIR}/{CA_KEY}",
+                    "INDEX_PREFIX": args.jaeger.index_prefix,
+                    "RETENTION_DAYS": str(args.jaeger.retention_days),
+                }
+            ),
+            env_from_secret(USER_ENV, JAEGER_USER.secret_name, "username"),
+            env_from_secret(PASSWORD_ENV, JAEGER_USER.secret_name, "password"),
         ]
         k8s.batch.v1.CronJob(
             f"{name}-retention",
@@ -202,35 +200,14 @@ class Tracing(pulumi.ComponentResource):
                 job_template=k8s.batch.v1.JobTemplateSpecArgs(
                     spec=k8s.batch.v1.JobSpecArgs(
                         backoff_limit=3,
-                        template=k8s.core.v1.PodTemplateSpecArgs(
-                            metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                            spec=k8s.core.v1.PodSpecArgs(
-                                restart_policy="OnFailure",
-                                containers=[
-                                    k8s.core.v1.ContainerArgs(
-                                        name="cleanup",
-                                        image=CURL_IMAGE,
-                                        command=["/bin/sh", "/script/cleanup.sh"],
-                                        env=env,
-                                        volume_mounts=[
-                                            k8s.core.v1.VolumeMountArgs(name="script", mount_path="/script"),
-                                            k8s.core.v1.VolumeMountArgs(name="es-ca", mount_path=CA_DIR, read_only=True),
-                                        ],
-                                        resources=k8s.core.v1.ResourceRequirementsArgs(
-                                            requests={"cpu": "10m", "memory": "16Mi"}, limits={"memory": "64Mi"}
-                                        ),
-                                    )
-                                ],
-                                volumes=[
-                                    k8s.core.v1.VolumeArgs(
-                                        name="script",
-                                        config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=script_name),
-                                    ),
-                                    k8s.core.v1.VolumeArgs(
-                                        name="es-ca", secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=CA_SECRET)
-                                    ),
-                                ],
-                            ),
+                        template=script_pod(
+                            labels,
+                            "cleanup",
+                            CURL_IMAGE,
+                            ["/bin/sh", "/script/cleanup.sh"],
+                            env,
+                            config_maps={"/script": script_name},
+                            secrets={CA_DIR: CA_SECRET},
                         ),
                     )
                 ),

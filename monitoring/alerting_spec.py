@@ -13,11 +13,11 @@ import re
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator, model_validator
 
 from monitoring.severity import ReceiverKind, Severity
 from monitoring.slo import SLO_IDS, SloKind, parse_duration, slo_by_id
+from monitoring.models import SpecModel
 
 CONFIG_ROOT = "alerting"
 DEFAULT_RUNBOOK_BASE_URL = "https://github.com/terrafusion/terrafusion-monitoring/blob/main/docs/runbooks"
@@ -35,20 +35,12 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-    )
 
 
 # --- SLO overrides -----------------------------------------------------------------------------
 
 
-class SloOverride(_Model):
+class SloOverride(SpecModel):
     target: float | None = Field(
         default=None,
         description="New target: a ratio in (0, 1) for ratio SLOs (0.999 = 99.9%); for threshold "
@@ -89,7 +81,7 @@ def validate_slo_overrides(overrides: dict[str, SloOverride]) -> dict[str, SloOv
 # --- receivers (non-secret settings) -----------------------------------------------------------
 
 
-class PagerDutyReceiver(_Model):
+class PagerDutyReceiver(SpecModel):
     enabled: bool = Field(default=False, description="Page P1 alerts through PagerDuty (Events API v2).")
     url: str | None = Field(
         default=None,
@@ -101,7 +93,7 @@ def _default_slack_channels() -> dict[Severity, str]:
     return {Severity.P1: "#alerts-p1", Severity.P2: "#alerts-p2", Severity.P3: "#alerts-p3"}
 
 
-class SlackReceiver(_Model):
+class SlackReceiver(SpecModel):
     enabled: bool = Field(default=False, description="Post to Slack through an incoming webhook.")
     channels: dict[Severity, str] = Field(
         default_factory=_default_slack_channels,
@@ -109,7 +101,7 @@ class SlackReceiver(_Model):
     )
 
 
-class EmailReceiver(_Model):
+class EmailReceiver(SpecModel):
     enabled: bool = Field(default=False, description="Send P2 alerts by email.")
     to: str | None = Field(default=None, description="Recipient address (a team list).")
     from_: str | None = Field(default=None, alias="from", description="Sender address.")
@@ -130,7 +122,7 @@ class EmailReceiver(_Model):
         return self
 
 
-class TicketReceiver(_Model):
+class TicketReceiver(SpecModel):
     enabled: bool = Field(default=False, description="Open tickets through a webhook (P3, P4).")
     url: str | None = Field(
         default=None,
@@ -145,7 +137,7 @@ class TicketReceiver(_Model):
         return self
 
 
-class WatchdogReceiver(_Model):
+class WatchdogReceiver(SpecModel):
     enabled: bool = Field(
         default=False,
         description="Forward the always-firing Watchdog to an external dead man's switch.",
@@ -161,7 +153,7 @@ class WatchdogReceiver(_Model):
         return self
 
 
-class ReceiversSpec(_Model):
+class ReceiversSpec(SpecModel):
     pagerduty: PagerDutyReceiver = Field(default_factory=PagerDutyReceiver, description="PagerDuty.")
     slack: SlackReceiver = Field(default_factory=SlackReceiver, description="Slack.")
     email: EmailReceiver = Field(default_factory=EmailReceiver, description="Email (SMTP).")
@@ -211,7 +203,7 @@ def _check_ranges(values: list[str], allowed: tuple[str, ...], key: str, cycle: 
     return values
 
 
-class TimeRange(_Model):
+class TimeRange(SpecModel):
     start_time: str = Field(description="Start, HH:MM (inclusive).")
     end_time: str = Field(description="End, HH:MM (exclusive); 24:00 for end of day.")
 
@@ -225,7 +217,7 @@ class TimeRange(_Model):
         return self
 
 
-class BusinessHours(_Model):
+class BusinessHours(SpecModel):
     location: str = Field(default="Europe/Berlin", description="IANA time zone of the business hours.")
     weekdays: list[str] = Field(default_factory=lambda: ["monday:friday"], description="Weekday ranges.")
     start_time: str = Field(default="09:00", description="Start of the working day, HH:MM.")
@@ -250,7 +242,7 @@ class BusinessHours(_Model):
         return self
 
 
-class MaintenanceWindow(_Model):
+class MaintenanceWindow(SpecModel):
     """A mute window, in Alertmanager time_interval terms (all given fields must match)."""
 
     name: str = Field(description="Lower-case name, unique; becomes the time interval 'maintenance-<name>'.")
@@ -289,7 +281,7 @@ class MaintenanceWindow(_Model):
 # --- the whole spec ----------------------------------------------------------------------------
 
 
-class AlertingSpec(_Model):
+class AlertingSpec(SpecModel):
     environment: Annotated[str, Field(min_length=1)] = Field(
         description="Environment name; the static `environment` label on every alert."
     )

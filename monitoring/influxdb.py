@@ -41,8 +41,9 @@ import hashlib
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+from monitoring.models import SpecModel
 
 CONFIG_ROOT = "influxdb.retention"
 
@@ -153,16 +154,9 @@ def shard_duration_seconds(policy: str, retention_seconds: float) -> int:
 # --- the spec --------------------------------------------------------------------------------------
 
 
-class InfluxRetentionSpec(BaseModel):
+class InfluxRetentionSpec(SpecModel):
     """How long InfluxDB keeps each resolution of the trend series (stack config `influxdb.retention`)."""
 
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-    )
 
     database: str = Field(
         default="prometheus",

@@ -30,8 +30,8 @@ import re
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, model_validator
+from monitoring.models import SpecModel
 
 CONFIG_ROOT = "logs"
 MANAGED_BY = "terrafusion-monitoring"
@@ -85,17 +85,9 @@ def es_size_bytes(value: str, key: str) -> int:
     return int(match.group(1)) * _SIZE_BYTES[match.group(2)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-    )
 
 
-class LogFamilySettings(_Model):
+class LogFamilySettings(SpecModel):
     """Lifecycle of one family. Ages after rollover are measured from the rollover, as ILM does."""
 
     rollover_max_age: str = Field(
@@ -157,7 +149,7 @@ def _merge_family(family: str, given: Any) -> Any:
     return merged
 
 
-class LogsSpec(_Model):
+class LogsSpec(SpecModel):
     """What a stack decides about logs: one lifecycle per family (unset families keep defaults)."""
 
     families: dict[str, LogFamilySettings] = Field(

@@ -33,8 +33,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, model_validator
+from monitoring.models import SpecModel
 
 CONFIG_ROOT = "otelCollector"
 OTLP_GRPC_PORT = 4317
@@ -78,17 +78,9 @@ def go_duration_seconds(value: str, key: str) -> float:
     return float(match.group(1)) * _GO_UNIT_SECONDS[match.group(2)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-    )
 
 
-class OtelCollectorSpec(_Model):
+class OtelCollectorSpec(SpecModel):
     memory_limit_percentage: int = Field(
         default=80, ge=10, le=95, description="memory_limiter hard limit, % of the container memory limit."
     )

@@ -28,8 +28,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, model_validator
+from monitoring.models import SpecModel
 
 CONFIG_ROOT = "jaeger.sampling"
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "jaeger-sampling-strategies.schema.json"
@@ -51,17 +51,9 @@ _CRITICAL = re.compile(r"checkout|payment|\bpay\b|billing", re.IGNORECASE)
 _HEALTH = re.compile(r"^([A-Z]+\s+)?/(health|healthz|livez|readyz|ready|live|metrics)/?$", re.IGNORECASE)
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-    )
 
 
-class OperationSampling(_Model):
+class OperationSampling(SpecModel):
     """Probability for one endpoint (span name) of one service."""
 
     service: str = Field(min_length=1, description="service.name of the service, as its SDK reports it.")
@@ -80,7 +72,7 @@ def is_health_operation(operation: str) -> bool:
     return bool(_HEALTH.search(operation.strip()))
 
 
-class SamplingSpec(_Model):
+class SamplingSpec(SpecModel):
     environment: str = Field(min_length=1, description="Environment; picks the default probability.")
     default_probability: float | None = Field(
         default=None,

@@ -249,8 +249,9 @@ class GrafanaSettings(Model):
         return self
 
 
-class SamplingSettings(SamplingSpec):
-    """`jaeger.sampling`: SamplingSpec without `environment`, taken from the top-level key."""
+class _EnvironmentFromStack(BaseModel):
+    """Mixin for a section that wraps a spec with an `environment` field: the value comes from the
+    stack's top-level `environment` key, so a stack cannot label its data as another's."""
 
     environment: str = Field("", exclude=True, description="Set from the top-level key; not configurable here.")
 
@@ -261,8 +262,12 @@ class SamplingSettings(SamplingSpec):
             raise ValueError("is set by the top-level `environment` key, not here")
         return value
 
-    def spec(self, environment: str) -> SamplingSpec:
-        return SamplingSpec.model_validate({**self.model_dump(exclude={"environment"}), "environment": environment})
+    def with_environment(self, spec_type, environment: str):
+        return spec_type.model_validate({**self.model_dump(exclude={"environment"}), "environment": environment})
+
+
+class SamplingSettings(_EnvironmentFromStack, SamplingSpec):
+    """`jaeger.sampling`: SamplingSpec without `environment`."""
 
 
 def _small_resources() -> Resources:
@@ -360,21 +365,8 @@ class OtelCollectorSettings(OtelCollectorSpec):
     resources: Resources
 
 
-class AlertingSettings(AlertingSpec):
-    """The `alerting` section of a stack file: AlertingSpec without `environment`, which comes
-    from the top-level `environment` key so that a stack cannot label its alerts as another's."""
-
-    environment: str = Field("", exclude=True, description="Set from the top-level key; not configurable here.")
-
-    @field_validator("environment")
-    @classmethod
-    def _not_set_here(cls, value: str) -> str:
-        if value:
-            raise ValueError("is set by the top-level `environment` key, not here")
-        return value
-
-    def spec(self, environment: str) -> AlertingSpec:
-        return AlertingSpec.model_validate({**self.model_dump(exclude={"environment"}), "environment": environment})
+class AlertingSettings(_EnvironmentFromStack, AlertingSpec):
+    """The `alerting` section of a stack file: AlertingSpec without `environment`."""
 
 
 class StackSettings(Model):
@@ -409,11 +401,11 @@ class StackSettings(Model):
 
     @property
     def sampling_spec(self) -> SamplingSpec:
-        return self.jaeger.sampling.spec(self.environment)
+        return self.jaeger.sampling.with_environment(SamplingSpec, self.environment)
 
     @property
     def alerting_spec(self) -> AlertingSpec:
-        return self.alerting.spec(self.environment)
+        return self.alerting.with_environment(AlertingSpec, self.environment)
 
     @property
     def is_production(self) -> bool:

@@ -1,0 +1,62 @@
+"""Small pieces shared by the program's own Jobs and CronJobs (schema, lifecycle, retention):
+credentials by Secret reference, and a one-container script pod."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import pulumi_kubernetes as k8s
+
+# A script that talks to one API over HTTP: a few MiB of memory is plenty.
+SCRIPT_RESOURCES = k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "10m", "memory": "16Mi"}, limits={"memory": "64Mi"})
+
+
+def env_from_secret(var: str, secret_name: str, key: str) -> k8s.core.v1.EnvVarArgs:
+    """An env var read from a Secret by the kubelet: the value never enters the Pod spec."""
+    return k8s.core.v1.EnvVarArgs(
+        name=var,
+        value_from=k8s.core.v1.EnvVarSourceArgs(
+            secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_name, key=key)
+        ),
+    )
+
+
+def plain_env(values: Mapping[str, str]) -> list[k8s.core.v1.EnvVarArgs]:
+    return [k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in values.items()]
+
+
+def script_pod(
+    labels: Mapping[str, str],
+    container: str,
+    image: str,
+    command: Sequence[str],
+    env: Sequence[k8s.core.v1.EnvVarArgs],
+    config_maps: Mapping[str, str],
+    secrets: Mapping[str, str] | None = None,
+) -> k8s.core.v1.PodTemplateSpecArgs:
+    """One container running `command`, with ConfigMaps and Secrets mounted read-only at the given
+    paths (mount path -> object name). Retried in place on failure."""
+    volumes, mounts = [], []
+    for index, (path, name) in enumerate(sorted(config_maps.items())):
+        volumes.append(k8s.core.v1.VolumeArgs(name=f"config-{index}", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=name)))
+        mounts.append(k8s.core.v1.VolumeMountArgs(name=f"config-{index}", mount_path=path, read_only=True))
+    for index, (path, name) in enumerate(sorted((secrets or {}).items())):
+        volumes.append(k8s.core.v1.VolumeArgs(name=f"secret-{index}", secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=name)))
+        mounts.append(k8s.core.v1.VolumeMountArgs(name=f"secret-{index}", mount_path=path, read_only=True))
+    return k8s.core.v1.PodTemplateSpecArgs(
+        metadata=k8s.meta.v1.ObjectMetaArgs(labels=dict(labels)),
+        spec=k8s.core.v1.PodSpecArgs(
+            restart_policy="OnFailure",
+            containers=[
+                k8s.core.v1.ContainerArgs(
+                    name=container,
+                    image=image,
+                    command=list(command),
+                    env=list(env),
+                    volume_mounts=mounts,
+                    resources=SCRIPT_RESOURCES,
+                )
+            ],
+            volumes=volumes,
+        ),
+    )
