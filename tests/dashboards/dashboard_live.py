@@ -11,16 +11,15 @@ import json
 import urllib.error
 import socket
 import subprocess
-import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import yaml
+from helpers import MetricsServer
 
 LOCALHOST = "127.0.0.1"
 SERVICES = ("checkout", "search")
@@ -63,33 +62,11 @@ def exposition(metric_names: set[str], elapsed: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-class SyntheticExporter:
+class SyntheticExporter(MetricsServer):
     def __init__(self, metric_names: set[str]) -> None:
         started = time.monotonic()
-        names = metric_names
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server API)
-                body = exposition(names, time.monotonic() - started + 60).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer((LOCALHOST, 0), Handler)
-        self.address = f"{LOCALHOST}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> SyntheticExporter:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(lambda: exposition(metric_names, time.monotonic() - started + 60))
+        self.address = self.target
 
 
 @contextmanager

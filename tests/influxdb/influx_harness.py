@@ -12,19 +12,18 @@ import os
 import re
 import socket
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from monitoring.influxdb import InfluxRetentionSpec, apply_script
+from helpers import MetricsServer
 
 LOCALHOST = "127.0.0.1"
 ADMIN_USER = "admin"
@@ -229,7 +228,7 @@ def _basic(user: str, password: str) -> str:
 # --- Prometheus and a tiny exporter ----------------------------------------------------------------
 
 
-class TinyExporter:
+class TinyExporter(MetricsServer):
     """Serves a fixed /metrics: one business series of the contract and one unrelated node series."""
 
     BODY = (
@@ -237,33 +236,10 @@ class TinyExporter:
         'terrafusion_active_users{window="1d"} 42\n'
         "# TYPE node_cpu_seconds_total counter\n"
         'node_cpu_seconds_total{cpu="0",mode="idle"} 1234.5\n'
-    ).encode()
+    )
 
     def __init__(self) -> None:
-        body = self.BODY
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server API)
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer((LOCALHOST, 0), Handler)
-        self.target = f"{LOCALHOST}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> TinyExporter:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(lambda: self.BODY)
 
 
 def _snake(key: str) -> str:

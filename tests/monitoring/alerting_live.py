@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import yaml
+from helpers import MetricsServer
 
 LOCALHOST = "127.0.0.1"
 
@@ -142,7 +143,7 @@ class PostgresDatabase:
     blks_read: float = 0.0
 
 
-class SyntheticExporter:
+class SyntheticExporter(MetricsServer):
     """Serves /metrics from counters that grow at the configured rates (changeable at run time)."""
 
     def __init__(self, services: list[ApiService], databases: list[PostgresDatabase] | None = None) -> None:
@@ -150,31 +151,7 @@ class SyntheticExporter:
         self.databases = databases or []
         self._lock = threading.Lock()
         self._last = time.monotonic()
-        exporter = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                body = exporter.render().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer((LOCALHOST, 0), Handler)
-        self.target = f"{LOCALHOST}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> SyntheticExporter:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self.render)
 
     def set_error_ratio(self, service: str, ratio: float) -> None:
         with self._lock:
