@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import urllib.error
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -19,17 +18,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
-from helpers import MetricsServer
+from helpers import MetricsServer, free_port, wait_until
 
 LOCALHOST = "127.0.0.1"
 SERVICES = ("checkout", "search")
 BUCKETS = ("0.1", "0.3", "1", "2", "3", "+Inf")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOCALHOST, 0))
-        return sock.getsockname()[1]
 
 
 def _labels(**labels: str) -> str:
@@ -119,17 +112,6 @@ def _ready(url: str, process: subprocess.Popen) -> bool:
             return response.status == 200
     except OSError:
         return False
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 def instant_query(url: str, expr: str) -> dict:

@@ -10,9 +10,7 @@ import base64
 import json
 import os
 import re
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,7 +21,7 @@ from typing import Any
 import yaml
 
 from monitoring.influxdb import InfluxRetentionSpec, apply_script
-from helpers import MetricsServer
+from helpers import MetricsServer, free_port, wait_until
 
 LOCALHOST = "127.0.0.1"
 ADMIN_USER = "admin"
@@ -34,24 +32,6 @@ SAMPLE = {"rawRetention": "30d", "fiveMinuteRetention": "365d", "oneHourRetentio
 def make_spec(**overrides: str) -> InfluxRetentionSpec:
     """The sample spec (30d / 365d / 1825d on database `prometheus`) with camelCase overrides."""
     return InfluxRetentionSpec.model_validate({**SAMPLE, **overrides})
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOCALHOST, 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):
-    """Poll `predicate` until it returns a truthy value; TimeoutError after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 def go_duration(seconds: float) -> str:
