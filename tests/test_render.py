@@ -57,6 +57,7 @@ def test_no_secret_value_in_the_render(rendered, stack):
             text = path.read_text()
             assert "placeholder-" not in text, path
             assert "mock-password" not in text, path
+            assert "mock-private-key" not in text, path
 
 
 def test_secret_manifests_keep_keys_but_not_values(rendered):

@@ -38,6 +38,7 @@ def test_components_follow_the_type_token_convention(any_stack):
 def _plain_secret_values(run) -> list[str]:
     values = [placeholder_secret(key.split(":", 1)[1]) for key in run.placeholder_secrets]
     values += [f"mock-password-{r.name}" for r in run.of_type("random:index/randomPassword:RandomPassword")]
+    values += [f"mock-private-key-{r.name}" for r in run.of_type("tls:index/privateKey:PrivateKey")]
     return values
 
 
