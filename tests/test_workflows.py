@@ -20,3 +20,21 @@ def test_workflows_pass_actionlint():
 def test_ci_runs_the_readme_test_command():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     assert "make test" in (ROOT / "README.md").read_text()
+
+
+def test_bench_scripts_import_cleanly():
+    """`make bench` is not run by CI; this keeps its entry points from rotting unnoticed."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    for script in ("tools/bench.py", "tools/bench_alerting.py"):
+        code = (
+            "import importlib.util, sys; "
+            f"spec = importlib.util.spec_from_file_location('bench_under_test', {script!r}); "
+            "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module); "
+            "assert callable(module.main)"
+        )
+        proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, f"{script}: {proc.stderr[-2000:]}"
+    assert importlib.util.find_spec("tools.bench") is not None

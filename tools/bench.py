@@ -22,7 +22,7 @@ REPEATS = 5
 IMPORT_FLOOR = (
     "import pulumi, pulumi_kubernetes, pulumi_kubernetes.core.v1, pulumi_kubernetes.meta.v1, "
     "pulumi_kubernetes.helm.v4, pulumiverse_grafana, pulumiverse_grafana.oss, "
-    "pulumiverse_grafana.alerting, pulumi_random, pydantic, yaml"
+    "pulumiverse_grafana.alerting, pulumi_random, pulumi_tls, pydantic, yaml"
 )
 EVALUATE_PROD = "from tools.mockrun import run_stack; run_stack('prod')"
 

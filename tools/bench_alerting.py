@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "monitoring"))  # the live harness shared with the e2e test
+sys.path.insert(0, str(ROOT / "tests"))  # its shared helpers (tests/helpers.py)
 
 from alerting_live import (  # noqa: E402
     ApiService,
