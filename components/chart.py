@@ -1,11 +1,10 @@
-"""Shared pieces of every chart component: declaring a pinned chart, merging escape-hatch values,
-and describing the workloads a chart runs so the render can total their requests."""
+"""Shared pieces of every chart component: declaring a pinned chart and merging escape-hatch values.
+(Request totals come from the objects Helm renders: tools/requests.py.)"""
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import pulumi
 from pulumi_kubernetes.helm import v4 as helm
@@ -22,16 +21,6 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
         else:
             merged[key] = copy.deepcopy(value)
     return merged
-
-
-@dataclass(frozen=True)
-class Workload:
-    """One workload a chart runs: enough to total CPU and memory requests without rendering it."""
-
-    name: str
-    kind: str  # Deployment, StatefulSet or DaemonSet
-    replicas: int  # for a DaemonSet: pods per node (1)
-    resources: Mapping[str, Any]
 
 
 def child_options(parent: pulumi.Resource, opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
@@ -65,10 +54,3 @@ def declare_chart(
         ),
         opts=opts,
     )
-
-
-def chart_workloads(workloads: Sequence[Workload]) -> list[dict[str, Any]]:
-    return [
-        {"name": w.name, "kind": w.kind, "replicas": w.replicas, "resources": dict(w.resources)}
-        for w in workloads
-    ]

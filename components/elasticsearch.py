@@ -25,7 +25,7 @@ import pulumi_random as random
 import pulumi_tls as tls
 import yaml
 
-from components.chart import Workload, child_options, declare_chart
+from components.chart import child_options, declare_chart
 from components.jobs import env_from_secret, plain_env, script_pod
 from components.labels import secret, standard_labels
 from components.versions import CURL_IMAGE, ECK_OPERATOR, ELASTICSEARCH_VERSION
@@ -269,11 +269,6 @@ class Elasticsearch(pulumi.ComponentResource):
                 child, pulumi.ResourceOptions(depends_on=[operator, tls_secret, roles, *user_secrets])
             ),
         )
-        self.workloads = [
-            Workload("elasticsearch", "StatefulSet", args.settings.nodes, args.settings.resources.to_k8s()),
-            # Ref: eck-operator 3.5.0 values.yaml resources (chart default)
-            Workload("eck-operator", "StatefulSet", 1, {"requests": {"cpu": "100m", "memory": "150Mi"}}),
-        ]
 
         self.lifecycle_requests = es_requests(args.logs)
         job_name = f"es-lifecycle-{es_requests_hash(args.logs)}"

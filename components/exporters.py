@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.chart import Workload, child_options, declare_chart
+from components.chart import child_options, declare_chart
 from components.labels import secret, standard_labels
 from components.versions import BLACKBOX_EXPORTER, POSTGRES_EXPORTER
 from stacks.settings import BlackboxSettings, PostgresExporterSettings
@@ -116,14 +116,12 @@ class Exporters(pulumi.ComponentResource):
         super().__init__("terrafusion:monitoring:Exporters", name, None, opts)
         child = child_options(self, opts)
         self.charts: dict[str, dict[str, Any]] = {}
-        self.workloads: list[Workload] = []
 
         probes = probe_specs(args.blackbox, args.namespace)
         if probes:
             values = blackbox_values(args.blackbox)
             chart = declare_chart(f"{name}-blackbox", BLACKBOX_EXPORTER, args.namespace, values, child)
             self.charts[BLACKBOX_EXPORTER.chart] = values
-            self.workloads.append(Workload("blackbox-exporter", "Deployment", values["replicas"], values["resources"]))
             for probe_name, spec in probes.items():
                 k8s.apiextensions.CustomResource(
                     f"{name}-probe-{probe_name}",
@@ -158,5 +156,4 @@ class Exporters(pulumi.ComponentResource):
                 pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[dsn])),
             )
             self.charts[POSTGRES_EXPORTER.chart] = values
-            self.workloads.append(Workload("postgres-exporter", "Deployment", 1, values["resources"]))
         self.register_outputs({})

@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.chart import Workload, child_options, declare_chart
+from components.chart import child_options, declare_chart
 from components.elasticsearch import CA_KEY, CA_SECRET, FLUENT_BIT_USER, HTTP_PORT, HTTP_SERVICE
 from components.labels import standard_labels
 from components.versions import FLUENT_BIT
@@ -113,8 +113,4 @@ class FluentBit(pulumi.ComponentResource):
                 self.values[role],
                 pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[dependency])),
             )
-        self.workloads = [
-            Workload("fluent-bit", "DaemonSet", 1, self.values["node"]["resources"]),
-            Workload("fluent-bit-events", "Deployment", 1, self.values["events"]["resources"]),
-        ]
         self.register_outputs({})

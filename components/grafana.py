@@ -21,7 +21,7 @@ import pulumi
 import pulumi_random as random
 import pulumiverse_grafana as grafana
 
-from components.chart import Workload, child_options, declare_chart, deep_merge
+from components.chart import child_options, declare_chart, deep_merge
 from components.labels import secret, standard_labels
 from components.versions import GRAFANA, GRAFANA_IMAGE_TAG
 from stacks.settings import GrafanaSettings
@@ -87,10 +87,6 @@ def grafana_values(settings: GrafanaSettings, storage_class: str | None) -> dict
     return values
 
 
-def grafana_workloads(values: Mapping[str, Any]) -> list[Workload]:
-    return [Workload("grafana", "Deployment", values["replicas"], values["resources"])]
-
-
 class Grafana(pulumi.ComponentResource):
     """Grafana itself, its admin credentials, and a provider bound to it."""
 
@@ -130,7 +126,6 @@ class Grafana(pulumi.ComponentResource):
             )
 
         self.values = deep_merge(grafana_values(args.settings, args.storage_class), args.extra_values)
-        self.workloads = grafana_workloads(self.values)
         self.chart = declare_chart(
             f"{name}-chart",
             GRAFANA,

@@ -19,7 +19,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.chart import Workload, child_options, declare_chart
+from components.chart import child_options, declare_chart
 from components.jobs import env_from_secret, plain_env, script_pod
 from components.labels import secret, standard_labels
 from components.versions import INFLUXDB, INFLUXDB_IMAGE, INFLUXDB_IMAGE_TAG
@@ -89,7 +89,6 @@ class Influxdb(pulumi.ComponentResource):
         )  # fmt: skip
 
         self.values = influxdb_values(args.settings, args.storage_class)
-        self.workloads = [Workload("influxdb", "StatefulSet", 1, self.values["resources"])]
         self.chart = declare_chart(
             f"{name}-chart",
             INFLUXDB,

@@ -8,7 +8,6 @@ import pulumi_kubernetes as k8s
 
 from components import object_storage
 from components.alerting import ALERTMANAGER_CONFIG_SECRET, AlertingArgs, AlertingConfig, AlertRules, AlertRulesArgs
-from components.chart import Workload
 from components.elasticsearch import GRAFANA_USER as ES_GRAFANA_USER
 from components.elasticsearch import Elasticsearch, ElasticsearchArgs
 from components.exporters import Exporters, ExportersArgs
@@ -260,16 +259,3 @@ class MonitoringPlatform(pulumi.ComponentResource):
         self.register_outputs(
             {"grafana_url": self.grafana_url, "endpoints": self.endpoints, "datasource_uids": self.datasource_uids}
         )
-
-    @property
-    def workloads(self) -> list[Workload]:
-        return [
-            *self.prometheus_stack.workloads,
-            *self.thanos.workloads,
-            *self.grafana.workloads,
-            *self.exporters.workloads,
-            *self.influxdb.workloads,
-            *self.elasticsearch.workloads,
-            *self.fluent_bit.workloads,
-            *self.tracing.workloads,
-        ]

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 import pulumi
 
-from components.chart import Workload, child_options, declare_chart, deep_merge
+from components.chart import child_options, declare_chart, deep_merge
 from components.versions import KUBE_PROMETHEUS_STACK, THANOS_IMAGE_TAG
 from stacks.settings import AlertmanagerSettings, PrometheusSettings
 
@@ -147,18 +147,6 @@ def prometheus_stack_values(args: PrometheusStackArgs) -> dict[str, Any]:
     return deep_merge(values, args.extra_values)
 
 
-def prometheus_stack_workloads(values: Mapping[str, Any]) -> list[Workload]:
-    prom = values["prometheus"]["prometheusSpec"]
-    am = values["alertmanager"]["alertmanagerSpec"]
-    return [
-        Workload("prometheus-operator", "Deployment", 1, values["prometheusOperator"]["resources"]),
-        Workload("prometheus", "StatefulSet", prom["replicas"], prom["resources"]),
-        Workload("alertmanager", "StatefulSet", am["replicas"], am["resources"]),
-        Workload("kube-state-metrics", "Deployment", 1, values["kube-state-metrics"]["resources"]),
-        Workload("node-exporter", "DaemonSet", 1, values["prometheus-node-exporter"]["resources"]),
-    ]
-
-
 class PrometheusStack(pulumi.ComponentResource):
     """Prometheus, Alertmanager and the cluster exporters from kube-prometheus-stack."""
 
@@ -170,7 +158,6 @@ class PrometheusStack(pulumi.ComponentResource):
     def __init__(self, name: str, args: PrometheusStackArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("terrafusion:monitoring:PrometheusStack", name, None, opts)
         self.values = prometheus_stack_values(args)
-        self.workloads = prometheus_stack_workloads(self.values)
         self.chart = declare_chart(
             f"{name}-chart",
             KUBE_PROMETHEUS_STACK,

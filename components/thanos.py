@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import pulumi
 
-from components.chart import Workload, child_options, declare_chart, deep_merge
+from components.chart import child_options, declare_chart, deep_merge
 from components.prometheus_stack import REPLICA_LABEL, SecretKeyRef
 from components.versions import THANOS, THANOS_IMAGE_TAG
 from stacks.settings import ThanosSettings
@@ -103,26 +103,6 @@ def thanos_values(args: ThanosArgs) -> dict[str, Any]:
     return deep_merge(values, args.extra_values)
 
 
-def thanos_workloads(values: Mapping[str, Any]) -> list[Workload]:
-    return [
-        Workload("thanos-query", "Deployment", values["query"]["replicas"], values["query"]["resources"]),
-        Workload(
-            "thanos-query-frontend",
-            "Deployment",
-            values["queryFrontend"]["replicas"],
-            values["queryFrontend"]["resources"],
-        ),
-        Workload(
-            "thanos-store-gateway",
-            "StatefulSet",
-            values["storeGateway"]["replicas"],
-            values["storeGateway"]["resources"],
-        ),
-        # The chart hard-codes one compactor: compaction of a bucket must never run twice at once.
-        Workload("thanos-compact", "StatefulSet", 1, values["compact"]["resources"]),
-    ]
-
-
 class Thanos(pulumi.ComponentResource):
     """Global query over all Prometheus replicas plus the bucket, and its retention."""
 
@@ -132,7 +112,6 @@ class Thanos(pulumi.ComponentResource):
     def __init__(self, name: str, args: ThanosArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("terrafusion:monitoring:Thanos", name, None, opts)
         self.values = thanos_values(args)
-        self.workloads = thanos_workloads(self.values)
         self.chart = declare_chart(
             f"{name}-chart", THANOS, args.namespace, self.values, child_options(self, opts)
         )

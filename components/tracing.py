@@ -22,7 +22,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.chart import Workload, child_options, declare_chart
+from components.chart import child_options, declare_chart
 from components.jobs import env_from_secret, plain_env, script_pod
 from components.elasticsearch import CA_KEY, CA_SECRET, JAEGER_USER
 from components.labels import standard_labels
@@ -162,10 +162,6 @@ class Tracing(pulumi.ComponentResource):
         self.otlp_grpc_endpoint = f"{COLLECTOR_FULLNAME}.{ns}.svc:4317"
         self.otlp_http_endpoint = f"http://{COLLECTOR_FULLNAME}.{ns}.svc:4318"
         self.jaeger_query_url = f"http://{JAEGER_FULLNAME}.{ns}.svc:16686"
-        self.workloads = [
-            Workload("jaeger", "Deployment", args.jaeger.replicas, self.jaeger_values["jaeger"]["resources"]),
-            Workload("otel-collector", "Deployment", args.collector.replicas, self.collector_values["resources"]),
-        ]
         self.register_outputs({})
 
     def _trace_retention(self, name: str, args: TracingArgs, child: pulumi.ResourceOptions) -> None:

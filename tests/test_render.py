@@ -8,9 +8,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 
 from helpers import require_tool
-from tools import checks, render
+from tools import checks, helm, render
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +64,53 @@ def test_no_secret_value_in_the_render(rendered, stack):
 def test_secret_manifests_keep_keys_but_not_values(rendered):
     manifest = (rendered["dev"] / "manifests" / "secret-monitoring-thanos-objstore.yaml").read_text()
     assert "objstore.yml: '[secret]'" in manifest
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_chart_is_rendered_object_by_object(rendered, stack):
+    summary = json.loads((rendered[stack] / "summary.json").read_text())
+    for chart in summary["charts"]:
+        stem = chart["chart"] if [c["chart"] for c in summary["charts"]].count(chart["chart"]) == 1 else chart["name"]
+        files = sorted((rendered[stack] / "objects" / stem).glob("*.yaml"))
+        assert len(files) == chart["objects"] > 0, stem
+    assert (rendered[stack] / "objects" / "kube-prometheus-stack" / "prometheus-monitoring-kps-prometheus.yaml").exists()
+
+
+def test_chart_objects_carry_the_release_namespace_unless_cluster_scoped(rendered):
+    objects = render.read_objects(rendered["prod"])
+    for obj in objects:
+        namespace = obj["metadata"].get("namespace")
+        if obj["kind"] in helm.CLUSTER_SCOPED_KINDS:
+            assert namespace is None, obj["metadata"]["name"]
+        else:
+            assert namespace, f"{obj['kind']} {obj['metadata']['name']}"
+
+
+def test_chart_secrets_are_redacted_whole(rendered):
+    secrets = [o for o in render.read_objects(rendered["prod"]) if o["kind"] == "Secret"]
+    assert secrets
+    for obj in secrets:
+        assert set((obj.get("data") or {}).values()) <= {"[secret]"}, obj["metadata"]["name"]
+        assert set((obj.get("stringData") or {}).values()) <= {"[secret]"}, obj["metadata"]["name"]
+
+
+def test_request_totals_come_from_the_rendered_objects(rendered):
+    requests = json.loads((rendered["prod"] / "summary.json").read_text())["requests"]
+    rows = {(r["kind"], r["workload"]): r for r in requests["workloads"]}
+    prometheus = yaml.safe_load(
+        (rendered["prod"] / "objects" / "kube-prometheus-stack" / "prometheus-monitoring-kps-prometheus.yaml").read_text()
+    )
+    assert rows[("Prometheus", "kps-prometheus")]["pods"] == prometheus["spec"]["replicas"]
+    # DaemonSets run once per assumed node; the total is the sum of the rows.
+    assert all(r["pods"] == requests["assumedNodes"] for r in requests["workloads"] if r["kind"] == "DaemonSet")
+    assert sum(Decimal(r["cpu"]) for r in requests["workloads"]) == Decimal(requests["cpuCores"])
+
+
+def test_a_missing_chart_archive_is_one_clear_line(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("CHART_DIR", str(tmp_path))
+    assert render.main(["--stack", "dev", "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not in" in err[0] and "make charts" in err[0]
 
 
 def test_dev_fits_a_laptop_cluster(rendered):

@@ -16,7 +16,6 @@ import json
 import re
 import shutil
 import sys
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from stacks import units  # noqa: E402
+from components.versions import ALL_CHARTS  # noqa: E402
 from stacks.config import ConfigError  # noqa: E402
+from tools import helm, requests  # noqa: E402
 from tools.mockrun import REDACTED, Resource, StackRun, known_stacks, redact  # noqa: E402
 
 CHART_TYPE = "kubernetes:helm.sh/v4:Chart"
@@ -74,28 +74,78 @@ def _manifest_filename(manifest: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", "-".join(parts)).lower() + ".yaml"
 
 
-def _requests(run: StackRun, nodes: int) -> dict[str, Any]:
-    """Total CPU and memory requests of every workload, DaemonSets counted once per node."""
-    rows = []
-    cpu_total, mem_total = Decimal(0), Decimal(0)
-    for w in run.result.platform.workloads:
-        pods = nodes if w.kind == "DaemonSet" else w.replicas
-        requests = w.resources.get("requests", {})
-        cpu = units.quantity(requests.get("cpu", "0")) * pods
-        mem = units.quantity(requests.get("memory", "0")) * pods
-        cpu_total += cpu
-        mem_total += mem
-        rows.append({"workload": w.name, "kind": w.kind, "pods": pods, "cpu": f"{cpu:.3f}", "memoryMi": int(mem / 2**20)})
+def chart_releases(run: StackRun) -> dict[str, helm.Release]:
+    """Every chart the program declares, keyed by its file stem: the chart's name, or the release
+    name for a chart deployed twice (Fluent Bit). Values are redacted: a secret never reaches
+    Helm's output, and the Secrets it renders are redacted whole anyway."""
+    refs = {(ref.chart, ref.version): ref for ref in ALL_CHARTS}
+    charts = run.of_type(CHART_TYPE)
+    chart_names = [c.inputs["chart"] for c in charts]
+    releases = {}
+    for chart in charts:
+        inputs = redact(chart.inputs)
+        stem = inputs["chart"] if chart_names.count(inputs["chart"]) == 1 else chart.name
+        releases[stem] = helm.Release(
+            name=inputs["name"],
+            ref=refs[(inputs["chart"], inputs["version"])],
+            namespace=inputs["namespace"],
+            values=inputs.get("values", {}),
+        )
+    return releases
+
+
+def _redact_secret_data(obj: dict[str, Any]) -> dict[str, Any]:
+    if obj.get("kind") == "Secret":
+        for key in ("data", "stringData"):
+            if key in obj:
+                obj[key] = {k: REDACTED for k in obj[key] or {}}
+    return obj
+
+
+def _cluster_scoped_custom_kinds(objects: list[dict[str, Any]]) -> set[tuple[str, str]]:
     return {
-        "assumedNodes": nodes,
-        "cpuCores": f"{cpu_total:.3f}",
-        "memoryMi": int(mem_total / 2**20),
-        "workloads": sorted(rows, key=lambda r: r["workload"]),
+        (crd["spec"]["group"], crd["spec"]["names"]["kind"])
+        for crd in objects
+        if crd.get("kind") == "CustomResourceDefinition" and crd["spec"].get("scope") == "Cluster"
     }
 
 
-def render(stack: str, out_root: Path) -> tuple[Path, dict[str, Any]]:
+def _fix_custom_scope(objects: list[dict[str, Any]], cluster_kinds: set[tuple[str, str]]) -> None:
+    for obj in objects:
+        group = obj.get("apiVersion", "").rpartition("/")[0]
+        if (group, obj.get("kind")) in cluster_kinds:
+            obj.get("metadata", {}).pop("namespace", None)
+
+
+def template_charts(releases: dict[str, helm.Release]) -> dict[str, list[dict[str, Any]]]:
+    """Every object each chart renders, Secrets redacted, cluster-scoped custom kinds without a
+    namespace (the v4 Chart only namespaces what the API server says is namespaced)."""
+    by_release = helm.template_all(releases.values())
+    objects = {stem: [_redact_secret_data(o) for o in by_release[r.name]] for stem, r in releases.items()}
+    cluster_kinds = _cluster_scoped_custom_kinds([o for objs in objects.values() for o in objs])
+    for objs in objects.values():
+        _fix_custom_scope(objs, cluster_kinds)
+    return objects
+
+
+def _write_objects(directory: Path, objects: list[dict[str, Any]]) -> None:
+    """One file per object; a second object with the same kind, namespace and name (an error the
+    checks report) gets a numbered file instead of overwriting the first."""
+    for obj in objects:
+        filename = _manifest_filename(obj)
+        n = 1
+        while (directory / filename).exists():
+            n += 1
+            filename = _manifest_filename(obj).removesuffix(".yaml") + f"-{n}.yaml"
+        _dump_yaml(directory / filename, obj)
+
+
+def render(stack: str, out_root: Path, charts: bool = True) -> tuple[Path, dict[str, Any]]:
+    """Write build/<stack>/. With `charts=False` (bench only) the charts are not templated, so
+    objects/ and the request totals are missing."""
     run = StackRun(stack).execute()
+    releases = chart_releases(run)
+    chart_objects = template_charts(releases) if charts else {}
     settings_nodes = run.result.platform.settings.cluster.nodes
     out = out_root / stack
     if out.exists():
@@ -114,27 +164,22 @@ def render(stack: str, out_root: Path) -> tuple[Path, dict[str, Any]]:
     ]
     _dump_json(out / "resources.json", resources)
 
-    for resource in run.resources:
-        if _is_kubernetes_object(resource):
-            manifest = _manifest(resource)
-            _dump_yaml(out / "manifests" / _manifest_filename(manifest), manifest)
+    program_objects = [_manifest(r) for r in run.resources if _is_kubernetes_object(r)]
+    _write_objects(out / "manifests", program_objects)
+    for stem, objects in chart_objects.items():
+        _write_objects(out / "objects" / stem, objects)
 
-    charts = []
-    chart_names = [c.inputs["chart"] for c in run.of_type(CHART_TYPE)]
-    for chart in run.of_type(CHART_TYPE):
-        inputs = redact(chart.inputs)
+    entries = []
+    for stem, release in releases.items():
         entry = {
-            "name": chart.name,
-            "chart": inputs["chart"],
-            "version": inputs["version"],
-            "repository": inputs["repositoryOpts"]["repo"],
-            "namespace": inputs.get("namespace"),
+            "name": release.name,
+            "chart": release.ref.chart,
+            "version": release.ref.version,
+            "repository": release.ref.repository,
+            "namespace": release.namespace,
         }
-        charts.append(entry)
-        # One file per chart, named after the chart; a chart deployed twice (Fluent Bit) is named
-        # after each release instead.
-        stem = inputs["chart"] if chart_names.count(inputs["chart"]) == 1 else chart.name
-        _dump_yaml(out / "charts" / f"{stem}.yaml", {**entry, "values": inputs.get("values", {})})
+        entries.append({**entry, "objects": len(chart_objects.get(stem, []))})
+        _dump_yaml(out / "charts" / f"{stem}.yaml", {**entry, "values": release.values})
 
     _write_grafana(run, out)
     _write_alerting(run, out)
@@ -145,19 +190,27 @@ def render(stack: str, out_root: Path) -> tuple[Path, dict[str, Any]]:
     by_type: dict[str, list[str]] = {}
     for r in run.resources:
         by_type.setdefault(r.type, []).append(r.name)
+    every_object = program_objects + [o for objs in chart_objects.values() for o in objs]
     summary = {
         "stack": stack,
         "environment": run.outputs.get("environment"),
         "resourceCount": len(run.resources),
+        "kubernetesObjects": len(every_object),
         "resourcesByType": {t: sorted(names) for t, names in sorted(by_type.items())},
-        "charts": sorted(charts, key=lambda c: c["chart"]),
-        "requests": _requests(run, settings_nodes),
+        "charts": sorted(entries, key=lambda c: (c["chart"], c["name"])),
+        "requests": requests.totals(every_object, settings_nodes) if charts else None,
         "outputs": {k: (REDACTED if k in run.secret_outputs else v) for k, v in sorted(run.outputs.items())},
         "placeholderSecrets": sorted(run.placeholder_secrets),
         "warnings": sorted(run.warnings),
     }
     _dump_json(out / "summary.json", summary)
     return out, summary
+
+
+def read_objects(out: Path) -> list[dict[str, Any]]:
+    """Every Kubernetes object of a render: the program's (manifests/) and the charts' (objects/)."""
+    paths = sorted((out / "manifests").glob("*.yaml")) + sorted((out / "objects").glob("*/*.yaml"))
+    return [yaml.load(p.read_text(), Loader=helm.YamlLoader) for p in paths]
 
 
 def _write_grafana(run: StackRun, out: Path) -> None:
@@ -213,6 +266,7 @@ def _print_table(out: Path, summary: dict[str, Any]) -> None:
     print(f"  {'resources':<36}{summary['resourceCount']}")
     for chart in summary["charts"]:
         print(f"  {'chart ' + chart['chart']:<36}{chart['version']}")
+    print(f"  {'kubernetes objects':<36}{summary['kubernetesObjects']}")
     req = summary["requests"]
     print(f"  {'requests (cpu / memory)':<36}{req['cpuCores']} cores / {req['memoryMi']} Mi on {req['assumedNodes']} node(s)")
     for warning in summary["warnings"]:
@@ -230,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         out, summary = render(args.stack, Path(args.out))
-    except ConfigError as error:
+    except (ConfigError, helm.HelmError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     _print_table(out, summary)
