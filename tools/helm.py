@@ -131,6 +131,45 @@ def template_all(
         return {r.name: objects for r, objects in zip(releases, rendered)}
 
 
+def _ids(objects: Iterable[Mapping[str, Any]]) -> set[str]:
+    return {f"{o.get('kind')} {o.get('metadata', {}).get('namespace') or '-'}/{o.get('metadata', {}).get('name')}" for o in objects}
+
+
+def _crd_groups(objects: Iterable[Mapping[str, Any]]) -> set[str]:
+    return {o["spec"]["group"] for o in objects if o.get("kind") == "CustomResourceDefinition"}
+
+
+def first_deploy_gaps(releases: Sequence[Release], waits_for: Mapping[str, set[str]]) -> list[str]:
+    """Objects a chart renders only when another chart's CRDs already exist, in a chart that does
+    not wait for that chart.
+
+    The v4 Chart renders with the cluster's API versions (`helm template --dry-run=server`
+    semantics), so a template guarded by `.Capabilities.APIVersions.Has "monitoring.coreos.com/v1"`
+    renders nothing while those CRDs are missing. A chart registered after the chart that installs
+    them (`depends_on`, which the SDK resolves only once that chart's objects exist) renders it on
+    the first `pulumi up`; any other chart would create it only on the second. `waits_for` maps a
+    release name to the release names it (transitively) depends on. (`pulumi preview` of an empty
+    cluster always lacks such objects: nothing is installed yet.)"""
+    steady = template_all(releases)
+    fresh = template_all(releases, api_versions=())
+    shipped = {group: r.name for r in releases for group in _crd_groups(steady[r.name])}
+    gaps = []
+    for release in releases:
+        fresh_ids = _ids(fresh[release.name])
+        for obj in steady[release.name]:
+            if next(iter(_ids([obj]))) in fresh_ids:
+                continue
+            group = obj.get("apiVersion", "").rpartition("/")[0]
+            installer = shipped.get(group)
+            if installer is None or installer not in waits_for.get(release.name, set()):
+                gaps.append(
+                    f"{release.name}: {next(iter(_ids([obj])))} needs the {group or 'core'} API at render time, "
+                    f"but the release does not depend on {installer or 'a chart that installs it'}: "
+                    "the first `pulumi up` would not create it"
+                )
+    return sorted(gaps)
+
+
 # Built-in kinds without a namespace; custom kinds are looked up in their CRD's `scope`.
 CLUSTER_SCOPED_KINDS = frozenset(
     {

@@ -94,6 +94,20 @@ def chart_releases(run: StackRun) -> dict[str, helm.Release]:
     return releases
 
 
+def chart_dependencies(run: StackRun, releases: dict[str, helm.Release]) -> dict[str, set[str]]:
+    """Release name -> the other releases it waits for, through any chain of `depends_on`."""
+    graph = {r.name: {d.rsplit("::", 1)[-1] for d in r.depends_on} for r in run.resources}
+    names = {r.name for r in releases.values()}
+
+    def closure(name: str, seen: set[str]) -> set[str]:
+        for dep in graph.get(name, set()) - seen:
+            seen.add(dep)
+            closure(dep, seen)
+        return seen
+
+    return {name: closure(name, set()) & names for name in names}
+
+
 def _redact_secret_data(obj: dict[str, Any]) -> dict[str, Any]:
     if obj.get("kind") == "Secret":
         for key in ("data", "stringData"):
@@ -169,6 +183,7 @@ def render(stack: str, out_root: Path, charts: bool = True) -> tuple[Path, dict[
     for stem, objects in chart_objects.items():
         _write_objects(out / "objects" / stem, objects)
 
+    waits_for = chart_dependencies(run, releases)
     entries = []
     for stem, release in releases.items():
         entry = {
@@ -177,6 +192,7 @@ def render(stack: str, out_root: Path, charts: bool = True) -> tuple[Path, dict[
             "version": release.ref.version,
             "repository": release.ref.repository,
             "namespace": release.namespace,
+            "waitsFor": sorted(waits_for[release.name]),
         }
         entries.append({**entry, "objects": len(chart_objects.get(stem, []))})
         _dump_yaml(out / "charts" / f"{stem}.yaml", {**entry, "values": release.values})

