@@ -10,11 +10,20 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
+from tools import engines
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _missing(message: str) -> NoReturn:
+    """A missing real tool: a failure under CI (CI=true), a skip with the message elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(message + "; CI must not skip real-tool checks")
+    pytest.skip(message)
 
 
 def require_tool(name: str, hint: str) -> str:
@@ -22,10 +31,27 @@ def require_tool(name: str, hint: str) -> str:
     path = shutil.which(name)
     if path:
         return path
-    message = f"{name} is not installed ({hint})"
-    if os.environ.get("CI"):
-        pytest.fail(message + "; CI must not skip real-tool checks")
-    pytest.skip(message)
+    _missing(f"{name} is not installed ({hint})")
+
+
+def require_engine(tool: str, generation: str) -> str:
+    """Path of prometheus/promtool/prometheus-alertmanager/amtool of one generation ("2": 2.42/0.25
+    on PATH, "3": 3.5.3/0.33.1 in .tools; tools/engines.py); missing is handled like require_tool."""
+    path = engines.find(tool, generation)
+    if path:
+        return path
+    _missing(engines.missing_message(tool, generation))
+
+
+def engine_params(*tools: str) -> list:
+    """One pytest.param per engine generation, its id naming the versions of `tools`:
+    test_x[prometheus-3.5.3+alertmanager-0.33.1] reads better than test_x[3]."""
+
+    def test_id(generation: str) -> str:
+        engine = engines.ENGINES[generation]
+        return "+".join(f"{tool.removeprefix('prometheus-')}-{engine.version(tool)}" for tool in tools)
+
+    return [pytest.param(g, id=test_id(g)) for g in engines.GENERATIONS]
 
 
 class MetricsServer:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import require_tool
-from tools import checks, helm, render
+from helpers import require_engine
+from tools import checks, engines, helm, render, security_scan
 
 
 @pytest.fixture(scope="module")
@@ -136,18 +136,51 @@ def test_summary_lists_pinned_charts(rendered):
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_render_passes_the_real_tool_checks(rendered, stack):
-    require_tool("promtool", "apt-get install prometheus")
-    require_tool("amtool", "apt-get install prometheus-alertmanager")
-    assert checks.check_render(rendered[stack]) == []
+def test_rules_and_routing_pass_both_engine_generations(rendered, stack):
+    for generation in engines.GENERATIONS:
+        require_engine("promtool", generation)
+        require_engine("amtool", generation)
+    assert checks.check_rules(rendered[stack]) + checks.check_alertmanager(rendered[stack]) == []
 
 
-def test_manifest_check_catches_a_broken_object(tmp_path):
-    (tmp_path / "manifests").mkdir()
-    (tmp_path / "manifests" / "bad.yaml").write_text(
-        "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\nspec: {finalizers: 3}\n"
-    )
-    assert len(checks.check_manifests(tmp_path)) == 1
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_object_passes_the_cluster_checks(rendered, stack):
+    assert checks.check_objects(rendered[stack]) == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_chart_object_exists_from_the_first_deploy(rendered, stack):
+    assert checks.check_first_deploy(rendered[stack]) == []
+
+
+def test_a_chart_that_does_not_wait_for_the_crds_it_needs_is_a_first_deploy_gap(rendered):
+    releases, waits_for = checks.chart_releases(rendered["dev"])
+    node = next(r for r in releases if r.name.endswith("fluent-bit-node"))
+    gaps = helm.first_deploy_gaps([r for r in releases if r.name in (node.name, "terrafusion-prometheus-chart")],
+                                  {**waits_for, node.name: set()})
+    assert gaps and all("first `pulumi up` would not create it" in g for g in gaps)
+
+
+@pytest.fixture(scope="module")
+def findings(rendered) -> dict[str, list]:
+    return {stack: security_scan.scan(render.read_objects(out)) for stack, out in rendered.items()}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_security_finding_outside_the_exceptions_file(findings, stack):
+    assert [str(f) for f in security_scan.unexcepted(findings[stack], security_scan.load_exceptions())] == []
+
+
+def test_every_security_exception_still_matches_a_finding(findings):
+    every = [f for stack in findings.values() for f in stack]
+    assert security_scan.unused(security_scan.load_exceptions(), every) == []
+
+
+def test_the_scanners_find_a_writable_root_filesystem(tmp_path):
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "n"},
+           "spec": {"containers": [{"name": "c", "image": "busybox:1.37"}]}}
+    found = {(f.scanner, f.check) for f in security_scan.scan([pod])}
+    assert ("trivy", "KSV014") in found and ("checkov", "CKV_K8S_22") in found
 
 
 def test_unknown_stack_is_a_clear_error(capsys):

@@ -3,7 +3,10 @@
 #   promtool, prometheus (2.42) · amtool, prometheus-alertmanager (0.25) · influxd, influx (1.6)
 # As root it installs them with apt-get; otherwise it prints how, and the tests that need them
 # skip locally and fail under CI=true.
+# First, unprivileged, the charts' generation beside them (Prometheus 3.5.3, Alertmanager 0.33.1):
+# tools/install-engines.sh extracts it from DEBS_DIR (default ../shared/debs) into .tools/engines/3.
 set -euo pipefail
+"$(dirname "$0")/install-engines.sh"
 missing=()
 for tool in promtool prometheus amtool prometheus-alertmanager influxd influx; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")

@@ -80,6 +80,10 @@ def run_prometheus(binary: str, rule_files: dict[str, dict], target: str, workdi
     port = free_port()
     url = f"http://{LOCALHOST}:{port}"
     log = (workdir / "prometheus.log").open("w")
+    # The same flags on 2.42 and 3.5.3; the exporter sends a text-format Content-Type, which 3.x
+    # requires (no fallback_scrape_protocol needed).
+    # Ref: https://prometheus.io/docs/prometheus/latest/command-line/prometheus/
+    # Ref: https://prometheus.io/docs/prometheus/latest/migration/#scrape-protocols
     process = subprocess.Popen(
         [
             binary,

@@ -1,14 +1,24 @@
 """Every PromQL query of every dashboard runs without error on a real Prometheus loaded with the
-stack's recording rules and synthetic series of every metric the dashboards read."""
+stack's recording rules and synthetic series of every metric the dashboards read.
+
+Each test runs on Prometheus 3.5.3 (what the charts deploy) and 2.42 (bookworm), tools/engines.py.
+One Prometheus per generation serves the whole module, all started together, so the waits for rates
+and recorded series overlap instead of adding up.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import pytest
 from dashboard_live import SyntheticExporter, instant_query, run_prometheus, wait_until
 from dashboard_queries import iter_queries, metric_names
-from helpers import require_tool
+from helpers import engine_params, require_engine
 
 from monitoring.alert_rules import build_rule_files
 from monitoring.alerting_spec import AlertingSpec
+from tools import engines
 
 
 def _as_seen_through_thanos(rule_files: dict[str, dict]) -> dict[str, dict]:
@@ -32,42 +42,72 @@ def _as_seen_through_thanos(rule_files: dict[str, dict]) -> dict[str, dict]:
     return adjusted
 
 
-def test_every_promql_query_succeeds_on_a_real_prometheus_with_the_recording_rules(dashboards, tmp_path):
-    prometheus = require_tool("prometheus", "apt-get install -y prometheus")
-    queries = [q for d in dashboards for q in iter_queries(d.model) if q.datasource_type == "prometheus"]
-    served = {
+def _prometheus_queries(dashboards) -> list:
+    return [q for d in dashboards for q in iter_queries(d.model) if q.datasource_type == "prometheus"]
+
+
+def _served_metrics(dashboards) -> set[str]:
+    """Every metric the dashboards read that a target exposes (not recorded, not Prometheus' own)."""
+    return {
         name
-        for q in queries
+        for q in _prometheus_queries(dashboards)
         for name in metric_names(q.text)
         if not name.startswith(("re:", "slo:", "ALERTS")) and name != "up"
     } | {"otelcol_exporter_send_failed_spans_total"}
+
+
+@pytest.fixture(scope="module")
+def prometheus_urls(dashboards, tmp_path_factory) -> Iterator[dict[str, str | Exception]]:
+    """URL of a running Prometheus per generation whose binary is there (or why it did not start)."""
     rules = _as_seen_through_thanos(build_rule_files(AlertingSpec(environment="dev")))
-    with SyntheticExporter(served) as exporter, run_prometheus(prometheus, rules, exporter.address, tmp_path) as url:
-        # A few scrapes and rule evaluations, so rates and recorded series exist.
-        wait_until(
-            lambda: instant_query(url, 'count(slo:error_budget_remaining:ratio{environment="dev"})')["data"]["result"],
-            timeout=30,
-            what="the first recording-rule results",
-        )
-        failures = []
-        for query in queries:
-            answer = instant_query(url, query.text)
-            if answer.get("status") != "success":
-                failures.append(f"{query.dashboard} / {query.panel}: {answer.get('error')}\n{query.text}")
-        assert not failures, "\n\n".join(failures)
+    urls: dict[str, str | Exception] = {}
+    with ExitStack() as stack:
+        for generation in engines.GENERATIONS:
+            binary = engines.find("prometheus", generation)
+            if binary is None:
+                continue
+            try:
+                exporter = stack.enter_context(SyntheticExporter(_served_metrics(dashboards)))
+                workdir = tmp_path_factory.mktemp(f"prometheus-{generation}")
+                urls[generation] = stack.enter_context(run_prometheus(binary, rules, exporter.address, workdir))
+            except (RuntimeError, TimeoutError) as error:
+                urls[generation] = error
+        yield urls
 
 
-def test_slo_dashboard_queries_find_the_recorded_series(dashboards, tmp_path):
+@pytest.fixture(params=engine_params("prometheus"))
+def url(request, prometheus_urls) -> str:
+    """The module's Prometheus of one generation; a missing binary fails under CI, skips locally."""
+    require_engine("prometheus", request.param)
+    started = prometheus_urls[request.param]
+    if isinstance(started, Exception):
+        raise started
+    return started
+
+
+def test_every_promql_query_succeeds_on_a_real_prometheus_with_the_recording_rules(dashboards, url):
+    # A few scrapes and rule evaluations, so rates and recorded series exist.
+    wait_until(
+        lambda: instant_query(url, 'count(slo:error_budget_remaining:ratio{environment="dev"})')["data"]["result"],
+        timeout=30,
+        what="the first recording-rule results",
+    )
+    failures = []
+    for query in _prometheus_queries(dashboards):
+        answer = instant_query(url, query.text)
+        if answer.get("status") != "success":
+            failures.append(f"{query.dashboard} / {query.panel}: {answer.get('error')}\n{query.text}")
+    assert not failures, "\n\n".join(failures)
+
+
+def test_slo_dashboard_queries_find_the_recorded_series(dashboards, url):
     """Not only valid but matching: the SLO panels' selectors find what the recording rules write."""
-    prometheus = require_tool("prometheus", "apt-get install -y prometheus")
     model = next(d.model for d in dashboards if d.uid == "tf-slo")
     queries = [q for q in iter_queries(model) if q.datasource_type == "prometheus" and "slo:" in q.text]
-    served = {"http_server_request_duration_seconds_bucket", "http_server_request_duration_seconds_count"}
-    rules = _as_seen_through_thanos(build_rule_files(AlertingSpec(environment="dev")))
     api = [q for q in queries if 'slo="api-' in q.text]
-    with SyntheticExporter(served) as exporter, run_prometheus(prometheus, rules, exporter.address, tmp_path) as url:
-        wait_until(
-            lambda: all(instant_query(url, q.text)["data"]["result"] for q in api),
-            timeout=30,
-            what="every API SLO panel to show data",
-        )
+    assert api
+    wait_until(
+        lambda: all(instant_query(url, q.text)["data"]["result"] for q in api),
+        timeout=30,
+        what="every API SLO panel to show data",
+    )

@@ -248,7 +248,7 @@ def to_prometheus_remote_write(entry: dict[str, Any], username: str, password: s
 
 
 class PrometheusServer:
-    """Prometheus 2.42 on 127.0.0.1 with a 1 s scrape/evaluation interval."""
+    """Prometheus (2.42 or 3.5.3, tools/engines.py) on 127.0.0.1 with the given config and rules."""
 
     def __init__(self, prometheus_bin: str, workdir: Path, config: dict[str, Any], rules: dict[str, Any]) -> None:
         self.prometheus_bin = prometheus_bin
@@ -264,6 +264,8 @@ class PrometheusServer:
 
     def __enter__(self) -> PrometheusServer:
         self._log = open(self.workdir / "prometheus.log", "wb")  # noqa: SIM115 (closed in __exit__)
+        # The same flags on 2.42 and 3.5.3.
+        # Ref: https://prometheus.io/docs/prometheus/latest/command-line/prometheus/
         self._process = subprocess.Popen(
             [
                 self.prometheus_bin,

@@ -1,4 +1,4 @@
-"""Helpers of the alerting tests: specs built with overrides, real-tool discovery, YAML output.
+"""Helpers of the alerting tests: specs built with overrides, YAML output (real engines: helpers.require_engine).
 
 A module of its own (not conftest) so `from alerting_helpers import ...` can never pick up another
 package's conftest.
@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import yaml
-from helpers import require_tool as shared_require_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:  # runnable without the project's pytest config
@@ -21,19 +20,6 @@ if str(HERE) not in sys.path:  # helper modules beside the tests (alerting_*.py)
     sys.path.insert(0, str(HERE))
 
 from monitoring.alerting_spec import AlertingSpec  # noqa: E402
-
-# Debian package that ships each binary, for the install hint.
-TOOL_PACKAGES = {
-    "promtool": "prometheus",
-    "prometheus": "prometheus",
-    "amtool": "prometheus-alertmanager",
-    "prometheus-alertmanager": "prometheus-alertmanager",
-}
-
-
-def require_tool(name: str) -> str:
-    """Path of a real tool (tests/helpers.py: fails under CI, skips elsewhere), with the apt hint."""
-    return shared_require_tool(name, f"apt-get install -y {TOOL_PACKAGES.get(name, name)}")
 
 
 class _LiteralDumper(yaml.SafeDumper):

@@ -43,7 +43,11 @@ class Notification:
 
 
 class WebhookRecorder:
-    """Records every POST (PagerDuty, Slack and webhook payloads are all JSON) and answers 200."""
+    """Records every POST (PagerDuty, Slack and webhook payloads are all JSON) and answers 200 with
+    the body the real service sends: Alertmanager >= 0.26 reads a Slack answer and counts anything
+    but a plain "ok" (incoming webhooks) as a failed notification.
+    Ref: https://api.slack.com/messaging/webhooks#handling_errors
+    """
 
     def __init__(self) -> None:
         self.notifications: list[Notification] = []
@@ -63,6 +67,11 @@ class WebhookRecorder:
                         Notification(self.path, dict(self.headers), body, time.monotonic())
                     )
                 self.send_response(200)
+                if self.path == "/slack":
+                    self.send_header("Content-Type", "text/plain")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                    return
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
                 # PagerDuty's Events API answers 202 with a status; Alertmanager accepts any 2xx.
@@ -235,17 +244,22 @@ def run_server(name: str, args: list[str], url: str, workdir: Path, ready_timeou
 
 
 @contextmanager
-def run_alertmanager(binary: str, config: dict, workdir: Path) -> Iterator[Server]:
+def run_alertmanager(binary: str, config: dict, workdir: Path, templates: tuple[str, ...] = ()) -> Iterator[Server]:
+    """`templates`: extra template files, e.g. an extracted engine's own default.tmpl (tools/engines.py)."""
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "alertmanager.yml"
+    if templates:
+        config = {**config, "templates": [*config.get("templates", []), *templates]}
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     port = free_port()
+    # The same flags on 0.25 and 0.33.1.
+    # Ref: https://github.com/prometheus/alertmanager/blob/v0.33.1/README.md#turn-off-high-availability
     args = [
         binary,
         f"--config.file={config_path}",
         f"--storage.path={workdir / 'data'}",
         f"--web.listen-address={LOCALHOST}:{port}",
-        "--cluster.listen-address=",  # no gossip: a single local instance
+        "--cluster.listen-address=",  # empty: no gossip, a single local instance
         "--log.level=info",
     ]
     with run_server("alertmanager", args, f"http://{LOCALHOST}:{port}", workdir) as server:
@@ -280,6 +294,8 @@ def run_prometheus(
     config_path = workdir / "prometheus.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     port = free_port()
+    # The same flags on 2.42 and 3.5.3.
+    # Ref: https://prometheus.io/docs/prometheus/latest/command-line/prometheus/
     args = [
         binary,
         f"--config.file={config_path}",

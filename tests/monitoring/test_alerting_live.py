@@ -6,13 +6,17 @@ and gives database "postgres" a poor cache hit ratio on two databases (P4). Ever
 a local recorder: PagerDuty through its `url`, Slack through the `api_url_file` secret, the ticket and
 Watchdog webhooks through their URLs. Email stays disabled here (its config is covered by amtool).
 
-The scenario runs once per module; each test asserts one behaviour on what the recorder received.
-Rules use `for: 0s` and Alertmanager short group waits (P1 1s, others 5s), the only test-only knobs.
+The scenario runs once per module and engine generation (tools/engines.py: Prometheus 3.5.3 with
+Alertmanager 0.33.1, as the charts deploy, and bookworm's 2.42 with 0.25), both generations at the
+same time: the run is mostly waiting, so the second costs almost nothing. Each test asserts one
+behaviour on what the recorder of its generation received. Rules use `for: 0s` and Alertmanager
+short group waits (P1 1s, others 5s), the only test-only knobs.
 """
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,11 +31,13 @@ from alerting_live import (
     run_prometheus,
     wait_until,
 )
-from alerting_helpers import make_spec, require_tool
+from alerting_helpers import make_spec
+from helpers import engine_params, require_engine
 
 from monitoring.alert_rules import build_rule_files
 from monitoring.alertmanager import RECEIVER_SECRET_KEYS, build_alertmanager_config
 from monitoring.severity import RouteTiming, Severity
+from tools import engines
 
 ROUTING_KEY = "e2e-routing-key"
 TICKET_TOKEN = "e2e-ticket-token"
@@ -87,11 +93,10 @@ def _write_secrets(directory: Path, recorder_url: str) -> None:
         (directory / key).write_text(values[kind])
 
 
-@pytest.fixture(scope="module")
-def outcome(tmp_path_factory) -> Outcome:
-    prometheus_bin = require_tool("prometheus")
-    alertmanager_bin = require_tool("prometheus-alertmanager")
-    work = tmp_path_factory.mktemp("live")
+def _run_scenario(generation: str, work: Path) -> Outcome:
+    engine = engines.ENGINES[generation]
+    templates = (str(engine.alertmanager_templates),) if engine.alertmanager_templates else ()
+    prometheus_bin, alertmanager_bin = engines.find("prometheus", generation), engines.find("prometheus-alertmanager", generation)
     services = [ApiService("checkout", rps=50, error_ratio=0.10), ApiService("search", rps=50)]
     databases = [
         PostgresDatabase("postgres", "orders", hit_per_s=900, read_per_s=100),
@@ -101,7 +106,7 @@ def outcome(tmp_path_factory) -> Outcome:
         spec = _live_spec(recorder.url)
         _write_secrets(work / "secrets", recorder.url)
         am_config = build_alertmanager_config(spec, secrets_dir=str(work / "secrets"), timing=TIMING)
-        with run_alertmanager(alertmanager_bin, am_config, work / "alertmanager") as am:
+        with run_alertmanager(alertmanager_bin, am_config, work / "alertmanager", templates) as am:
             rules = build_rule_files(spec, for_override="0s")
             with run_prometheus(prometheus_bin, rules, exporter.target, am.url, work / "prometheus") as prom:
 
@@ -120,6 +125,24 @@ def outcome(tmp_path_factory) -> Outcome:
                 # Long enough for any P2/P3 notification to leave if inhibition did not hold.
                 time.sleep(8)
         return Outcome(recorder.received())
+
+
+@pytest.fixture(scope="module")
+def scenarios(tmp_path_factory) -> dict[str, Future]:
+    """The scenario of every generation whose binaries are there, run in parallel (one thread each:
+    every server and recorder is its own, on its own ports); a failure stays in its Future."""
+    work = tmp_path_factory.mktemp("live")
+    available = [g for g in engines.GENERATIONS if all(engines.find(t, g) for t in ("prometheus", "prometheus-alertmanager"))]
+    with ThreadPoolExecutor(max_workers=max(1, len(available))) as pool:
+        return {g: pool.submit(_run_scenario, g, work / f"generation-{g}") for g in available}
+
+
+@pytest.fixture(params=engine_params("prometheus", "prometheus-alertmanager"))
+def outcome(request, scenarios) -> Outcome:
+    """What one generation's recorder received; a missing binary fails under CI and skips locally."""
+    require_engine("prometheus", request.param)
+    require_engine("prometheus-alertmanager", request.param)
+    return scenarios[request.param].result()
 
 
 def test_p1_burn_pages_pagerduty_with_the_routing_key_from_its_secret_file(outcome):
