@@ -43,7 +43,7 @@ charts: $(VENV)/.installed .tools/bin/helm
 test: $(VENV)/.installed node_modules/.installed tools .tools/bin/helm $(SCANNERS)/.installed
 	$(PY) -m pytest -q tests
 
-render: $(VENV)/.installed .tools/bin/helm
+render: $(VENV)/.installed .tools/bin/helm $(if $(CHECK),tools $(SCANNERS)/.installed)
 	$(PY) -m tools.render --stack $(STACK) --out $(OUT) $(if $(CHECK),--check)
 
 bench: $(VENV)/.installed tools .tools/bin/helm
