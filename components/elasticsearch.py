@@ -9,8 +9,23 @@ Why each piece is here (ECK 3.5.0, read in deploy/eck-operator and pkg/apis):
   a least-privilege role from the `roles.yml` Secret; only the lifecycle Job uses `elastic`.
 - ILM and templates go through the API by a Job named after a hash of the requests: the Basic
   licence has no StackConfigPolicy, Jobs are immutable, and every request is an idempotent PUT.
-- vm.max_map_count: a privileged init container (needs the namespace's `privileged` Pod Security
-  level, which node-exporter needs anyway) or `node.store.allow_mmap: false` (no privilege).
+- vm.max_map_count (`elasticsearch.maxMapCount`): `daemonset` raises it on every node from a small
+  DaemonSet in the agents namespace (a privileged init container, then a restricted `sleep`), and
+  the Elasticsearch pods wait for it in an unprivileged init container; `disable-mmap` sets
+  `node.store.allow_mmap: false`. Either way the Elasticsearch pods themselves are `restricted`.
+  Ref: https://www.elastic.co/docs/deploy-manage/deploy/cloud-on-k8s/virtual-memory
+- Pod security (ECK v3.5.0 pkg/controller/elasticsearch/nodespec/podspec.go, `BuildPodTemplateSpec`,
+  and pkg/controller/elasticsearch/securitycontext/securitycontext.go, `For`): for Elasticsearch
+  >= 8.8 ECK defaults the pod to fsGroup 1000 + seccomp RuntimeDefault *only when the podTemplate
+  sets no securityContext*, and every container (its own init containers included) without one to
+  privileged: false, allowPrivilegeEscalation: false, capabilities drop ALL, runAsNonRoot: true and
+  readOnlyRootFilesystem: true (when the data volume is mounted, as here: ECK mounts an emptyDir
+  at /tmp and copies config, plugins and bin into emptyDirs). The podTemplate below states the
+  same explicitly, so the pod keeps fsGroup 1000 and is `restricted` whatever ECK's defaults do.
+  ECK also disables the service-account token unless the podTemplate enables it
+  (pkg/controller/common/defaults/pod_template.go, `setDefaults`).
+- Clients in the agents namespace (the Fluent Bit DaemonSet) get copies of the CA Secret and of
+  their user's credentials there: a pod can only mount Secrets of its own namespace.
 """
 
 from __future__ import annotations
@@ -28,13 +43,24 @@ import yaml
 from components.chart import child_options, declare_chart
 from components.jobs import env_from_secret, plain_env, script_pod
 from components.labels import secret, standard_labels
-from components.versions import CURL_IMAGE, ECK_OPERATOR, ELASTICSEARCH_VERSION
+from components.security import (
+    NOBODY,
+    RUNTIME_DEFAULT_SECCOMP,
+    container_security_context_args,
+    restricted_container,
+    restricted_pod,
+)
+from components.versions import CURL_IMAGE, ECK_OPERATOR, ELASTICSEARCH_VERSION, MAX_MAP_COUNT_IMAGE
 from monitoring.logs import LogsSpec, es_requests, es_requests_hash
 from stacks.settings import ElasticsearchSettings
 
 CLUSTER = "logs"
 HTTP_SERVICE = f"{CLUSTER}-es-http"  # created by ECK
 HTTP_PORT = 9200
+# Node-to-node transport. Ref: ECK v3.5.0 pkg/controller/elasticsearch/network/ports.go
+TRANSPORT_PORT = 9300
+# The operator's admission webhook (`https-webhook`; eck-operator chart `webhook.port` default).
+OPERATOR_WEBHOOK_PORT = 9443
 ELASTIC_USER_SECRET = f"{CLUSTER}-es-elastic-user"  # created by ECK, key `elastic`
 HTTP_TLS_SECRET = f"{CLUSTER}-es-http-tls"
 CA_SECRET = f"{CLUSTER}-es-ca"  # ca.crt only: what clients mount
@@ -42,6 +68,13 @@ CA_KEY = "ca.crt"
 ROLES_SECRET = f"{CLUSTER}-es-roles"
 # Data volume name ECK expects. Ref: ECK pkg/controller/elasticsearch/volume/names.go
 DATA_VOLUME = "elasticsearch-data"
+# The Elasticsearch image's user (`USER 1000:0`) and ECK's default fsGroup (podspec.go `defaultFsGroup`).
+ES_UID = 1000
+# Elasticsearch 8.16+ wants vm.max_map_count >= 1048576 (262144 before).
+# Ref: https://www.elastic.co/docs/deploy-manage/deploy/cloud-on-k8s/virtual-memory
+MAX_MAP_COUNT = 1048576
+MAX_MAP_COUNT_DAEMONSET = "elasticsearch-max-map-count"
+_SMALL_RESOURCES = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}}
 
 
 @dataclass(frozen=True)
@@ -80,22 +113,42 @@ def es_roles(trace_index_prefix: str) -> dict[str, Any]:
     }
 
 
+def max_map_count_wait_container() -> dict[str, Any]:
+    """Init container of the Elasticsearch pods (`daemonset` mode): waits, unprivileged, until the
+    node's vm.max_map_count is high enough (reading /proc/sys needs no privilege). ECK gives it the
+    Elasticsearch image. Ref: the "max-map-count-check" container of ECK's Virtual memory page."""
+    script = (
+        f'until [ "$(cat /proc/sys/vm/max_map_count)" -ge {MAX_MAP_COUNT} ]; do '
+        f'echo "waiting for vm.max_map_count >= {MAX_MAP_COUNT} (set by the {MAX_MAP_COUNT_DAEMONSET} DaemonSet)"; '
+        "sleep 5; done"
+    )
+    return {
+        "name": "max-map-count-wait",
+        "command": ["sh", "-c", script],
+        "resources": _SMALL_RESOURCES,
+        "securityContext": restricted_container(),
+    }
+
+
 def elasticsearch_spec(settings: ElasticsearchSettings, storage_class: str | None) -> dict[str, Any]:
     config: dict[str, Any] = {"node.roles": ["master", "data", "ingest"]}
     pod_spec: dict[str, Any] = {
-        "containers": [{"name": "elasticsearch", "resources": settings.resources.to_k8s()}],
+        # Elasticsearch never calls the Kubernetes API (ECK's default too, stated here).
+        "automountServiceAccountToken": False,
+        # runAsGroup stays the image's (0): its files are group-0 owned.
+        "securityContext": restricted_pod(run_as_user=ES_UID, fs_group=ES_UID),
+        "containers": [
+            {
+                "name": "elasticsearch",
+                "resources": settings.resources.to_k8s(),
+                "securityContext": restricted_container(),
+            }
+        ],
     }
     if settings.max_map_count == "disable-mmap":
         config["node.store.allow_mmap"] = False
     else:
-        # Ref: https://www.elastic.co/docs/deploy-manage/deploy/cloud-on-k8s/virtual-memory
-        pod_spec["initContainers"] = [
-            {
-                "name": "sysctl",
-                "securityContext": {"privileged": True, "runAsUser": 0},
-                "command": ["sh", "-c", "sysctl -w vm.max_map_count=262144"],
-            }
-        ]
+        pod_spec["initContainers"] = [max_map_count_wait_container()]
     if settings.nodes > 1:
         # One node per host: losing a host must not take two copies of a shard with it.
         pod_spec["affinity"] = {
@@ -175,6 +228,65 @@ echo "lifecycle applied"
 """
 
 
+def max_map_count_script() -> str:
+    """Raises (never lowers) the node's vm.max_map_count; run by the DaemonSet's init container."""
+    return (
+        "current=$(cat /proc/sys/vm/max_map_count); "
+        f'if [ "$current" -lt {MAX_MAP_COUNT} ]; then echo {MAX_MAP_COUNT} > /proc/sys/vm/max_map_count; fi; '
+        'echo "vm.max_map_count=$(cat /proc/sys/vm/max_map_count)"'
+    )
+
+
+def _max_map_count_probe(period: int) -> k8s.core.v1.ProbeArgs:
+    check = f'[ "$(cat /proc/sys/vm/max_map_count)" -ge {MAX_MAP_COUNT} ]'
+    return k8s.core.v1.ProbeArgs(
+        exec_=k8s.core.v1.ExecActionArgs(command=["/usr/local/bin/bash", "-c", check]),
+        period_seconds=period,
+        failure_threshold=3,
+    )
+
+
+def max_map_count_pod_spec() -> k8s.core.v1.PodSpecArgs:
+    """The DaemonSet's pod: vm.max_map_count is not a namespaced sysctl, so only a privileged
+    container can write it (/proc/sys is read-only otherwise). That container is an init container
+    that exits after one write; what keeps running is a restricted `sleep`. No API token, no host
+    namespaces, no host paths. Ref: ECK's Virtual memory page, "Using a DaemonSet"."""
+    resources = k8s.core.v1.ResourceRequirementsArgs(
+        requests=_SMALL_RESOURCES["requests"], limits=_SMALL_RESOURCES["limits"]
+    )
+    return k8s.core.v1.PodSpecArgs(
+        automount_service_account_token=False,
+        # Pod level: seccomp only; the init container must run as root, the main one does not.
+        security_context=k8s.core.v1.PodSecurityContextArgs(
+            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type=RUNTIME_DEFAULT_SECCOMP["type"])
+        ),
+        init_containers=[
+            k8s.core.v1.ContainerArgs(
+                name="set-max-map-count",
+                image=MAX_MAP_COUNT_IMAGE,
+                command=["/usr/local/bin/bash", "-e", "-c", max_map_count_script()],
+                resources=resources,
+                security_context=k8s.core.v1.SecurityContextArgs(
+                    privileged=True, run_as_user=0, run_as_non_root=False, read_only_root_filesystem=True
+                ),
+            )
+        ],
+        containers=[
+            k8s.core.v1.ContainerArgs(
+                name="sleep",
+                image=MAX_MAP_COUNT_IMAGE,
+                command=["sleep", "infinity"],
+                # Ready only once the node has the value; a node where something lowered it again
+                # fails liveness, and the restarted pod's init container raises it again.
+                readiness_probe=_max_map_count_probe(period=10),
+                liveness_probe=_max_map_count_probe(period=60),
+                resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "1m", "memory": "8Mi"}, limits={"memory": "16Mi"}),
+                security_context=container_security_context_args(runAsUser=NOBODY),
+            )
+        ],
+    )
+
+
 @dataclass(frozen=True)
 class ElasticsearchArgs:
     namespace: str
@@ -182,6 +294,8 @@ class ElasticsearchArgs:
     settings: ElasticsearchSettings
     logs: LogsSpec
     trace_index_prefix: str
+    # Node agents' namespace: the max_map_count DaemonSet and the Fluent Bit DaemonSet's Secret copies.
+    agents_namespace: str
 
 
 class Elasticsearch(pulumi.ComponentResource):
@@ -197,7 +311,17 @@ class Elasticsearch(pulumi.ComponentResource):
         labels = standard_labels("elasticsearch", name, "logs")
         self.url = f"https://{HTTP_SERVICE}.{ns}.svc:{HTTP_PORT}"
 
-        operator_values = {"managedNamespaces": [ns], "installCRDs": True}
+        operator_values = {
+            "managedNamespaces": [ns],
+            "installCRDs": True,
+            # The chart's default pod context has no seccomp profile (not `restricted`); the image's
+            # user is 1001 (build/Dockerfile `USER 1001`), any user works (it writes nothing: its
+            # webhook certificate is a mounted Secret), so nobody (>= 10000).
+            # Ref: eck-operator 3.5.0 values.yaml `podSecurityContext`, `securityContext`;
+            # templates/statefulset.yaml (pod and `manager` container securityContext).
+            "podSecurityContext": restricted_pod(run_as_user=NOBODY, run_as_group=NOBODY),
+            "securityContext": restricted_container(),
+        }
         operator = declare_chart(f"{name}-operator", ECK_OPERATOR, ns, operator_values, child)
         self.charts = {ECK_OPERATOR.chart: operator_values}
 
@@ -258,6 +382,49 @@ class Elasticsearch(pulumi.ComponentResource):
                 )
             )
 
+        # The Fluent Bit DaemonSet runs in the agents namespace and can only mount Secrets there:
+        # copies of the public CA and of its user's credentials (no `roles`: only ECK's file realm,
+        # in this namespace, reads those).
+        agents_labels = standard_labels("elasticsearch", name, "agents-client")
+        self.agents_client_secrets = [
+            secret(f"{name}-agents-ca-public", CA_SECRET, args.agents_namespace, agents_labels, {CA_KEY: ca.cert_pem}, child),
+            k8s.core.v1.Secret(
+                f"{name}-agents-user-{FLUENT_BIT_USER.username}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=FLUENT_BIT_USER.secret_name, namespace=args.agents_namespace, labels=agents_labels
+                ),
+                type="kubernetes.io/basic-auth",
+                string_data={
+                    "username": FLUENT_BIT_USER.username,
+                    "password": self.user_passwords[FLUENT_BIT_USER.username],
+                },
+                opts=child,
+            ),
+        ]
+
+        cluster_dependencies: list[pulumi.Resource] = [operator, tls_secret, roles, *user_secrets]
+        # Pod labels of the vm.max_map_count setter, when there is one (a NetworkPolicies input).
+        self.max_map_count_labels: dict[str, str] | None = None
+        if args.settings.max_map_count == "daemonset":
+            setter_labels = standard_labels("elasticsearch", name, "max-map-count")
+            self.max_map_count_labels = setter_labels
+            cluster_dependencies.append(
+                k8s.apps.v1.DaemonSet(
+                    f"{name}-max-map-count",
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        name=MAX_MAP_COUNT_DAEMONSET, namespace=args.agents_namespace, labels=setter_labels
+                    ),
+                    spec=k8s.apps.v1.DaemonSetSpecArgs(
+                        selector=k8s.meta.v1.LabelSelectorArgs(match_labels=setter_labels),
+                        template=k8s.core.v1.PodTemplateSpecArgs(
+                            metadata=k8s.meta.v1.ObjectMetaArgs(labels=setter_labels),
+                            spec=max_map_count_pod_spec(),
+                        ),
+                    ),
+                    opts=child,
+                )
+            )
+
         self.spec = elasticsearch_spec(args.settings, args.storage_class)
         self.cluster = k8s.apiextensions.CustomResource(
             f"{name}-cluster",
@@ -265,13 +432,12 @@ class Elasticsearch(pulumi.ComponentResource):
             kind="Elasticsearch",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=CLUSTER, namespace=ns, labels=labels),
             spec=self.spec,
-            opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(depends_on=[operator, tls_secret, roles, *user_secrets])
-            ),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=cluster_dependencies)),
         )
 
         self.lifecycle_requests = es_requests(args.logs)
         job_name = f"es-lifecycle-{es_requests_hash(args.logs)}"
+        self.lifecycle_job_labels = labels  # its pods' labels: a client of the cluster's HTTP port
         files = lifecycle_job_files(args.logs)
         requests_map = k8s.core.v1.ConfigMap(
             f"{name}-lifecycle",

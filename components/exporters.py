@@ -8,6 +8,12 @@ template, so the Probes are declared here; a Probe's `prober.url` is host:port w
 postgres_exporter takes the whole DSN from an existing Secret (`config.datasourceSecret`), and
 its ServiceMonitor accepts `relabelings`, used to set the `service` label the database SLOs
 group by (the operator would otherwise label the series with the exporter's Service name).
+
+Pod security: both charts already drop every capability, read-only, without a token; the values
+add seccomp RuntimeDefault where missing and run both as nobody, the images' own user (`USER
+nobody`; the charts default to 1000/1001), since they write nothing. Helm merges these maps into
+the charts' defaults, so the container-level users are set too. postgres_exporter's Role has no
+rules: no RBAC objects.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import pulumi_kubernetes as k8s
 
 from components.chart import child_options, declare_chart
 from components.labels import secret, standard_labels
+from components.security import NOBODY, restricted_container, restricted_pod
 from components.versions import BLACKBOX_EXPORTER, POSTGRES_EXPORTER
 from stacks.settings import BlackboxSettings, PostgresExporterSettings
 
@@ -27,6 +34,7 @@ BLACKBOX_FULLNAME = "blackbox-exporter"
 BLACKBOX_PORT = 9115
 BLACKBOX_MODULE = "http_2xx"
 POSTGRES_FULLNAME = "postgres-exporter"
+POSTGRES_PORT = 9187  # the container's `http` port (chart default); the Service maps 80 to it
 POSTGRES_DSN_SECRET = "postgres-exporter-dsn"
 POSTGRES_DSN_KEY = "dsn"
 
@@ -51,6 +59,10 @@ def blackbox_values(settings: BlackboxSettings) -> dict[str, Any]:
             }
         },
         "podDisruptionBudget": {"maxUnavailable": 1} if settings.replicas > 1 else {},
+        # Ref: prometheus-blackbox-exporter 11.17.2 values.yaml `podSecurityContext`, `securityContext`
+        # (the http prober needs no NET_RAW); templates/_helpers.tpl podSpec.
+        "podSecurityContext": restricted_pod(run_as_user=NOBODY, run_as_group=NOBODY),
+        "securityContext": restricted_container(runAsUser=NOBODY, runAsGroup=NOBODY),
     }
 
 
@@ -77,6 +89,11 @@ def postgres_exporter_values(settings: PostgresExporterSettings) -> dict[str, An
         "fullnameOverride": POSTGRES_FULLNAME,
         "resources": settings.resources.to_k8s(),
         "config": {"datasourceSecret": {"name": POSTGRES_DSN_SECRET, "key": POSTGRES_DSN_KEY}},
+        # Ref: prometheus-postgres-exporter 8.2.0 values.yaml `podSecurityContext`, `securityContext`,
+        # `rbac.create` (templates/role.yaml renders a Role with no rules).
+        "podSecurityContext": restricted_pod(run_as_user=NOBODY, run_as_group=NOBODY),
+        "securityContext": restricted_container(),
+        "rbac": {"create": False},
         "serviceMonitor": {
             "enabled": True,
             # Relabelings run after the operator's own, so this replaces service="postgres-exporter".

@@ -7,6 +7,16 @@ it; env entries are rendered verbatim, so credentials come from the ES user Secr
 `rbac.eventsAccess` adds list/watch on events; the only hook is the Helm test pod (off).
 The filesystem buffer lives on a hostPath so a node's backlog survives a pod restart: with
 `retry_limit: no_limits` a short Elasticsearch outage loses nothing.
+
+Pod security: the node DaemonSet reads host files (/var/log, owned by root) and keeps its buffer
+on a hostPath, so it runs as root in the agents namespace (Pod Security `privileged`), with
+everything else of `restricted` (no privilege escalation, no capabilities, read-only root
+filesystem and /var/log, seccomp RuntimeDefault); its ConfigMap, Secret copies (CA, user, made by
+components/elasticsearch.py), ServiceAccount, RBAC and ServiceMonitor are in that namespace too.
+The events collector only talks to the API and Elasticsearch: `restricted`, as nobody (the image,
+distroless, has no USER: root). Both keep their API token (kubernetes filter, kubernetes_events).
+Ref: fluent-bit 0.58.1 values.yaml `podSecurityContext`, `securityContext`, `daemonSetVolumeMounts`;
+templates/_pod.tpl; fluent/fluent-bit dockerfiles/Dockerfile (distroless, no USER).
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import pulumi_kubernetes as k8s
 from components.chart import child_options, declare_chart
 from components.elasticsearch import CA_KEY, CA_SECRET, FLUENT_BIT_USER, HTTP_PORT, HTTP_SERVICE
 from components.labels import standard_labels
+from components.security import NOBODY, node_agent_container, restricted_container, restricted_pod
 from components.versions import FLUENT_BIT
 from monitoring.fluentbit import CONFIG_FILE_NAME, STATE_DIR, fluentbit_config, fluentbit_events_config
 from monitoring.logs import LogsSpec
@@ -61,19 +72,44 @@ def node_values(settings: FluentBitSettings, config_map: str) -> dict[str, Any]:
         settings.resources.to_k8s(),
         {"hostPath": {"path": STATE_DIR, "type": "DirectoryOrCreate"}},
     )
-    # Every node's logs, tainted nodes included.
-    return {**values, "kind": "DaemonSet", "tolerations": [{"operator": "Exists"}]}
+    return {
+        **values,
+        "kind": "DaemonSet",
+        # Every node's logs, tainted nodes included.
+        "tolerations": [{"operator": "Exists"}],
+        # Root (the log files are root-owned 0640) without any capability, escalation or writable root.
+        "podSecurityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": node_agent_container(),
+        # The chart's default mounts /var/log read-write; Fluent Bit only reads it (its state is
+        # under STATE_DIR).
+        "daemonSetVolumeMounts": [
+            {"name": "varlog", "mountPath": "/var/log", "readOnly": True},
+            {"name": "varlibdockercontainers", "mountPath": "/var/lib/docker/containers", "readOnly": True},
+            {"name": "etcmachineid", "mountPath": "/etc/machine-id", "readOnly": True},
+        ],
+    }
 
 
 def events_values(settings: FluentBitSettings, config_map: str) -> dict[str, Any]:
     values = _common_values(EVENTS_FULLNAME, config_map, settings.events_resources.to_k8s(), {"emptyDir": {}})
-    # Exactly one reader of the events API: two would store every event twice.
-    return {**values, "kind": "Deployment", "replicaCount": 1, "rbac": {"create": True, "eventsAccess": True}}
+    return {
+        **values,
+        # Exactly one reader of the events API: two would store every event twice.
+        "kind": "Deployment",
+        "replicaCount": 1,
+        "rbac": {"create": True, "eventsAccess": True},
+        # Writes only its state emptyDir.
+        "podSecurityContext": restricted_pod(run_as_user=NOBODY, run_as_group=NOBODY, fs_group=NOBODY),
+        "securityContext": restricted_container(),
+    }
 
 
 @dataclass(frozen=True)
 class FluentBitArgs:
+    # The platform's namespace: Elasticsearch, and the events collector.
     namespace: str
+    # The node agents' namespace: the node DaemonSet and everything it reads.
+    node_namespace: str
     settings: FluentBitSettings
     logs: LogsSpec
 
@@ -91,25 +127,26 @@ class FluentBit(pulumi.ComponentResource):
         self.node_config = fluentbit_config(args.logs, es_host, HTTP_PORT, USER_ENV, PASSWORD_ENV, ca_file)
         self.events_config = fluentbit_events_config(es_host, HTTP_PORT, USER_ENV, PASSWORD_ENV, ca_file)
 
-        def config_map(role: str, config_name: str, text: str) -> k8s.core.v1.ConfigMap:
+        def config_map(role: str, config_name: str, namespace: str, text: str) -> k8s.core.v1.ConfigMap:
             return k8s.core.v1.ConfigMap(
                 f"{name}-{role}-config",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=config_name, namespace=ns, labels=labels),
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=config_name, namespace=namespace, labels=labels),
                 data={CONFIG_FILE_NAME: text},
                 opts=child,
             )
 
-        node_config = config_map("node", f"{NODE_FULLNAME}-pipeline", self.node_config)
-        events_config = config_map("events", f"{EVENTS_FULLNAME}-pipeline", self.events_config)
+        node_config = config_map("node", f"{NODE_FULLNAME}-pipeline", args.node_namespace, self.node_config)
+        events_config = config_map("events", f"{EVENTS_FULLNAME}-pipeline", ns, self.events_config)
         self.values = {
             "node": node_values(args.settings, f"{NODE_FULLNAME}-pipeline"),
             "events": events_values(args.settings, f"{EVENTS_FULLNAME}-pipeline"),
         }
+        self.namespaces = {"node": args.node_namespace, "events": ns}
         for role, dependency in (("node", node_config), ("events", events_config)):
             declare_chart(
                 f"{name}-{role}",
                 FLUENT_BIT,
-                ns,
+                self.namespaces[role],
                 self.values[role],
                 pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[dependency])),
             )

@@ -9,6 +9,16 @@ Chart facts (grafana 12.11.1): its only Helm hooks are the test-framework object
 replicas > 1 need a shared database (sqlite on a ReadWriteOnce volume cannot be shared), which
 the settings enforce; with a ReadWriteOnce volume the Deployment must use the Recreate strategy
 or a rollout deadlocks on the volume attachment.
+
+Pod security: `restricted` with a read-only root filesystem. Grafana writes only under
+/var/lib/grafana (the `storage` volume: the PVC in dev, an emptyDir with a database in prod),
+/var/lib/grafana-search (the chart's emptyDir) and /tmp (an emptyDir added here); it logs to the
+console (the chart's grafana.ini `log.mode`). The image's user is 472 (grafana/grafana Dockerfile
+`USER "$GF_UID"`) and it runs as any user (its data directories are world-writable for OpenShift's
+random UIDs), so it runs as nobody (>= 10000) with the chart's group 472 as fsGroup: the kubelet
+gives that group read-write on the volume at every mount, so dev's sqlite written by 472 stays
+writable, and the chart's root `init-chown-data` container (not `restricted`) is not needed. No
+sidecars, so no Kubernetes API access: no token, and no (empty) ClusterRole.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ import pulumiverse_grafana as grafana
 
 from components.chart import child_options, declare_chart, deep_merge
 from components.labels import secret, standard_labels
+from components.security import NOBODY, restricted_container, restricted_pod, tmp_mount
 from components.versions import GRAFANA, GRAFANA_IMAGE_TAG
 from stacks.settings import GrafanaSettings
 
@@ -31,6 +42,10 @@ ADMIN_SECRET = "grafana-admin"
 ADMIN_USER = "admin"
 DATABASE_SECRET = "grafana-database"
 SERVICE_PORT = 80
+GRAFANA_GID = 472  # the chart's runAsGroup/fsGroup default (the image's GF_UID is 472 too)
+# The container port (`grafana`) the Service targets: the chart's `service.targetPort` default,
+# Grafana's own http_port.
+HTTP_PORT = 3000
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,15 @@ def grafana_values(settings: GrafanaSettings, storage_class: str | None) -> dict
         "serviceMonitor": {"enabled": True},
         "service": {"type": "ClusterIP", "port": SERVICE_PORT},
         "grafana.ini": ini,
+        # Ref: grafana 12.11.1 values.yaml `securityContext`, `containerSecurityContext`,
+        # `initChownData.enabled`, `extraEmptyDirMounts`, `automountServiceAccountToken`, `rbac.create`;
+        # templates/_pod.tpl, templates/clusterrole.yaml (rules: [] without sidecars).
+        "securityContext": restricted_pod(run_as_user=NOBODY, run_as_group=GRAFANA_GID, fs_group=GRAFANA_GID),
+        "initChownData": {"enabled": False},
+        "containerSecurityContext": restricted_container(),
+        "extraEmptyDirMounts": [tmp_mount()],
+        "automountServiceAccountToken": False,
+        "rbac": {"create": False},
     }
     if settings.database is None:
         persistence: dict[str, Any] = {"enabled": True, "type": "pvc", "size": str(settings.storage_size)}

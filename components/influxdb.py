@@ -8,10 +8,19 @@ keys `influxdb-user` and `influxdb-password`; `initScripts` only run on an empty
 why retention policies and continuous queries are applied by a Job named after a hash of the
 InfluxQL: a changed schema is a new Job, so it runs again, and re-running is idempotent.
 The image is pinned to a 1.x tag: `latest` is InfluxDB 3, a different product.
+
+Pod security: the image runs as `USER influxdb` (uid/gid 1500, influxdata-docker
+influxdb/1.11/alpine/Dockerfile), a name the kubelet cannot check against runAsNonRoot, so the pod
+sets a number: nobody (>= 10000), with the image's group 1500 as fsGroup, which the kubelet makes
+read-write on the volume at every mount (data written by 1500 stays writable). The chart only has a pod
+`securityContext` and no token setting, so the container's `restricted` fields, an emptyDir /tmp
+and `automountServiceAccountToken: false` come from `influxdb_object_patch`, applied by a Pulumi
+transform (and by the offline render). InfluxDB writes only /var/lib/influxdb (the PVC).
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +31,7 @@ import pulumi_random as random
 from components.chart import child_options, declare_chart
 from components.jobs import env_from_secret, plain_env, script_pod
 from components.labels import secret, standard_labels
+from components.security import NOBODY, restricted_container, restricted_pod, tmp_mount, tmp_volume
 from components.versions import INFLUXDB, INFLUXDB_IMAGE, INFLUXDB_IMAGE_TAG
 from monitoring.influxdb import apply_script, build_influxql, remote_write_config, remote_write_url, schema_job_name
 from stacks.settings import InfluxdbSettings
@@ -32,6 +42,7 @@ AUTH_SECRET = "influxdb-auth"
 READER_SECRET = "influxdb-reader"
 ADMIN_USER = "admin"
 READER_USER = "grafana"
+INFLUXDB_GID = 1500  # the image's `influxdb` group (and user)
 
 
 def influxdb_values(settings: InfluxdbSettings, storage_class: str | None) -> dict[str, Any]:
@@ -52,7 +63,25 @@ def influxdb_values(settings: InfluxdbSettings, storage_class: str | None) -> di
         },
         "persistence": persistence,
         "resources": settings.resources.to_k8s(),
+        # Ref: influxdb 4.12.5 values.yaml `securityContext` (pod level: templates/statefulset.yaml).
+        "securityContext": restricted_pod(run_as_user=NOBODY, run_as_group=INFLUXDB_GID, fs_group=INFLUXDB_GID),
     }
+
+
+def influxdb_object_patch(obj: dict[str, Any]) -> dict[str, Any]:
+    """What influxdb 4.12.5 has no value for (templates/statefulset.yaml renders no container
+    securityContext, no extra volumes, no automountServiceAccountToken): the server's container
+    `restricted` with an emptyDir /tmp, and no API token (InfluxDB never calls the API)."""
+    if obj.get("kind") != "StatefulSet" or obj.get("metadata", {}).get("name") != FULLNAME:
+        return obj
+    obj = copy.deepcopy(obj)
+    pod = obj["spec"]["template"]["spec"]
+    pod["automountServiceAccountToken"] = False
+    pod["volumes"] = [*(pod.get("volumes") or []), tmp_volume()]
+    for container in pod["containers"]:
+        container["securityContext"] = {**(container.get("securityContext") or {}), **restricted_container()}
+        container["volumeMounts"] = [*(container.get("volumeMounts") or []), tmp_mount()]
+    return obj
 
 
 @dataclass(frozen=True)
@@ -89,12 +118,18 @@ class Influxdb(pulumi.ComponentResource):
         )  # fmt: skip
 
         self.values = influxdb_values(args.settings, args.storage_class)
+        release = f"{name}-chart"
+        # The chart's selector labels (its Service's too). The schema Job's pods carry the same
+        # `app.kubernetes.io/name`, so only the release's instance label tells the server apart.
+        self.pod_labels = {"app.kubernetes.io/name": INFLUXDB.chart, "app.kubernetes.io/instance": release}
+        self.schema_job_labels = labels
         self.chart = declare_chart(
-            f"{name}-chart",
+            release,
             INFLUXDB,
             args.namespace,
             self.values,
             pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[auth])),
+            object_patch=influxdb_object_patch,
         )
 
         self.influxql = build_influxql(retention)

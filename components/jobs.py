@@ -1,11 +1,22 @@
 """Small pieces shared by the program's own Jobs and CronJobs (schema, lifecycle, retention):
-credentials by Secret reference, and a one-container script pod."""
+credentials by Secret reference, and a one-container script pod that satisfies Pod Security
+`restricted` (components/security.py): a numeric non-root user, read-only root filesystem with an
+emptyDir /tmp, no service-account token (the scripts talk to Elasticsearch or InfluxDB, never to
+the Kubernetes API)."""
 
 from __future__ import annotations
 
 from typing import Mapping, Sequence
 
 import pulumi_kubernetes as k8s
+
+from components.security import (
+    NOBODY,
+    container_security_context_args,
+    pod_security_context_args,
+    tmp_mount_args,
+    tmp_volume_args,
+)
 
 # A script that talks to one API over HTTP: a few MiB of memory is plenty.
 SCRIPT_RESOURCES = k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "10m", "memory": "16Mi"}, limits={"memory": "64Mi"})
@@ -33,10 +44,16 @@ def script_pod(
     env: Sequence[k8s.core.v1.EnvVarArgs],
     config_maps: Mapping[str, str],
     secrets: Mapping[str, str] | None = None,
+    run_as_user: int = NOBODY,
 ) -> k8s.core.v1.PodTemplateSpecArgs:
     """One container running `command`, with ConfigMaps and Secrets mounted read-only at the given
-    paths (mount path -> object name). Retried in place on failure."""
-    volumes, mounts = [], []
+    paths (mount path -> object name). Retried in place on failure.
+
+    `run_as_user`: the scripts write nothing but /tmp, so any non-root user works; the images'
+    own users are names (curlimages/curl `curl_user`, influxdb `influxdb`), which the kubelet
+    cannot check against runAsNonRoot, hence a number.
+    """
+    volumes, mounts = [tmp_volume_args()], [tmp_mount_args()]
     for index, (path, name) in enumerate(sorted(config_maps.items())):
         volumes.append(k8s.core.v1.VolumeArgs(name=f"config-{index}", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=name)))
         mounts.append(k8s.core.v1.VolumeMountArgs(name=f"config-{index}", mount_path=path, read_only=True))
@@ -47,6 +64,8 @@ def script_pod(
         metadata=k8s.meta.v1.ObjectMetaArgs(labels=dict(labels)),
         spec=k8s.core.v1.PodSpecArgs(
             restart_policy="OnFailure",
+            automount_service_account_token=False,
+            security_context=pod_security_context_args(run_as_user, run_as_user),
             containers=[
                 k8s.core.v1.ContainerArgs(
                     name=container,
@@ -55,6 +74,7 @@ def script_pod(
                     env=list(env),
                     volume_mounts=mounts,
                     resources=SCRIPT_RESOURCES,
+                    security_context=container_security_context_args(),
                 )
             ],
             volumes=volumes,

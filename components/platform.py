@@ -18,8 +18,11 @@ from components.influxdb import Influxdb, InfluxdbArgs
 from components.grafana import Grafana, GrafanaArgs
 from components.grafana_content import GrafanaContent, GrafanaContentArgs
 from components.labels import secret, standard_labels
+from components.security import namespace_labels
+from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from components.prometheus_stack import PrometheusStack, PrometheusStackArgs, SecretKeyRef
 from components.thanos import Thanos, ThanosArgs
+from components.versions import BLACKBOX_EXPORTER, POSTGRES_EXPORTER
 from monitoring.dashboards import FOLDER_PERMISSIONS, FOLDERS, build_dashboards
 from monitoring.slo import effective_slos
 from monitoring.datasources import (
@@ -56,20 +59,36 @@ class MonitoringPlatform(pulumi.ComponentResource):
         # every volume claim with it) and every chart with state are protected.
         stateful = pulumi.ResourceOptions(parent=self, protect=settings.protect)
 
+        # Pod Security: every platform pod is `restricted` (components/security.py); only the node
+        # agents that need the host run in the agents namespace, the one `privileged` namespace
+        # (audited and warned at `baseline`, so each of its pods is on record). docs/security.md.
+        # Ref: https://kubernetes.io/docs/concepts/security/pod-security-admission/
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=ns_name,
                 labels={
                     **standard_labels("monitoring", name, "namespace"),
-                    # node-exporter needs hostNetwork, hostPID and host paths.
-                    # Ref: https://kubernetes.io/docs/concepts/security/pod-security-admission/
-                    "pod-security.kubernetes.io/enforce": "privileged",
+                    **namespace_labels(enforce="restricted", warn="restricted", audit="restricted"),
                 },
             ),
             opts=stateful,
         )
-        in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+        agents_ns_name = settings.agents_namespace
+        # Holds no data (Fluent Bit's buffer is on the nodes): not protected.
+        agents_ns = k8s.core.v1.Namespace(
+            f"{name}-agents-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=agents_ns_name,
+                labels={
+                    **standard_labels("monitoring", name, "agents-namespace"),
+                    **namespace_labels(enforce="privileged", warn="baseline", audit="baseline"),
+                },
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        namespaces = [namespace, agents_ns]
+        in_namespace = pulumi.ResourceOptions(parent=self, depends_on=namespaces)
 
         credentials = {s.key: secrets[s.key] for s in OBJECT_STORAGE_SECRETS[settings.object_storage.type]}
         objstore_secret = secret(
@@ -111,6 +130,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
             f"{name}-prometheus",
             PrometheusStackArgs(
                 namespace=ns_name,
+                agents_namespace=agents_ns_name,
                 environment=settings.environment,
                 cluster_name=settings.cluster.name,
                 storage_class=settings.storage_class,
@@ -125,7 +145,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(
                 stateful,
                 pulumi.ResourceOptions(
-                    depends_on=[namespace, objstore_secret, self.alerting, self.influxdb.schema_job]
+                    depends_on=[*namespaces, objstore_secret, self.alerting, self.influxdb.schema_job]
                 ),
             ),
         )
@@ -157,8 +177,9 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 settings=settings.elasticsearch,
                 logs=settings.logs,
                 trace_index_prefix=settings.jaeger.index_prefix,
+                agents_namespace=agents_ns_name,
             ),
-            opts=pulumi.ResourceOptions.merge(stateful, pulumi.ResourceOptions(depends_on=[namespace])),
+            opts=pulumi.ResourceOptions.merge(stateful, pulumi.ResourceOptions(depends_on=namespaces)),
         )
         # Shippers start once the lifecycle Job has put the templates in place, and once the
         # Operator CRDs exist (their charts declare ServiceMonitors).
@@ -167,8 +188,13 @@ class MonitoringPlatform(pulumi.ComponentResource):
         )
         self.fluent_bit = FluentBit(
             f"{name}-fluent-bit",
-            FluentBitArgs(namespace=ns_name, settings=settings.fluent_bit, logs=settings.logs),
-            opts=after_es,
+            FluentBitArgs(
+                namespace=ns_name, node_namespace=agents_ns_name, settings=settings.fluent_bit, logs=settings.logs
+            ),
+            # The node DaemonSet mounts the CA and user Secret copies of its own namespace.
+            opts=pulumi.ResourceOptions.merge(
+                after_es, pulumi.ResourceOptions(depends_on=self.elasticsearch.agents_client_secrets)
+            ),
         )
         self.tracing = Tracing(
             f"{name}-tracing",
@@ -238,6 +264,24 @@ class MonitoringPlatform(pulumi.ComponentResource):
             provider=self.grafana.provider,
             grafana_ready=[self.grafana.chart],
             opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        # Ingress into every platform pod: exactly the flows of docs/network-policies.md.
+        self.network_policies = NetworkPolicies(
+            f"{name}-network-policies",
+            NetworkPoliciesArgs(
+                namespace=ns_name,
+                agents_namespace=agents_ns_name,
+                settings=settings.network_policy,
+                influxdb_labels=self.influxdb.pod_labels,
+                influxdb_schema_job_labels=self.influxdb.schema_job_labels,
+                elasticsearch_lifecycle_job_labels=self.elasticsearch.lifecycle_job_labels,
+                jaeger_retention_job_labels=self.tracing.retention_job_labels,
+                max_map_count_labels=self.elasticsearch.max_map_count_labels,
+                blackbox_exporter=BLACKBOX_EXPORTER.chart in self.exporters.charts,
+                postgres_exporter=POSTGRES_EXPORTER.chart in self.exporters.charts,
+            ),
+            opts=in_namespace,
         )
 
         self.grafana_url = self.grafana.url

@@ -13,6 +13,21 @@ Chart facts (kube-prometheus-stack 88.5.3, verified in its values.yaml and templ
   contract (P1-P4 only); the platform's own rule catalogue replaces them.
 - `thanos.objectStorageConfig.existingSecret` is the only shape that renders; a flat {name, key}
   is silently dropped by the template.
+
+Pod security (the platform namespace is `restricted`, components/security.py):
+- Prometheus and Alertmanager pods are made by the operator from the CRs' `securityContext`
+  (pod level, set here: non-root 1000/2000 as the chart's default, seccomp RuntimeDefault); the
+  operator itself gives each container it creates (prometheus, alertmanager, config-reloader and
+  init-config-reloader, thanos-sidecar) allowPrivilegeEscalation: false, readOnlyRootFilesystem:
+  true and capabilities drop ALL. Ref: prometheus-operator v0.93.0 pkg/prometheus/server/statefulset.go,
+  pkg/alertmanager/statefulset.go, pkg/operator/config_reloader.go (`SecurityContext`).
+- Alertmanager never calls the Kubernetes API: no token (CR field and ServiceAccount).
+- node-exporter needs the host (hostNetwork, hostPID, host / /proc /sys): it runs in the agents
+  namespace through the subchart's `namespaceOverride` (Service, ServiceMonitor and
+  ServiceAccount follow it; Prometheus selects ServiceMonitors in every namespace), as nobody with
+  no capabilities, read-only, seccomp RuntimeDefault.
+- kube-state-metrics does not list Secrets (`collectorsExclude`): no rule or dashboard reads
+  `kube_secret_*`, and that drops `secrets` from its ClusterRole.
 """
 
 from __future__ import annotations
@@ -23,6 +38,7 @@ from typing import Any, Mapping
 import pulumi
 
 from components.chart import child_options, declare_chart, deep_merge
+from components.security import NOBODY, restricted_container, restricted_pod
 from components.versions import KUBE_PROMETHEUS_STACK, THANOS_IMAGE_TAG
 from stacks.settings import AlertmanagerSettings, PrometheusSettings
 
@@ -34,8 +50,26 @@ THANOS_SIDECAR_SERVICE = f"{FULLNAME}-thanos-discovery"  # headless, grpc 10901
 PROMETHEUS_PORT = 9090
 ALERTMANAGER_PORT = 9093
 THANOS_GRPC_PORT = 10901
+# The Prometheus and Alertmanager custom resources; the operator labels their pods with these names.
+PROMETHEUS_NAME = f"{FULLNAME}-prometheus"
+ALERTMANAGER_NAME = f"{FULLNAME}-alertmanager"
+# Ports of the pods the operator creates. Ref: prometheus-operator v0.93.0 pkg/alertmanager/statefulset.go
+# (cluster gossip 9094, TCP and UDP), pkg/operator/config_reloader.go (`reloader-web` 8080),
+# pkg/prometheus/server/statefulset.go (Thanos sidecar `http` 10902).
+ALERTMANAGER_MESH_PORT = 9094
+CONFIG_RELOADER_PORT = 8080
+THANOS_SIDECAR_HTTP_PORT = 10902
+# Chart defaults, as rendered: the operator's `http` without TLS, kube-state-metrics' `http`,
+# node-exporter's `http-metrics` (on the host network).
+OPERATOR_PORT = 8080
+KUBE_STATE_METRICS_PORT = 8080
+NODE_EXPORTER_PORT = 9100
 # The operator adds this external label to each replica; Thanos deduplicates on it.
 REPLICA_LABEL = "prometheus_replica"
+
+# The users kube-prometheus-stack's defaults give Prometheus and Alertmanager (their volumes are
+# group-owned by the fsGroup); kept so existing volumes stay readable.
+OPERATED_UID, OPERATED_GID = 1000, 2000
 
 # Small, steady workloads the platform sizes itself; `extra_values` can still override them.
 OPERATOR_RESOURCES = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}}
@@ -52,6 +86,8 @@ class SecretKeyRef:
 @dataclass(frozen=True)
 class PrometheusStackArgs:
     namespace: str
+    # The node agents' namespace (Pod Security `privileged`): node-exporter runs there.
+    agents_namespace: str
     environment: str
     cluster_name: str
     storage_class: str | None
@@ -83,6 +119,7 @@ def _pdb(replicas: int) -> dict[str, Any]:
 
 def prometheus_stack_values(args: PrometheusStackArgs) -> dict[str, Any]:
     prom, am = args.prometheus, args.alertmanager
+    operated_pod = restricted_pod(run_as_user=OPERATED_UID, run_as_group=OPERATED_GID, fs_group=OPERATED_GID)
     values: dict[str, Any] = {
         "fullnameOverride": FULLNAME,
         "grafana": {"enabled": False},
@@ -113,6 +150,8 @@ def prometheus_stack_values(args: PrometheusStackArgs) -> dict[str, Any]:
                 "ruleSelectorNilUsesHelmValues": False,
                 "scrapeConfigSelectorNilUsesHelmValues": False,
                 "storageSpec": _volume_claim(args.storage_class, prom.storage_size),
+                # Ref: kube-prometheus-stack 88.5.3 values.yaml prometheus.prometheusSpec.securityContext
+                "securityContext": operated_pod,
                 "resources": prom.resources.to_k8s(),
                 "remoteWrite": [dict(rw) for rw in args.remote_write],
                 "thanos": {
@@ -127,7 +166,14 @@ def prometheus_stack_values(args: PrometheusStackArgs) -> dict[str, Any]:
         },
         "alertmanager": {
             "podDisruptionBudget": _pdb(am.replicas),
+            # Ref: values.yaml alertmanager.serviceAccount.automountServiceAccountToken
+            # (templates/alertmanager/serviceaccount.yaml)
+            "serviceAccount": {"automountServiceAccountToken": False},
             "alertmanagerSpec": {
+                # Ref: values.yaml alertmanager.alertmanagerSpec.securityContext, .automountServiceAccountToken
+                # (templates/alertmanager/alertmanager.yaml)
+                "securityContext": operated_pod,
+                "automountServiceAccountToken": False,
                 "replicas": am.replicas,
                 "retention": am.retention,
                 "podAntiAffinity": am.pod_anti_affinity,
@@ -140,9 +186,19 @@ def prometheus_stack_values(args: PrometheusStackArgs) -> dict[str, Any]:
             },
         },
         "nodeExporter": {"enabled": True},
-        "prometheus-node-exporter": {"resources": NODE_EXPORTER_RESOURCES},
+        # Ref: charts/prometheus-node-exporter (4.56.1) values.yaml `namespaceOverride`, `securityContext`,
+        # `containerSecurityContext`; templates/_helpers.tpl `prometheus-node-exporter.namespace` and
+        # `.monitor-namespace` (the ServiceMonitor follows), templates/daemonset.yaml.
+        "prometheus-node-exporter": {
+            "resources": NODE_EXPORTER_RESOURCES,
+            "namespaceOverride": args.agents_namespace,
+            "securityContext": restricted_pod(run_as_user=NOBODY, run_as_group=NOBODY, fs_group=NOBODY),
+            "containerSecurityContext": restricted_container(),
+        },
         "kubeStateMetrics": {"enabled": True},
-        "kube-state-metrics": {"resources": KUBE_STATE_METRICS_RESOURCES},
+        # Ref: charts/kube-state-metrics (8.4.0) values.yaml `collectorsExclude`; templates/_helpers.tpl
+        # (effective collectors) and templates/role.yaml (`secrets` rule only when collected).
+        "kube-state-metrics": {"resources": KUBE_STATE_METRICS_RESOURCES, "collectorsExclude": ["secrets"]},
     }
     return deep_merge(values, args.extra_values)
 

@@ -7,6 +7,11 @@ Chart facts (thanos 1.24.1, verified in its values.yaml and templates): no Helm 
 `objstoreConfig.create` defaults to true with a FILESYSTEM bucket, so it is switched off and pointed
 at the program's Secret; the compactor key is `compact` and has no retention keys, so retention is
 passed as flags; `storageClass` defaults to the literal "standard", so it is always set.
+
+Pod security: the chart's defaults are already `restricted` (nobody, read-only root filesystem,
+no capabilities, seccomp RuntimeDefault; tests/test_pod_security.py checks the render). No Thanos
+component calls the Kubernetes API (the sidecars are found by DNS): the ServiceAccounts already
+mount no token (`serviceAccount.automountToken: false`), and each pod says so too.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ FULLNAME = "thanos"
 QUERY_SERVICE = f"{FULLNAME}-query"
 QUERY_FRONTEND_SERVICE = f"{FULLNAME}-query-frontend"
 HTTP_PORT = 10902
+GRPC_PORT = 10901  # StoreAPI of the query and the store gateway (chart default)
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,11 @@ def _persistence(storage_class: str | None, size: str) -> dict[str, Any]:
     return {"enabled": True, "size": str(size), "storageClass": storage_class or ""}
 
 
+# Ref: thanos 1.24.1 values.yaml `<component>.automountServiceAccountToken`; templates/query/deployment.yaml,
+# query-frontend/deployment.yaml, store-gateway/statefulset.yaml, compact/statefulset.yaml.
+_NO_TOKEN = {"automountServiceAccountToken": False}
+
+
 def thanos_values(args: ThanosArgs) -> dict[str, Any]:
     s = args.settings
     compactor = s.compactor
@@ -62,12 +73,14 @@ def thanos_values(args: ThanosArgs) -> dict[str, Any]:
         "additionalReplicaLabels": [REPLICA_LABEL],
         "serviceMonitor": {"enabled": True},
         "query": {
+            **_NO_TOKEN,
             "enabled": True,
             "replicas": s.query.replicas,
             "resources": s.query.resources.to_k8s(),
             "podDisruptionBudget": _pdb(s.query.replicas),
         },
         "queryFrontend": {
+            **_NO_TOKEN,
             "enabled": True,
             "replicas": s.query_frontend.replicas,
             "resources": s.query_frontend.resources.to_k8s(),
@@ -80,6 +93,7 @@ def thanos_values(args: ThanosArgs) -> dict[str, Any]:
             ],
         },
         "storeGateway": {
+            **_NO_TOKEN,
             "enabled": True,
             "replicas": s.store_gateway.replicas,
             "resources": s.store_gateway.resources.to_k8s(),
@@ -87,6 +101,7 @@ def thanos_values(args: ThanosArgs) -> dict[str, Any]:
             "persistence": _persistence(args.storage_class, s.store_gateway.storage_size),
         },
         "compact": {
+            **_NO_TOKEN,
             "enabled": True,
             "resources": compactor.resources.to_k8s(),
             "persistence": _persistence(args.storage_class, compactor.storage_size),

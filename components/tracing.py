@@ -12,6 +12,14 @@ Chart facts:
   because the k8s distribution has no prometheus exporter; `alternateConfig` replaces the chart's
   default config instead of merging into it (no stray jaeger/zipkin receivers); the span-metrics
   port 8889 is added under `ports` and scraped with honorLabels so `service` stays `service`.
+
+Pod security (`restricted`, components/security.py): Jaeger runs as its image's user 10001
+(jaegertracing/jaeger cmd/jaeger/Dockerfile `USER ${USER_UID}`, which declares `VOLUME /tmp`: an
+emptyDir there, the root filesystem read-only); with Elasticsearch storage it writes nothing else
+and never calls the Kubernetes API, so its ServiceAccount mounts no token (the chart has no pod-level
+key; the pod inherits the ServiceAccount's). The collector runs as its image's 10001:10001
+(opentelemetry-collector-releases distributions/otelcol-contrib/Dockerfile) with no file storage,
+and keeps its token: the k8sattributes processor reads pods from the API.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from components.chart import child_options, declare_chart
 from components.jobs import env_from_secret, plain_env, script_pod
 from components.elasticsearch import CA_KEY, CA_SECRET, JAEGER_USER
 from components.labels import standard_labels
+from components.security import restricted_container, restricted_pod, tmp_mount, tmp_volume
 from components.versions import CURL_IMAGE, JAEGER, OTEL_COLLECTOR, OTEL_COLLECTOR_IMAGE, OTEL_COLLECTOR_IMAGE_TAG
 from monitoring.otel import PROMETHEUS_EXPORTER_PORT, otel_collector_config
 from monitoring.tracing import (
@@ -45,6 +54,8 @@ SAMPLING_DIR = "/etc/jaeger/sampling"
 SAMPLING_FILE = "strategies.json"
 CA_DIR = "/etc/jaeger/es-ca"
 USER_ENV, PASSWORD_ENV = "ES_USERNAME", "ES_PASSWORD"
+JAEGER_UID = 10001  # the image's USER_UID (the chart's podSecurityContext default too)
+COLLECTOR_UID = 10001  # the contrib image's USER_UID:USER_GID
 
 
 def jaeger_values(settings: JaegerSettings, es_url: str, index_replicas: int) -> dict[str, Any]:
@@ -69,11 +80,19 @@ def jaeger_values(settings: JaegerSettings, es_url: str, index_replicas: int) ->
             "extraVolumes": [
                 {"name": "sampling", "configMap": {"name": SAMPLING_CONFIG_MAP}},
                 {"name": "es-ca", "secret": {"secretName": CA_SECRET}},
+                tmp_volume(),
             ],
             "extraVolumeMounts": [
                 {"name": "sampling", "mountPath": SAMPLING_DIR, "readOnly": True},
                 {"name": "es-ca", "mountPath": CA_DIR, "readOnly": True},
+                tmp_mount(),
             ],
+            # Ref: jaeger 4.11.1 values.yaml jaeger.podSecurityContext, jaeger.securityContext,
+            # jaeger.serviceAccount.automountServiceAccountToken; templates/jaeger/jaeger-deploy.yaml,
+            # templates/jaeger/jaeger-service-account.yaml.
+            "podSecurityContext": restricted_pod(run_as_user=JAEGER_UID, run_as_group=JAEGER_UID, fs_group=JAEGER_UID),
+            "securityContext": restricted_container(),
+            "serviceAccount": {"automountServiceAccountToken": False},
             "service": {
                 "extraPorts": [{"name": "sampling-grpc", "port": SAMPLING_GRPC_PORT, "targetPort": SAMPLING_GRPC_PORT}]
             },
@@ -108,6 +127,10 @@ def collector_values(settings: OtelCollectorSettings, jaeger_otlp_endpoint: str)
             "metricsEndpoints": [{"port": "metrics"}, {"port": "prom-exporter", "honorLabels": True}],
         },
         "podDisruptionBudget": {"enabled": replicas > 1, "maxUnavailable": 1},
+        # Ref: opentelemetry-collector 0.170.0 values.yaml `podSecurityContext`, `securityContext`;
+        # templates/_pod.tpl (both rendered as given when no preset needs root).
+        "podSecurityContext": restricted_pod(run_as_user=COLLECTOR_UID, run_as_group=COLLECTOR_UID),
+        "securityContext": restricted_container(),
     }
 
 
@@ -168,6 +191,7 @@ class Tracing(pulumi.ComponentResource):
         """Daily deletion of trace indices older than jaeger.retentionDays (Jaeger never deletes)."""
         ns = args.namespace
         labels = standard_labels("jaeger", name, "retention")
+        self.retention_job_labels = labels  # its pods' labels: a client of Elasticsearch
         script_name = "jaeger-trace-retention"
         script = k8s.core.v1.ConfigMap(
             f"{name}-retention-script",

@@ -79,6 +79,10 @@ ECK_OPERATOR = ChartRef(chart="eck-operator", version="3.5.0", repository="https
 ELASTICSEARCH_VERSION = "9.4.3"
 # The lifecycle Job only needs curl; pinned like every other image.
 CURL_IMAGE = "curlimages/curl:8.11.1"
+# The vm.max_map_count DaemonSet (elasticsearch.maxMapCount: daemonset): the image ECK's
+# documentation uses for it. Ref: https://www.elastic.co/docs/deploy-manage/deploy/cloud-on-k8s/virtual-memory
+# ("Using a DaemonSet to set virtual memory").
+MAX_MAP_COUNT_IMAGE = "docker.io/library/bash:5.2.21"
 
 # Ref: https://github.com/fluent/helm-charts/blob/main/charts/fluent-bit/Chart.yaml (0.58.1: Fluent Bit 5.1.1)
 FLUENT_BIT = ChartRef(chart="fluent-bit", version="0.58.1", repository="https://fluent.github.io/helm-charts")

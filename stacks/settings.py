@@ -7,6 +7,8 @@ stack file is an error naming the key, not a silently ignored value.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -31,6 +33,8 @@ DOWNSAMPLE_1H_AFTER_SECONDS = 10 * 86400
 # The sidecar uploads 2h blocks; keeping at least three locally leaves slack for an object-store
 # outage before Prometheus deletes a block that was never uploaded.
 MIN_PROMETHEUS_RETENTION_SECONDS = 6 * 3600
+# The node agents' namespace is the platform namespace plus this suffix (StackSettings.agents_namespace).
+AGENTS_NAMESPACE_SUFFIX = "-agents"
 
 
 def _duration(value: str) -> str:
@@ -332,10 +336,12 @@ class ElasticsearchSettings(Model):
 
     nodes: int = Field(ge=1, description="Master-eligible data nodes; prod needs 3 (quorum).")
     storage_size: Quantity = Field(description="PersistentVolume per node.")
-    max_map_count: Literal["sysctl-init-container", "disable-mmap"] = Field(
-        "sysctl-init-container",
-        description="How the vm.max_map_count >= 262144 requirement is met: a privileged init "
-        "container that sets it on the node, or node.store.allow_mmap: false (no privilege, slower).",
+    max_map_count: Literal["daemonset", "disable-mmap"] = Field(
+        "daemonset",
+        description="How Elasticsearch's vm.max_map_count requirement (1048576 for 8.16+) is met: "
+        "`daemonset` runs a small DaemonSet in the agents namespace (the only privileged one) that "
+        "raises it on every node, and the Elasticsearch pods wait until it is set; `disable-mmap` sets "
+        "node.store.allow_mmap: false instead (no privilege anywhere, slower searches: dev).",
     )
     resources: Resources
 
@@ -365,6 +371,55 @@ class OtelCollectorSettings(OtelCollectorSpec):
     resources: Resources
 
 
+# Label syntax. Ref: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_PREFIX = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def _label_problem(key: str, value: str) -> str | None:
+    prefix, _, name = key.rpartition("/")
+    if (prefix and not _LABEL_PREFIX.match(prefix)) or not _LABEL_NAME.match(name):
+        return f"{key!r} is not a label key (e.g. kubernetes.io/metadata.name)"
+    if value and not _LABEL_NAME.match(value):
+        return f"{value!r} is not a label value (63 characters of [A-Za-z0-9_.-], alphanumeric at both ends)"
+    return None
+
+
+class NetworkPolicySettings(Model):
+    """Where the platform's NetworkPolicies meet the rest of the cluster (docs/network-policies.md)."""
+
+    ingress_namespace_selector: dict[str, str] = Field(
+        default_factory=lambda: {"kubernetes.io/metadata.name": "ingress-nginx"},
+        description="Labels of the namespace the ingress controller runs in: its pods may reach Grafana "
+        "and the collector's OTLP/HTTP port. The default is ingress-nginx's usual namespace.",
+    )
+    api_server_cidrs: tuple[str, ...] = Field(
+        (),
+        description="Addresses the kube-apiserver connects from, as CIDRs (e.g. 10.0.0.10/32), for the "
+        "admission webhook's port; empty allows that port from any address, since they differ per cluster.",
+    )
+
+    @field_validator("ingress_namespace_selector")
+    @classmethod
+    def _selector_names_namespaces(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("must have at least one label; an empty selector matches every namespace")
+        for key, label in value.items():
+            if problem := _label_problem(key, label):
+                raise ValueError(problem)
+        return value
+
+    @field_validator("api_server_cidrs")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not a CIDR (e.g. 10.0.0.10/32)") from None
+        return value
+
+
 class AlertingSettings(_EnvironmentFromStack, AlertingSpec):
     """The `alerting` section of a stack file: AlertingSpec without `environment`."""
 
@@ -375,7 +430,11 @@ class StackSettings(Model):
     environment: Literal["dev", "staging", "prod"] = Field(
         description="Environment name; the `environment` label on every alert."
     )
-    namespace: K8sName = Field("monitoring", description="Namespace of the monitoring platform.")
+    namespace: K8sName = Field(
+        "monitoring",
+        description="Namespace of the monitoring platform (Pod Security `restricted`); the node agents "
+        "run in `<namespace>-agents` (Pod Security `privileged`).",
+    )
     storage_class: Annotated[str | None, BeforeValidator(lambda v: v or None)] = Field(
         None, description="StorageClass for every volume; unset or empty uses the cluster default."
     )
@@ -394,6 +453,10 @@ class StackSettings(Model):
     exporters: ExporterSettings = Field(
         default_factory=ExporterSettings, description="Blackbox probes and postgres_exporter for the SLOs."
     )
+    network_policy: NetworkPolicySettings = Field(
+        default_factory=NetworkPolicySettings,
+        description="The ingress controller's namespace and the API server's addresses, for the NetworkPolicies.",
+    )
     alerting: AlertingSettings = Field(
         default_factory=AlertingSettings,
         description="Alert receivers, SLO overrides, business hours and maintenance windows.",
@@ -408,6 +471,12 @@ class StackSettings(Model):
         return self.alerting.with_environment(AlertingSpec, self.environment)
 
     @property
+    def agents_namespace(self) -> str:
+        """The one namespace labelled Pod Security `privileged`: only the node agents that need the
+        host (node-exporter, the Fluent Bit DaemonSet, the max_map_count DaemonSet) run there."""
+        return f"{self.namespace}{AGENTS_NAMESPACE_SUFFIX}"
+
+    @property
     def is_production(self) -> bool:
         return self.environment == "prod"
 
@@ -415,6 +484,16 @@ class StackSettings(Model):
     def protect(self) -> bool:
         """Stateful resources of prod are protected: `pulumi destroy` must not take its data."""
         return self.is_production
+
+    @field_validator("namespace")
+    @classmethod
+    def _room_for_the_agents_namespace(cls, value: str) -> str:
+        if len(value) + len(AGENTS_NAMESPACE_SUFFIX) > 63:
+            raise ValueError(
+                f"{value!r} is too long: the agents namespace {value + AGENTS_NAMESPACE_SUFFIX!r} "
+                "must fit in 63 characters"
+            )
+        return value
 
     @model_validator(mode="after")
     def _prod_is_highly_available(self) -> StackSettings:

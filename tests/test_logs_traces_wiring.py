@@ -48,10 +48,17 @@ def test_prod_elasticsearch_is_protected(prod):
 
 
 def test_max_map_count_is_handled_in_both_stacks(dev, prod):
+    # prod: a DaemonSet in the agents namespace raises it on every node; Elasticsearch waits for it
+    # in an unprivileged init container. dev: mmap off, no DaemonSet.
+    setter = prod.one("kubernetes:apps/v1:DaemonSet", "terrafusion-elasticsearch-max-map-count").plain_inputs
+    assert setter["metadata"]["namespace"] == "monitoring-agents"
+    (set_it,) = setter["spec"]["template"]["spec"]["initContainers"]
+    assert "echo 1048576 > /proc/sys/vm/max_map_count" in set_it["command"][-1]
     prod_set = _es(prod)["spec"]["nodeSets"][0]
-    (init,) = prod_set["podTemplate"]["spec"]["initContainers"]
-    assert "vm.max_map_count=262144" in init["command"][-1]
+    (wait,) = prod_set["podTemplate"]["spec"]["initContainers"]
+    assert "-ge 1048576" in wait["command"][-1] and wait["securityContext"]["privileged"] is False
     assert _es(dev)["spec"]["nodeSets"][0]["config"]["node.store.allow_mmap"] is False
+    assert not dev.of_type("kubernetes:apps/v1:DaemonSet")
 
 
 def test_elasticsearch_serves_our_certificate_whose_ca_clients_mount(prod):
@@ -125,6 +132,27 @@ def test_fluent_bit_mounts_the_ca_and_reads_credentials_from_its_user_secret(pro
         "ES_USER": {"name": FLUENT_BIT_USER.secret_name, "key": "username"},
         "ES_PASSWORD": {"name": FLUENT_BIT_USER.secret_name, "key": "password"},
     }
+
+
+def test_the_node_daemonset_reads_copies_of_the_ca_and_its_user_in_the_agents_namespace(prod):
+    """Secrets are only readable in their own namespace: the DaemonSet (agents namespace) gets
+    copies with the same names and values as the platform namespace's, which ECK reads."""
+    assert prod.one("kubernetes:helm.sh/v4:Chart", "terrafusion-fluent-bit-node").plain_inputs["namespace"] == "monitoring-agents"
+    assert prod.one("kubernetes:helm.sh/v4:Chart", "terrafusion-fluent-bit-events").plain_inputs["namespace"] == "monitoring"
+    ca = prod.one("kubernetes:core/v1:Secret", "terrafusion-elasticsearch-ca-public").plain_inputs
+    ca_copy = prod.one("kubernetes:core/v1:Secret", "terrafusion-elasticsearch-agents-ca-public").plain_inputs
+    assert (ca_copy["metadata"]["name"], ca_copy["metadata"]["namespace"]) == (CA_SECRET, "monitoring-agents")
+    assert ca_copy["stringData"] == ca["stringData"]
+    user = prod.one("kubernetes:core/v1:Secret", "terrafusion-elasticsearch-user-fluentbit")
+    user_copy = prod.one("kubernetes:core/v1:Secret", "terrafusion-elasticsearch-agents-user-fluentbit")
+    copy_meta = user_copy.plain_inputs["metadata"]
+    assert (copy_meta["name"], copy_meta["namespace"]) == (FLUENT_BIT_USER.secret_name, "monitoring-agents")
+    assert user_copy.plain_inputs["stringData"]["password"] == user.plain_inputs["stringData"]["password"]
+    assert is_secret(user_copy.inputs["stringData"])
+    node = prod.one("kubernetes:helm.sh/v4:Chart", "terrafusion-fluent-bit-node")
+    assert user_copy.urn in node.depends_on and prod.one(
+        "kubernetes:core/v1:ConfigMap", "terrafusion-fluent-bit-node-config"
+    ).plain_inputs["metadata"]["namespace"] == "monitoring-agents"
 
 
 def test_fluent_bit_buffers_on_the_node_so_an_outage_loses_nothing(prod):

@@ -85,7 +85,7 @@ STATEFUL_CHARTS = {"kube-prometheus-stack", "thanos", "grafana", "influxdb"}
 
 
 def test_prod_protects_the_namespace_and_every_stateful_chart(prod):
-    assert prod.one("kubernetes:core/v1:Namespace").protect
+    assert prod.one("kubernetes:core/v1:Namespace", "terrafusion-namespace").protect
     stateful = [c for c in prod.of_type(CHART_TYPE) if c.inputs["chart"] in STATEFUL_CHARTS]
     assert len(stateful) == len(STATEFUL_CHARTS)
     for chart in stateful:
@@ -104,9 +104,14 @@ def test_kubernetes_objects_carry_standard_labels(any_stack):
             assert "app.kubernetes.io/version" not in labels
 
 
-def test_namespace_admits_node_exporter(dev):
-    labels = dev.one("kubernetes:core/v1:Namespace").plain_inputs["metadata"]["labels"]
-    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
+def test_platform_namespace_is_restricted_and_node_exporter_runs_in_the_agents_namespace(dev):
+    labels = dev.one("kubernetes:core/v1:Namespace", "terrafusion-namespace").plain_inputs["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    agents = dev.one("kubernetes:core/v1:Namespace", "terrafusion-agents-namespace").plain_inputs["metadata"]
+    assert agents["name"] == "monitoring-agents"
+    assert agents["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    values = dev.chart("kube-prometheus-stack").plain_inputs["values"]
+    assert values["prometheus-node-exporter"]["namespaceOverride"] == "monitoring-agents"
 
 
 def test_kubernetes_resources_use_the_stack_provider(prod):

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from components.chart import patch_objects  # noqa: E402
 from components.versions import ALL_CHARTS  # noqa: E402
 from stacks.config import ConfigError  # noqa: E402
 from tools import helm, requests  # noqa: E402
@@ -58,9 +59,22 @@ def _is_kubernetes_object(resource: Resource) -> bool:
     )
 
 
+def _whole_numbers(value: Any) -> Any:
+    """Integral floats back to ints: the engine's protobuf Struct carries every number as a double,
+    so the mocks see `runAsUser: 65534.0` where the program wrote 65534 (and the provider sends an
+    integer). Scanners compare such fields as integers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
+
+
 def _manifest(resource: Resource) -> dict[str, Any]:
     """The object as `kubectl apply` would get it; every Secret's data is redacted whole."""
-    inputs = redact(resource.inputs)
+    inputs = _whole_numbers(redact(resource.inputs))
     if inputs.get("kind") == "Secret":
         for key in ("data", "stringData"):
             if key in inputs:
@@ -132,10 +146,15 @@ def _fix_custom_scope(objects: list[dict[str, Any]], cluster_kinds: set[tuple[st
 
 
 def template_charts(releases: dict[str, helm.Release]) -> dict[str, list[dict[str, Any]]]:
-    """Every object each chart renders, Secrets redacted, cluster-scoped custom kinds without a
-    namespace (the v4 Chart only namespaces what the API server says is namespaced)."""
+    """Every object each chart renders, with the program's object patches applied, Secrets redacted,
+    cluster-scoped custom kinds without a namespace (the v4 Chart only namespaces what the API
+    server says is namespaced)."""
     by_release = helm.template_all(releases.values())
-    objects = {stem: [_redact_secret_data(o) for o in by_release[r.name]] for stem, r in releases.items()}
+    # The Pulumi transforms of components/chart.py (`object_patch`), applied the same way here.
+    objects = {
+        stem: [_redact_secret_data(o) for o in patch_objects(r.name, by_release[r.name])]
+        for stem, r in releases.items()
+    }
     cluster_kinds = _cluster_scoped_custom_kinds([o for objs in objects.values() for o in objs])
     for objs in objects.values():
         _fix_custom_scope(objs, cluster_kinds)
