@@ -107,6 +107,9 @@ def grafana_values(settings: GrafanaSettings, storage_class: str | None) -> dict
             ingress["ingressClassName"] = settings.ingress.class_name
         if settings.ingress.tls_secret_name:
             ingress["tls"] = [{"secretName": settings.ingress.tls_secret_name, "hosts": [host]}]
+        if settings.ingress.cluster_issuer:
+            # Ref: https://cert-manager.io/docs/usage/ingress/ (ingress-shim issues spec.tls[].secretName)
+            ingress["annotations"] = {"cert-manager.io/cluster-issuer": settings.ingress.cluster_issuer}
         values["ingress"] = ingress
     return values
 

@@ -214,6 +214,11 @@ class GrafanaIngress(Model):
     enabled: bool = Field(False, description="Create an Ingress for `grafana.url`'s host.")
     class_name: str | None = Field(None, description="IngressClass, e.g. nginx.")
     tls_secret_name: K8sName | None = Field(None, description="Secret holding the TLS certificate.")
+    cluster_issuer: K8sName | None = Field(
+        None,
+        description="cert-manager ClusterIssuer that issues `tlsSecretName` (annotation "
+        "cert-manager.io/cluster-issuer); without it the Secret must exist before `pulumi up`.",
+    )
 
 
 class GrafanaDatabase(Model):

@@ -674,3 +674,21 @@ def test_check_all_runs_every_check():
     bad["spec"]["bogus"] = 1
     problems = cc.check_all([namespace(), bad, bad, widget(), service(selector={"app": "x"})], VERSIONS)
     assert {p.split(": ")[1] for p in problems} == {"unique", "schema", "crd", "service-selector"}
+
+
+def _tls_ingress(annotations: dict) -> dict:
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": "web", "namespace": "ns", "annotations": annotations},
+        "spec": {"tls": [{"secretName": "web-tls", "hosts": ["web.example"]}]},
+    }
+
+
+def test_an_ingress_tls_secret_nothing_creates_is_a_problem():
+    problems = cc.check_references([namespace(), _tls_ingress({})])
+    assert any("Secret ns/web-tls not found" in p for p in problems)
+
+
+def test_cert_manager_creates_the_tls_secret_of_an_annotated_ingress():
+    problems = cc.check_references([namespace(), _tls_ingress({"cert-manager.io/cluster-issuer": "le"})])
+    assert not any("web-tls" in p for p in problems)

@@ -552,6 +552,24 @@ def _kubelet_service_provides(deployment: Obj) -> Provided:
     return Provided(tuple(objects))
 
 
+def _cert_manager_ingress_provides(ingress: Obj) -> Provided:
+    """The TLS Secrets cert-manager's ingress-shim creates for an Ingress annotated with
+    `cert-manager.io/cluster-issuer` (or `cert-manager.io/issuer`): one per `spec.tls[].secretName`,
+    with keys tls.crt and tls.key. Without the annotation nothing creates them.
+
+    Ref: https://cert-manager.io/docs/usage/ingress/ (annotations; "secretName ... will be created")
+    """
+    annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+    if not {"cert-manager.io/cluster-issuer", "cert-manager.io/issuer"} & set(annotations):
+        return Provided()
+    secrets = [
+        _provided("Secret", namespace_of(ingress), tls["secretName"], describe(ingress), keys=("tls.crt", "tls.key"))
+        for tls in ((ingress.get("spec") or {}).get("tls") or [])
+        if tls.get("secretName")
+    ]
+    return Provided(tuple(secrets))
+
+
 # --- ECK -------------------------------------------------------------------------------------
 
 
@@ -625,6 +643,7 @@ OPERATOR_CREATED: dict[tuple[str, str], Creator] = {
     ("monitoring.coreos.com", "Alertmanager"): Creator("prometheus-operator runs the Alertmanager StatefulSet with its generated config and governing Service", _alertmanager_provides),
     ("elasticsearch.k8s.elastic.co", "Elasticsearch"): Creator("ECK runs one StatefulSet per node set with its Services, certificates and the elastic user Secret", _elasticsearch_provides),
     ("apps", "Deployment"): Creator("a prometheus-operator started with --kubelet-service maintains that Service for the kubelets", _kubelet_service_provides),
+    ("networking.k8s.io", "Ingress"): Creator("cert-manager issues the TLS Secret of an Ingress annotated with an issuer", _cert_manager_ingress_provides),
 }
 
 
