@@ -26,15 +26,37 @@ def rendered(tmp_path_factory) -> dict[str, Path]:
 # --- the stacks ---------------------------------------------------------------------------------
 
 
+# The gaps issue 9 has still to close (producers not deployed yet, names and labels to fix), one line
+# each: stack, kind, metric, label, where it is read. A ratchet, not an allow-list: a problem that is
+# not listed fails, and so does a listed one that no longer occurs (delete its line).
+KNOWN_GAPS = Path(__file__).parent / "data" / "metric_gaps.tsv"
+
+
+def gap_key(problem: mc.Problem) -> str:
+    return "\t".join((problem.stack, problem.kind, problem.metric, problem.label, problem.expression.where))
+
+
+def known_gaps(stack: str) -> set[str]:
+    lines = [line for line in KNOWN_GAPS.read_text().splitlines() if line and not line.startswith("#")]
+    return {line for line in lines if line.split("\t", 1)[0] == stack}
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_expression_has_a_producer_and_its_labels(rendered, stack):
     inv, expressions, problems = mc.check_stack(stack, rendered[stack])
-    if problems:
+    new = [p for p in problems if gap_key(p) not in known_gaps(stack)]
+    if new:
         pytest.fail(
-            f"{len(problems)} problems in {len(expressions)} expressions of {stack} "
-            f"(producers deployed: {', '.join(sorted(inv.producers))}):\n{mc.format_problems(problems)}",
+            f"{len(new)} new problems in {len(expressions)} expressions of {stack} "
+            f"(producers deployed: {', '.join(sorted(inv.producers))}):\n{mc.format_problems(new)}",
             pytrace=False,
         )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_known_gap_still_occurs(rendered, stack):
+    _, _, problems = mc.check_stack(stack, rendered[stack])
+    assert sorted(known_gaps(stack) - {gap_key(p) for p in problems}) == []
 
 
 @pytest.mark.parametrize("stack", STACKS)
