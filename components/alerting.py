@@ -14,10 +14,10 @@ from typing import Any, Mapping
 
 import pulumi
 import pulumi_kubernetes as k8s
-import yaml
 
 from components.chart import child_options
 from components.labels import secret, standard_labels
+from monitoring import yaml_text
 from monitoring.alert_rules import build_rule_files
 from monitoring.alerting_spec import AlertingSpec
 from monitoring.alertmanager import (
@@ -39,7 +39,7 @@ class AlertingArgs:
 
 
 def alertmanager_config_yaml(spec: AlertingSpec) -> str:
-    return yaml.safe_dump(build_alertmanager_config(spec), sort_keys=False, default_flow_style=False)
+    return yaml_text.dump(build_alertmanager_config(spec), sort_keys=False)
 
 
 class AlertingConfig(pulumi.ComponentResource):

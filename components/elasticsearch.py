@@ -38,7 +38,6 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pulumi_tls as tls
-import yaml
 
 from components.chart import child_options, declare_chart
 from components.jobs import env_from_secret, plain_env, script_pod
@@ -50,7 +49,13 @@ from components.security import (
     restricted_container,
     restricted_pod,
 )
-from components.versions import CURL_IMAGE, ECK_OPERATOR, ELASTICSEARCH_VERSION, MAX_MAP_COUNT_IMAGE
+from components.versions import (
+    CURL_IMAGE,
+    ECK_OPERATOR,
+    ELASTICSEARCH_VERSION,
+    MAX_MAP_COUNT_IMAGE,
+)
+from monitoring import yaml_text
 from monitoring.logs import LogsSpec, es_requests, es_requests_hash
 from stacks.settings import ElasticsearchSettings
 
@@ -365,7 +370,7 @@ class Elasticsearch(pulumi.ComponentResource):
 
         roles = secret(
             f"{name}-roles", ROLES_SECRET, ns, labels,
-            {"roles.yml": yaml.safe_dump(es_roles(args.trace_index_prefix), sort_keys=True)}, child,
+            {"roles.yml": yaml_text.dump(es_roles(args.trace_index_prefix))}, child,
         )  # fmt: skip
         self.user_passwords: dict[str, pulumi.Output[str]] = {}
         user_secrets = []

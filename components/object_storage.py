@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import yaml
-
+from monitoring import yaml_text
 from stacks.settings import ObjectStorageSettings
 
 SECRET_NAME = "thanos-objstore"
@@ -39,4 +38,4 @@ def objstore_config(settings: ObjectStorageSettings, credentials: Mapping[str, s
 
 
 def objstore_yaml(settings: ObjectStorageSettings, credentials: Mapping[str, str]) -> str:
-    return yaml.safe_dump(objstore_config(settings, credentials), sort_keys=True)
+    return yaml_text.dump(objstore_config(settings, credentials))

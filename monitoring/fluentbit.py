@@ -20,8 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import yaml
-
+from monitoring import yaml_text
 from monitoring.logs import LogFamily, LogsSpec, data_stream_name
 
 CONFIG_FILE_NAME = "fluent-bit.yaml"
@@ -161,7 +160,7 @@ def family_match(family: LogFamily) -> str:
 
 
 def _dump(config: dict[str, Any]) -> str:
-    return yaml.safe_dump(config, sort_keys=False, default_flow_style=False, width=1000)
+    return yaml_text.dump(config, sort_keys=False, width=1000)
 
 
 def fluentbit_pipeline(

@@ -10,6 +10,7 @@ would pass it: objects as JSON, `secure:` values as secrets. Only the Pulumi CLI
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 from dataclasses import dataclass, field
@@ -17,13 +18,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import pulumi
-import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from monitoring import yaml_text
 from stacks.config import PROJECT, ConfigError, parse_settings, required_secrets
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +72,13 @@ class Resource:
     protect: bool
     provider: str
     depends_on: list[str]
-    inputs: dict[str, Any]
+    serialized_inputs: Any = field(repr=False)  # the request's protobuf Struct, read on first use
+
+    @functools.cached_property
+    def inputs(self) -> dict[str, Any]:
+        """The inputs as the engine receives them (secrets still marked). Deserialized on first use:
+        most runs (the bench, most tests) read a few resources' inputs, not all of them."""
+        return rpc.deserialize_properties(self.serialized_inputs)
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -116,7 +123,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     protect=bool(request.protect),
                     provider=request.provider,
                     depends_on=list(request.dependencies),
-                    inputs=rpc.deserialize_properties(request.object),
+                    serialized_inputs=request.object,
                 )
             )
         return response
@@ -135,7 +142,7 @@ def read_stack_file(stack: str) -> dict[str, Any]:
     path = ROOT / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise FileNotFoundError(f"no stack file {path.name}: known stacks are {known_stacks()}")
-    return yaml.safe_load(path.read_text()).get("config", {}) or {}
+    return yaml_text.load(path.read_text()).get("config", {}) or {}
 
 
 def known_stacks() -> list[str]:
