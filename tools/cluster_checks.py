@@ -32,11 +32,9 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 from kubernetes_validate import utils as kv_utils
 from packaging.version import Version
 from referencing import Registry, Resource
@@ -1244,21 +1242,6 @@ def check_references(objects: Sequence[Obj]) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------
 # 5. All
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """Safe YAML, plus the `=` scalar: YAML 1.1's value tag, which PyYAML's safe loader rejects and
-    real CRDs contain (kube-prometheus-stack's, in enum lists of relabel actions)."""
-
-
-_Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
-
-
-def load_rendered(out: Path) -> list[dict[str, Any]]:
-    """Every object of a render: manifests/*.yaml (the program's) and objects/<chart>/*.yaml (the
-    charts'), one object per file, in path order."""
-    paths = sorted(out.glob("manifests/*.yaml")) + sorted(out.glob("objects/*/*.yaml"))
-    return [obj for path in paths if (obj := yaml.load(path.read_text(), Loader=_Loader))]
 
 
 def check_all(objects: Sequence[Obj], kube_versions: Sequence[str]) -> list[str]:

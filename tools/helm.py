@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
+import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-import yaml
-
 from components.versions import ChartRef
+from monitoring import yaml_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_CHARTS = ROOT.parent / "shared" / "charts"
@@ -48,14 +49,6 @@ PLATFORM_API_VERSIONS = (
     "elasticsearch.k8s.elastic.co/v1",
 )
 
-
-
-class YamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """YAML 1.1's `=` "value" tag is an ordinary string to Kubernetes (and to Helm's Go parser);
-    CRD enums hold a bare `=` (e.g. PrometheusRule label-matcher operators)."""
-
-
-YamlLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
 
 
 class HelmError(RuntimeError):
@@ -98,6 +91,15 @@ class Release:
 
 def template(release: Release, api_versions: Sequence[str] = PLATFORM_API_VERSIONS) -> list[dict[str, Any]]:
     """Every object `helm template` renders for the release (CRDs included, hooks excluded)."""
+    return _objects(release, parse_documents([_template_text(release, api_versions)])[0])
+
+
+def _objects(release: Release, docs: list[Any]) -> list[dict[str, Any]]:
+    return [_with_namespace(d, release.namespace) for d in docs if d]
+
+
+def _template_text(release: Release, api_versions: Sequence[str]) -> str:
+    """`helm template`'s output for the release: a YAML stream."""
     archive = chart_archive(release.ref)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as values_file:
         json.dump(release.values, values_file)  # JSON is YAML: no re-typing of strings like "on"
@@ -117,18 +119,78 @@ def template(release: Release, api_versions: Sequence[str] = PLATFORM_API_VERSIO
     if proc.returncode != 0:
         first = (proc.stderr.strip().splitlines() or ["(no output)"])[0]
         raise HelmError(f"helm template {release.name} ({release.ref.chart} {release.ref.version}): {first}")
-    docs = [d for d in yaml.load_all(proc.stdout, Loader=YamlLoader) if d]
-    return [_with_namespace(d, release.namespace) for d in docs]
+    return proc.stdout
 
 
 def template_all(
     releases: Iterable[Release], api_versions: Sequence[str] = PLATFORM_API_VERSIONS
 ) -> dict[str, list[dict[str, Any]]]:
-    """`template` of each release, in parallel (each is one helm process), keyed by release name."""
+    """`template` of each release, keyed by release name: the helm processes run in parallel, then
+    their output is parsed in parallel (see `parse_documents`)."""
     releases = list(releases)
     with ThreadPoolExecutor(max_workers=max(1, min(len(releases), os.cpu_count() or 2))) as pool:
-        rendered = pool.map(lambda r: template(r, api_versions), releases)
-        return {r.name: objects for r, objects in zip(releases, rendered)}
+        texts = list(pool.map(lambda r: _template_text(r, api_versions), releases))
+    return {r.name: _objects(r, docs) for r, docs in zip(releases, parse_documents(texts))}
+
+
+# Parsing YAML, not Helm, is most of a render: kube-prometheus-stack alone is 4 MB of CRD schemas,
+# and PyYAML builds every node in Python even with libyaml's C parser, holding the GIL. So a large
+# stream is cut into chunks of whole documents (a document starts at a `---` line at column 0, as
+# YAML itself reads the stream) and parsed by one Python process per core, each answering in JSON
+# (which loads twenty times faster than YAML). JSON turns YAML timestamps into strings, as
+# Kubernetes' own YAML-to-JSON reading does. Small outputs are not worth a process.
+PARALLEL_PARSE_BYTES = 512 * 1024
+_CHUNK_BYTES = 256 * 1024
+_DOCUMENT_START = re.compile(r"^---(?=[ \t\n]|$)", re.MULTILINE)
+_PARSE_PROGRAM = (
+    "import json, sys; from monitoring.yaml_text import load_documents; "
+    "json.dump([load_documents(c) for c in json.load(sys.stdin)], sys.stdout, default=str)"
+)
+
+
+def parse_documents(texts: Sequence[str]) -> list[list[Any]]:
+    """The non-empty documents of each YAML stream, in order."""
+    chunks = [(i, chunk) for i, text in enumerate(texts) for chunk in _chunks(text)]
+    workers = min(len(chunks), os.cpu_count() or 1)
+    if sum(len(c) for _, c in chunks) < PARALLEL_PARSE_BYTES or workers < 2:
+        parsed = [yaml_text.load_documents(c) for _, c in chunks]
+    else:
+        groups: list[list[int]] = [[] for _ in range(workers)]
+        sizes = [0] * workers
+        for n in sorted(range(len(chunks)), key=lambda n: -len(chunks[n][1])):
+            w = sizes.index(min(sizes))
+            groups[w].append(n)
+            sizes[w] += len(chunks[n][1])
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            answers = list(pool.map(lambda g: _parse_in_process([chunks[n][1] for n in g]), groups))
+        parsed = [[] for _ in chunks]
+        for group, answer in zip(groups, answers):
+            for n, docs in zip(group, answer):
+                parsed[n] = docs
+    result: list[list[Any]] = [[] for _ in texts]
+    for (i, _), docs in zip(chunks, parsed):
+        result[i].extend(docs)
+    return result
+
+
+def _chunks(text: str) -> list[str]:
+    bounds = [m.start() for m in _DOCUMENT_START.finditer(text) if m.start() > 0] + [len(text)]
+    chunks, begin = [], 0
+    for end in bounds:
+        if end - begin >= _CHUNK_BYTES or end == len(text):
+            chunks.append(text[begin:end])
+            begin = end
+    return [c for c in chunks if c.strip()]
+
+
+def _parse_in_process(chunks: list[str]) -> list[list[Any]]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _PARSE_PROGRAM], input=json.dumps(chunks), capture_output=True, text=True,
+        cwd=ROOT, check=False,
+    )
+    if proc.returncode != 0:
+        raise HelmError(f"parsing helm output: {(proc.stderr.strip().splitlines() or ['(no output)'])[-1]}")
+    return json.loads(proc.stdout)
 
 
 def _ids(objects: Iterable[Mapping[str, Any]]) -> set[str]:

@@ -19,14 +19,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from components.chart import patch_objects  # noqa: E402
 from components.versions import ALL_CHARTS  # noqa: E402
+from monitoring import yaml_text  # noqa: E402
 from stacks.config import ConfigError  # noqa: E402
 from tools import helm, requests  # noqa: E402
 from tools.mockrun import REDACTED, Resource, StackRun, known_stacks, redact  # noqa: E402
@@ -39,14 +38,9 @@ def _dump_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-# libyaml's emitter (bundled with the PyYAML wheels) is ~20x faster than the pure-Python one,
-# which dominated render time; output is the same safe YAML.
-_YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
 def _dump_yaml(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.dump(data, Dumper=_YAML_DUMPER, sort_keys=True, default_flow_style=False))
+    path.write_text(yaml_text.dump(data))
 
 
 def _short_parent(urn: str) -> str:
@@ -245,7 +239,8 @@ def render(stack: str, out_root: Path, charts: bool = True) -> tuple[Path, dict[
 def read_objects(out: Path) -> list[dict[str, Any]]:
     """Every Kubernetes object of a render: the program's (manifests/) and the charts' (objects/)."""
     paths = sorted((out / "manifests").glob("*.yaml")) + sorted((out / "objects").glob("*/*.yaml"))
-    return [yaml.load(p.read_text(), Loader=helm.YamlLoader) for p in paths]
+    # One object per file; read as one stream so that the parse is spread like a chart's.
+    return helm.parse_documents(["".join(f"---\n{p.read_text()}" for p in paths)])[0]
 
 
 def _write_grafana(run: StackRun, out: Path) -> None:
