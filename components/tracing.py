@@ -36,7 +36,7 @@ from components.elasticsearch import CA_KEY, CA_SECRET, JAEGER_USER
 from components.labels import standard_labels
 from components.security import restricted_container, restricted_pod, tmp_mount, tmp_volume
 from components.versions import CURL_IMAGE, JAEGER, OTEL_COLLECTOR, OTEL_COLLECTOR_IMAGE, OTEL_COLLECTOR_IMAGE_TAG
-from monitoring.otel import PROMETHEUS_EXPORTER_PORT, otel_collector_config
+from monitoring.otel import PROMETHEUS_EXPORTER_PORT, collector_api_rules, otel_collector_config
 from monitoring.tracing import (
     OTLP_GRPC_PORT,
     SAMPLING_GRPC_PORT,
@@ -58,6 +58,41 @@ JAEGER_UID = 10001  # the image's USER_UID (the chart's podSecurityContext defau
 COLLECTOR_UID = 10001  # the contrib image's USER_UID:USER_GID
 
 
+def jaeger_pod_labels(release: str) -> dict[str, str]:
+    """The labels the chart gives the all-in-one pods: what the PodDisruptionBudget selects.
+    Ref: jaeger 4.11.1 templates/jaeger/jaeger-deploy.yaml (`jaeger.selectorLabels` + component)."""
+    return {"app.kubernetes.io/name": JAEGER.chart, "app.kubernetes.io/instance": release, "app.kubernetes.io/component": "all-in-one"}
+
+
+def jaeger_rollout(replicas: int) -> dict[str, Any]:
+    """Values for more than one replica: the chart falls back to `Recreate` (safe for its in-memory
+    and badger storage, where two processes must not share the data), which stops every replica
+    before starting any, i.e. a tracing outage on each rollout. With Elasticsearch storage each
+    replica is stateless (writes go to ES, index templates are an idempotent PUT, the file sampling
+    strategies are read per process), so the pods roll one at a time with a surge and never below
+    `replicas`, spread over nodes. One replica keeps the chart's default.
+    Ref: jaeger 4.11.1 values.yaml jaeger.{strategy,affinity}; templates/jaeger/jaeger-deploy.yaml
+    (`strategy` falls back to Recreate)."""
+    if replicas <= 1:
+        return {}
+    return {
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+        "affinity": {
+            "podAntiAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "weight": 100,
+                        "podAffinityTerm": {
+                            "topologyKey": "kubernetes.io/hostname",
+                            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": JAEGER.chart, "app.kubernetes.io/component": "all-in-one"}},
+                        },
+                    }
+                ]
+            }
+        },
+    }
+
+
 def jaeger_values(settings: JaegerSettings, es_url: str, index_replicas: int) -> dict[str, Any]:
     return {
         "fullnameOverride": JAEGER_FULLNAME,
@@ -72,6 +107,7 @@ def jaeger_values(settings: JaegerSettings, es_url: str, index_replicas: int) ->
         ),
         "jaeger": {
             "replicas": settings.replicas,
+            **jaeger_rollout(settings.replicas),
             "resources": settings.resources.to_k8s(),
             "extraEnv": [
                 {"name": var, "valueFrom": {"secretKeyRef": {"name": JAEGER_USER.secret_name, "key": key}}}
@@ -102,13 +138,25 @@ def jaeger_values(settings: JaegerSettings, es_url: str, index_replicas: int) ->
 
 def collector_values(settings: OtelCollectorSettings, jaeger_otlp_endpoint: str) -> dict[str, Any]:
     replicas = settings.replicas
+    config = otel_collector_config(settings, jaeger_otlp_endpoint, list(settings.cors_origins))
+    api_rules = collector_api_rules(config)
     return {
         "fullnameOverride": COLLECTOR_FULLNAME,
         "mode": "deployment",
         "image": {"repository": OTEL_COLLECTOR_IMAGE, "tag": OTEL_COLLECTOR_IMAGE_TAG},
         "replicaCount": replicas,
         "resources": settings.resources.to_k8s(),
-        "alternateConfig": otel_collector_config(settings, jaeger_otlp_endpoint, list(settings.cors_origins)),
+        "alternateConfig": config,
+        # The chart creates a ClusterRole (and its binding to the chart's ServiceAccount) only when
+        # asked. Not `presets.kubernetesAttributes`: that also merges its own k8s_attributes into
+        # every pipeline, the metrics one included, where the pod attributes would become labels.
+        # The rules are exactly what the config needs (no wildcard); the token stays mounted for
+        # this ServiceAccount only (chart default `serviceAccount.automountServiceAccountToken`).
+        # Ref: opentelemetry-collector 0.170.0 values.yaml clusterRole.{create,rules},
+        # templates/clusterrole.yaml, templates/clusterrolebinding.yaml, templates/_config.tpl
+        # (the kubernetesAttributes preset).
+        "serviceAccount": {"create": True, "automountServiceAccountToken": bool(api_rules)},
+        "clusterRole": {"create": bool(api_rules), "rules": api_rules},
         "ports": {
             "jaeger-compact": {"enabled": False},
             "jaeger-thrift": {"enabled": False},
@@ -166,13 +214,29 @@ class Tracing(pulumi.ComponentResource):
             opts=child,
         )
         self.jaeger_values = jaeger_values(args.jaeger, args.es_url, args.index_replicas)
+        jaeger_release = f"{name}-jaeger"
         jaeger = declare_chart(
-            f"{name}-jaeger",
+            jaeger_release,
             JAEGER,
             ns,
             self.jaeger_values,
             pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[sampling])),
         )
+        if args.jaeger.replicas > 1:
+            # The chart has no PodDisruptionBudget template; a drain then evicts one replica at a
+            # time, the same rule as the other components' chart PDBs (none on a single replica,
+            # where it would block every drain).
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-jaeger-pdb",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=JAEGER_FULLNAME, namespace=ns, labels=standard_labels("jaeger", name, "all-in-one")
+                ),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                    max_unavailable=1,
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=jaeger_pod_labels(jaeger_release)),
+                ),
+                opts=child,
+            )
         self.collector_values = collector_values(args.collector, f"{JAEGER_FULLNAME}.{ns}.svc:{OTLP_GRPC_PORT}")
         declare_chart(
             f"{name}-collector",
