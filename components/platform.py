@@ -133,6 +133,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 agents_namespace=agents_ns_name,
                 environment=settings.environment,
                 cluster_name=settings.cluster.name,
+                control_plane=settings.cluster.control_plane,
                 storage_class=settings.storage_class,
                 prometheus=settings.prometheus,
                 alertmanager=settings.alertmanager,

@@ -110,6 +110,13 @@ class ClusterSettings(Model):
         ge=1,
         description="Number of nodes, used only to estimate DaemonSet requests in the render summary.",
     )
+    control_plane: Literal["managed", "self-hosted"] = Field(
+        description="Who runs the control plane. `managed` (EKS, GKE, AKS): etcd, kube-scheduler, "
+        "kube-controller-manager and kube-proxy are not scraped, and no rule reads them (the provider "
+        "does not expose them, so their targets would be down or absent forever). `self-hosted` "
+        "(kubeadm and the like): they are scraped; their metrics must listen beyond 127.0.0.1 "
+        "(README, \"Cluster flavour\"). No default: every stack says which it is.",
+    )
 
 
 class ObjectStorageSettings(Model):
