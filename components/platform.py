@@ -299,6 +299,8 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 "jaeger_query": self.tracing.jaeger_query_url,
                 "otlp_grpc": self.tracing.otlp_grpc_endpoint,
                 "otlp_http": self.tracing.otlp_http_endpoint,
+                # Browsers' OTLP/HTTP endpoint (otelCollector.ingress), when the stack has one.
+                **({"otlp_http_public": url} if (url := self.tracing.otlp_http_public_url) else {}),
             }
         )
         self.register_outputs(

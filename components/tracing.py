@@ -36,7 +36,7 @@ from components.elasticsearch import CA_KEY, CA_SECRET, JAEGER_USER
 from components.labels import standard_labels
 from components.security import restricted_container, restricted_pod, tmp_mount, tmp_volume
 from components.versions import CURL_IMAGE, JAEGER, OTEL_COLLECTOR, OTEL_COLLECTOR_IMAGE, OTEL_COLLECTOR_IMAGE_TAG
-from monitoring.otel import PROMETHEUS_EXPORTER_PORT, collector_api_rules, otel_collector_config
+from monitoring.otel import OTLP_HTTP_PORT, PROMETHEUS_EXPORTER_PORT, collector_api_rules, otel_collector_config, otlp_http_paths
 from monitoring.tracing import (
     OTLP_GRPC_PORT,
     SAMPLING_GRPC_PORT,
@@ -45,7 +45,7 @@ from monitoring.tracing import (
     sampling_strategies_json,
     trace_index_cleanup_script,
 )
-from stacks.settings import JaegerSettings, OtelCollectorSettings
+from stacks.settings import JaegerSettings, OtelCollectorIngress, OtelCollectorSettings
 
 JAEGER_FULLNAME = "jaeger"
 COLLECTOR_FULLNAME = "otel-collector"
@@ -136,6 +136,41 @@ def jaeger_values(settings: JaegerSettings, es_url: str, index_replicas: int) ->
     }
 
 
+def collector_ingress(ingress: OtelCollectorIngress, config: dict[str, Any]) -> dict[str, Any]:
+    """The public OTLP/HTTP endpoint for browsers: only port 4318 and only the exact paths the
+    collector takes data on (never the gRPC port, the health check or the metrics ports). CORS
+    stays with the receiver (`cors.allowed_origins`); the ingress adds no CORS headers of its own,
+    since a second set of Access-Control-* headers makes browsers reject the response.
+    Ref: opentelemetry-collector 0.170.0 values.yaml `ingress` (hosts[].paths[].{path,pathType,port},
+    tls[], annotations, ingressClassName), templates/ingress.yaml; cert-manager ingress-shim:
+    https://cert-manager.io/docs/usage/ingress/ (as grafana.ingress.clusterIssuer)."""
+    if not ingress.enabled:
+        return {"enabled": False}
+    values: dict[str, Any] = {
+        "enabled": True,
+        "hosts": [
+            {
+                "host": ingress.host,
+                "paths": [{"path": path, "pathType": "Exact", "port": OTLP_HTTP_PORT} for path in otlp_http_paths(config)],
+            }
+        ],
+    }
+    if ingress.class_name:
+        values["ingressClassName"] = ingress.class_name
+    if ingress.tls_secret_name:
+        values["tls"] = [{"secretName": ingress.tls_secret_name, "hosts": [ingress.host]}]
+    if ingress.cluster_issuer:
+        values["annotations"] = {"cert-manager.io/cluster-issuer": ingress.cluster_issuer}
+    return values
+
+
+def collector_public_url(ingress: OtelCollectorIngress) -> str | None:
+    """Where browsers send OTLP/HTTP (append /v1/traces, /v1/metrics), or None without an Ingress."""
+    if not ingress.enabled:
+        return None
+    return f"{'https' if ingress.tls_secret_name else 'http'}://{ingress.host}"
+
+
 def collector_values(settings: OtelCollectorSettings, jaeger_otlp_endpoint: str) -> dict[str, Any]:
     replicas = settings.replicas
     config = otel_collector_config(settings, jaeger_otlp_endpoint, list(settings.cors_origins))
@@ -175,6 +210,7 @@ def collector_values(settings: OtelCollectorSettings, jaeger_otlp_endpoint: str)
             "metricsEndpoints": [{"port": "metrics"}, {"port": "prom-exporter", "honorLabels": True}],
         },
         "podDisruptionBudget": {"enabled": replicas > 1, "maxUnavailable": 1},
+        "ingress": collector_ingress(settings.ingress, config),
         # Ref: opentelemetry-collector 0.170.0 values.yaml `podSecurityContext`, `securityContext`;
         # templates/_pod.tpl (both rendered as given when no preset needs root).
         "podSecurityContext": restricted_pod(run_as_user=COLLECTOR_UID, run_as_group=COLLECTOR_UID),
@@ -198,6 +234,7 @@ class Tracing(pulumi.ComponentResource):
 
     otlp_grpc_endpoint: str
     otlp_http_endpoint: str
+    otlp_http_public_url: str | None
     jaeger_query_url: str
 
     def __init__(self, name: str, args: TracingArgs, opts: pulumi.ResourceOptions | None = None):
@@ -248,6 +285,7 @@ class Tracing(pulumi.ComponentResource):
         self._trace_retention(name, args, child)
         self.otlp_grpc_endpoint = f"{COLLECTOR_FULLNAME}.{ns}.svc:4317"
         self.otlp_http_endpoint = f"http://{COLLECTOR_FULLNAME}.{ns}.svc:4318"
+        self.otlp_http_public_url = collector_public_url(args.collector.ingress)
         self.jaeger_query_url = f"http://{JAEGER_FULLNAME}.{ns}.svc:16686"
         self.register_outputs({})
 

@@ -160,6 +160,17 @@ def prometheus_metric_name(otel_name: str, unit: str, *, monotonic_counter: bool
     return "_".join(tokens)
 
 
+def otlp_http_paths(config: dict[str, Any], receiver: str = "otlp") -> list[str]:
+    """The OTLP/HTTP request paths the collector serves data on: /v1/<signal> for each signal a
+    pipeline takes from `receiver`, in signal order. A path for another signal would only reach a
+    receiver with nothing behind it, so it is not exposed.
+    Ref: open-telemetry/opentelemetry-proto docs/specification.md "OTLP/HTTP Request" (default URL
+    paths /v1/traces, /v1/metrics, /v1/logs)."""
+    pipelines = config.get("service", {}).get("pipelines", {})
+    signals = {name.split("/")[0] for name, pipeline in pipelines.items() if receiver in pipeline.get("receivers", [])}
+    return [f"/v1/{signal}" for signal in ("traces", "metrics", "logs") if signal in signals]
+
+
 _READ = ["get", "list", "watch"]
 
 
