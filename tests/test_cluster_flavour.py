@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +180,22 @@ def test_an_https_origin_needs_a_tls_ingress():
 
 def test_the_endpoint_browsers_use_is_a_stack_output(prod):
     assert prod.outputs["endpoints"]["otlp_http_public"] == "https://otel.terrafusion.example"
+
+
+def _expressions_reading_control_plane_jobs(out: Path) -> list[str]:
+    """Every rule and panel expression of a render (ours, and the PrometheusRules charts render)
+    that names a control-plane job: `up{job="kube-scheduler"}` and the like."""
+    jobs = re.compile(r"""job\s*=~?\s*["'][^"']*(kube-etcd|kube-scheduler|kube-controller-manager|kube-proxy)""")
+    exprs = [e.expr for e in metrics_contract.collect_expressions("prod", out)]
+    exprs += [
+        str(rule.get("expr", ""))
+        for obj in render.read_objects(out)
+        if obj.get("kind") == "PrometheusRule"
+        for group in obj["spec"].get("groups") or []
+        for rule in group.get("rules") or []
+    ]
+    return [e for e in exprs if jobs.search(e)]
+
+
+def test_no_rule_or_panel_of_a_managed_stack_reads_a_control_plane_job(flavours):
+    assert _expressions_reading_control_plane_jobs(flavours["managed"]) == []
