@@ -135,7 +135,7 @@ class Rbac:
         if not cls._contains(rule.get("apiGroups"), request.group):
             return False
         resources = rule.get("resources") or []
-        resource, _, sub = request.resource.partition("/")
+        _, _, sub = request.resource.partition("/")
         if not (WILDCARD in resources or request.resource in resources or (sub and f"{WILDCARD}/{sub}" in resources)):
             return False
         names = rule.get("resourceNames") or []

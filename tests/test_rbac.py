@@ -20,7 +20,14 @@ from typing import Any, Iterable, Mapping
 
 import pytest
 import yaml
-from network_policy_evaluator import Cluster, Pod, namespaces_of, policies_of, workload_pods, operator_pods
+from network_policy_evaluator import (
+    Cluster,
+    Pod,
+    namespaces_of,
+    operator_pods,
+    policies_of,
+    workload_pods,
+)
 from pod_security_evaluator import all_pods
 from rbac_evaluator import WILDCARD, Account, Rbac, Request, mounts_token
 
@@ -381,26 +388,6 @@ def test_the_collectors_cluster_role_grants_exactly_what_its_config_needs(render
     }
     assert not any(WILDCARD in part for grant in granted for part in grant)
     assert granted == needed
-
-
-# Roles with a wildcard, each the chart's own for an operator that manages a whole API group.
-WILDCARD_ROLES = {
-    # prometheus-operator manages every monitoring.coreos.com kind (and their status/finalizers).
-    # Ref: kube-prometheus-stack 88.5.3 templates/prometheus-operator/clusterrole.yaml
-    "ClusterRole/kps-operator",
-}
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_only_listed_operator_roles_use_wildcards(rendered, stack):
-    found = {
-        f"{o['kind']}/{o['metadata']['name']}"
-        for o in rendered[stack]
-        if o.get("kind") in ("Role", "ClusterRole")
-        for rule in o.get("rules") or []
-        if any(WILDCARD in (rule.get(key) or []) for key in ("apiGroups", "resources", "verbs"))
-    }
-    assert found == WILDCARD_ROLES
 
 
 # The API server's address as a pod egress destination: host network, so only an ipBlock (or a rule
