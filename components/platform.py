@@ -133,6 +133,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 agents_namespace=agents_ns_name,
                 environment=settings.environment,
                 cluster_name=settings.cluster.name,
+                control_plane=settings.cluster.control_plane,
                 storage_class=settings.storage_class,
                 prometheus=settings.prometheus,
                 alertmanager=settings.alertmanager,
@@ -298,6 +299,8 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 "jaeger_query": self.tracing.jaeger_query_url,
                 "otlp_grpc": self.tracing.otlp_grpc_endpoint,
                 "otlp_http": self.tracing.otlp_http_endpoint,
+                # Browsers' OTLP/HTTP endpoint (otelCollector.ingress), when the stack has one.
+                **({"otlp_http_public": url} if (url := self.tracing.otlp_http_public_url) else {}),
             }
         )
         self.register_outputs(

@@ -77,6 +77,30 @@ NODE_EXPORTER_RESOURCES = {"requests": {"cpu": "20m", "memory": "32Mi"}, "limits
 KUBE_STATE_METRICS_RESOURCES = {"requests": {"cpu": "20m", "memory": "96Mi"}, "limits": {"memory": "256Mi"}}
 
 
+# The control-plane targets kube-prometheus-stack scrapes through Services it creates in
+# kube-system; each `<key>.enabled` also gates the chart's rules and dashboards that read them.
+# A managed control plane (EKS, GKE, AKS) runs etcd, the scheduler and the controller-manager out
+# of the cluster's reach (no pods match the Services: the chart's own rules then fire
+# `absent(up{job=...})` forever); kube-proxy runs on the nodes but binds its metrics to
+# 127.0.0.1:10249 on EKS (up == 0 forever), is replaced by the dataplane on GKE Dataplane V2, and
+# the chart's selector does not match AKS's pods. So a managed cluster scrapes none of the four.
+# Ref: prometheus-operator/prometheus-operator#2461 ("components that can't be scraped on EKS"),
+# prometheus-community/helm-charts#1704 (kube-proxy on AKS) and #3368; kube-prometheus-stack 88.5.3
+# values.yaml kubeEtcd/kubeScheduler/kubeControllerManager/kubeProxy, templates/exporters/*,
+# templates/prometheus/rules-1.14/{etcd,kube-scheduler.rules,kubernetes-system-*}.yaml.
+CONTROL_PLANE_TARGETS = {
+    "kubeEtcd": "etcd",
+    "kubeScheduler": "kube-scheduler",
+    "kubeControllerManager": "kube-controller-manager",
+    "kubeProxy": "kube-proxy",
+}
+
+
+def control_plane_values(control_plane: str) -> dict[str, Any]:
+    """`cluster.controlPlane`: scrape the control plane only where the cluster exposes it."""
+    return {key: {"enabled": control_plane == "self-hosted"} for key in CONTROL_PLANE_TARGETS}
+
+
 @dataclass(frozen=True)
 class SecretKeyRef:
     name: str
@@ -90,6 +114,8 @@ class PrometheusStackArgs:
     agents_namespace: str
     environment: str
     cluster_name: str
+    # cluster.controlPlane: "managed" or "self-hosted" (control_plane_values).
+    control_plane: str
     storage_class: str | None
     prometheus: PrometheusSettings
     alertmanager: AlertmanagerSettings
@@ -195,6 +221,7 @@ def prometheus_stack_values(args: PrometheusStackArgs) -> dict[str, Any]:
             "securityContext": restricted_pod(run_as_user=NOBODY, run_as_group=NOBODY, fs_group=NOBODY),
             "containerSecurityContext": restricted_container(),
         },
+        **control_plane_values(args.control_plane),
         "kubeStateMetrics": {"enabled": True},
         # Ref: charts/kube-state-metrics (8.4.0) values.yaml `collectorsExclude`; templates/_helpers.tpl
         # (effective collectors) and templates/role.yaml (`secrets` rule only when collected).

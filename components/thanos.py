@@ -31,6 +31,7 @@ QUERY_SERVICE = f"{FULLNAME}-query"
 QUERY_FRONTEND_SERVICE = f"{FULLNAME}-query-frontend"
 HTTP_PORT = 10902
 GRPC_PORT = 10901  # StoreAPI of the query and the store gateway (chart default)
+DEDUPLICATION_FUNC = "penalty"  # the compactor's merge of HA replicas (see thanos_values)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,17 @@ def thanos_values(args: ThanosArgs) -> dict[str, Any]:
             "enabled": True,
             "resources": compactor.resources.to_k8s(),
             "persistence": _persistence(args.storage_class, compactor.storage_size),
+            # Offline deduplication of the HA Prometheus pair along `additionalReplicaLabels` (the
+            # chart renders one --deduplication.replica-label per entry, the same list as the
+            # querier's --query.replica-label). The default merge is one-to-one, for blocks with
+            # precisely the same samples (Receiver replication); two Prometheus replicas scrape at
+            # different instants, so their samples would be interleaved irreversibly. `penalty` is
+            # the querier's HA algorithm. Caveat upstream documents: thanos#2890 (rate/irate).
+            # Ref: thanos-io/thanos@v0.42.4 cmd/thanos/compact.go (flags deduplication.func,
+            # deduplication.replica-label), docs/components/compact.md "Vertical Compaction Use Cases";
+            # thanos 1.24.1 values.yaml compact.deduplication.{enabled,func},
+            # templates/compact/statefulset.yaml.
+            "deduplication": {"enabled": True, "func": DEDUPLICATION_FUNC},
             # Ref: https://thanos.io/tip/components/compact.md/#enforcing-retention-of-data
             "extraArgs": [
                 f"--retention.resolution-raw={compactor.retention_raw}",

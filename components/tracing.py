@@ -36,7 +36,7 @@ from components.elasticsearch import CA_KEY, CA_SECRET, JAEGER_USER
 from components.labels import standard_labels
 from components.security import restricted_container, restricted_pod, tmp_mount, tmp_volume
 from components.versions import CURL_IMAGE, JAEGER, OTEL_COLLECTOR, OTEL_COLLECTOR_IMAGE, OTEL_COLLECTOR_IMAGE_TAG
-from monitoring.otel import PROMETHEUS_EXPORTER_PORT, otel_collector_config
+from monitoring.otel import OTLP_HTTP_PORT, PROMETHEUS_EXPORTER_PORT, collector_api_rules, otel_collector_config, otlp_http_paths
 from monitoring.tracing import (
     OTLP_GRPC_PORT,
     SAMPLING_GRPC_PORT,
@@ -45,7 +45,7 @@ from monitoring.tracing import (
     sampling_strategies_json,
     trace_index_cleanup_script,
 )
-from stacks.settings import JaegerSettings, OtelCollectorSettings
+from stacks.settings import JaegerSettings, OtelCollectorIngress, OtelCollectorSettings
 
 JAEGER_FULLNAME = "jaeger"
 COLLECTOR_FULLNAME = "otel-collector"
@@ -56,6 +56,41 @@ CA_DIR = "/etc/jaeger/es-ca"
 USER_ENV, PASSWORD_ENV = "ES_USERNAME", "ES_PASSWORD"
 JAEGER_UID = 10001  # the image's USER_UID (the chart's podSecurityContext default too)
 COLLECTOR_UID = 10001  # the contrib image's USER_UID:USER_GID
+
+
+def jaeger_pod_labels(release: str) -> dict[str, str]:
+    """The labels the chart gives the all-in-one pods: what the PodDisruptionBudget selects.
+    Ref: jaeger 4.11.1 templates/jaeger/jaeger-deploy.yaml (`jaeger.selectorLabels` + component)."""
+    return {"app.kubernetes.io/name": JAEGER.chart, "app.kubernetes.io/instance": release, "app.kubernetes.io/component": "all-in-one"}
+
+
+def jaeger_rollout(replicas: int) -> dict[str, Any]:
+    """Values for more than one replica: the chart falls back to `Recreate` (safe for its in-memory
+    and badger storage, where two processes must not share the data), which stops every replica
+    before starting any, i.e. a tracing outage on each rollout. With Elasticsearch storage each
+    replica is stateless (writes go to ES, index templates are an idempotent PUT, the file sampling
+    strategies are read per process), so the pods roll one at a time with a surge and never below
+    `replicas`, spread over nodes. One replica keeps the chart's default.
+    Ref: jaeger 4.11.1 values.yaml jaeger.{strategy,affinity}; templates/jaeger/jaeger-deploy.yaml
+    (`strategy` falls back to Recreate)."""
+    if replicas <= 1:
+        return {}
+    return {
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+        "affinity": {
+            "podAntiAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "weight": 100,
+                        "podAffinityTerm": {
+                            "topologyKey": "kubernetes.io/hostname",
+                            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": JAEGER.chart, "app.kubernetes.io/component": "all-in-one"}},
+                        },
+                    }
+                ]
+            }
+        },
+    }
 
 
 def jaeger_values(settings: JaegerSettings, es_url: str, index_replicas: int) -> dict[str, Any]:
@@ -72,6 +107,7 @@ def jaeger_values(settings: JaegerSettings, es_url: str, index_replicas: int) ->
         ),
         "jaeger": {
             "replicas": settings.replicas,
+            **jaeger_rollout(settings.replicas),
             "resources": settings.resources.to_k8s(),
             "extraEnv": [
                 {"name": var, "valueFrom": {"secretKeyRef": {"name": JAEGER_USER.secret_name, "key": key}}}
@@ -100,15 +136,62 @@ def jaeger_values(settings: JaegerSettings, es_url: str, index_replicas: int) ->
     }
 
 
+def collector_ingress(ingress: OtelCollectorIngress, config: dict[str, Any]) -> dict[str, Any]:
+    """The public OTLP/HTTP endpoint for browsers: only port 4318 and only the exact paths the
+    collector takes data on (never the gRPC port, the health check or the metrics ports). CORS
+    stays with the receiver (`cors.allowed_origins`); the ingress adds no CORS headers of its own,
+    since a second set of Access-Control-* headers makes browsers reject the response.
+    Ref: opentelemetry-collector 0.170.0 values.yaml `ingress` (hosts[].paths[].{path,pathType,port},
+    tls[], annotations, ingressClassName), templates/ingress.yaml; cert-manager ingress-shim:
+    https://cert-manager.io/docs/usage/ingress/ (as grafana.ingress.clusterIssuer)."""
+    if not ingress.enabled:
+        return {"enabled": False}
+    values: dict[str, Any] = {
+        "enabled": True,
+        "hosts": [
+            {
+                "host": ingress.host,
+                "paths": [{"path": path, "pathType": "Exact", "port": OTLP_HTTP_PORT} for path in otlp_http_paths(config)],
+            }
+        ],
+    }
+    if ingress.class_name:
+        values["ingressClassName"] = ingress.class_name
+    if ingress.tls_secret_name:
+        values["tls"] = [{"secretName": ingress.tls_secret_name, "hosts": [ingress.host]}]
+    if ingress.cluster_issuer:
+        values["annotations"] = {"cert-manager.io/cluster-issuer": ingress.cluster_issuer}
+    return values
+
+
+def collector_public_url(ingress: OtelCollectorIngress) -> str | None:
+    """Where browsers send OTLP/HTTP (append /v1/traces, /v1/metrics), or None without an Ingress."""
+    if not ingress.enabled:
+        return None
+    return f"{'https' if ingress.tls_secret_name else 'http'}://{ingress.host}"
+
+
 def collector_values(settings: OtelCollectorSettings, jaeger_otlp_endpoint: str) -> dict[str, Any]:
     replicas = settings.replicas
+    config = otel_collector_config(settings, jaeger_otlp_endpoint, list(settings.cors_origins))
+    api_rules = collector_api_rules(config)
     return {
         "fullnameOverride": COLLECTOR_FULLNAME,
         "mode": "deployment",
         "image": {"repository": OTEL_COLLECTOR_IMAGE, "tag": OTEL_COLLECTOR_IMAGE_TAG},
         "replicaCount": replicas,
         "resources": settings.resources.to_k8s(),
-        "alternateConfig": otel_collector_config(settings, jaeger_otlp_endpoint, list(settings.cors_origins)),
+        "alternateConfig": config,
+        # The chart creates a ClusterRole (and its binding to the chart's ServiceAccount) only when
+        # asked. Not `presets.kubernetesAttributes`: that also merges its own k8s_attributes into
+        # every pipeline, the metrics one included, where the pod attributes would become labels.
+        # The rules are exactly what the config needs (no wildcard); the token stays mounted for
+        # this ServiceAccount only (chart default `serviceAccount.automountServiceAccountToken`).
+        # Ref: opentelemetry-collector 0.170.0 values.yaml clusterRole.{create,rules},
+        # templates/clusterrole.yaml, templates/clusterrolebinding.yaml, templates/_config.tpl
+        # (the kubernetesAttributes preset).
+        "serviceAccount": {"create": True, "automountServiceAccountToken": bool(api_rules)},
+        "clusterRole": {"create": bool(api_rules), "rules": api_rules},
         "ports": {
             "jaeger-compact": {"enabled": False},
             "jaeger-thrift": {"enabled": False},
@@ -127,6 +210,7 @@ def collector_values(settings: OtelCollectorSettings, jaeger_otlp_endpoint: str)
             "metricsEndpoints": [{"port": "metrics"}, {"port": "prom-exporter", "honorLabels": True}],
         },
         "podDisruptionBudget": {"enabled": replicas > 1, "maxUnavailable": 1},
+        "ingress": collector_ingress(settings.ingress, config),
         # Ref: opentelemetry-collector 0.170.0 values.yaml `podSecurityContext`, `securityContext`;
         # templates/_pod.tpl (both rendered as given when no preset needs root).
         "podSecurityContext": restricted_pod(run_as_user=COLLECTOR_UID, run_as_group=COLLECTOR_UID),
@@ -150,6 +234,7 @@ class Tracing(pulumi.ComponentResource):
 
     otlp_grpc_endpoint: str
     otlp_http_endpoint: str
+    otlp_http_public_url: str | None
     jaeger_query_url: str
 
     def __init__(self, name: str, args: TracingArgs, opts: pulumi.ResourceOptions | None = None):
@@ -166,13 +251,29 @@ class Tracing(pulumi.ComponentResource):
             opts=child,
         )
         self.jaeger_values = jaeger_values(args.jaeger, args.es_url, args.index_replicas)
+        jaeger_release = f"{name}-jaeger"
         jaeger = declare_chart(
-            f"{name}-jaeger",
+            jaeger_release,
             JAEGER,
             ns,
             self.jaeger_values,
             pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[sampling])),
         )
+        if args.jaeger.replicas > 1:
+            # The chart has no PodDisruptionBudget template; a drain then evicts one replica at a
+            # time, the same rule as the other components' chart PDBs (none on a single replica,
+            # where it would block every drain).
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-jaeger-pdb",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=JAEGER_FULLNAME, namespace=ns, labels=standard_labels("jaeger", name, "all-in-one")
+                ),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                    max_unavailable=1,
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=jaeger_pod_labels(jaeger_release)),
+                ),
+                opts=child,
+            )
         self.collector_values = collector_values(args.collector, f"{JAEGER_FULLNAME}.{ns}.svc:{OTLP_GRPC_PORT}")
         declare_chart(
             f"{name}-collector",
@@ -184,6 +285,7 @@ class Tracing(pulumi.ComponentResource):
         self._trace_retention(name, args, child)
         self.otlp_grpc_endpoint = f"{COLLECTOR_FULLNAME}.{ns}.svc:4317"
         self.otlp_http_endpoint = f"http://{COLLECTOR_FULLNAME}.{ns}.svc:4318"
+        self.otlp_http_public_url = collector_public_url(args.collector.ingress)
         self.jaeger_query_url = f"http://{JAEGER_FULLNAME}.{ns}.svc:16686"
         self.register_outputs({})
 

@@ -253,6 +253,33 @@ PRODUCERS: dict[str, Producer] = {
             how_to_deploy="chart trivy-operator 0.34.0 (appVersion 0.32.0) in /work/shared/charts; its "
             "ServiceMonitor is off by default (serviceMonitor.enabled, honorLabels: true)",
         ),
+        # The control plane (cluster.controlPlane): scraped only on a self-hosted one, where
+        # kube-prometheus-stack's Services and ServiceMonitors for them are rendered (kubeEtcd,
+        # kubeScheduler, kubeControllerManager, kubeProxy .enabled; components/prometheus_stack.py
+        # CONTROL_PLANE_TARGETS). On a managed one nothing scrapes them, so a rule or panel reading
+        # their families has no producer in that stack.
+        Producer(
+            "etcd",
+            f"etcd /metrics of a self-hosted control plane (ServiceMonitor kps-kube-etcd of {_KPS})",
+            "etcd-io/etcd server/etcdserver/metrics.go, server/storage/wal/metrics.go, "
+            "server/storage/backend/metrics.go, server/etcdserver/api/rafthttp/metrics.go",
+        ),
+        Producer(
+            "kube-scheduler",
+            f"kube-scheduler /metrics of a self-hosted control plane (ServiceMonitor kps-kube-scheduler of {_KPS})",
+            "kubernetes/kubernetes pkg/scheduler/metrics/metrics.go (subsystem `scheduler`)",
+        ),
+        Producer(
+            "kube-controller-manager",
+            f"kube-controller-manager /metrics of a self-hosted control plane (ServiceMonitor "
+            f"kps-kube-controller-manager of {_KPS}); only its `up` is read",
+            "kubernetes/kubernetes cmd/kube-controller-manager/app/controllermanager.go (/metrics)",
+        ),
+        Producer(
+            "kube-proxy",
+            f"kube-proxy /metrics (:10249) of a self-hosted cluster (ServiceMonitor kps-kube-proxy of {_KPS})",
+            "kubernetes/kubernetes pkg/proxy/metrics/metrics.go (subsystem `kubeproxy`)",
+        ),
         Producer(
             "cilium-agent",
             "cilium-agent of the cluster's CNI - not deployed by this program",
@@ -544,6 +571,30 @@ FAMILIES: tuple[Family, ...] = (
     _f(
         "trivy_cluster_compliance", "gauge", ("title", "description", "status"), "trivy-operator",
         "aquasecurity/trivy-operator@v0.32.0 pkg/metrics/collector.go",
+    ),
+    # Control plane of a self-hosted cluster (PRODUCERS etcd, kube-scheduler, kube-proxy); their
+    # label sets vary by Kubernetes/etcd version, hence open.
+    _f("etcd_server_has_leader", "gauge", (), "etcd", "etcd-io/etcd server/etcdserver/metrics.go", open=True),
+    _f("etcd_server_leader_changes_seen_total", "counter", (), "etcd", "etcd-io/etcd server/etcdserver/metrics.go", open=True),
+    _f("etcd_server_proposals_failed_total", "counter", (), "etcd", "etcd-io/etcd server/etcdserver/metrics.go", open=True),
+    _f("etcd_disk_wal_fsync_duration_seconds", "histogram", (), "etcd", "etcd-io/etcd server/storage/wal/metrics.go", open=True),
+    _f("etcd_disk_backend_commit_duration_seconds", "histogram", (), "etcd", "etcd-io/etcd server/storage/backend/metrics.go", open=True),
+    _f(
+        "etcd_network_peer_round_trip_time_seconds", "histogram", ("To",), "etcd",
+        "etcd-io/etcd server/etcdserver/api/rafthttp/metrics.go", open=True,
+    ),
+    _f(
+        "scheduler_scheduling_attempt_duration_seconds", "histogram", ("result", "profile"), "kube-scheduler",
+        "kubernetes/kubernetes pkg/scheduler/metrics/metrics.go", open=True,
+    ),
+    _f("scheduler_pending_pods", "gauge", ("queue",), "kube-scheduler", "kubernetes/kubernetes pkg/scheduler/metrics/metrics.go", open=True),
+    _f(
+        "kubeproxy_sync_proxy_rules_duration_seconds", "histogram", (), "kube-proxy",
+        "kubernetes/kubernetes pkg/proxy/metrics/metrics.go", open=True,
+    ),
+    _f(
+        "kubeproxy_network_programming_duration_seconds", "histogram", (), "kube-proxy",
+        "kubernetes/kubernetes pkg/proxy/metrics/metrics.go", open=True,
     ),
     # Cilium / Hubble (cluster CNI)
     _f("cilium_drop_count_total", "counter", ("reason", "direction"), "cilium-agent", "cilium/cilium Documentation/observability/metrics.rst"),

@@ -160,6 +160,50 @@ def prometheus_metric_name(otel_name: str, unit: str, *, monotonic_counter: bool
     return "_".join(tokens)
 
 
+def otlp_http_paths(config: dict[str, Any], receiver: str = "otlp") -> list[str]:
+    """The OTLP/HTTP request paths the collector serves data on: /v1/<signal> for each signal a
+    pipeline takes from `receiver`, in signal order. A path for another signal would only reach a
+    receiver with nothing behind it, so it is not exposed.
+    Ref: open-telemetry/opentelemetry-proto docs/specification.md "OTLP/HTTP Request" (default URL
+    paths /v1/traces, /v1/metrics, /v1/logs)."""
+    pipelines = config.get("service", {}).get("pipelines", {})
+    signals = {name.split("/")[0] for name, pipeline in pipelines.items() if receiver in pipeline.get("receivers", [])}
+    return [f"/v1/{signal}" for signal in ("traces", "metrics", "logs") if signal in signals]
+
+
+_READ = ["get", "list", "watch"]
+
+
+def collector_api_rules(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ClusterRole rules the collector's own config needs from the Kubernetes API, and no more:
+    the k8sattributes processor (in any pipeline) watches pods and namespaces in every namespace,
+    replicasets when it extracts the deployment (pod -> ReplicaSet owner -> Deployment name), nodes
+    when it extracts node metadata beyond the pod's nodeName. No other component here calls the API.
+    Ref: open-telemetry/opentelemetry-collector-contrib processor/k8sattributesprocessor/README.md
+    "Role-based access control" (stored snapshot 002bd1e1; the 0.170.0 chart's preset grants the
+    same pods/namespaces/replicasets: templates/clusterrole.yaml).
+    """
+    used = {p for pipeline in config.get("service", {}).get("pipelines", {}).values() for p in pipeline.get("processors", [])}
+    attribute_processors = [
+        config["processors"][name] for name in sorted(used) if name.split("/")[0] in ("k8sattributes", "k8s_attributes")
+    ]
+    if not attribute_processors:
+        return []
+    rules: list[dict[str, Any]] = [{"apiGroups": [""], "resources": ["pods", "namespaces"], "verbs": list(_READ)}]
+    extracted = {m for proc in attribute_processors for m in (proc.get("extract") or {}).get("metadata", [])}
+    from_nodes = any(
+        rule.get("from") == "node"
+        for proc in attribute_processors
+        for key in ("labels", "annotations")
+        for rule in (proc.get("extract") or {}).get(key, [])
+    )
+    if extracted & {"k8s.deployment.name", "k8s.deployment.uid"}:
+        rules.append({"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": list(_READ)})
+    if "k8s.node.uid" in extracted or from_nodes:
+        rules.append({"apiGroups": [""], "resources": ["nodes"], "verbs": list(_READ)})
+    return rules
+
+
 def otel_collector_config(
     spec: OtelCollectorSpec,
     jaeger_otlp_endpoint: str,
@@ -202,7 +246,7 @@ def otel_collector_config(
         # through the ingress controller, and its pod IP would tag them with the ingress pod's
         # metadata. Services set k8s.pod.uid / k8s.pod.ip in OTEL_RESOURCE_ATTRIBUTES from the
         # downward API (docs/logs-and-traces.md). Needs RBAC get/list/watch on pods, namespaces,
-        # replicasets. Ref: https://github.com/open-telemetry/opentelemetry-collector-contrib/blob/main/processor/k8sattributesprocessor/README.md
+        # replicasets (collector_api_rules). Ref: https://github.com/open-telemetry/opentelemetry-collector-contrib/blob/main/processor/k8sattributesprocessor/README.md
         "k8sattributes": {
             "auth_type": "serviceAccount",
             "passthrough": False,

@@ -110,6 +110,13 @@ class ClusterSettings(Model):
         ge=1,
         description="Number of nodes, used only to estimate DaemonSet requests in the render summary.",
     )
+    control_plane: Literal["managed", "self-hosted"] = Field(
+        description="Who runs the control plane. `managed` (EKS, GKE, AKS): etcd, kube-scheduler, "
+        "kube-controller-manager and kube-proxy are not scraped, and no rule reads them (the provider "
+        "does not expose them, so their targets would be down or absent forever). `self-hosted` "
+        "(kubeadm and the like): they are scraped; their metrics must listen beyond 127.0.0.1 "
+        "(README, \"Cluster flavour\"). No default: every stack says which it is.",
+    )
 
 
 class ObjectStorageSettings(Model):
@@ -368,12 +375,50 @@ class JaegerSettings(Model):
     resources: Resources
 
 
+class OtelCollectorIngress(GrafanaIngress):
+    """`otelCollector.ingress`: the public OTLP/HTTP endpoint browsers send to (CORS is answered by
+    the collector itself, `corsOrigins`)."""
+
+    enabled: bool = Field(False, description="Create an Ingress for the collector's OTLP/HTTP port 4318.")
+    host: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$",
+        max_length=253,
+        description="Public host name of the endpoint, e.g. otel.example.com; browsers POST to "
+        "https://<host>/v1/traces and /v1/metrics.",
+    )
+
+    @model_validator(mode="after")
+    def _host_when_enabled(self) -> OtelCollectorIngress:
+        if self.enabled and not self.host:
+            raise ValueError("host: is required when enabled")
+        return self
+
+
 class OtelCollectorSettings(OtelCollectorSpec):
     replicas: int = Field(1, ge=1)
     cors_origins: tuple[str, ...] = Field(
         (), description="Browser origins allowed to send OTLP/HTTP (the frontend's URLs)."
     )
+    ingress: OtelCollectorIngress = Field(default_factory=OtelCollectorIngress)
     resources: Resources
+
+    @model_validator(mode="after")
+    def _browsers_have_a_way_in(self) -> OtelCollectorSettings:
+        # Browsers reach the collector only through the Ingress: origins without one are dead config.
+        if self.cors_origins and not self.ingress.enabled:
+            raise ValueError(
+                "ingress.enabled: is false, but corsOrigins lists browser origins; browsers reach the "
+                "collector only through its Ingress (set ingress.enabled and ingress.host)"
+            )
+        # An https:// page may not send to an http:// endpoint (mixed content is blocked).
+        secure = [origin for origin in self.cors_origins if origin.startswith("https://")]
+        if self.ingress.enabled and secure and not self.ingress.tls_secret_name:
+            raise ValueError(
+                f"ingress.tlsSecretName: is required: {secure[0]} is an https origin, and browsers block "
+                "its requests to a plain-http endpoint (mixed content)"
+            )
+        return self
 
 
 # Label syntax. Ref: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set
