@@ -7,18 +7,21 @@ stack file is an error naming the key, not a silently ignored value.
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
 import re
 from typing import Annotated, Literal
+from urllib.parse import urlparse
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from monitoring.alerting_spec import AlertingSpec
 from monitoring.dashboards import TEAMS as DASHBOARD_TEAMS
+from monitoring.datasources import LOG_INDEX_PATTERN
 from monitoring.influxdb import InfluxRetentionSpec
 from monitoring.logs import LogsSpec, validate_for_environment
-from monitoring.otel import OtelCollectorSpec
+from monitoring.otel import OtelCollectorSpec, validate_cors_origins
 from monitoring.tracing import SamplingSpec
 from monitoring.durations import parse_duration
 from stacks import units
@@ -58,6 +61,16 @@ Quantity = Annotated[str | int | float, AfterValidator(_quantity)]
 ByteSize = Annotated[str, AfterValidator(_byte_size)]
 # RFC 1123 label: what Kubernetes accepts as a namespace or object name.
 K8sName = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
+# RFC 1123 subdomain: what Kubernetes accepts as a host name (Ingress hosts).
+_DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class Model(BaseModel):
@@ -209,6 +222,12 @@ class GrafanaTeam(Model):
     email: str | None = Field(None, description="Team contact address.")
     members: tuple[str, ...] = Field((), description="E-mail addresses of existing Grafana users.")
 
+    @property
+    def slug(self) -> str:
+        """The team's part of its Pulumi resource name (components/grafana_content.py): two teams
+        with one slug would be one URN, which the engine rejects after resources exist."""
+        return "".join(c if c.isalnum() else "-" for c in self.name.lower()).strip("-")
+
 
 class GrafanaIngress(Model):
     enabled: bool = Field(False, description="Create an Ingress for `grafana.url`'s host.")
@@ -219,6 +238,20 @@ class GrafanaIngress(Model):
         description="cert-manager ClusterIssuer that issues `tlsSecretName` (annotation "
         "cert-manager.io/cluster-issuer); without it the Secret must exist before `pulumi up`.",
     )
+
+    @model_validator(mode="after")
+    def _settings_need_the_ingress(self) -> GrafanaIngress:
+        # Without `enabled` there is no Ingress: a class, TLS Secret or issuer would be silently ignored.
+        if not self.enabled:
+            for key, value in (("className", self.class_name), ("tlsSecretName", self.tls_secret_name),
+                               ("clusterIssuer", self.cluster_issuer)):
+                if value is not None:
+                    raise ValueError(f"{key}: is set but enabled is false, so there is no Ingress to apply it to")
+        # ingress-shim issues the certificate into the Ingress's spec.tls[].secretName; with no TLS
+        # entry the annotation issues nothing. Ref: https://cert-manager.io/docs/usage/ingress/
+        if self.cluster_issuer is not None and self.tls_secret_name is None:
+            raise ValueError("clusterIssuer: needs tlsSecretName, the Secret cert-manager issues the certificate into")
+        return self
 
 
 class GrafanaDatabase(Model):
@@ -243,6 +276,30 @@ class GrafanaSettings(Model):
     teams: tuple[GrafanaTeam, ...] = Field((), description="Grafana teams (role-based access).")
     resources: Resources
 
+    @field_validator("url")
+    @classmethod
+    def _url_has_a_host(cls, value: str) -> str:
+        # The host becomes server.domain and the Ingress host; urlparse raises on e.g. "http://[::1".
+        try:
+            host = urlparse(value).hostname
+        except ValueError as error:
+            raise ValueError(f"is not a URL ({error})") from None
+        if not host:
+            raise ValueError("has no host name")
+        return value
+
+    @model_validator(mode="after")
+    def _ingress_host_is_a_dns_name(self) -> GrafanaSettings:
+        # The API server rejects an Ingress host that is an IP address or not a DNS-1123 subdomain.
+        # Ref: kubernetes/kubernetes pkg/apis/networking/validation/validation.go validateIngressRules
+        host = urlparse(self.url).hostname or ""
+        if self.ingress.enabled and (_is_ip(host) or not _DNS_SUBDOMAIN.match(host)):
+            raise ValueError(
+                f"url: host {host!r} cannot be an Ingress host (a DNS name is needed, not an IP address) "
+                "while ingress.enabled is true"
+            )
+        return self
+
     @model_validator(mode="after")
     def _ha_needs_shared_database(self) -> GrafanaSettings:
         if self.replicas > 1 and self.database is None:
@@ -252,6 +309,15 @@ class GrafanaSettings(Model):
         names = [team.name for team in self.teams]
         if len(names) != len(set(names)):
             raise ValueError("teams: has duplicate names")
+        slugs: dict[str, str] = {}
+        for team in self.teams:
+            if not team.slug:
+                raise ValueError(f"teams: {team.name!r} needs a letter or digit (its resource name is made of them)")
+            if (other := slugs.setdefault(team.slug, team.name)) != team.name:
+                raise ValueError(
+                    f"teams: {other!r} and {team.name!r} differ only in case or punctuation; "
+                    f"both would be the resource {team.slug!r}"
+                )
         # Folder permissions are granted to these teams; a missing one would leave a folder unreadable.
         if missing := [team for team in DASHBOARD_TEAMS if team not in names]:
             raise ValueError(f"teams: needs the dashboard teams {', '.join(missing)} (folder permissions name them)")
@@ -367,6 +433,15 @@ class JaegerSettings(Model):
     sampling: SamplingSettings = Field(default_factory=lambda: SamplingSettings())
     resources: Resources
 
+    @field_validator("index_prefix")
+    @classmethod
+    def _apart_from_the_logs(cls, value: str) -> str:
+        # Jaeger's indices are `<prefix>-jaeger-span-<day>`; inside `logs-*` they would be read as logs
+        # by the logs datasource and writable by Fluent Bit's role (components/elasticsearch.py es_roles).
+        if fnmatch.fnmatchcase(f"{value}-jaeger-span-", LOG_INDEX_PATTERN):
+            raise ValueError(f"{value!r} puts the trace indices inside the log indices {LOG_INDEX_PATTERN!r}")
+        return value
+
 
 class OtelCollectorSettings(OtelCollectorSpec):
     replicas: int = Field(1, ge=1)
@@ -374,6 +449,11 @@ class OtelCollectorSettings(OtelCollectorSpec):
         (), description="Browser origins allowed to send OTLP/HTTP (the frontend's URLs)."
     )
     resources: Resources
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(validate_cors_origins(list(value)))
 
 
 # Label syntax. Ref: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set
@@ -489,6 +569,28 @@ class StackSettings(Model):
     def protect(self) -> bool:
         """Stateful resources of prod are protected: `pulumi destroy` must not take its data."""
         return self.is_production
+
+    @field_validator("namespace")
+    @classmethod
+    def _not_a_system_namespace(cls, value: str) -> str:
+        # The platform labels its namespace Pod Security `restricted` and owns it (prod protects it
+        # from `pulumi destroy`): never a namespace Kubernetes itself uses or reserves.
+        # Ref: https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/#initial-namespaces
+        # ("Avoid creating namespaces with the prefix kube-, since it is reserved for Kubernetes system namespaces.")
+        if value == "default" or value.startswith("kube-"):
+            raise ValueError(f"{value!r} is a Kubernetes system namespace (default, kube-*); pick one the platform owns")
+        return value
+
+    @model_validator(mode="after")
+    def _not_the_ingress_controller_namespace(self) -> StackSettings:
+        # The ingress controller's pods (e.g. ingress-nginx, NET_BIND_SERVICE) are not `restricted`.
+        selected = self.network_policy.ingress_namespace_selector.get("kubernetes.io/metadata.name")
+        if selected in (self.namespace, self.agents_namespace):
+            raise ValueError(
+                f"namespace: {self.namespace!r} would hold the ingress controller "
+                "(networkPolicy.ingressNamespaceSelector); the platform's namespaces are its own"
+            )
+        return self
 
     @field_validator("namespace")
     @classmethod
