@@ -61,8 +61,12 @@ Quantity = Annotated[str | int | float, AfterValidator(_quantity)]
 ByteSize = Annotated[str, AfterValidator(_byte_size)]
 # RFC 1123 label: what Kubernetes accepts as a namespace or object name.
 K8sName = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
-# RFC 1123 subdomain: what Kubernetes accepts as a host name (Ingress hosts).
-_DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# RFC 1123 subdomain: what Kubernetes accepts as an Ingress host, a StorageClass or IngressClass name.
+# Ref: kubernetes/kubernetes staging/src/k8s.io/apimachinery/pkg/util/validation/validation.go IsDNS1123Subdomain
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DnsSubdomain = Annotated[str, Field(pattern=_DNS_SUBDOMAIN.pattern, max_length=253)]
+# host[:port] with no scheme or path: what the S3 client and Grafana's database settings take.
+HostPort = Annotated[str, Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")]
 
 
 def _is_ip(host: str) -> bool:
@@ -129,11 +133,19 @@ class ObjectStorageSettings(Model):
     """The bucket Thanos writes blocks to. Credentials are secrets, read separately."""
 
     type: Literal["S3", "GCS", "AZURE"] = Field(description="Thanos objstore provider type.")
-    bucket: str = Field(min_length=3, description="Bucket (S3/GCS) or container (Azure) name.")
-    endpoint: str | None = Field(
+    # The union of the providers' naming rules (lower-case letters, digits, '-', '.', '_'); each
+    # provider refuses finer violations itself, but a path or URL here only fails inside Thanos.
+    # Ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+    # Ref: https://cloud.google.com/storage/docs/buckets#naming
+    bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")] = Field(
+        description="Bucket (S3/GCS) or container (Azure) name."
+    )
+    # Thanos hands it to the minio client, which takes a host, not a URL (`insecure` picks http).
+    # Ref: thanos-io/objstore providers/s3/s3.go (minio.New(config.Endpoint, ...))
+    endpoint: HostPort | None = Field(
         None, description="S3 endpoint host[:port], e.g. s3.eu-central-1.amazonaws.com or minio:9000."
     )
-    region: str | None = Field(None, description="S3 region.")
+    region: Annotated[str, Field(pattern=r"^[a-z0-9-]+$")] | None = Field(None, description="S3 region.")
     insecure: bool = Field(False, description="S3 over plain HTTP (MinIO in a lab only).")
     storage_account: str | None = Field(None, description="Azure storage account name.")
 
@@ -231,7 +243,7 @@ class GrafanaTeam(Model):
 
 class GrafanaIngress(Model):
     enabled: bool = Field(False, description="Create an Ingress for `grafana.url`'s host.")
-    class_name: str | None = Field(None, description="IngressClass, e.g. nginx.")
+    class_name: DnsSubdomain | None = Field(None, description="IngressClass, e.g. nginx.")
     tls_secret_name: K8sName | None = Field(None, description="Secret holding the TLS certificate.")
     cluster_issuer: K8sName | None = Field(
         None,
@@ -258,9 +270,9 @@ class GrafanaDatabase(Model):
     """Shared database, required for more than one Grafana replica (sqlite cannot be shared)."""
 
     type: Literal["postgres", "mysql"]
-    host: str = Field(description="host:port of the database server.")
-    name: str = Field(description="Database name.")
-    user: str = Field(description="Database user; its password is the grafanaDatabasePassword secret.")
+    host: HostPort = Field(description="host:port of the database server.")
+    name: str = Field(min_length=1, description="Database name.")
+    user: str = Field(min_length=1, description="Database user; its password is the grafanaDatabasePassword secret.")
     ssl_mode: Literal["disable", "require", "verify-full"] = Field("require")
 
 
@@ -293,7 +305,7 @@ class GrafanaSettings(Model):
         # The API server rejects an Ingress host that is an IP address or not a DNS-1123 subdomain.
         # Ref: kubernetes/kubernetes pkg/apis/networking/validation/validation.go validateIngressRules
         host = urlparse(self.url).hostname or ""
-        if self.ingress.enabled and (_is_ip(host) or not _DNS_SUBDOMAIN.match(host)):
+        if self.ingress.enabled and (_is_ip(host) or len(host) > 253 or not _DNS_SUBDOMAIN.match(host)):
             raise ValueError(
                 f"url: host {host!r} cannot be an Ingress host (a DNS name is needed, not an IP address) "
                 "while ingress.enabled is true"
@@ -439,7 +451,7 @@ class JaegerSettings(Model):
         # Jaeger's indices are `<prefix>-jaeger-span-<day>`; inside `logs-*` they would be read as logs
         # by the logs datasource and writable by Fluent Bit's role (components/elasticsearch.py es_roles).
         if fnmatch.fnmatchcase(f"{value}-jaeger-span-", LOG_INDEX_PATTERN):
-            raise ValueError(f"{value!r} puts the trace indices inside the log indices {LOG_INDEX_PATTERN!r}")
+            raise ValueError(f"puts the trace indices inside the log indices {LOG_INDEX_PATTERN!r}")
         return value
 
 
@@ -520,7 +532,7 @@ class StackSettings(Model):
         description="Namespace of the monitoring platform (Pod Security `restricted`); the node agents "
         "run in `<namespace>-agents` (Pod Security `privileged`).",
     )
-    storage_class: Annotated[str | None, BeforeValidator(lambda v: v or None)] = Field(
+    storage_class: Annotated[DnsSubdomain | None, BeforeValidator(lambda v: v or None)] = Field(
         None, description="StorageClass for every volume; unset or empty uses the cluster default."
     )
     cluster: ClusterSettings
@@ -578,7 +590,7 @@ class StackSettings(Model):
         # Ref: https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/#initial-namespaces
         # ("Avoid creating namespaces with the prefix kube-, since it is reserved for Kubernetes system namespaces.")
         if value == "default" or value.startswith("kube-"):
-            raise ValueError(f"{value!r} is a Kubernetes system namespace (default, kube-*); pick one the platform owns")
+            raise ValueError("is a Kubernetes system namespace (default, kube-*); pick one the platform owns")
         return value
 
     @model_validator(mode="after")

@@ -112,7 +112,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if response.urn in self._urns:
-            # Ref: pulumi/pulumi pkg/resource/deploy/step_generator.go ("Duplicate resource URN")
+            # Ref: pulumi/pulumi sdk/go/common/diag/errors.go GetDuplicateResourceURNError (diagnostic 2001)
             raise DuplicateUrnError(f"Duplicate resource URN '{response.urn}'; try giving it a unique name")
         self._urns.add(response.urn)
         if request.type != "pulumi:pulumi:Stack":
