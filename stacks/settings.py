@@ -585,8 +585,9 @@ class StackSettings(Model):
     @field_validator("namespace")
     @classmethod
     def _not_a_system_namespace(cls, value: str) -> str:
-        # The platform labels its namespace Pod Security `restricted` and owns it (prod protects it
-        # from `pulumi destroy`): never a namespace Kubernetes itself uses or reserves.
+        # The program creates its namespace, labels it Pod Security `restricted` and (prod) protects it:
+        # Kubernetes' own namespaces always exist (the create would fail while other resources are
+        # already being created) and are not the platform's to label.
         # Ref: https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/#initial-namespaces
         # ("Avoid creating namespaces with the prefix kube-, since it is reserved for Kubernetes system namespaces.")
         if value == "default" or value.startswith("kube-"):
@@ -595,7 +596,8 @@ class StackSettings(Model):
 
     @model_validator(mode="after")
     def _not_the_ingress_controller_namespace(self) -> StackSettings:
-        # The ingress controller's pods (e.g. ingress-nginx, NET_BIND_SERVICE) are not `restricted`.
+        # That namespace exists already (the program creates its own, so the create would fail late),
+        # and the platform's default-deny NetworkPolicies would cut the ingress controller off.
         selected = self.network_policy.ingress_namespace_selector.get("kubernetes.io/metadata.name")
         if selected in (self.namespace, self.agents_namespace):
             raise ValueError(
