@@ -592,6 +592,8 @@ class StackSettings(Model):
         # ("Avoid creating namespaces with the prefix kube-, since it is reserved for Kubernetes system namespaces.")
         if value == "default" or value.startswith("kube-"):
             raise ValueError("is a Kubernetes system namespace (default, kube-*); pick one the platform owns")
+        if f"{value}{AGENTS_NAMESPACE_SUFFIX}".startswith("kube-"):
+            raise ValueError(f"makes the agents namespace {value + AGENTS_NAMESPACE_SUFFIX!r}, a reserved kube-* name")
         return value
 
     @model_validator(mode="after")

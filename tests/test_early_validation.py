@@ -72,6 +72,7 @@ TABLE: list[tuple[str, str, Any]] = [
     ("dev", "namespace", "default"),
     ("dev", "namespace", "kube-public"),
     ("dev", "namespace", "kube-node-lease"),
+    ("dev", "namespace", "kube"),
     ("dev", "namespace", "ingress-nginx"),
     ("dev", "grafana.ingress", {"enabled": False, "tlsSecretName": "grafana-tls"}),
     ("dev", "grafana.ingress", {"enabled": True, "clusterIssuer": "letsencrypt"}),
