@@ -436,6 +436,12 @@ class FluentBitSettings(Model):
     )
 
 
+# The longest of Jaeger's daily index names after the prefix (span, service, dependencies, sampling).
+# Ref: jaegertracing/jaeger internal/storage/v1/elasticsearch/dependencystore/storage.go (dependencyIndexBaseName
+# "jaeger-dependencies-"; span, service, sampling are shorter), `<prefix>-` applied, dated 2006-01-02 by default
+JAEGER_LONGEST_INDEX_SUFFIX = "-jaeger-dependencies-0000-00-00"
+
+
 class JaegerSettings(Model):
     replicas: int = Field(1, ge=1)
     index_prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")] = Field(
@@ -452,6 +458,10 @@ class JaegerSettings(Model):
         # by the logs datasource and writable by Fluent Bit's role (components/elasticsearch.py es_roles).
         if fnmatch.fnmatchcase(f"{value}-jaeger-span-", LOG_INDEX_PATTERN):
             raise ValueError(f"puts the trace indices inside the log indices {LOG_INDEX_PATTERN!r}")
+        # Elasticsearch refuses index names over 255 bytes, when Jaeger first writes a span.
+        # Ref: https://www.elastic.co/docs/api/doc/elasticsearch/operation/operation-indices-create (index name rules)
+        if len(longest := f"{value}{JAEGER_LONGEST_INDEX_SUFFIX}".encode()) > 255:
+            raise ValueError(f"is too long: Jaeger's index names would be {len(longest)} bytes, over Elasticsearch's 255")
         return value
 
 

@@ -18,14 +18,18 @@ import functools
 import re
 import subprocess
 import sys
+import types
+import typing
 from pathlib import Path
 from typing import Any, Iterator
 
 import pulumi
 import pytest
+from pydantic import BaseModel
 
 from stacks import program
 from stacks.config import PROJECT, ConfigError, parse_settings
+from stacks.settings import StackSettings
 from tools.mockrun import ROOT, DuplicateUrnError, StackRun, _is_secure, read_stack_file, set_path
 
 LONG = "x" * 300
@@ -96,12 +100,31 @@ RUNS = {(SAME_PROBE_NAME[0], SAME_PROBE_NAME[1], repr(SAME_PROBE_NAME[2]))}
 NAMED_ELSEWHERE = {"grafana.ingress.enabled": "grafana.ingress.className"}
 
 
+def _section_model(annotation: Any) -> type[BaseModel] | None:
+    options = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else (annotation,)
+    return next((o for o in options if isinstance(o, type) and issubclass(o, BaseModel)), None)
+
+
+def _defaulted_leaves(model: type[BaseModel], section: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Scalar settings the stack file leaves at their default, inside the sections it sets."""
+    for name, field in model.model_fields.items():
+        key = field.alias or name
+        path = f"{prefix}.{key}" if prefix else key
+        if field.exclude:
+            continue
+        if (sub := _section_model(field.annotation)) is not None:
+            if isinstance(section.get(key), dict):
+                yield from _defaulted_leaves(sub, section[key], path)
+        elif key not in section and isinstance(field.default, (str, int, float, bool)):
+            yield path, field.default
+
+
 def _cases() -> list[tuple[str, str, Any]]:
     cases = list(TABLE)
     for stack in ("dev", "prod"):
         raw = _stack_file(stack)
         tree = {key.removeprefix(f"{PROJECT}:"): value for key, value in raw.items()}
-        for path, value in _leaves(tree):
+        for path, value in [*_leaves(tree), *_defaulted_leaves(StackSettings, tree)]:
             cases += [(stack, path, bad) for bad in _bad_values(value)]
     return cases
 
