@@ -155,7 +155,8 @@ class Exporters(pulumi.ComponentResource):
 
         if args.postgres.enabled:
             if args.postgres_dsn is None:
-                raise ValueError("ExportersArgs.postgres_dsn is required when postgres is enabled")
+                # stacks/config.py required_secrets makes postgresDsn required before any resource exists.
+                raise AssertionError("ExportersArgs.postgres_dsn is required when postgres is enabled")
             dsn = secret(
                 f"{name}-postgres-dsn",
                 POSTGRES_DSN_SECRET,

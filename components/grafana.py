@@ -144,7 +144,8 @@ class Grafana(pulumi.ComponentResource):
         dependencies: list[pulumi.Resource] = [admin_secret]
         if args.settings.database is not None:
             if args.database_password is None:
-                raise ValueError("GrafanaArgs.database_password is required with settings.database")
+                # stacks/config.py required_secrets makes grafanaDatabasePassword required before any resource exists.
+                raise AssertionError("GrafanaArgs.database_password is required with settings.database")
             dependencies.append(
                 secret(
                     f"{name}-database", DATABASE_SECRET, args.namespace, labels,

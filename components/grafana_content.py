@@ -67,7 +67,7 @@ class GrafanaContent(pulumi.ComponentResource):
         }
         self.teams = {
             team.name: grafana.oss.Team(
-                f"{name}-team-{_slug(team.name)}",
+                f"{name}-team-{team.slug}",
                 name=team.name,
                 email=team.email,
                 members=list(team.members),
@@ -111,6 +111,3 @@ def _secure_json(values: Mapping[str, pulumi.Input[str]] | None) -> pulumi.Outpu
         return None
     return pulumi.Output.secret(pulumi.Output.all(**values).apply(lambda v: json.dumps(v, sort_keys=True)))
 
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")

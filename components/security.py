@@ -62,7 +62,7 @@ def restricted_pod(
     for key, value in (("runAsUser", run_as_user), ("runAsGroup", run_as_group), ("fsGroup", fs_group)):
         if value is not None:
             if key == "runAsUser" and value == 0:
-                raise ValueError("restricted pods never run as root (runAsUser 0)")
+                raise AssertionError("restricted pods never run as root (runAsUser 0)")
             pod[key] = value
     return pod
 

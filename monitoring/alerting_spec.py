@@ -13,7 +13,7 @@ import re
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from monitoring.severity import ReceiverKind, Severity
 from monitoring.slo import SLO_IDS, SloKind, parse_duration, slo_by_id
@@ -237,8 +237,12 @@ class BusinessHours(SpecModel):
     def _times(self) -> BusinessHours:
         try:
             TimeRange(start_time=self.start_time, end_time=self.end_time)
-        except ValueError as exc:
-            raise ValueError(f"{CONFIG_ROOT}.businessHours: {exc}") from None
+        except ValidationError as exc:
+            # One line naming startTime/endTime, not the nested model's multi-line report.
+            problem = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+            key, _, rest = problem.partition(": ")
+            key = key.removeprefix("times").removeprefix(".") or "startTime"
+            raise ValueError(f"{CONFIG_ROOT}.businessHours.{key}: {rest}") from None
         return self
 
 

@@ -120,7 +120,7 @@ def _receiver(spec: AlertingSpec, kind: ReceiverKind, severity: Severity, secret
                 }
             ],
         }
-    raise ValueError(f"unknown receiver kind {kind}")
+    raise AssertionError(f"unknown receiver kind {kind}")
 
 
 def _watchdog_receiver(spec: AlertingSpec) -> dict:

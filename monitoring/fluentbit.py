@@ -61,7 +61,7 @@ _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 def _env_ref(name: str, what: str) -> str:
     if not _ENV_NAME.match(name):
-        raise ValueError(f"{what}: {name!r} is not an environment variable name (e.g. 'ES_PASSWORD')")
+        raise AssertionError(f"{what}: {name!r} is not an environment variable name (e.g. 'ES_PASSWORD')")
     return "${" + name + "}"
 
 

@@ -74,7 +74,7 @@ class Workload:
     @classmethod
     def of(cls, key: str, title: str, namespace: str, labels: Mapping[str, str], **kwargs: Any) -> Workload:
         if not labels:
-            raise ValueError(f"{key}: a workload needs labels; an empty selector is every pod of the namespace")
+            raise AssertionError(f"{key}: a workload needs labels; an empty selector is every pod of the namespace")
         return cls(key, title, namespace, _frozen_labels(labels), **kwargs)
 
     @property
@@ -313,7 +313,7 @@ def _checked(flows: list[Flow]) -> tuple[Flow, ...]:
     table reads as reasons); a row needs at least one port and never repeats one."""
     for flow in flows:
         if not flow.ports or len(set(flow.ports)) != len(flow.ports):
-            raise ValueError(f"{flow.to.key}: a flow needs distinct ports ({flow.why})")
+            raise AssertionError(f"{flow.to.key}: a flow needs distinct ports ({flow.why})")
     return tuple(flows)
 
 
@@ -338,7 +338,7 @@ def ingress_policy(workload: Workload, flows: Iterable[Flow], labels: Mapping[st
     by_source: dict[Source, list[Port]] = {}
     for flow in flows:
         if flow.to != workload:
-            raise ValueError(f"{workload.key}: flow to {flow.to.key} given to its policy")
+            raise AssertionError(f"{workload.key}: flow to {flow.to.key} given to its policy")
         ports = by_source.setdefault(flow.source, [])
         ports += [port for port in flow.ports if port not in ports]
     rules = []
@@ -365,7 +365,7 @@ def network_policies(table: FlowTable, labels: Mapping[str, str]) -> list[dict[s
     policies += [ingress_policy(workload, table.into(workload), labels) for workload in table.destinations]
     names = [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in policies]
     if len(names) != len(set(names)):
-        raise ValueError("two workloads share a policy name; workload keys must be unique per namespace")
+        raise AssertionError("two workloads share a policy name; workload keys must be unique per namespace")
     return policies
 
 

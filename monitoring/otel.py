@@ -216,10 +216,10 @@ def otel_collector_config(
     exporter).
     """
     if not _HOST_PORT.match(jaeger_otlp_endpoint):
-        raise ValueError(
+        raise AssertionError(
             f"jaeger_otlp_endpoint: {jaeger_otlp_endpoint!r} must be host:port (OTLP gRPC, no scheme)"
         )
-    validate_cors_origins(cors_origins)
+    # cors_origins were checked by validate_cors_origins in settings validation (stacks/settings.py).
     receivers = {
         # Ref: https://github.com/open-telemetry/opentelemetry-collector/blob/main/receiver/otlpreceiver/README.md
         "otlp": {

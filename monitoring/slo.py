@@ -390,7 +390,7 @@ def error_ratio_expr(slo: Slo, window: str) -> str:
         return f"1 - avg by ({by}) (avg_over_time({sli.metric}[{window}]))"
     if isinstance(sli, GaugeLimitSli):
         return f'avg_over_time({EXCEEDED_RECORD}{{slo="{slo.id}"}}[{window}])'
-    raise TypeError(f"unknown SLI shape {type(sli).__name__}")
+    raise AssertionError(f"unknown SLI shape {type(sli).__name__}")
 
 
 def ratio_record(window: str) -> str:

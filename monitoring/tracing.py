@@ -201,7 +201,7 @@ _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 def _env(name: str, what: str) -> str:
     if not _ENV_NAME.match(name):
-        raise ValueError(f"{what}: {name!r} is not an environment variable name (e.g. 'ES_PASSWORD')")
+        raise AssertionError(f"{what}: {name!r} is not an environment variable name (e.g. 'ES_PASSWORD')")
     # Collector config syntax for environment variables. Ref:
     # https://opentelemetry.io/docs/collector/configuration/#environment-variables
     return "${env:" + name + "}"
@@ -229,9 +229,8 @@ def jaeger_user_config(
       (file.path, file.reload_interval, file.default_sampling_probability, http, grpc)
     """
     if not es_url.startswith("https://"):
-        raise ValueError(f"es_url: {es_url!r} must be https:// (ECK serves TLS)")
-    if not index_prefix or not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", index_prefix):
-        raise ValueError(f"index_prefix: {index_prefix!r} must be lower-case letters, digits, '-' or '_'")
+        raise AssertionError(f"es_url: {es_url!r} must be https:// (ECK serves TLS)")
+    # index_prefix is validated with the settings (stacks/settings.py JaegerSettings.index_prefix).
     # One primary shard per daily index: Jaeger writes four index types a day, five shards each by
     # default would be hundreds of shards a month on a small cluster.
     index_options = {"shards": 1, "replicas": replicas}

@@ -88,7 +88,7 @@ def _secret_key_names() -> set[str]:
     return names
 
 
-_NAMED_MESSAGE = re.compile(r"^(?P<key>[A-Za-z0-9_.-]+): (?P<rest>.*)$", re.DOTALL)
+_NAMED_MESSAGE = re.compile(r"^(?P<key>[A-Za-z0-9_.-]+(\[\d+\])?): (?P<rest>.*)$", re.DOTALL)
 
 SETTINGS_KEYS = frozenset(
     field.alias or name for name, field in StackSettings.model_fields.items()

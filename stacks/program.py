@@ -15,6 +15,12 @@ from stacks.config import StackSecrets, load_secrets, load_settings
 from stacks.settings import StackSettings
 
 
+class ProgramBug(Exception):
+    """A check failed while resources were being declared: either a check on user input that
+    settings validation (stacks/settings.py) misses, or a broken invariant. Not user guidance:
+    by then the engine may already be creating resources."""
+
+
 @dataclass(frozen=True)
 class ProgramResult:
     platform: MonitoringPlatform
@@ -53,7 +59,14 @@ def main() -> ProgramResult:
         warnings.append(receivers_warning)
     for warning in warnings:
         pulumi.log.warn(warning)
-    result = run(settings, secrets)
+    try:
+        result = run(settings, secrets)
+    except (ValueError, AssertionError) as error:
+        # Chained, so Pulumi prints the traceback a bug report needs.
+        raise ProgramBug(
+            f"bug: {type(error).__name__}: {error} (raised while declaring resources; bad config must be "
+            "rejected by the settings validation in stacks/settings.py before any resource exists: please report)"
+        ) from error
     for key, value in result.outputs.items():
         pulumi.export(key, value)
     return result

@@ -7,18 +7,21 @@ stack file is an error naming the key, not a silently ignored value.
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
 import re
 from typing import Annotated, Literal
+from urllib.parse import urlparse
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from monitoring.alerting_spec import AlertingSpec
 from monitoring.dashboards import TEAMS as DASHBOARD_TEAMS
+from monitoring.datasources import LOG_INDEX_PATTERN
 from monitoring.influxdb import InfluxRetentionSpec
 from monitoring.logs import LogsSpec, validate_for_environment
-from monitoring.otel import OtelCollectorSpec
+from monitoring.otel import OtelCollectorSpec, validate_cors_origins
 from monitoring.tracing import SamplingSpec
 from monitoring.durations import parse_duration
 from stacks import units
@@ -58,6 +61,20 @@ Quantity = Annotated[str | int | float, AfterValidator(_quantity)]
 ByteSize = Annotated[str, AfterValidator(_byte_size)]
 # RFC 1123 label: what Kubernetes accepts as a namespace or object name.
 K8sName = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
+# RFC 1123 subdomain: what Kubernetes accepts as an Ingress host, a StorageClass or IngressClass name.
+# Ref: kubernetes/kubernetes staging/src/k8s.io/apimachinery/pkg/util/validation/validation.go IsDNS1123Subdomain
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DnsSubdomain = Annotated[str, Field(pattern=_DNS_SUBDOMAIN.pattern, max_length=253)]
+# host[:port] with no scheme or path: what the S3 client and Grafana's database settings take.
+HostPort = Annotated[str, Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")]
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class Model(BaseModel):
@@ -123,11 +140,19 @@ class ObjectStorageSettings(Model):
     """The bucket Thanos writes blocks to. Credentials are secrets, read separately."""
 
     type: Literal["S3", "GCS", "AZURE"] = Field(description="Thanos objstore provider type.")
-    bucket: str = Field(min_length=3, description="Bucket (S3/GCS) or container (Azure) name.")
-    endpoint: str | None = Field(
+    # The union of the providers' naming rules (lower-case letters, digits, '-', '.', '_'); each
+    # provider refuses finer violations itself, but a path or URL here only fails inside Thanos.
+    # Ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+    # Ref: https://cloud.google.com/storage/docs/buckets#naming
+    bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")] = Field(
+        description="Bucket (S3/GCS) or container (Azure) name."
+    )
+    # Thanos hands it to the minio client, which takes a host, not a URL (`insecure` picks http).
+    # Ref: thanos-io/objstore providers/s3/s3.go (minio.New(config.Endpoint, ...))
+    endpoint: HostPort | None = Field(
         None, description="S3 endpoint host[:port], e.g. s3.eu-central-1.amazonaws.com or minio:9000."
     )
-    region: str | None = Field(None, description="S3 region.")
+    region: Annotated[str, Field(pattern=r"^[a-z0-9-]+$")] | None = Field(None, description="S3 region.")
     insecure: bool = Field(False, description="S3 over plain HTTP (MinIO in a lab only).")
     storage_account: str | None = Field(None, description="Azure storage account name.")
 
@@ -216,10 +241,16 @@ class GrafanaTeam(Model):
     email: str | None = Field(None, description="Team contact address.")
     members: tuple[str, ...] = Field((), description="E-mail addresses of existing Grafana users.")
 
+    @property
+    def slug(self) -> str:
+        """The team's part of its Pulumi resource name (components/grafana_content.py): two teams
+        with one slug would be one URN, which the engine rejects after resources exist."""
+        return "".join(c if c.isalnum() else "-" for c in self.name.lower()).strip("-")
+
 
 class GrafanaIngress(Model):
     enabled: bool = Field(False, description="Create an Ingress for `grafana.url`'s host.")
-    class_name: str | None = Field(None, description="IngressClass, e.g. nginx.")
+    class_name: DnsSubdomain | None = Field(None, description="IngressClass, e.g. nginx.")
     tls_secret_name: K8sName | None = Field(None, description="Secret holding the TLS certificate.")
     cluster_issuer: K8sName | None = Field(
         None,
@@ -227,14 +258,28 @@ class GrafanaIngress(Model):
         "cert-manager.io/cluster-issuer); without it the Secret must exist before `pulumi up`.",
     )
 
+    @model_validator(mode="after")
+    def _settings_need_the_ingress(self) -> GrafanaIngress:
+        # Without `enabled` there is no Ingress: a class, TLS Secret or issuer would be silently ignored.
+        if not self.enabled:
+            for key, value in (("className", self.class_name), ("tlsSecretName", self.tls_secret_name),
+                               ("clusterIssuer", self.cluster_issuer)):
+                if value is not None:
+                    raise ValueError(f"enabled: is false, but {key} is set; there is no Ingress to apply it to")
+        # ingress-shim issues the certificate into the Ingress's spec.tls[].secretName; with no TLS
+        # entry the annotation issues nothing. Ref: https://cert-manager.io/docs/usage/ingress/
+        if self.cluster_issuer is not None and self.tls_secret_name is None:
+            raise ValueError("clusterIssuer: needs tlsSecretName, the Secret cert-manager issues the certificate into")
+        return self
+
 
 class GrafanaDatabase(Model):
     """Shared database, required for more than one Grafana replica (sqlite cannot be shared)."""
 
     type: Literal["postgres", "mysql"]
-    host: str = Field(description="host:port of the database server.")
-    name: str = Field(description="Database name.")
-    user: str = Field(description="Database user; its password is the grafanaDatabasePassword secret.")
+    host: HostPort = Field(description="host:port of the database server.")
+    name: str = Field(min_length=1, description="Database name.")
+    user: str = Field(min_length=1, description="Database user; its password is the grafanaDatabasePassword secret.")
     ssl_mode: Literal["disable", "require", "verify-full"] = Field("require")
 
 
@@ -250,6 +295,30 @@ class GrafanaSettings(Model):
     teams: tuple[GrafanaTeam, ...] = Field((), description="Grafana teams (role-based access).")
     resources: Resources
 
+    @field_validator("url")
+    @classmethod
+    def _url_has_a_host(cls, value: str) -> str:
+        # The host becomes server.domain and the Ingress host; urlparse raises on e.g. "http://[::1".
+        try:
+            host = urlparse(value).hostname
+        except ValueError as error:
+            raise ValueError(f"is not a URL ({error})") from None
+        if not host:
+            raise ValueError("has no host name")
+        return value
+
+    @model_validator(mode="after")
+    def _ingress_host_is_a_dns_name(self) -> GrafanaSettings:
+        # The API server rejects an Ingress host that is an IP address or not a DNS-1123 subdomain.
+        # Ref: kubernetes/kubernetes pkg/apis/networking/validation/validation.go validateIngressRules
+        host = urlparse(self.url).hostname or ""
+        if self.ingress.enabled and (_is_ip(host) or len(host) > 253 or not _DNS_SUBDOMAIN.match(host)):
+            raise ValueError(
+                f"url: host {host!r} cannot be an Ingress host (a DNS name is needed, not an IP address) "
+                "while ingress.enabled is true"
+            )
+        return self
+
     @model_validator(mode="after")
     def _ha_needs_shared_database(self) -> GrafanaSettings:
         if self.replicas > 1 and self.database is None:
@@ -259,6 +328,15 @@ class GrafanaSettings(Model):
         names = [team.name for team in self.teams]
         if len(names) != len(set(names)):
             raise ValueError("teams: has duplicate names")
+        slugs: dict[str, str] = {}
+        for team in self.teams:
+            if not team.slug:
+                raise ValueError(f"teams: {team.name!r} needs a letter or digit (its resource name is made of them)")
+            if (other := slugs.setdefault(team.slug, team.name)) != team.name:
+                raise ValueError(
+                    f"teams: {other!r} and {team.name!r} differ only in case or punctuation; "
+                    f"both would be the resource {team.slug!r}"
+                )
         # Folder permissions are granted to these teams; a missing one would leave a folder unreadable.
         if missing := [team for team in DASHBOARD_TEAMS if team not in names]:
             raise ValueError(f"teams: needs the dashboard teams {', '.join(missing)} (folder permissions name them)")
@@ -365,6 +443,12 @@ class FluentBitSettings(Model):
     )
 
 
+# The longest of Jaeger's daily index names after the prefix (span, service, dependencies, sampling).
+# Ref: jaegertracing/jaeger internal/storage/v1/elasticsearch/dependencystore/storage.go (dependencyIndexBaseName
+# "jaeger-dependencies-"; span, service, sampling are shorter), `<prefix>-` applied, dated 2006-01-02 by default
+JAEGER_LONGEST_INDEX_SUFFIX = "-jaeger-dependencies-0000-00-00"
+
+
 class JaegerSettings(Model):
     replicas: int = Field(1, ge=1)
     index_prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")] = Field(
@@ -373,6 +457,19 @@ class JaegerSettings(Model):
     retention_days: int = Field(7, ge=1, description="Days of traces kept; older daily indices are deleted.")
     sampling: SamplingSettings = Field(default_factory=lambda: SamplingSettings())
     resources: Resources
+
+    @field_validator("index_prefix")
+    @classmethod
+    def _apart_from_the_logs(cls, value: str) -> str:
+        # Jaeger's indices are `<prefix>-jaeger-span-<day>`; inside `logs-*` they would be read as logs
+        # by the logs datasource and writable by Fluent Bit's role (components/elasticsearch.py es_roles).
+        if fnmatch.fnmatchcase(f"{value}-jaeger-span-", LOG_INDEX_PATTERN):
+            raise ValueError(f"puts the trace indices inside the log indices {LOG_INDEX_PATTERN!r}")
+        # Elasticsearch refuses index names over 255 bytes, when Jaeger first writes a span.
+        # Ref: https://www.elastic.co/docs/api/doc/elasticsearch/operation/operation-indices-create (index name rules)
+        if len(longest := f"{value}{JAEGER_LONGEST_INDEX_SUFFIX}".encode()) > 255:
+            raise ValueError(f"is too long: Jaeger's index names would be {len(longest)} bytes, over Elasticsearch's 255")
+        return value
 
 
 class OtelCollectorIngress(GrafanaIngress):
@@ -402,6 +499,11 @@ class OtelCollectorSettings(OtelCollectorSpec):
     )
     ingress: OtelCollectorIngress = Field(default_factory=OtelCollectorIngress)
     resources: Resources
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(validate_cors_origins(list(value)))
 
     @model_validator(mode="after")
     def _browsers_have_a_way_in(self) -> OtelCollectorSettings:
@@ -485,7 +587,7 @@ class StackSettings(Model):
         description="Namespace of the monitoring platform (Pod Security `restricted`); the node agents "
         "run in `<namespace>-agents` (Pod Security `privileged`).",
     )
-    storage_class: Annotated[str | None, BeforeValidator(lambda v: v or None)] = Field(
+    storage_class: Annotated[DnsSubdomain | None, BeforeValidator(lambda v: v or None)] = Field(
         None, description="StorageClass for every volume; unset or empty uses the cluster default."
     )
     cluster: ClusterSettings
@@ -534,6 +636,32 @@ class StackSettings(Model):
     def protect(self) -> bool:
         """Stateful resources of prod are protected: `pulumi destroy` must not take its data."""
         return self.is_production
+
+    @field_validator("namespace")
+    @classmethod
+    def _not_a_system_namespace(cls, value: str) -> str:
+        # The program creates its namespace, labels it Pod Security `restricted` and (prod) protects it:
+        # Kubernetes' own namespaces always exist (the create would fail while other resources are
+        # already being created) and are not the platform's to label.
+        # Ref: https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/#initial-namespaces
+        # ("Avoid creating namespaces with the prefix kube-, since it is reserved for Kubernetes system namespaces.")
+        if value == "default" or value.startswith("kube-"):
+            raise ValueError("is a Kubernetes system namespace (default, kube-*); pick one the platform owns")
+        if f"{value}{AGENTS_NAMESPACE_SUFFIX}".startswith("kube-"):
+            raise ValueError(f"makes the agents namespace {value + AGENTS_NAMESPACE_SUFFIX!r}, a reserved kube-* name")
+        return value
+
+    @model_validator(mode="after")
+    def _not_the_ingress_controller_namespace(self) -> StackSettings:
+        # That namespace exists already (the program creates its own, so the create would fail late),
+        # and the platform's default-deny NetworkPolicies would cut the ingress controller off.
+        selected = self.network_policy.ingress_namespace_selector.get("kubernetes.io/metadata.name")
+        if selected in (self.namespace, self.agents_namespace):
+            raise ValueError(
+                f"namespace: {self.namespace!r} would hold the ingress controller "
+                "(networkPolicy.ingressNamespaceSelector); the platform's namespaces are its own"
+            )
+        return self
 
     @field_validator("namespace")
     @classmethod

@@ -160,7 +160,7 @@ def test_dev_has_a_plain_http_collector_ingress(tmp_path):
 
 def test_cors_origins_without_an_ingress_are_refused():
     raw = _raw("dev")
-    raw["otelCollector"]["ingress"]["enabled"] = False
+    raw["otelCollector"]["ingress"] = {"enabled": False}
     assert _error(raw).startswith(f"{KEY}:otelCollector.ingress.enabled: is false, but corsOrigins lists browser origins")
 
 
@@ -173,6 +173,7 @@ def test_an_enabled_ingress_needs_a_host():
 def test_an_https_origin_needs_a_tls_ingress():
     raw = _raw("prod")
     del raw["otelCollector"]["ingress"]["tlsSecretName"]
+    del raw["otelCollector"]["ingress"]["clusterIssuer"]  # which needs the Secret it issues into
     message = _error(raw)
     assert message.startswith(f"{KEY}:otelCollector.ingress.tlsSecretName: is required: https://app.terrafusion.example")
     assert "\n" not in message

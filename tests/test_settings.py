@@ -123,3 +123,41 @@ def test_non_durations_are_rejected(text):
 @pytest.mark.parametrize(("text", "value"), [("250m", 0.25), ("2", 2), ("512Mi", 512 * 2**20), ("1G", 10**9)])
 def test_quantities_parse_like_kubernetes(text, value):
     assert float(units.quantity(text)) == value
+
+
+def test_a_wildcard_cors_origin_is_rejected_before_any_resource():
+    message = _error("dev", {"otelCollector.corsOrigins": ["*"]})
+    assert message.startswith(f"{KEY}:otelCollector.corsOrigins[0]: '*' must be an origin such as")
+
+
+def test_team_names_that_make_one_resource_name_are_rejected():
+    teams = [{"name": n} for n in ("Executives", "Operations", "Developers", "Security", "security")]
+    message = _error("dev", {"grafana.teams": teams})
+    assert message == (
+        f"{KEY}:grafana.teams: 'Security' and 'security' differ only in case or punctuation; "
+        "both would be the resource 'security'"
+    )
+
+
+@pytest.mark.parametrize("namespace", ["kube-system", "default", "kube-public", "kube-node-lease"])
+def test_a_kubernetes_system_namespace_is_rejected(namespace):
+    message = _error("dev", {"namespace": namespace})
+    assert message == (
+        f"{KEY}:namespace: {namespace!r} is a Kubernetes system namespace (default, kube-*); pick one the platform owns"
+    )
+
+
+def test_a_tls_secret_without_the_ingress_is_rejected_not_ignored():
+    message = _error("dev", {"grafana.ingress": {"enabled": False, "tlsSecretName": "grafana-tls"}})
+    assert message == (
+        f"{KEY}:grafana.ingress.enabled: is false, but tlsSecretName is set; there is no Ingress to apply it to"
+    )
+
+
+def test_a_stack_file_with_a_duplicate_key_is_rejected(tmp_path, monkeypatch):
+    import tools.mockrun as mockrun
+
+    (tmp_path / "Pulumi.twice.yaml").write_text("config:\n  a:b: 1\n  a:b: 2\n")
+    monkeypatch.setattr(mockrun, "ROOT", tmp_path)
+    with pytest.raises(ConfigError, match=r"^Pulumi\.twice\.yaml:3:3: duplicate key 'a:b' \(first set on line 2\)$"):
+        mockrun.read_stack_file("twice")

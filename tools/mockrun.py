@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import pulumi
+import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.settings import SETTINGS
@@ -103,15 +104,25 @@ class _Mocks(pulumi_mocks.Mocks):
         return {}
 
 
+class DuplicateUrnError(Exception):
+    """Two resources with one URN: the engine refuses the second, after the first exists."""
+
+
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
-    """The SDK's mock monitor, also keeping the options the engine would see (protect, parent)."""
+    """The SDK's mock monitor, also keeping the options the engine would see (protect, parent), and
+    refusing a duplicate URN as the engine does (the SDK's mock monitor accepts it silently)."""
 
     def __init__(self, mocks: pulumi_mocks.Mocks):
         super().__init__(mocks)
         self.recorded: list[Resource] = []
+        self._urns: set[str] = set()
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
+        if response.urn in self._urns:
+            # Ref: pulumi/pulumi sdk/go/common/diag/errors.go GetDuplicateResourceURNError (diagnostic 2001)
+            raise DuplicateUrnError(f"Duplicate resource URN '{response.urn}'; try giving it a unique name")
+        self._urns.add(response.urn)
         if request.type != "pulumi:pulumi:Stack":
             self.recorded.append(
                 Resource(
@@ -138,11 +149,58 @@ class _WarningCollector(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+class _StackFileLoader(yaml_text.SafeLoader):  # type: ignore[misc,valid-type]
+    """Safe YAML that refuses a duplicate mapping key: YAML requires keys to be unique, but PyYAML
+    silently keeps the last one, so a render could differ from what the Pulumi CLI reads.
+    Ref: https://yaml.org/spec/1.2.2/#mapping ("each of the keys is unique")"""
+
+
+def _unique_key_mapping(loader: _StackFileLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    first_line: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            line = first_line.setdefault(key, key_node.start_mark.line + 1)
+        except TypeError:
+            continue  # an unhashable key: construct_mapping reports it
+        if line != key_node.start_mark.line + 1:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first set on line {line})", key_node.start_mark
+            )
+    return loader.construct_mapping(node, deep)
+
+
+_StackFileLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_key_mapping)
+
+
+def _yaml_problem(name: str, error: yaml.YAMLError) -> str:
+    """`Pulumi.dev.yaml:12:5: <problem>`: one line, positioned like a compiler error."""
+    if not isinstance(error, yaml.MarkedYAMLError) or error.problem_mark is None:
+        return f"{name}: {' '.join(str(error).split())}"
+    mark = error.problem_mark
+    problem = error.problem or "invalid YAML"
+    if error.context:
+        where = f" at line {error.context_mark.line + 1}" if error.context_mark else ""
+        problem += f" ({error.context}{where})"
+    return f"{name}:{mark.line + 1}:{mark.column + 1}: {problem}"
+
+
 def read_stack_file(stack: str) -> dict[str, Any]:
+    """The `config:` mapping of `Pulumi.<stack>.yaml`; a missing or malformed file is a one-line
+    ConfigError naming the file (and line:column), never a traceback."""
     path = ROOT / f"Pulumi.{stack}.yaml"
     if not path.exists():
-        raise FileNotFoundError(f"no stack file {path.name}: known stacks are {known_stacks()}")
-    return yaml_text.load(path.read_text()).get("config", {}) or {}
+        raise ConfigError(f"{path.name}: no such stack file; known stacks are {', '.join(known_stacks())}")
+    try:
+        document = yaml.load(path.read_text(), Loader=_StackFileLoader)
+    except yaml.YAMLError as error:
+        raise ConfigError(_yaml_problem(path.name, error)) from None
+    if document is None:
+        document = {}  # an empty file: no config yet
+    config = (document.get("config") or {}) if isinstance(document, dict) else None
+    if not isinstance(config, dict) or not all(isinstance(key, str) for key in config):
+        raise ConfigError(f"{path.name}: needs a `config:` mapping of key: value (as `pulumi config set` writes)")
+    return config
 
 
 def known_stacks() -> list[str]:
@@ -181,6 +239,9 @@ class StackRun:
     warnings: list[str] = field(default_factory=list)
     placeholder_secrets: list[str] = field(default_factory=list)
     result: Any = None
+    # How many resources the engine had registered when the run failed (None: it did not fail).
+    # Bad config must fail at 0: before anything exists.
+    registered_at_failure: int | None = None
 
     def config(self) -> tuple[dict[str, str], list[str]]:
         """(config as the CLI passes it, secret keys): objects as JSON, secure values as placeholders."""
@@ -247,6 +308,9 @@ class StackRun:
 
         try:
             _sync_await(run_pulumi_func(body))
+        except BaseException:
+            self.registered_at_failure = len(monitor.recorded)
+            raise
         finally:
             self.resources = sorted(monitor.recorded, key=lambda r: (r.type, r.name))
             self.warnings.extend(collector.messages)

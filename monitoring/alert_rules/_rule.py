@@ -33,7 +33,7 @@ class AlertRule:
     def __post_init__(self) -> None:
         names_service = self.service or "service" in self.extra_labels
         if names_service == (self.component is not None):
-            raise ValueError(f"{self.name}: name exactly one of a service or a component")
+            raise AssertionError(f"{self.name}: name exactly one of a service or a component")
 
     @property
     def runbook(self) -> str:

@@ -211,7 +211,7 @@ def lucene(query: str, *, metric: str = "count", split_by: str | None = None, si
         return target.metrics(
             [elasticsearch.RawData().id("1").settings(elasticsearch.ElasticsearchRawDataSettings().size(str(size)))]
         ).bucket_aggs([])
-    raise ValueError(f"unknown Elasticsearch metric {metric!r}")
+    raise AssertionError(f"unknown Elasticsearch metric {metric!r}")
 
 
 def influxql(query: str, alias: str = "") -> InfluxQuery:

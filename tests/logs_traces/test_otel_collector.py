@@ -6,6 +6,9 @@ import pytest
 from logs_traces_helpers import CORS_ORIGINS, JAEGER_OTLP
 from pydantic import ValidationError
 
+from stacks.config import ConfigError
+from tools.mockrun import StackRun
+
 from monitoring.otel import (
     CONTRACT_BUCKET_BOUNDS_SECONDS,
     SPANMETRICS_NAMESPACE,
@@ -79,13 +82,15 @@ def test_otlp_receives_grpc_and_http_with_cors_for_browsers(otel):
 
 
 @pytest.mark.parametrize("origin", ["*", "app.terrafusion.example", "https://app.example/path", ""])
-def test_unsafe_or_malformed_cors_origin_is_rejected(origin):
-    with pytest.raises(ValueError, match=r"otelCollector\.corsOrigins\[0\]"):
-        otel_collector_config(OtelCollectorSpec(), JAEGER_OTLP, [origin])
+def test_unsafe_or_malformed_cors_origin_is_rejected_before_any_resource(origin):
+    run = StackRun("dev", {"otelCollector.corsOrigins": [origin]})
+    with pytest.raises(ConfigError, match=r"^terrafusion-monitoring:otelCollector\.corsOrigins\[0\]: .*no bare '\*'\)$"):
+        run.execute()
+    assert run.resources == []
 
 
 def test_jaeger_endpoint_must_be_host_port():
-    with pytest.raises(ValueError, match="jaeger_otlp_endpoint"):
+    with pytest.raises(AssertionError, match="jaeger_otlp_endpoint"):
         otel_collector_config(OtelCollectorSpec(), "http://jaeger:4317", CORS_ORIGINS)
 
 

@@ -188,5 +188,5 @@ def test_jaeger_exposes_health_and_metrics(jaeger):
     ],
 )
 def test_jaeger_refuses_plaintext_es_and_literal_passwords(args, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(AssertionError, match=message):
         jaeger_user_config(*args, CA_FILE, SAMPLING_FILE, "terrafusion")
