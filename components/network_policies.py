@@ -135,7 +135,7 @@ def platform_workloads(args: NetworkPoliciesArgs) -> PlatformWorkloads:
             "elasticsearch-lifecycle-job", "Elasticsearch lifecycle Job", args.elasticsearch_lifecycle_job_labels
         ),
         eck_operator=chart_pods("eck-operator", "ECK operator", {NAME: "elastic-operator"}),
-        jaeger=chart_pods("jaeger", "Jaeger", {NAME: JAEGER.chart, COMPONENT: "all-in-one"}),
+        jaeger=chart_pods("jaeger", "Jaeger", {NAME: JAEGER.chart, COMPONENT: "all-in-one"}, tracing.METRICS_PORT),
         jaeger_retention_job=chart_pods(
             "jaeger-retention-job", "Jaeger trace-retention CronJob", args.jaeger_retention_job_labels
         ),

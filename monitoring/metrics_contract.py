@@ -212,10 +212,12 @@ PRODUCERS: dict[str, Producer] = {
         Producer(
             "jaeger",
             "Jaeger 2.19.0 (jaeger 4.11.1) internal telemetry: the same otelcol_* families on :8888 "
-            "(Service port internal-metrics) - NOT scraped: no ServiceMonitor/PodMonitor selects it",
-            "jaegertracing/jaeger@v2.19.0 (built on the collector: otelcol_* metrics); rendered "
+            "(Service port internal-metrics), scraped by the ServiceMonitor `jaeger` (components/tracing.py, "
+            "chart extraObjects); the storage exporter reports as exporter=\"jaeger_storage_exporter\"",
+            "jaegertracing/jaeger@v2.19.0 (built on the collector: otelcol_* metrics) "
+            "cmd/jaeger/internal/exporters/storageexporter/factory.go (exporterhelper); rendered "
             "objects/jaeger/configmap-monitoring-user-config.yaml service.telemetry.metrics (pull :8888)",
-            how_to_deploy="add a ServiceMonitor for Service `jaeger` port `internal-metrics` (8888)",
+            how_to_deploy="the ServiceMonitor of components/tracing.py jaeger_service_monitor()",
         ),
         Producer(
             "influxdb",
@@ -567,6 +569,17 @@ FAMILIES: tuple[Family, ...] = (
     _f(
         "db_client_connection_max", "gauge", ("db_client_connection_pool_name", *_OTEL_SCOPE), "application",
         f"{_SEMCONV} docs/db/database-metrics.md (db.client.connection.max)",
+    ),
+    # Connection attempts/failures: no semantic convention counts them (the pool metrics are gauges,
+    # timeouts and timings), so DESIGN.md's decision gives them `terrafusion_` names.
+    *(
+        _f(
+            f"terrafusion_db_connection_{m}_total", "counter", ("db_client_connection_pool_name", *_OTEL_SCOPE),
+            "application",
+            f"README.md Application contract (Database); {_SEMCONV} docs/db/database-metrics.md (no attempt/failure "
+            "counter); ../shared/DESIGN.md 'Decisions added after the first review'",
+        )
+        for m in ("attempts", "failures")
     ),
     _f("terrafusion_active_users", "gauge", ("window",), "application", "README.md Instrumentation contract (Business)"),
     _f("terrafusion_sessions_total", "counter", (), "application", "README.md Instrumentation contract (Business)"),

@@ -305,8 +305,11 @@ SLO_CATALOGUE: tuple[Slo, ...] = (
         target=0.99995,
         window="30d",
         label=SERVICE_LABEL,
+        # No semantic convention counts connection attempts (semconv v1.44.0 docs/db/database-metrics.md
+        # has only pool gauges, timeouts and timings), so the application contract names them
+        # (README "Application contract"; DESIGN.md "Decisions added after the first review").
         sli=EventRatioSli(
-            bad="db_client_connection_failures_total", total="db_client_connection_attempts_total"
+            bad="terrafusion_db_connection_failures_total", total="terrafusion_db_connection_attempts_total"
         ),
     ),
     Slo(

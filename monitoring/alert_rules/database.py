@@ -26,7 +26,7 @@ POSTGRES = RuleGroup(
         AlertRule(
             name="PostgresConnectionPoolSaturated",
             expr=(
-                'sum by (service) (db_client_connection_count{state="used"})\n'
+                'sum by (service) (db_client_connection_count{db_client_connection_state="used"})\n'
                 "/\n"
                 "sum by (service) (db_client_connection_max)\n"
                 "> 0.90"

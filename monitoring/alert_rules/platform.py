@@ -16,7 +16,11 @@ from monitoring.severity import Severity
 # The collector renamed counters with a `_total` suffix when it moved to the OTel Go SDK's Prometheus
 # exporter; match both spellings so the rule survives a collector upgrade.
 _OTEL_SEND_FAILED = '{__name__=~"otelcol_exporter_send_failed_spans(_total)?"}'
-_OTEL_REFUSED = '{__name__=~"otelcol_processor_refused_spans(_total)?"}'
+# processorhelper's otelcol_processor_refused_spans was deprecated in 0.110.0 and is gone at the
+# pinned 0.158.0; the memory limiter reports its own refusals (what the alert is about).
+# Ref: open-telemetry/opentelemetry-collector@v0.158.0 processor/memorylimiterprocessor/documentation.md
+#      (otelcol_processor_memory_limiter_refused_spans, Sum monotonic -> `_total`; attribute `processor`)
+_OTEL_REFUSED = '{__name__=~"otelcol_processor_memory_limiter_refused_spans(_total)?"}'
 
 PROMETHEUS = RuleGroup(
     "platform-prometheus",

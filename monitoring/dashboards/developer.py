@@ -166,7 +166,10 @@ def _database() -> list:
             "Connection pool",
             "Connections by state against the pool's maximum, and the share of connection attempts failing.",
             [
-                g.prom(f"sum by (state) (db_client_connection_count{{{_DB_SEL}}})", "{{state}}"),
+                g.prom(
+                    f"sum by (db_client_connection_state) (db_client_connection_count{{{_DB_SEL}}})",
+                    "{{db_client_connection_state}}",
+                ),
                 g.prom(f"sum(db_client_connection_max{{{_DB_SEL}}})", "max"),
             ],
             unit="short",
@@ -178,8 +181,8 @@ def _database() -> list:
             "Share of connection attempts that fail (SLO: 99.995% succeed).",
             [
                 g.prom(
-                    f"sum(rate(db_client_connection_failures_total{{{_DB_SEL}}}[$__rate_interval]))\n"
-                    f"/\nsum(rate(db_client_connection_attempts_total{{{_DB_SEL}}}[$__rate_interval]))",
+                    f"sum(rate(terrafusion_db_connection_failures_total{{{_DB_SEL}}}[$__rate_interval]))\n"
+                    f"/\nsum(rate(terrafusion_db_connection_attempts_total{{{_DB_SEL}}}[$__rate_interval]))",
                     "failed share",
                 )
             ],

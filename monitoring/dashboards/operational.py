@@ -211,7 +211,7 @@ def _errors_and_bottlenecks() -> list:
             "Connections in use as a share of the pool size; at 100% requests queue for a connection.",
             [
                 g.prom(
-                    f'sum by (service) (db_client_connection_count{{state="used", {_SVC}}})\n'
+                    f'sum by (service) (db_client_connection_count{{db_client_connection_state="used", {_SVC}}})\n'
                     f"/\nsum by (service) (db_client_connection_max{{{_SVC}}})",
                     "{{service}}",
                 )
