@@ -10,7 +10,14 @@ from components import object_storage
 from components.alerting import ALERTMANAGER_CONFIG_SECRET, AlertingArgs, AlertingConfig, AlertRules, AlertRulesArgs
 from components.elasticsearch import GRAFANA_USER as ES_GRAFANA_USER
 from components.elasticsearch import Elasticsearch, ElasticsearchArgs
-from components.exporters import Exporters, ExportersArgs
+from components.exporters import (
+    ElasticsearchExporter,
+    ElasticsearchExporterArgs,
+    Exporters,
+    ExportersArgs,
+    Pushgateway,
+    PushgatewayArgs,
+)
 from components.fluent_bit import FluentBit, FluentBitArgs
 from components.tracing import Tracing, TracingArgs
 from components.influxdb import READER_USER as INFLUX_READER_USER
@@ -219,6 +226,21 @@ class MonitoringPlatform(pulumi.ComponentResource):
             # Probe and ServiceMonitor are Operator CRDs.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus_stack]),
         )
+        # Producers of the Elasticsearch alerts/panels and of the CI delivery panels (metrics contract).
+        self.elasticsearch_exporter = ElasticsearchExporter(
+            f"{name}-elasticsearch-exporter",
+            ElasticsearchExporterArgs(
+                namespace=ns_name, settings=settings.exporters.elasticsearch, es_url=self.elasticsearch.url
+            ),
+            opts=after_es,
+        )
+        self.pushgateway = Pushgateway(
+            f"{name}-pushgateway",
+            PushgatewayArgs(
+                namespace=ns_name, settings=settings.exporters.pushgateway, storage_class=settings.storage_class
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus_stack]),
+        )
         database_password = (
             secrets[GRAFANA_DATABASE_PASSWORD.key] if settings.grafana.database is not None else None
         )
@@ -298,6 +320,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 "jaeger_query": self.tracing.jaeger_query_url,
                 "otlp_grpc": self.tracing.otlp_grpc_endpoint,
                 "otlp_http": self.tracing.otlp_http_endpoint,
+                "pushgateway": self.pushgateway.url,
             }
         )
         self.register_outputs(

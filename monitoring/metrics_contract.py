@@ -242,11 +242,11 @@ PRODUCERS: dict[str, Producer] = {
         ),
         Producer(
             "elasticsearch-exporter",
-            "elasticsearch_exporter v1.11.0 - NOT deployed",
+            "elasticsearch_exporter v1.11.0 (prometheus-elasticsearch-exporter 7.4.0, components/exporters.py) "
+            "against the ECK cluster over https as a `monitor`-only user; its ServiceMonitor (honorLabels) "
+            "renames the exporter's `cluster` to `es_cluster`",
             "prometheus-community/elasticsearch_exporter@v1.11.0 collector/cluster_health.go, collector/nodes.go",
-            how_to_deploy="chart prometheus-elasticsearch-exporter 7.4.0 (appVersion v1.11.0) in "
-            "/work/shared/charts; set es.uri to the ECK service with the CA and a monitor user, "
-            "serviceMonitor.enabled (honorLabels: true)",
+            how_to_deploy="components/exporters.py ElasticsearchExporter (deployed in every stack)",
         ),
         Producer(
             "trivy-operator",
@@ -273,12 +273,11 @@ PRODUCERS: dict[str, Producer] = {
         ),
         Producer(
             "pushgateway",
-            "Prometheus Pushgateway v1.11.3 - NOT deployed: the push endpoint CI jobs push per-run "
-            "values to (grouping key job + pipeline; honor_labels)",
+            "Prometheus Pushgateway v1.11.3 (prometheus-pushgateway 3.8.0, components/exporters.py): the push "
+            "endpoint CI jobs push per-run values to (grouping key job + pipeline; ServiceMonitor honorLabels)",
             "prometheus/pushgateway@v1.11.3 README.md (grouping key, PUT/POST, honor_labels, "
             "'not an aggregator or distributed counter but rather a metrics cache')",
-            how_to_deploy="chart prometheus-pushgateway 3.8.0 (appVersion v1.11.3) in /work/shared/charts, "
-            "serviceMonitor.enabled (honorLabels: true)",
+            how_to_deploy="components/exporters.py Pushgateway (deployed in every stack)",
             ingestion_path=True,
         ),
         Producer(
@@ -339,7 +338,9 @@ _CONTAINER = (*_POD, "container")
 _CADV = ("container", "id", "image", "name", "namespace", "pod")
 _FS = ("device", "mountpoint", "fstype", "device_error")
 _PG_DB = ("datid", "datname")
-_ES_NODE = ("cluster", "host", "name", "es_master_node", "es_data_node", "es_ingest_node", "es_client_node")
+# elasticsearch_exporter's `cluster` arrives as `es_cluster` (renamed by its ServiceMonitor's
+# metricRelabelings, components/exporters.py), so `cluster` stays the Prometheus external label.
+_ES_NODE = ("es_cluster", "host", "name", "es_master_node", "es_data_node", "es_ingest_node", "es_client_node")
 _TRIVY_IMAGE = (
     "namespace", "name", "resource_kind", "resource_name", "container_name",
     "image_registry", "image_repository", "image_tag", "image_digest", "severity",
@@ -526,7 +527,7 @@ FAMILIES: tuple[Family, ...] = (
     _f("probe_duration_seconds", "gauge", (), "blackbox-exporter", "prometheus/blackbox_exporter@v0.28.0 prober/handler.go"),
     # elasticsearch_exporter
     _f(
-        "elasticsearch_cluster_health_status", "gauge", ("cluster", "color"), "elasticsearch-exporter",
+        "elasticsearch_cluster_health_status", "gauge", ("es_cluster", "color"), "elasticsearch-exporter",
         "prometheus-community/elasticsearch_exporter@v1.11.0 collector/cluster_health.go",
     ),
     *(
@@ -883,7 +884,8 @@ def _collector_pipelines(config: dict) -> tuple[set[str], set[str]]:
         processors = [str(p).split("/")[0] for p in pipeline.get("processors") or []]
         if "spanmetrics" in receivers:
             found.add("otel-spanmetrics")
-        if ("signaltometrics" in receivers or "count" in receivers) and "deltatocumulative" in processors:
+        events = {"signaltometrics", "signal_to_metrics", "count"}  # signal_to_metrics: the newer type name
+        if events & set(receivers) and "deltatocumulative" in processors:
             found.add("otel-event-aggregation")
         notes.add(f"{pid}: receivers={receivers} processors={processors} exporters={exporters}")
     return found, notes

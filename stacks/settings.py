@@ -323,9 +323,27 @@ class PostgresExporterSettings(Model):
     resources: Resources = Field(default_factory=_small_resources)
 
 
+class ElasticsearchExporterSettings(Model):
+    """elasticsearch_exporter for the platform's own Elasticsearch (always deployed with it)."""
+
+    resources: Resources = Field(default_factory=_small_resources)
+
+
+class PushgatewaySettings(Model):
+    """The Pushgateway CI jobs push their per-run delivery values to (README "Application contract")."""
+
+    persistence: bool = Field(
+        True, description="Keep pushed groups on a PVC across restarts (else the last run's values vanish)."
+    )
+    storage_size: Quantity = Field("1Gi", description="PVC size when persistence is on.")
+    resources: Resources = Field(default_factory=_small_resources)
+
+
 class ExporterSettings(Model):
     blackbox: BlackboxSettings = Field(default_factory=BlackboxSettings)
     postgres: PostgresExporterSettings = Field(default_factory=PostgresExporterSettings)
+    elasticsearch: ElasticsearchExporterSettings = Field(default_factory=ElasticsearchExporterSettings)
+    pushgateway: PushgatewaySettings = Field(default_factory=PushgatewaySettings)
 
 
 class InfluxdbSettings(Model):

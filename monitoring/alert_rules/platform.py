@@ -22,6 +22,10 @@ _OTEL_SEND_FAILED = '{__name__=~"otelcol_exporter_send_failed_spans(_total)?"}'
 #      (otelcol_processor_memory_limiter_refused_spans, Sum monotonic -> `_total`; attribute `processor`)
 _OTEL_REFUSED = '{__name__=~"otelcol_processor_memory_limiter_refused_spans(_total)?"}'
 
+# elasticsearch_exporter's own `cluster` label (the ES cluster name) is renamed by its ServiceMonitor so
+# that `cluster` stays the Kubernetes cluster (components/exporters.py, metrics_contract.py).
+ES_CLUSTER_LABEL = "es_cluster"
+
 PROMETHEUS = RuleGroup(
     "platform-prometheus",
     (
@@ -195,27 +199,27 @@ LOGGING = RuleGroup(
         ),
         AlertRule(
             name="ElasticsearchClusterRed",
-            expr='max by (cluster) (elasticsearch_cluster_health_status{color="red"}) == 1',
+            expr=f'max by ({ES_CLUSTER_LABEL}) (elasticsearch_cluster_health_status{{color="red"}}) == 1',
             for_="5m",
             severity=Severity.P2,
             component="elasticsearch",
-            summary="Elasticsearch cluster {{ $labels.cluster }} is red",
+            summary=f"Elasticsearch cluster {{{{ $labels.{ES_CLUSTER_LABEL} }}}} is red",
             description="At least one primary shard is unassigned: writes to its index fail and Fluent "
             "Bit and Jaeger start buffering and retrying.",
         ),
         AlertRule(
             name="ElasticsearchClusterYellow",
-            expr='max by (cluster) (elasticsearch_cluster_health_status{color="yellow"}) == 1',
+            expr=f'max by ({ES_CLUSTER_LABEL}) (elasticsearch_cluster_health_status{{color="yellow"}}) == 1',
             for_="30m",
             severity=Severity.P3,
             component="elasticsearch",
-            summary="Elasticsearch cluster {{ $labels.cluster }} has been yellow for 30 minutes",
+            summary=f"Elasticsearch cluster {{{{ $labels.{ES_CLUSTER_LABEL} }}}} has been yellow for 30 minutes",
             description="Replica shards are unassigned: one more node loss can make the cluster red.",
         ),
         AlertRule(
             name="ElasticsearchDiskAlmostFull",
             expr=(
-                "min by (cluster, name) (\n"
+                f"min by ({ES_CLUSTER_LABEL}, name) (\n"
                 "  elasticsearch_filesystem_data_available_bytes / elasticsearch_filesystem_data_size_bytes\n"
                 ") < 0.15"
             ),
