@@ -113,15 +113,20 @@ def postgres_exporter_values(settings: PostgresExporterSettings) -> dict[str, An
 def exporter_warnings(blackbox: BlackboxSettings, postgres: PostgresExporterSettings) -> list[str]:
     """What the stack will not measure, for the program to warn about."""
     warnings = []
-    if not blackbox.frontend:
+    if not blackbox.frontend and blackbox.api:
         warnings.append(
             "exporters.blackbox.frontend: no frontend probe targets; the frontend availability SLO "
             "(probe_success) has no data in this stack"
         )
+    elif not blackbox.frontend:
+        warnings.append(
+            "exporters.blackbox: no probe targets; this stack has no frontend availability SLO and no "
+            "probe alerts or panels"
+        )
     if not postgres.enabled:
         warnings.append(
-            "exporters.postgres.enabled: false; database availability, locks, cache hit ratio and "
-            "replication lag (pg_*) have no data in this stack"
+            "exporters.postgres.enabled: false; this stack has no database availability or replication "
+            "lag SLO and no pg_* alerts or panels"
         )
     return warnings
 

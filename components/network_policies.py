@@ -134,7 +134,7 @@ def platform_workloads(args: NetworkPoliciesArgs) -> PlatformWorkloads:
         thanos_store_gateway=thanos_pods("store-gateway", "Thanos store gateway"),
         thanos_compactor=thanos_pods("compact", "Thanos compactor"),
         grafana=chart_pods("grafana", "Grafana", {NAME: GRAFANA.chart}, grafana.HTTP_PORT),
-        influxdb=chart_pods("influxdb", "InfluxDB", args.influxdb_labels),
+        influxdb=chart_pods("influxdb", "InfluxDB", args.influxdb_labels, influxdb.PORT),
         influxdb_schema_job=chart_pods("influxdb-schema-job", "InfluxDB schema Job", args.influxdb_schema_job_labels),
         elasticsearch=chart_pods(
             "elasticsearch", "Elasticsearch",

@@ -21,6 +21,7 @@ from components.exporters import (
 from components.fluent_bit import FluentBit, FluentBitArgs
 from components.tracing import Tracing, TracingArgs
 from components.influxdb import READER_USER as INFLUX_READER_USER
+from components.influxdb import declare_service_monitor as influxdb_service_monitor
 from components.influxdb import Influxdb, InfluxdbArgs
 from components.grafana import Grafana, GrafanaArgs
 from components.grafana_content import GrafanaContent, GrafanaContentArgs
@@ -159,7 +160,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
         # PrometheusRule is an Operator CRD: the rules wait for the chart that installs it.
         self.alert_rules = AlertRules(
             f"{name}-rules",
-            AlertRulesArgs(namespace=ns_name, spec=spec),
+            AlertRulesArgs(namespace=ns_name, spec=spec, without=settings.undeployed_producers),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus_stack]),
         )
         self.thanos = Thanos(
@@ -226,6 +227,10 @@ class MonitoringPlatform(pulumi.ComponentResource):
             # Probe and ServiceMonitor are Operator CRDs.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus_stack]),
         )
+        influxdb_service_monitor(
+            f"{name}-influxdb", ns_name, self.influxdb.release,
+            pulumi.ResourceOptions(parent=self.influxdb, depends_on=[self.prometheus_stack]),
+        )  # fmt: skip
         # Producers of the Elasticsearch alerts/panels and of the CI delivery panels (metrics contract).
         self.elasticsearch_exporter = ElasticsearchExporter(
             f"{name}-elasticsearch-exporter",
@@ -281,7 +286,11 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 },
                 folders=FOLDERS,
                 folder_permissions=FOLDER_PERMISSIONS,
-                dashboards=build_dashboards(settings.environment, slos=effective_slos(spec)),
+                dashboards=build_dashboards(
+                    settings.environment,
+                    slos=effective_slos(spec, settings.undeployed_producers),
+                    without=settings.undeployed_producers,
+                ),
             ),
             provider=self.grafana.provider,
             grafana_ready=[self.grafana.chart],

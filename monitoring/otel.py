@@ -458,3 +458,23 @@ def otel_collector_config(
             },
         },
     }
+
+
+def event_contract_markdown() -> str:
+    """The README "Application contract" rows of the events (tests/test_application_contract.py
+    keeps the README equal to this): one row per sender and event, required attributes first, then
+    the measured ones (optional: without them the event is still counted)."""
+    rows: dict[tuple[str, str], list[EventMetric]] = {}
+    for m in EVENT_METRICS:
+        rows.setdefault((m.sender, m.event), []).append(m)
+    lines = []
+    for (sender, event), metrics in rows.items():
+        required = dict.fromkeys(a for m in metrics for a in m.attributes)
+        measured = [f"`{m.value_attribute}` (s, optional)" for m in metrics if m.value_attribute]
+        series = [
+            f"histogram `{m.prometheus_names[0].removesuffix('_bucket')}`" if m.value_attribute else f"counter `{m.prometheus_names[0]}`"
+            for m in metrics
+        ]
+        attributes = ", ".join([*(f"`{a}`" for a in required), *measured])
+        lines.append(f"| {sender} | `{event}` | {attributes} | {', '.join(series)} |")
+    return "\n".join(lines) + "\n"

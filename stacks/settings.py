@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 
 from monitoring.alerting_spec import AlertingSpec
+from monitoring.slo import BLACKBOX_EXPORTER, POSTGRES_EXPORTER
 from monitoring.dashboards import TEAMS as DASHBOARD_TEAMS
 from monitoring.influxdb import InfluxRetentionSpec
 from monitoring.logs import LogsSpec, validate_for_environment
@@ -492,6 +493,17 @@ class StackSettings(Model):
     @property
     def alerting_spec(self) -> AlertingSpec:
         return self.alerting.with_environment(AlertingSpec, self.environment)
+
+    @property
+    def undeployed_producers(self) -> frozenset[str]:
+        """The optional producers (monitoring/metrics_contract.py OPTIONAL_PRODUCERS) this stack does
+        not deploy: the rules, SLOs and panels that read only them are left out of it."""
+        absent = set()
+        if not self.exporters.postgres.enabled:
+            absent.add(POSTGRES_EXPORTER)
+        if not (self.exporters.blackbox.frontend or self.exporters.blackbox.api):
+            absent.add(BLACKBOX_EXPORTER)
+        return frozenset(absent)
 
     @property
     def agents_namespace(self) -> str:
