@@ -19,6 +19,7 @@ rules: no RBAC objects.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,8 +30,8 @@ from components.chart import child_options, declare_chart
 from components.elasticsearch import CA_KEY as ES_CA_KEY, CA_SECRET as ES_CA_SECRET, EXPORTER_USER
 from components.labels import secret, standard_labels
 from components.security import NOBODY, restricted_container, restricted_pod
-from monitoring.alert_rules.platform import ES_CLUSTER_LABEL
 from components.versions import BLACKBOX_EXPORTER, ELASTICSEARCH_EXPORTER, POSTGRES_EXPORTER, PUSHGATEWAY
+from monitoring.alert_rules.platform import ES_CLUSTER_LABEL
 from stacks.settings import (
     BlackboxSettings,
     ElasticsearchExporterSettings,
@@ -261,6 +262,17 @@ class ElasticsearchExporterArgs:
     es_url: str
 
 
+def elasticsearch_exporter_object_patch(obj: dict[str, Any]) -> dict[str, Any]:
+    """The chart has no value for the pod's automountServiceAccountToken (only its ServiceAccount's):
+    state it on the pod too, the exporter never calls the Kubernetes API.
+    Ref: prometheus-elasticsearch-exporter 7.4.0 templates/deployment.yaml, templates/serviceaccount.yaml"""
+    if obj.get("kind") != "Deployment" or obj.get("metadata", {}).get("name") != ES_EXPORTER_FULLNAME:
+        return obj
+    obj = copy.deepcopy(obj)
+    obj["spec"]["template"]["spec"]["automountServiceAccountToken"] = False
+    return obj
+
+
 class ElasticsearchExporter(pulumi.ComponentResource):
     """elasticsearch_exporter + its ServiceMonitor: the producer of the Elasticsearch alerts and panels.
     Its opts must wait for the Elasticsearch component (CA and user Secrets) and the Operator CRDs."""
@@ -268,7 +280,10 @@ class ElasticsearchExporter(pulumi.ComponentResource):
     def __init__(self, name: str, args: ElasticsearchExporterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("terrafusion:monitoring:ElasticsearchExporter", name, None, opts)
         self.values = elasticsearch_exporter_values(args.settings, args.es_url)
-        self.chart = declare_chart(f"{name}-chart", ELASTICSEARCH_EXPORTER, args.namespace, self.values, child_options(self, opts))
+        self.chart = declare_chart(
+            f"{name}-chart", ELASTICSEARCH_EXPORTER, args.namespace, self.values, child_options(self, opts),
+            object_patch=elasticsearch_exporter_object_patch,
+        )  # fmt: skip
         self.register_outputs({})
 
 

@@ -437,7 +437,7 @@ def otel_collector_config(
                 },
                 "metrics/events": {
                     "receivers": ["count/events", "signaltometrics/events"],
-                    "processors": ["deltatocumulative"],
+                    "processors": ["memory_limiter", "deltatocumulative", "batch"],
                     "exporters": ["prometheus"],
                 },
             },

@@ -106,7 +106,7 @@ def test_the_collector_builds_its_event_pipeline_from_the_event_metrics():
     assert pipelines["logs/events"]["exporters"] == ["count/events", "signaltometrics/events"]
     assert pipelines["metrics/events"] == {
         "receivers": ["count/events", "signaltometrics/events"],
-        "processors": ["deltatocumulative"],
+        "processors": ["memory_limiter", "deltatocumulative", "batch"],
         "exporters": ["prometheus"],
     }
     # The metrics contract recognises this pipeline as the event producer.

@@ -111,6 +111,7 @@ def test_the_elasticsearch_exporter_talks_tls_to_eck_and_renames_its_cluster_lab
     assert {"regex": "cluster", "action": "labeldrop"} in endpoint["metricRelabelings"]
     account = rendered_prod[("ServiceAccount", "elasticsearch-exporter")]
     assert account["automountServiceAccountToken"] is False
+    assert deployment["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
 
 
 def test_the_pushgateway_keeps_pushed_labels_and_its_groups_across_restarts(rendered_prod):
