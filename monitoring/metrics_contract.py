@@ -695,8 +695,9 @@ COVERAGE_CLAIMS: tuple[CoverageClaim, ...] = (
         "operations dashboard: export failures of the trace pipeline include Jaeger's storage exporter",
     ),
     CoverageClaim(
-        "Platform components up", r"up", ("elasticsearch-exporter", "jaeger", "influxdb"),
-        "operations dashboard: its `job` regex lists elasticsearch, jaeger and influxdb, which have no target",
+        "Platform components up", r"up", ("elasticsearch-exporter", "jaeger", "influxdb", "pushgateway"),
+        "operations dashboard: its `job` regex lists elasticsearch, jaeger, influxdb and pushgateway, each "
+        "needs its scrape target",
     ),
 )
 

@@ -19,7 +19,7 @@ _SVC = f'service=~"$service", {ENV}'
 # Platform jobs as named by their charts' ServiceMonitors; a regex so renamed jobs still match.
 _PLATFORM_JOBS = (
     ".*(prometheus|alertmanager|thanos|grafana|kube-state-metrics|node-exporter|fluent-bit|"
-    "elasticsearch|opentelemetry|otel|jaeger|influxdb).*"
+    "elasticsearch|opentelemetry|otel|jaeger|influxdb|pushgateway).*"
 )
 
 # An alert "fired" at a minute when it is firing then and was not a minute before. Counting those
