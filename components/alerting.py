@@ -75,6 +75,8 @@ class AlertingConfig(pulumi.ComponentResource):
 class AlertRulesArgs:
     namespace: str
     spec: AlertingSpec
+    # Optional producers the stack does not deploy: their rules are left out (build_rule_files).
+    without: frozenset[str] = frozenset()
 
 
 def rule_resource_name(file_stem: str) -> str:
@@ -88,7 +90,7 @@ class AlertRules(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AlertRulesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("terrafusion:monitoring:AlertRules", name, None, opts)
-        self.rule_files = build_rule_files(args.spec)
+        self.rule_files = build_rule_files(args.spec, without=args.without)
         self.rules = [
             k8s.apiextensions.CustomResource(
                 f"{name}-{stem}",

@@ -92,7 +92,8 @@ class EsUser:
 FLUENT_BIT_USER = EsUser("fluentbit", "terrafusion_log_writer", f"{CLUSTER}-es-user-fluentbit")
 JAEGER_USER = EsUser("jaeger", "terrafusion_trace_writer", f"{CLUSTER}-es-user-jaeger")
 GRAFANA_USER = EsUser("grafana", "terrafusion_reader", f"{CLUSTER}-es-user-grafana")
-USERS = (FLUENT_BIT_USER, JAEGER_USER, GRAFANA_USER)
+EXPORTER_USER = EsUser("exporter", "terrafusion_monitor", f"{CLUSTER}-es-user-exporter")
+USERS = (FLUENT_BIT_USER, JAEGER_USER, GRAFANA_USER, EXPORTER_USER)
 
 
 def es_roles(trace_index_prefix: str) -> dict[str, Any]:
@@ -115,6 +116,10 @@ def es_roles(trace_index_prefix: str) -> dict[str, Any]:
             "cluster": ["monitor"],
             "indices": [{"names": ["logs-*", traces], "privileges": ["read", "view_index_metadata"]}],
         },
+        # elasticsearch_exporter with its default collectors (cluster health, node stats) and no
+        # index/shard/snapshot collectors: `monitor` on the cluster is all it reads.
+        # Ref: prometheus-community/elasticsearch_exporter@v1.11.0 README.md "security privileges"
+        EXPORTER_USER.role: {"cluster": ["monitor"]},
     }
 
 

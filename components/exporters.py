@@ -1,6 +1,7 @@
 """The exporters the SLOs and rules need beyond kube-prometheus-stack: the blackbox exporter with
-one Prometheus Operator `Probe` per frontend page / API endpoint, and postgres_exporter for the
-application database.
+one Prometheus Operator `Probe` per frontend page / API endpoint, postgres_exporter for the
+application database, elasticsearch_exporter for the platform's Elasticsearch, and the Pushgateway
+CI jobs push their per-run delivery values to (each a producer of monitoring/metrics_contract.py).
 
 Chart facts (prometheus-blackbox-exporter 11.17.2, prometheus-postgres-exporter 8.2.0, read in
 their values.yaml and templates): neither has Helm hooks; the blackbox chart has no Probe
@@ -18,6 +19,7 @@ rules: no RBAC objects.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,10 +27,17 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.chart import child_options, declare_chart
+from components.elasticsearch import CA_KEY as ES_CA_KEY, CA_SECRET as ES_CA_SECRET, EXPORTER_USER
 from components.labels import secret, standard_labels
 from components.security import NOBODY, restricted_container, restricted_pod
-from components.versions import BLACKBOX_EXPORTER, POSTGRES_EXPORTER
-from stacks.settings import BlackboxSettings, PostgresExporterSettings
+from components.versions import BLACKBOX_EXPORTER, ELASTICSEARCH_EXPORTER, POSTGRES_EXPORTER, PUSHGATEWAY
+from monitoring.alert_rules.platform import ES_CLUSTER_LABEL
+from stacks.settings import (
+    BlackboxSettings,
+    ElasticsearchExporterSettings,
+    PostgresExporterSettings,
+    PushgatewaySettings,
+)
 
 BLACKBOX_FULLNAME = "blackbox-exporter"
 BLACKBOX_PORT = 9115
@@ -105,15 +114,20 @@ def postgres_exporter_values(settings: PostgresExporterSettings) -> dict[str, An
 def exporter_warnings(blackbox: BlackboxSettings, postgres: PostgresExporterSettings) -> list[str]:
     """What the stack will not measure, for the program to warn about."""
     warnings = []
-    if not blackbox.frontend:
+    if not blackbox.frontend and blackbox.api:
         warnings.append(
             "exporters.blackbox.frontend: no frontend probe targets; the frontend availability SLO "
             "(probe_success) has no data in this stack"
         )
+    elif not blackbox.frontend:
+        warnings.append(
+            "exporters.blackbox: no probe targets; this stack has no frontend availability SLO and no "
+            "probe alerts or panels"
+        )
     if not postgres.enabled:
         warnings.append(
-            "exporters.postgres.enabled: false; database availability, locks, cache hit ratio and "
-            "replication lag (pg_*) have no data in this stack"
+            "exporters.postgres.enabled: false; this stack has no database availability or replication "
+            "lag SLO and no pg_* alerts or panels"
         )
     return warnings
 
@@ -174,4 +188,157 @@ class Exporters(pulumi.ComponentResource):
                 pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[dsn])),
             )
             self.charts[POSTGRES_EXPORTER.chart] = values
+        self.register_outputs({})
+
+
+# --- Elasticsearch: elasticsearch_exporter ------------------------------------------------------
+
+ES_EXPORTER_FULLNAME = "elasticsearch-exporter"
+ES_EXPORTER_PORT = 9108  # chart `service.httpPort`, also the container's listen port
+ES_EXPORTER_CA_DIR = "/etc/elasticsearch-exporter/ca"
+# The exporter's `cluster` label (the Elasticsearch cluster name, "logs") would shadow the Prometheus
+# external label `cluster` (the Kubernetes cluster) on these series: external labels never replace a
+# series label. The ServiceMonitor renames it to ES_CLUSTER_LABEL, which the rules group by.
+
+
+def elasticsearch_exporter_values(settings: ElasticsearchExporterSettings, es_url: str) -> dict[str, Any]:
+    """elasticsearch_exporter against the ECK cluster over https, trusting the platform's ES CA, as a
+    user whose only privilege is `monitor` on the cluster (components/elasticsearch.py EXPORTER_USER).
+
+    Only the default collectors (cluster health, node stats of every node with `es.all`) run: the
+    rules and panels read elasticsearch_cluster_health_status and elasticsearch_filesystem_data_*,
+    and the index/shard/snapshot collectors would need index privileges.
+    Ref: prometheus-elasticsearch-exporter 7.4.0 values.yaml (`es.*`, `es.ssl.useExistingSecrets`,
+    `secretMounts`, `extraEnvSecrets`, `serviceAccount`, `serviceMonitor`), templates/deployment.yaml
+    (flags --es.uri/--es.all/--es.ca), templates/servicemonitor.yaml (honorLabels: true, jobLabel);
+    prometheus-community/elasticsearch_exporter@v1.11.0 README.md (ES_USERNAME/ES_PASSWORD override
+    the URI's credentials; privileges per collector), Dockerfile (USER nobody).
+    """
+    if not es_url.startswith("https://"):
+        raise ValueError(f"es_url: {es_url!r} must be https:// (ECK serves TLS)")
+    return {
+        "fullnameOverride": ES_EXPORTER_FULLNAME,
+        "resources": settings.resources.to_k8s(),
+        "es": {
+            "uri": es_url,
+            "all": True,
+            "indices": False,
+            "indices_settings": False,
+            "indices_mappings": False,
+            "shards": False,
+            "snapshots": False,
+            "ssl": {
+                "enabled": True,
+                "useExistingSecrets": True,
+                "ca": {"path": f"{ES_EXPORTER_CA_DIR}/{ES_CA_KEY}"},
+                "client": {"enabled": False},
+            },
+        },
+        "secretMounts": [{"name": "es-ca", "secretName": ES_CA_SECRET, "path": ES_EXPORTER_CA_DIR}],
+        "extraEnvSecrets": {
+            "ES_USERNAME": {"secret": EXPORTER_USER.secret_name, "key": "username"},
+            "ES_PASSWORD": {"secret": EXPORTER_USER.secret_name, "key": "password"},
+        },
+        # Its own ServiceAccount without a token (the chart's default is the namespace's `default`).
+        "serviceAccount": {"create": True, "name": ES_EXPORTER_FULLNAME, "automountServiceAccountToken": False},
+        "podSecurityContext": restricted_pod(run_as_user=NOBODY, run_as_group=NOBODY),
+        "securityContext": restricted_container(),
+        "serviceMonitor": {
+            "enabled": True,
+            # Health changes slowly; the chart's 10s default would query the cluster 6x a minute.
+            "interval": "30s",
+            "scrapeTimeout": "10s",
+            "metricRelabelings": [
+                {"sourceLabels": ["cluster"], "targetLabel": ES_CLUSTER_LABEL, "action": "replace"},
+                {"regex": "cluster", "action": "labeldrop"},
+            ],
+        },
+    }
+
+
+@dataclass(frozen=True)
+class ElasticsearchExporterArgs:
+    namespace: str
+    settings: ElasticsearchExporterSettings
+    es_url: str
+
+
+def elasticsearch_exporter_object_patch(obj: dict[str, Any]) -> dict[str, Any]:
+    """The chart has no value for the pod's automountServiceAccountToken (only its ServiceAccount's):
+    state it on the pod too, the exporter never calls the Kubernetes API.
+    Ref: prometheus-elasticsearch-exporter 7.4.0 templates/deployment.yaml, templates/serviceaccount.yaml"""
+    if obj.get("kind") != "Deployment" or obj.get("metadata", {}).get("name") != ES_EXPORTER_FULLNAME:
+        return obj
+    obj = copy.deepcopy(obj)
+    obj["spec"]["template"]["spec"]["automountServiceAccountToken"] = False
+    return obj
+
+
+class ElasticsearchExporter(pulumi.ComponentResource):
+    """elasticsearch_exporter + its ServiceMonitor: the producer of the Elasticsearch alerts and panels.
+    Its opts must wait for the Elasticsearch component (CA and user Secrets) and the Operator CRDs."""
+
+    def __init__(self, name: str, args: ElasticsearchExporterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("terrafusion:monitoring:ElasticsearchExporter", name, None, opts)
+        self.values = elasticsearch_exporter_values(args.settings, args.es_url)
+        self.chart = declare_chart(
+            f"{name}-chart", ELASTICSEARCH_EXPORTER, args.namespace, self.values, child_options(self, opts),
+            object_patch=elasticsearch_exporter_object_patch,
+        )  # fmt: skip
+        self.register_outputs({})
+
+
+# --- CI delivery values: the Pushgateway --------------------------------------------------------
+
+PUSHGATEWAY_FULLNAME = "pushgateway"
+PUSHGATEWAY_PORT = 9091  # chart `service.port`/`targetPort`, the container's only port
+PUSHGATEWAY_DATA_DIR = "/data"  # chart `persistentVolume.mountPath`
+
+
+def pushgateway_values(settings: PushgatewaySettings, namespace: str, storage_class: str | None) -> dict[str, Any]:
+    """The Pushgateway CI jobs push per-run values to (README "Application contract").
+
+    It is a metrics cache, not an aggregator: a push replaces its group's values, so it carries the
+    per-run gauges (build duration, coverage) and never a counter of runs (those go through the
+    collector's event path, monitoring/otel.py). honorLabels keeps the pushed `job` and grouping
+    labels instead of the Pushgateway target's. Persistence (default on): without `--persistence.file`
+    the groups live in memory and a restart empties them until each pipeline runs again.
+    Ref: prometheus-pushgateway 3.8.0 values.yaml (`serviceMonitor.honorLabels`, `persistentVolume`,
+    `extraArgs`, `securityContext`, `containerSecurityContext`, `automountServiceAccountToken`,
+    `strategy: Recreate`), templates/_helpers.tpl podSpec (emptyDir at /data without a PVC);
+    prometheus/pushgateway@v1.11.3 README.md ("About the job and instance labels", grouping key,
+    PUT/POST/DELETE, `--persistence.file`).
+    """
+    values: dict[str, Any] = {
+        "fullnameOverride": PUSHGATEWAY_FULLNAME,
+        "resources": settings.resources.to_k8s(),
+        "automountServiceAccountToken": False,
+        "securityContext": restricted_pod(run_as_user=NOBODY, run_as_group=NOBODY, fs_group=NOBODY),
+        "containerSecurityContext": restricted_container(),
+        "serviceMonitor": {"enabled": True, "namespace": namespace, "honorLabels": True},
+        "persistentVolume": {"enabled": settings.persistence},
+    }
+    if settings.persistence:
+        values["persistentVolume"] |= {"size": str(settings.storage_size)}
+        if storage_class:
+            values["persistentVolume"]["storageClass"] = storage_class
+        values["extraArgs"] = [f"--persistence.file={PUSHGATEWAY_DATA_DIR}/pushgateway.db"]
+    return values
+
+
+@dataclass(frozen=True)
+class PushgatewayArgs:
+    namespace: str
+    settings: PushgatewaySettings
+    storage_class: str | None = None
+
+
+class Pushgateway(pulumi.ComponentResource):
+    """The Pushgateway and its ServiceMonitor (opts must wait for the Operator CRDs)."""
+
+    def __init__(self, name: str, args: PushgatewayArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("terrafusion:monitoring:Pushgateway", name, None, opts)
+        self.values = pushgateway_values(args.settings, args.namespace, args.storage_class)
+        self.chart = declare_chart(f"{name}-chart", PUSHGATEWAY, args.namespace, self.values, child_options(self, opts))
+        self.url = f"http://{PUSHGATEWAY_FULLNAME}.{args.namespace}.svc:{PUSHGATEWAY_PORT}"
         self.register_outputs({})

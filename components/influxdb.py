@@ -118,7 +118,7 @@ class Influxdb(pulumi.ComponentResource):
         )  # fmt: skip
 
         self.values = influxdb_values(args.settings, args.storage_class)
-        release = f"{name}-chart"
+        release = self.release = f"{name}-chart"
         # The chart's selector labels (its Service's too). The schema Job's pods carry the same
         # `app.kubernetes.io/name`, so only the release's instance label tells the server apart.
         self.pod_labels = {"app.kubernetes.io/name": INFLUXDB.chart, "app.kubernetes.io/instance": release}
@@ -175,3 +175,32 @@ class Influxdb(pulumi.ComponentResource):
             password_secret=(AUTH_SECRET, "influxdb-password"),
         )
         self.register_outputs({"service_url": self.service_url})
+
+
+def service_monitor_spec(release: str) -> dict[str, Any]:
+    """Scrape of InfluxDB's /metrics on the API port: Go runtime metrics only, but its `up` is the one
+    signal that the server answers (the operations dashboard's "Platform components up"). InfluxDB 1.x
+    serves /metrics without authentication even with auth-enabled (a plain handler, not wrapped in
+    `authenticate`). The chart has no ServiceMonitor template.
+    Ref: influxdata/influxdb 1.x services/httpd/handler.go (route "prometheus-metrics", AddRoutes);
+    influxdb 4.12.5 templates/service.yaml (port `api`); https://docs.influxdata.com/influxdb/v1/supported_protocols/prometheus/
+    """
+    return {
+        "selector": {"matchLabels": {"app.kubernetes.io/name": INFLUXDB.chart, "app.kubernetes.io/instance": release}},
+        "endpoints": [{"port": "api", "path": "/metrics"}],
+    }
+
+
+def declare_service_monitor(name: str, namespace: str, release: str, opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
+    """Declared by the platform once the Prometheus Operator CRDs exist (InfluxDB itself comes first:
+    Prometheus' remote_write needs its URL)."""
+    return k8s.apiextensions.CustomResource(
+        f"{name}-service-monitor",
+        api_version="monitoring.coreos.com/v1",
+        kind="ServiceMonitor",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=FULLNAME, namespace=namespace, labels=standard_labels("influxdb", name, "scrape")
+        ),
+        spec=service_monitor_spec(release),
+        opts=opts,
+    )

@@ -29,7 +29,15 @@ import pulumi_kubernetes as k8s
 from components import elasticsearch, exporters, grafana, influxdb, prometheus_stack as kps, thanos
 from components.chart import child_options
 from components.labels import standard_labels
-from components.versions import GRAFANA, JAEGER, KUBE_PROMETHEUS_STACK, OTEL_COLLECTOR, THANOS
+from components.versions import (
+    ELASTICSEARCH_EXPORTER,
+    GRAFANA,
+    JAEGER,
+    KUBE_PROMETHEUS_STACK,
+    OTEL_COLLECTOR,
+    PUSHGATEWAY,
+    THANOS,
+)
 from monitoring import fluentbit, otel, tracing
 from monitoring.network_policy import (
     DEFAULT_DENY_NAME,
@@ -87,6 +95,7 @@ def platform_ports() -> PlatformPorts:
         collector_otlp_grpc=Port(otel.OTLP_GRPC_PORT),
         collector_otlp_http=Port(otel.OTLP_HTTP_PORT),
         blackbox_probe=Port(exporters.BLACKBOX_PORT),
+        pushgateway_http=Port(exporters.PUSHGATEWAY_PORT),
     )
 
 
@@ -125,7 +134,7 @@ def platform_workloads(args: NetworkPoliciesArgs) -> PlatformWorkloads:
         thanos_store_gateway=thanos_pods("store-gateway", "Thanos store gateway"),
         thanos_compactor=thanos_pods("compact", "Thanos compactor"),
         grafana=chart_pods("grafana", "Grafana", {NAME: GRAFANA.chart}, grafana.HTTP_PORT),
-        influxdb=chart_pods("influxdb", "InfluxDB", args.influxdb_labels),
+        influxdb=chart_pods("influxdb", "InfluxDB", args.influxdb_labels, influxdb.PORT),
         influxdb_schema_job=chart_pods("influxdb-schema-job", "InfluxDB schema Job", args.influxdb_schema_job_labels),
         elasticsearch=chart_pods(
             "elasticsearch", "Elasticsearch",
@@ -135,7 +144,7 @@ def platform_workloads(args: NetworkPoliciesArgs) -> PlatformWorkloads:
             "elasticsearch-lifecycle-job", "Elasticsearch lifecycle Job", args.elasticsearch_lifecycle_job_labels
         ),
         eck_operator=chart_pods("eck-operator", "ECK operator", {NAME: "elastic-operator"}),
-        jaeger=chart_pods("jaeger", "Jaeger", {NAME: JAEGER.chart, COMPONENT: "all-in-one"}),
+        jaeger=chart_pods("jaeger", "Jaeger", {NAME: JAEGER.chart, COMPONENT: "all-in-one"}, tracing.METRICS_PORT),
         jaeger_retention_job=chart_pods(
             "jaeger-retention-job", "Jaeger trace-retention CronJob", args.jaeger_retention_job_labels
         ),
@@ -150,6 +159,10 @@ def platform_workloads(args: NetworkPoliciesArgs) -> PlatformWorkloads:
             fluentbit.HTTP_PORT, namespace=agents,
         ),
         fluent_bit_events=chart_pods("fluent-bit-events", "Fluent Bit events", {NAME: "fluent-bit"}, fluentbit.HTTP_PORT),
+        elasticsearch_exporter=chart_pods(
+            "elasticsearch-exporter", "elasticsearch_exporter", {NAME: ELASTICSEARCH_EXPORTER.chart}, exporters.ES_EXPORTER_PORT
+        ),
+        pushgateway=chart_pods("pushgateway", "Pushgateway", {NAME: PUSHGATEWAY.chart}, exporters.PUSHGATEWAY_PORT),
         blackbox_exporter=(
             chart_pods("blackbox-exporter", "blackbox exporter", {NAME: "prometheus-blackbox-exporter"})
             if args.blackbox_exporter

@@ -10,10 +10,18 @@ from components import object_storage
 from components.alerting import ALERTMANAGER_CONFIG_SECRET, AlertingArgs, AlertingConfig, AlertRules, AlertRulesArgs
 from components.elasticsearch import GRAFANA_USER as ES_GRAFANA_USER
 from components.elasticsearch import Elasticsearch, ElasticsearchArgs
-from components.exporters import Exporters, ExportersArgs
+from components.exporters import (
+    ElasticsearchExporter,
+    ElasticsearchExporterArgs,
+    Exporters,
+    ExportersArgs,
+    Pushgateway,
+    PushgatewayArgs,
+)
 from components.fluent_bit import FluentBit, FluentBitArgs
 from components.tracing import Tracing, TracingArgs
 from components.influxdb import READER_USER as INFLUX_READER_USER
+from components.influxdb import declare_service_monitor as influxdb_service_monitor
 from components.influxdb import Influxdb, InfluxdbArgs
 from components.grafana import Grafana, GrafanaArgs
 from components.grafana_content import GrafanaContent, GrafanaContentArgs
@@ -153,7 +161,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
         # PrometheusRule is an Operator CRD: the rules wait for the chart that installs it.
         self.alert_rules = AlertRules(
             f"{name}-rules",
-            AlertRulesArgs(namespace=ns_name, spec=spec),
+            AlertRulesArgs(namespace=ns_name, spec=spec, without=settings.undeployed_producers),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus_stack]),
         )
         self.thanos = Thanos(
@@ -220,6 +228,25 @@ class MonitoringPlatform(pulumi.ComponentResource):
             # Probe and ServiceMonitor are Operator CRDs.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus_stack]),
         )
+        influxdb_service_monitor(
+            f"{name}-influxdb", ns_name, self.influxdb.release,
+            pulumi.ResourceOptions(parent=self.influxdb, depends_on=[self.prometheus_stack]),
+        )  # fmt: skip
+        # Producers of the Elasticsearch alerts/panels and of the CI delivery panels (metrics contract).
+        self.elasticsearch_exporter = ElasticsearchExporter(
+            f"{name}-elasticsearch-exporter",
+            ElasticsearchExporterArgs(
+                namespace=ns_name, settings=settings.exporters.elasticsearch, es_url=self.elasticsearch.url
+            ),
+            opts=after_es,
+        )
+        self.pushgateway = Pushgateway(
+            f"{name}-pushgateway",
+            PushgatewayArgs(
+                namespace=ns_name, settings=settings.exporters.pushgateway, storage_class=settings.storage_class
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus_stack]),
+        )
         database_password = (
             secrets[GRAFANA_DATABASE_PASSWORD.key] if settings.grafana.database is not None else None
         )
@@ -260,7 +287,11 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 },
                 folders=FOLDERS,
                 folder_permissions=FOLDER_PERMISSIONS,
-                dashboards=build_dashboards(settings.environment, slos=effective_slos(spec)),
+                dashboards=build_dashboards(
+                    settings.environment,
+                    slos=effective_slos(spec, settings.undeployed_producers),
+                    without=settings.undeployed_producers,
+                ),
             ),
             provider=self.grafana.provider,
             grafana_ready=[self.grafana.chart],
@@ -301,6 +332,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 "otlp_http": self.tracing.otlp_http_endpoint,
                 # Browsers' OTLP/HTTP endpoint (otelCollector.ingress), when the stack has one.
                 **({"otlp_http_public": url} if (url := self.tracing.otlp_http_public_url) else {}),
+                "pushgateway": self.pushgateway.url,
             }
         )
         self.register_outputs(

@@ -133,6 +133,32 @@ def jaeger_values(settings: JaegerSettings, es_url: str, index_replicas: int) ->
                 "extraPorts": [{"name": "sampling-grpc", "port": SAMPLING_GRPC_PORT, "targetPort": SAMPLING_GRPC_PORT}]
             },
         },
+        # The chart has no ServiceMonitor template; extraObjects go through `tpl`, so the selector
+        # names this release. Jaeger v2 is a collector build: its storage exporter is an
+        # exporterhelper exporter (otelcol_exporter_*{exporter="jaeger_storage_exporter"}), its OTLP
+        # receiver reports otelcol_receiver_*; the user config pulls them on :8888.
+        # Ref: jaeger 4.11.1 templates/jaeger/jaeger-service.yaml (port `internal-metrics` 8888),
+        #      templates/jaeger/jaeger-extra-list.yaml (extraObjects, tpl);
+        #      jaegertracing/jaeger@v2.19.0 cmd/jaeger/internal/exporters/storageexporter/factory.go
+        "extraObjects": [jaeger_service_monitor()],
+    }
+
+
+def jaeger_service_monitor() -> dict[str, Any]:
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": {"name": JAEGER_FULLNAME, "labels": {"app.kubernetes.io/name": JAEGER.chart}},
+        "spec": {
+            "selector": {
+                "matchLabels": {
+                    "app.kubernetes.io/name": JAEGER.chart,
+                    "app.kubernetes.io/instance": "{{ .Release.Name }}",
+                    "app.kubernetes.io/component": "all-in-one",
+                }
+            },
+            "endpoints": [{"port": "internal-metrics", "path": "/metrics"}],
+        },
     }
 
 

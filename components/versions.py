@@ -66,6 +66,22 @@ POSTGRES_EXPORTER = ChartRef(
     repository="https://prometheus-community.github.io/helm-charts",
 )
 
+# Ref: https://github.com/prometheus-community/helm-charts/blob/main/charts/prometheus-elasticsearch-exporter/Chart.yaml
+# (7.4.0: elasticsearch_exporter v1.11.0)
+ELASTICSEARCH_EXPORTER = ChartRef(
+    chart="prometheus-elasticsearch-exporter",
+    version="7.4.0",
+    repository="https://prometheus-community.github.io/helm-charts",
+)
+
+# Ref: https://github.com/prometheus-community/helm-charts/blob/main/charts/prometheus-pushgateway/Chart.yaml
+# (3.8.0: pushgateway v1.11.3)
+PUSHGATEWAY = ChartRef(
+    chart="prometheus-pushgateway",
+    version="3.8.0",
+    repository="https://prometheus-community.github.io/helm-charts",
+)
+
 # Ref: https://github.com/influxdata/helm-charts/blob/master/charts/influxdb/Chart.yaml (4.12.5)
 INFLUXDB = ChartRef(chart="influxdb", version="4.12.5", repository="https://helm.influxdata.com/")
 # The chart defaults to 1.8.10-alpine; 1.11 is the maintained 1.x line (influxdata-docker
@@ -106,6 +122,8 @@ ALL_CHARTS: tuple[ChartRef, ...] = (
     GRAFANA,
     BLACKBOX_EXPORTER,
     POSTGRES_EXPORTER,
+    ELASTICSEARCH_EXPORTER,
+    PUSHGATEWAY,
     INFLUXDB,
     ECK_OPERATOR,
     FLUENT_BIT,

@@ -59,6 +59,8 @@ from typing import Any
 
 import yaml
 
+from monitoring.otel import EVENT_METRICS
+
 # --- labels added on the way to a query ------------------------------------------------------
 
 # Target labels the Prometheus Operator (v0.93.x, bundled by kube-prometheus-stack 88.5.3) sets on
@@ -212,16 +214,20 @@ PRODUCERS: dict[str, Producer] = {
         Producer(
             "jaeger",
             "Jaeger 2.19.0 (jaeger 4.11.1) internal telemetry: the same otelcol_* families on :8888 "
-            "(Service port internal-metrics) - NOT scraped: no ServiceMonitor/PodMonitor selects it",
-            "jaegertracing/jaeger@v2.19.0 (built on the collector: otelcol_* metrics); rendered "
+            "(Service port internal-metrics), scraped by the ServiceMonitor `jaeger` (components/tracing.py, "
+            "chart extraObjects); the storage exporter reports as exporter=\"jaeger_storage_exporter\"",
+            "jaegertracing/jaeger@v2.19.0 (built on the collector: otelcol_* metrics) "
+            "cmd/jaeger/internal/exporters/storageexporter/factory.go (exporterhelper); rendered "
             "objects/jaeger/configmap-monitoring-user-config.yaml service.telemetry.metrics (pull :8888)",
-            how_to_deploy="add a ServiceMonitor for Service `jaeger` port `internal-metrics` (8888)",
+            how_to_deploy="the ServiceMonitor of components/tracing.py jaeger_service_monitor()",
         ),
         Producer(
             "influxdb",
-            "InfluxDB 1.11.8 /metrics (Go runtime metrics only) - NOT scraped: no ServiceMonitor",
-            "https://docs.influxdata.com/influxdb/v1/supported_protocols/prometheus/",
-            how_to_deploy="add a ServiceMonitor for Service `influxdb` port 8086 path /metrics",
+            "InfluxDB 1.11.8 /metrics (Go runtime metrics only, unauthenticated), scraped by the ServiceMonitor "
+            "`influxdb` (components/influxdb.py): its `up` tells that the server answers",
+            "https://docs.influxdata.com/influxdb/v1/supported_protocols/prometheus/; influxdata/influxdb 1.x "
+            "services/httpd/handler.go (route prometheus-metrics)",
+            how_to_deploy="components/influxdb.py declare_service_monitor (every stack)",
         ),
         Producer(
             "postgres-exporter",
@@ -240,11 +246,11 @@ PRODUCERS: dict[str, Producer] = {
         ),
         Producer(
             "elasticsearch-exporter",
-            "elasticsearch_exporter v1.11.0 - NOT deployed",
+            "elasticsearch_exporter v1.11.0 (prometheus-elasticsearch-exporter 7.4.0, components/exporters.py) "
+            "against the ECK cluster over https as a `monitor`-only user; its ServiceMonitor (honorLabels) "
+            "renames the exporter's `cluster` to `es_cluster`",
             "prometheus-community/elasticsearch_exporter@v1.11.0 collector/cluster_health.go, collector/nodes.go",
-            how_to_deploy="chart prometheus-elasticsearch-exporter 7.4.0 (appVersion v1.11.0) in "
-            "/work/shared/charts; set es.uri to the ECK service with the CA and a monitor user, "
-            "serviceMonitor.enabled (honorLabels: true)",
+            how_to_deploy="components/exporters.py ElasticsearchExporter (deployed in every stack)",
         ),
         Producer(
             "trivy-operator",
@@ -298,26 +304,24 @@ PRODUCERS: dict[str, Producer] = {
         ),
         Producer(
             "pushgateway",
-            "Prometheus Pushgateway v1.11.3 - NOT deployed: the push endpoint CI jobs push per-run "
-            "values to (grouping key job + pipeline; honor_labels)",
+            "Prometheus Pushgateway v1.11.3 (prometheus-pushgateway 3.8.0, components/exporters.py): the push "
+            "endpoint CI jobs push per-run values to (grouping key job + pipeline; ServiceMonitor honorLabels)",
             "prometheus/pushgateway@v1.11.3 README.md (grouping key, PUT/POST, honor_labels, "
             "'not an aggregator or distributed counter but rather a metrics cache')",
-            how_to_deploy="chart prometheus-pushgateway 3.8.0 (appVersion v1.11.3) in /work/shared/charts, "
-            "serviceMonitor.enabled (honorLabels: true)",
+            how_to_deploy="components/exporters.py Pushgateway (deployed in every stack)",
             ingestion_path=True,
         ),
         Producer(
             "otel-event-aggregation",
-            "an OpenTelemetry Collector 0.158.0 metrics path that turns events from many short-lived "
-            "senders (browsers, CI runs) into single-writer counters/histograms - does NOT exist yet: "
-            "signaltometrics (or count) connector -> deltatocumulative processor -> prometheus exporter",
+            "the OpenTelemetry Collector 0.158.0 event path (monitoring/otel.py EVENT_METRICS): OTLP log "
+            "records from many short-lived senders (browsers, CI runs) -> count and signaltometrics "
+            "connectors -> deltatocumulative -> the prometheus exporter on :8889; the collector is the single writer",
             "open-telemetry/opentelemetry-collector-contrib connector/signaltometricsconnector/README.md "
             "(delta output, 'Single writer': collector instance identity added), "
             "processor/deltatocumulativeprocessor (internal/delta/delta.go: samples with an older start "
             "or out of order are dropped), exporter/prometheusexporter/accumulator.go (last value per "
             "series); opentelemetry-collector-releases@v0.158.0 distributions/otelcol-contrib/manifest.yaml",
-            how_to_deploy="a metrics pipeline in components/tracing.py: receivers [signaltometrics], "
-            "processors [deltatocumulative], exporters [prometheus]",
+            how_to_deploy="the logs/events and metrics/events pipelines of monitoring/otel.py (every stack)",
             ingestion_path=True,
         ),
         Producer(
@@ -330,14 +334,24 @@ PRODUCERS: dict[str, Producer] = {
         ),
         Producer(
             "application",
-            "application contract (README 'Instrumentation contract'): services expose these on /metrics "
+            "application contract (README 'Application contract'): services expose these on /metrics "
             "selected by their own ServiceMonitor, or send them over OTLP",
-            "README.md 'Instrumentation contract'; open-telemetry/semantic-conventions@v1.44.0 "
+            "README.md 'Application contract'; open-telemetry/semantic-conventions@v1.44.0 "
             "docs/http/http-metrics.md, docs/db/database-metrics.md; OTLP->Prometheus names per "
             "open-telemetry/opentelemetry-specification specification/compatibility/prometheus_and_openmetrics.md",
             always=True,
         ),
     )
+}
+
+
+# Producers a stack may leave out by a setting; the rules, SLOs and panels that read only them are
+# then left out of that stack too (AlertRule/Slo `requires`, dashboards `without`), never rendered to
+# read nothing. Every other producer's readers are always rendered, so its producer must be deployed.
+# Producer id -> the settings that deploy it (stacks/settings.py StackSettings.undeployed_producers).
+OPTIONAL_PRODUCERS: dict[str, str] = {
+    "postgres-exporter": "exporters.postgres.enabled",
+    "blackbox-exporter": "exporters.blackbox.frontend / exporters.blackbox.api",
 }
 
 
@@ -364,7 +378,9 @@ _CONTAINER = (*_POD, "container")
 _CADV = ("container", "id", "image", "name", "namespace", "pod")
 _FS = ("device", "mountpoint", "fstype", "device_error")
 _PG_DB = ("datid", "datname")
-_ES_NODE = ("cluster", "host", "name", "es_master_node", "es_data_node", "es_ingest_node", "es_client_node")
+# elasticsearch_exporter's `cluster` arrives as `es_cluster` (renamed by its ServiceMonitor's
+# metricRelabelings, components/exporters.py), so `cluster` stays the Prometheus external label.
+_ES_NODE = ("es_cluster", "host", "name", "es_master_node", "es_data_node", "es_ingest_node", "es_client_node")
 _TRIVY_IMAGE = (
     "namespace", "name", "resource_kind", "resource_name", "container_name",
     "image_registry", "image_repository", "image_tag", "image_digest", "severity",
@@ -380,7 +396,6 @@ _DB_OP_ATTRS = (
     "error_type", "server_port", "db_query_summary", "db_stored_procedure_name", "network_peer_address",
     "network_peer_port", "server_address",
 )
-_EVENTS = ("otel-event-aggregation", "prom-aggregation-gateway")
 
 FAMILIES: tuple[Family, ...] = (
     # kube-state-metrics
@@ -551,7 +566,7 @@ FAMILIES: tuple[Family, ...] = (
     _f("probe_duration_seconds", "gauge", (), "blackbox-exporter", "prometheus/blackbox_exporter@v0.28.0 prober/handler.go"),
     # elasticsearch_exporter
     _f(
-        "elasticsearch_cluster_health_status", "gauge", ("cluster", "color"), "elasticsearch-exporter",
+        "elasticsearch_cluster_health_status", "gauge", ("es_cluster", "color"), "elasticsearch-exporter",
         "prometheus-community/elasticsearch_exporter@v1.11.0 collector/cluster_health.go",
     ),
     *(
@@ -602,7 +617,7 @@ FAMILIES: tuple[Family, ...] = (
     # Pushgateway's own per-group metrics
     _f("push_time_seconds", "gauge", ("job", "instance", "pipeline"), "pushgateway", "prometheus/pushgateway@v1.11.3 README.md"),
     _f("push_failure_time_seconds", "gauge", ("job", "instance", "pipeline"), "pushgateway", "prometheus/pushgateway@v1.11.3 README.md"),
-    # --- application contract (README "Instrumentation contract") ---
+    # --- application contract (README "Application contract") ---
     _f(
         "http_server_request_duration_seconds", "histogram", (*_HTTP_ATTRS, *_OTEL_SCOPE), "application",
         f"README.md; {_SEMCONV} docs/http/http-metrics.md (http.server.request.duration)",
@@ -619,27 +634,41 @@ FAMILIES: tuple[Family, ...] = (
         "db_client_connection_max", "gauge", ("db_client_connection_pool_name", *_OTEL_SCOPE), "application",
         f"{_SEMCONV} docs/db/database-metrics.md (db.client.connection.max)",
     ),
-    _f("terrafusion_active_users", "gauge", ("window",), "application", "README.md Instrumentation contract (Business)"),
-    _f("terrafusion_sessions_total", "counter", (), "application", "README.md Instrumentation contract (Business)"),
-    _f("terrafusion_session_duration_seconds", "histogram", (), "application", "README.md Instrumentation contract (Business)"),
-    _f("terrafusion_feature_usage_total", "counter", ("feature",), "application", "README.md Instrumentation contract (Business)"),
-    _f("terrafusion_funnel_step_total", "counter", ("funnel", "step"), "application", "README.md Instrumentation contract (Business)"),
-    # --- browser metrics: many senders, need an aggregating ingestion path (cause d) ---
-    _f("browser_page_load_duration_seconds", "histogram", ("app",), _EVENTS, "README.md Instrumentation contract (Frontend)"),
-    _f("browser_time_to_interactive_seconds", "histogram", ("app",), _EVENTS, "README.md Instrumentation contract (Frontend)"),
-    _f("browser_page_views_total", "counter", ("app",), _EVENTS, "README.md Instrumentation contract (Frontend)"),
-    _f("browser_js_errors_total", "counter", ("app",), _EVENTS, "README.md Instrumentation contract (Frontend)"),
-    # --- delivery metrics from CI (cause d) ---
-    # Per-run values: pushed to the Pushgateway under the grouping key {job, pipeline}.
+    # Connection attempts/failures: no semantic convention counts them (the pool metrics are gauges,
+    # timeouts and timings), so DESIGN.md's decision gives them `terrafusion_` names.
+    *(
+        _f(
+            f"terrafusion_db_connection_{m}_total", "counter", ("db_client_connection_pool_name", *_OTEL_SCOPE),
+            "application",
+            f"README.md Application contract (Database); {_SEMCONV} docs/db/database-metrics.md (no attempt/failure "
+            "counter); ../shared/DESIGN.md 'Decisions added after the first review'",
+        )
+        for m in ("attempts", "failures")
+    ),
+    _f("terrafusion_active_users", "gauge", ("window",), "application", "README.md Application contract (Business)"),
+    _f("terrafusion_sessions_total", "counter", (), "application", "README.md Application contract (Business)"),
+    _f("terrafusion_session_duration_seconds", "histogram", (), "application", "README.md Application contract (Business)"),
+    _f("terrafusion_feature_usage_total", "counter", ("feature",), "application", "README.md Application contract (Business)"),
+    _f("terrafusion_funnel_step_total", "counter", ("funnel", "step"), "application", "README.md Application contract (Business)"),
+    # --- events from many short-lived senders (browsers, CI runs), counted by the collector ---
+    # One home: monitoring/otel.py EVENT_METRICS (the connectors are built from it). Labels: the
+    # event's attributes, plus what the prometheus exporter adds from the (trimmed) resource.
+    *(
+        _f(
+            m.prometheus_names[0].removesuffix("_bucket") if m.value_attribute else m.prometheus_names[0],
+            "histogram" if m.value_attribute else "counter",
+            (*m.attributes, "service_name", *_OTEL_SCOPE),
+            "otel-event-aggregation",
+            f"monitoring/otel.py EVENT_METRICS ({m.name} from event {m.event}); README.md Application contract",
+        )
+        for m in EVENT_METRICS
+    ),
+    # --- delivery values from CI, pushed per run (grouping key {job, pipeline}) ---
     _f(
         "terrafusion_build_duration_seconds", "gauge", ("pipeline",), "pushgateway",
-        "README.md Instrumentation contract (Delivery); DESIGN.md 'a gauge per run is right for a duration pushed that way'",
+        "README.md Application contract (CI jobs); DESIGN.md 'a gauge per run is right for a duration pushed that way'",
     ),
-    _f("terrafusion_test_coverage_ratio", "gauge", ("pipeline",), "pushgateway", "README.md Instrumentation contract (Delivery)"),
-    # Run/deployment counts: the Pushgateway stores last values and never adds, so a counter of runs
-    # needs an aggregating path (see PRODUCERS["otel-event-aggregation"], ["prom-aggregation-gateway"]).
-    _f("terrafusion_pipeline_runs_total", "counter", ("pipeline", "result"), _EVENTS, "README.md Instrumentation contract (Delivery)"),
-    _f("terrafusion_deployments_total", "counter", ("service", "result"), _EVENTS, "README.md Instrumentation contract (Delivery)"),
+    _f("terrafusion_test_coverage_ratio", "gauge", ("pipeline",), "pushgateway", "README.md Application contract (CI jobs)"),
 )
 
 # Prometheus' synthetic per-target series; their labels are the target labels of every target.
@@ -717,8 +746,9 @@ COVERAGE_CLAIMS: tuple[CoverageClaim, ...] = (
         "operations dashboard: export failures of the trace pipeline include Jaeger's storage exporter",
     ),
     CoverageClaim(
-        "Platform components up", r"up", ("elasticsearch-exporter", "jaeger", "influxdb"),
-        "operations dashboard: its `job` regex lists elasticsearch, jaeger and influxdb, which have no target",
+        "Platform components up", r"up", ("elasticsearch-exporter", "jaeger", "influxdb", "pushgateway"),
+        "operations dashboard: its `job` regex lists elasticsearch, jaeger, influxdb and pushgateway, each "
+        "needs its scrape target",
     ),
 )
 
@@ -921,7 +951,8 @@ def _collector_pipelines(config: dict) -> tuple[set[str], set[str]]:
         processors = [str(p).split("/")[0] for p in pipeline.get("processors") or []]
         if "spanmetrics" in receivers:
             found.add("otel-spanmetrics")
-        if ("signaltometrics" in receivers or "count" in receivers) and "deltatocumulative" in processors:
+        events = {"signaltometrics", "signal_to_metrics", "count"}  # signal_to_metrics: the newer type name
+        if events & set(receivers) and "deltatocumulative" in processors:
             found.add("otel-event-aggregation")
         notes.add(f"{pid}: receivers={receivers} processors={processors} exporters={exporters}")
     return found, notes
@@ -1068,13 +1099,19 @@ def _rule_expressions(stack: str, stack_dir: Path) -> list[Expression]:
     return out
 
 
-def slo_expressions(stack: str) -> list[Expression]:
-    """The SLI of every SLO of the catalogue (monitoring/slo.py), over the SLO's window."""
+def slo_expressions(stack: str, stack_dir: Path | None = None) -> list[Expression]:
+    """The SLI of every SLO of the catalogue (monitoring/slo.py), over the SLO's window; with a
+    render, only the SLOs the stack has (its recording group `slo-<id>`: a stack without an SLO's
+    optional producer has no such SLO, monitoring/slo.py `Slo.requires`)."""
     from monitoring.slo import SLO_CATALOGUE, error_ratio_expr
 
+    groups = None
+    if stack_dir is not None:
+        groups = {e.group for e in _rule_expressions(stack, stack_dir)}
     return [
         Expression(stack, "slo", "monitoring/slo.py", f"{slo.id} SLI over {slo.window}", error_ratio_expr(slo, slo.window))
         for slo in SLO_CATALOGUE
+        if groups is None or f"slo-{slo.id}" in groups
     ]
 
 
@@ -1167,7 +1204,7 @@ def collect_expressions(stack: str, stack_dir: str | Path) -> list[Expression]:
     stack_dir = Path(stack_dir)
     return [
         *_rule_expressions(stack, stack_dir),
-        *slo_expressions(stack),
+        *slo_expressions(stack, stack_dir),
         *_dashboard_expressions(stack, stack_dir),
         *_datasource_expressions(stack, stack_dir),
     ]

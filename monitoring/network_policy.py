@@ -199,6 +199,8 @@ class PlatformWorkloads:
     otel_collector: Workload
     fluent_bit_node: Workload
     fluent_bit_events: Workload
+    elasticsearch_exporter: Workload
+    pushgateway: Workload
     blackbox_exporter: Workload | None = None
     postgres_exporter: Workload | None = None
     # The DaemonSet raising vm.max_map_count for Elasticsearch, when the stack runs one.
@@ -231,6 +233,7 @@ class PlatformPorts:
     collector_otlp_grpc: Port
     collector_otlp_http: Port
     blackbox_probe: Port
+    pushgateway_http: Port
 
 
 @dataclass(frozen=True)
@@ -286,6 +289,11 @@ def platform_flow_table(w: PlatformWorkloads, p: PlatformPorts, exposure: Exposu
         Flow(Pods(w.otel_collector), w.jaeger, (p.jaeger_otlp_grpc,), "the collector forwards traces"),
         Flow(apps, w.jaeger, (p.jaeger_sampling_http, p.jaeger_sampling_grpc), "SDKs fetch their remote sampling strategies"),
         Flow(grafana, w.jaeger, (p.jaeger_query_http,), "Grafana's traces datasource"),
+        Flow(Pods(w.elasticsearch_exporter), w.elasticsearch, (p.elasticsearch_http,), "elasticsearch_exporter reads cluster health and node stats"),
+        # CI delivery values (README "Application contract"): CI runners outside the cluster push
+        # through the ingress controller; runners inside it push from their own pods.
+        Flow(ingress, w.pushgateway, (p.pushgateway_http,), "CI jobs push per-run delivery values through the ingress"),
+        Flow(apps, w.pushgateway, (p.pushgateway_http,), "in-cluster CI runners push per-run delivery values"),
         # Dashboards: people and the Grafana provider (`pulumi up`) reach Grafana only through the ingress.
         Flow(ingress, w.grafana, (p.grafana_http,), "users and the Grafana provider through the Ingress"),
     ]

@@ -31,6 +31,7 @@ Pure module: no Pulumi import. Validation messages start with the stack config k
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -63,6 +64,104 @@ SPANMETRICS_PROMETHEUS_NAMES = {
 # for each process start or each user agent. `[.]` rather than an escaped dot: the pattern sits
 # in an OTTL string literal, where a backslash would itself need escaping.
 VOLATILE_RESOURCE_ATTRIBUTES = "^(process|telemetry|os|host|browser|user_agent|device|webengine)[.].*"
+
+# --- Events: many short-lived senders (browsers, CI jobs) -----------------------------------------
+#
+# A browser or a CI job is not a metrics writer Prometheus can use: each page load is a new SDK
+# instance, and the prometheus exporter keeps one last value per series identity, so cumulative
+# points of different senders overwrite each other (Ref: opentelemetry-collector-contrib
+# exporter/prometheusexporter/accumulator.go). Instead each sender emits one OTLP log record per
+# event (`event.name` attribute or the record's EventName) and the collector is the single writer:
+# the count connector counts events (monotonic delta sums), signaltometrics builds explicit-bucket
+# histograms from an event attribute (delta), deltatocumulative accumulates both per collector
+# replica, and the prometheus exporter exposes them; the rules `sum by (app)` over the replicas
+# (each its own scrape target). All four are in otelcol-contrib 0.158.0.
+# Ref: open-telemetry/opentelemetry-collector-releases@v0.158.0 distributions/otelcol-contrib/manifest.yaml
+#      (connector/countconnector, connector/signaltometricsconnector, processor/deltatocumulativeprocessor,
+#      exporter/prometheusexporter); opentelemetry-collector-contrib connector/countconnector/counter.go
+#      (SetIsMonotonic(true), delta), connector/signaltometricsconnector/README.md ("does NOT perform any
+#      stateful or time based aggregations", delta output, "Single writer"),
+#      processor/deltatocumulativeprocessor/README.md (max_stale, max_streams).
+EVENT_NAME_ATTRIBUTE = "event.name"
+# Seconds. Must include the SLO thresholds (time to interactive 2 s, page load 3 s) and the
+# FrontendSlowPageLoad bound (p75 above 4 s).
+BROWSER_BUCKETS_SECONDS = (0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0, 30.0)
+
+
+@dataclass(frozen=True)
+class EventMetric:
+    """A metric the collector derives from events: a count of `event`, or (value_attribute set) a
+    histogram of that attribute in seconds. `attributes` are required on the event and become labels."""
+
+    name: str  # OTel name
+    event: str
+    attributes: tuple[str, ...]
+    description: str
+    sender: str  # who sends the event (README "Application contract")
+    value_attribute: str | None = None
+
+    @property
+    def unit(self) -> str:
+        return "s" if self.value_attribute else ""
+
+    @property
+    def prometheus_names(self) -> tuple[str, ...]:
+        if self.value_attribute:
+            base = prometheus_metric_name(self.name, "s")
+            return tuple(f"{base}_{suffix}" for suffix in ("bucket", "count", "sum"))
+        return (prometheus_metric_name(self.name, "", monotonic_counter=True),)
+
+
+EVENT_METRICS: tuple[EventMetric, ...] = (
+    EventMetric("browser.page_views", "browser.page_view", ("app",), "Page loads.", "browsers"),
+    EventMetric("browser.js_errors", "browser.js_error", ("app",), "Uncaught JavaScript errors.", "browsers"),
+    EventMetric(
+        "browser.page_load.duration", "browser.page_view", ("app",), "Page load time.", "browsers",
+        value_attribute="browser.page_load.duration",
+    ),
+    EventMetric(
+        "browser.time_to_interactive", "browser.page_view", ("app",), "Time to interactive.", "browsers",
+        value_attribute="browser.time_to_interactive",
+    ),
+    EventMetric("terrafusion.pipeline.runs", "terrafusion.pipeline.run", ("pipeline", "result"), "CI pipeline runs.", "CI jobs"),
+    EventMetric("terrafusion.deployments", "terrafusion.deployment", ("service", "result"), "Deployments.", "CI jobs"),
+)  # fmt: skip
+
+
+def _event_condition(event: str) -> str:
+    # Either spelling of an event's name: the attribute (older SDKs, hand-written OTLP JSON) or the
+    # log record's EventName field (OTLP 1.5+, OTTL path `event_name`).
+    return f'(attributes["{EVENT_NAME_ATTRIBUTE}"] == "{event}" or event_name == "{event}")'
+
+
+def event_connectors() -> dict[str, Any]:
+    counts: dict[str, Any] = {}
+    histograms: list[dict[str, Any]] = []
+    for m in EVENT_METRICS:
+        attributes = [{"key": a} for a in m.attributes]
+        if m.value_attribute is None:
+            # Ref: opentelemetry-collector-contrib connector/countconnector/README.md (logs, conditions,
+            # attributes: an event without one of them is not counted).
+            counts[m.name] = {"description": m.description, "conditions": [_event_condition(m.event)], "attributes": attributes}
+        else:
+            # Ref: connector/signaltometricsconnector/README.md (histogram buckets/value, attributes,
+            # conditions, include_resource_attributes).
+            histograms.append(
+                {
+                    "name": m.name,
+                    "description": m.description,
+                    "unit": m.unit,
+                    "conditions": [f'{_event_condition(m.event)} and attributes["{m.value_attribute}"] != nil'],
+                    "include_resource_attributes": [{"key": "service.name"}],
+                    "attributes": attributes,
+                    "histogram": {
+                        "buckets": list(BROWSER_BUCKETS_SECONDS),
+                        "value": f'Double(attributes["{m.value_attribute}"])',
+                    },
+                }
+            )
+    return {"count/events": {"logs": counts}, "signaltometrics/events": {"logs": histograms}}
+
 
 # Go durations as the collector parses them (time.ParseDuration), the subset used here.
 _GO_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)$")
@@ -264,6 +363,34 @@ def otel_collector_config(
                 {"sources": [{"from": "resource_attribute", "name": "k8s.pod.ip"}]},
             ],
         },
+        # Events: one resource per sending app (service.name only: browser, device and process
+        # attributes would make every sender its own stream), and `app` from service.name when the
+        # event does not set it. Ref: opentelemetry-collector-contrib pkg/ottl/ottlfuncs (keep_keys, set).
+        "transform/events": {
+            "error_mode": "ignore",
+            "log_statements": [
+                {"context": "resource", "statements": ['keep_keys(attributes, ["service.name"])']},
+                {
+                    "context": "log",
+                    "statements": [
+                        'set(attributes["app"], resource.attributes["service.name"]) '
+                        'where attributes["app"] == nil and resource.attributes["service.name"] != nil'
+                    ],
+                },
+            ],
+        },
+        # The event metrics have one writer, the event path below: the same names arriving as OTLP
+        # metrics (a browser SDK's own cumulative counters) would be the many-writer series again.
+        # Ref: opentelemetry-collector-contrib processor/filterprocessor/README.md (metrics.metric)
+        "filter/event_metric_names": {
+            "error_mode": "ignore",
+            "metrics": {"metric": [f'name == "{m.name}"' for m in EVENT_METRICS]},
+        },
+        # The collector is the only writer of the event streams, so delta -> cumulative is safe
+        # here. A stream idle for a day is forgotten (its counter restarts: rate() handles resets);
+        # max_streams bounds memory against senders inventing label values.
+        # Ref: opentelemetry-collector-contrib processor/deltatocumulativeprocessor/README.md
+        "deltatocumulative": {"max_stale": "24h", "max_streams": 10000},
         # Ref: https://github.com/open-telemetry/opentelemetry-collector/blob/main/processor/batchprocessor/README.md
         "batch": {
             "send_batch_size": spec.batch_send_size,
@@ -306,7 +433,8 @@ def otel_collector_config(
             # Key resource metrics on stable attributes only, so a changing attribute does not
             # reset the counters.
             "resource_metrics_key_attributes": ["service.name", "telemetry.sdk.language", "telemetry.sdk.name"],
-        }
+        },
+        **event_connectors(),
     }
     exporters = {
         # `otlp` is the deprecated alias of `otlp_grpc` since collector 0.144; it is accepted by both
@@ -342,7 +470,18 @@ def otel_collector_config(
                 },
                 "metrics": {
                     "receivers": ["otlp", "spanmetrics"],
-                    "processors": ["memory_limiter", "transform/contract_labels", "batch"],
+                    "processors": ["memory_limiter", "filter/event_metric_names", "transform/contract_labels", "batch"],
+                    "exporters": ["prometheus"],
+                },
+                # OTLP logs are accepted only as events: counted/measured, then dropped.
+                "logs/events": {
+                    "receivers": ["otlp"],
+                    "processors": ["memory_limiter", "transform/events", "batch"],
+                    "exporters": ["count/events", "signaltometrics/events"],
+                },
+                "metrics/events": {
+                    "receivers": ["count/events", "signaltometrics/events"],
+                    "processors": ["memory_limiter", "deltatocumulative", "batch"],
                     "exporters": ["prometheus"],
                 },
             },
@@ -363,3 +502,23 @@ def otel_collector_config(
             },
         },
     }
+
+
+def event_contract_markdown() -> str:
+    """The README "Application contract" rows of the events (tests/test_application_contract.py
+    keeps the README equal to this): one row per sender and event, required attributes first, then
+    the measured ones (optional: without them the event is still counted)."""
+    rows: dict[tuple[str, str], list[EventMetric]] = {}
+    for m in EVENT_METRICS:
+        rows.setdefault((m.sender, m.event), []).append(m)
+    lines = []
+    for (sender, event), metrics in rows.items():
+        required = dict.fromkeys(a for m in metrics for a in m.attributes)
+        measured = [f"`{m.value_attribute}` (s, optional)" for m in metrics if m.value_attribute]
+        series = [
+            f"histogram `{m.prometheus_names[0].removesuffix('_bucket')}`" if m.value_attribute else f"counter `{m.prometheus_names[0]}`"
+            for m in metrics
+        ]
+        attributes = ", ".join([*(f"`{a}`" for a in required), *measured])
+        lines.append(f"| {sender} | `{event}` | {attributes} | {', '.join(series)} |")
+    return "\n".join(lines) + "\n"

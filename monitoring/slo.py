@@ -131,6 +131,9 @@ class Slo:
     # must hold before it fires.
     threshold_severity: Severity = Severity.P3
     threshold_for: str = "15m"
+    # The optional producer its SLI reads (metrics_contract.py PRODUCERS id), None when the SLI reads
+    # the application contract: a stack without it has no such SLO (no rules, no panels).
+    requires: str | None = None
 
     @property
     def burn_alert(self) -> str:
@@ -175,6 +178,10 @@ BURN_RATE_WINDOWS: tuple[BurnRateWindow, ...] = (
 )
 
 _HTTP = "http_server_request_duration_seconds"
+
+# Optional producers (monitoring/metrics_contract.py PRODUCERS ids) that SLOs and rules can require.
+POSTGRES_EXPORTER = "postgres-exporter"
+BLACKBOX_EXPORTER = "blackbox-exporter"
 
 SLO_CATALOGUE: tuple[Slo, ...] = (
     # --- API: per `service`, from the OTel HTTP server histogram -------------------------------
@@ -239,6 +246,7 @@ SLO_CATALOGUE: tuple[Slo, ...] = (
         window="30d",
         label=FRONTEND_LABEL,
         sli=UptimeSli(metric="probe_success"),
+        requires=BLACKBOX_EXPORTER,
     ),
     Slo(
         id="frontend-time-to-interactive",
@@ -284,6 +292,7 @@ SLO_CATALOGUE: tuple[Slo, ...] = (
         window="30d",
         label=SERVICE_LABEL,
         sli=UptimeSli(metric="pg_up"),
+        requires=POSTGRES_EXPORTER,
     ),
     Slo(
         id="db-query-latency",
@@ -305,8 +314,11 @@ SLO_CATALOGUE: tuple[Slo, ...] = (
         target=0.99995,
         window="30d",
         label=SERVICE_LABEL,
+        # No semantic convention counts connection attempts (semconv v1.44.0 docs/db/database-metrics.md
+        # has only pool gauges, timeouts and timings), so the application contract names them
+        # (README "Application contract"; DESIGN.md "Decisions added after the first review").
         sli=EventRatioSli(
-            bad="db_client_connection_failures_total", total="db_client_connection_attempts_total"
+            bad="terrafusion_db_connection_failures_total", total="terrafusion_db_connection_attempts_total"
         ),
     ),
     Slo(
@@ -319,6 +331,7 @@ SLO_CATALOGUE: tuple[Slo, ...] = (
         window="30d",
         label=SERVICE_LABEL,
         sli=GaugeLimitSli(metric="pg_replication_lag_seconds", unit="s"),
+        requires=POSTGRES_EXPORTER,
         # A replica 10 s behind is a failover that loses 10 s of writes: worth waking someone for
         # within the day, not paging at once.
         threshold_severity=Severity.P2,
@@ -336,10 +349,13 @@ def slo_by_id(slo_id: str) -> Slo:
     raise KeyError(f"unknown SLO id {slo_id!r}; known: {', '.join(SLO_IDS)}")
 
 
-def effective_slos(spec: AlertingSpec) -> list[Slo]:
-    """The catalogue with the stack's target/window overrides applied (catalogue order)."""
+def effective_slos(spec: AlertingSpec, without: frozenset[str] = frozenset()) -> list[Slo]:
+    """The catalogue with the stack's target/window overrides applied (catalogue order), less the
+    SLOs whose producer is in `without` (optional producers the stack does not deploy)."""
     result = []
     for slo in SLO_CATALOGUE:
+        if slo.requires in without:
+            continue
         override = spec.slo_overrides.get(slo.id)
         if override is not None:
             if override.target is not None:
@@ -541,14 +557,18 @@ def slo_rule_groups(spec: AlertingSpec, slo: Slo, *, for_override: str | None = 
 
 
 def build_slo_rule_groups(
-    spec: AlertingSpec, *, area: Area | str | None = None, for_override: str | None = None
+    spec: AlertingSpec,
+    *,
+    area: Area | str | None = None,
+    for_override: str | None = None,
+    without: frozenset[str] = frozenset(),
 ) -> list[dict]:
     """Rule groups for every SLO (or one area's), with the stack's overrides applied.
 
     `for_override` replaces every `for:` and exists for live tests only.
     """
     groups: list[dict] = []
-    for slo in effective_slos(spec):
+    for slo in effective_slos(spec, without):
         if area is None or slo.area == Area(area):
             groups += slo_rule_groups(spec, slo, for_override=for_override)
     return groups

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 
 from monitoring.alerting_spec import AlertingSpec
+from monitoring.slo import BLACKBOX_EXPORTER, POSTGRES_EXPORTER
 from monitoring.dashboards import TEAMS as DASHBOARD_TEAMS
 from monitoring.datasources import LOG_INDEX_PATTERN
 from monitoring.influxdb import InfluxRetentionSpec
@@ -408,9 +409,27 @@ class PostgresExporterSettings(Model):
     resources: Resources = Field(default_factory=_small_resources)
 
 
+class ElasticsearchExporterSettings(Model):
+    """elasticsearch_exporter for the platform's own Elasticsearch (always deployed with it)."""
+
+    resources: Resources = Field(default_factory=_small_resources)
+
+
+class PushgatewaySettings(Model):
+    """The Pushgateway CI jobs push their per-run delivery values to (README "Application contract")."""
+
+    persistence: bool = Field(
+        True, description="Keep pushed groups on a PVC across restarts (else the last run's values vanish)."
+    )
+    storage_size: Quantity = Field("1Gi", description="PVC size when persistence is on.")
+    resources: Resources = Field(default_factory=_small_resources)
+
+
 class ExporterSettings(Model):
     blackbox: BlackboxSettings = Field(default_factory=BlackboxSettings)
     postgres: PostgresExporterSettings = Field(default_factory=PostgresExporterSettings)
+    elasticsearch: ElasticsearchExporterSettings = Field(default_factory=ElasticsearchExporterSettings)
+    pushgateway: PushgatewaySettings = Field(default_factory=PushgatewaySettings)
 
 
 class InfluxdbSettings(Model):
@@ -621,6 +640,17 @@ class StackSettings(Model):
     @property
     def alerting_spec(self) -> AlertingSpec:
         return self.alerting.with_environment(AlertingSpec, self.environment)
+
+    @property
+    def undeployed_producers(self) -> frozenset[str]:
+        """The optional producers (monitoring/metrics_contract.py OPTIONAL_PRODUCERS) this stack does
+        not deploy: the rules, SLOs and panels that read only them are left out of it."""
+        absent = set()
+        if not self.exporters.postgres.enabled:
+            absent.add(POSTGRES_EXPORTER)
+        if not (self.exporters.blackbox.frontend or self.exporters.blackbox.api):
+            absent.add(BLACKBOX_EXPORTER)
+        return frozenset(absent)
 
     @property
     def agents_namespace(self) -> str:

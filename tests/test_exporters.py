@@ -56,7 +56,7 @@ def test_stack_without_probes_or_database_renders_and_warns(dev):
     assert dev.of_type(PROBE_TYPE) == []
     charts = {r.inputs["chart"] for r in dev.of_type("kubernetes:helm.sh/v4:Chart")}
     assert "prometheus-postgres-exporter" not in charts and "prometheus-blackbox-exporter" not in charts
-    assert any(w.startswith("exporters.blackbox.frontend: no frontend probe targets") for w in dev.warnings)
+    assert any(w.startswith("exporters.blackbox: no probe targets") for w in dev.warnings)
     assert any(w.startswith("exporters.postgres.enabled: false") for w in dev.warnings)
 
 
@@ -79,3 +79,57 @@ def test_duplicate_probe_names_are_rejected(stack):
     with pytest.raises(ConfigError) as raised:
         stack("dev", {"exporters.blackbox.frontend": [target, target]})
     assert str(raised.value).startswith("terrafusion-monitoring:exporters.blackbox.frontend: each target needs its own name")
+
+
+# --- elasticsearch_exporter and the Pushgateway, as Helm renders them ------------------------------
+
+import pytest  # noqa: E402
+
+from tools import render  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def rendered_prod(tmp_path_factory):
+    stack_dir = render.render("prod", tmp_path_factory.mktemp("exporters"))[0]
+    return {(o["kind"], o["metadata"]["name"]): o for o in render.read_objects(stack_dir)}
+
+
+def test_the_elasticsearch_exporter_talks_tls_to_eck_and_renames_its_cluster_label(rendered_prod):
+    deployment = rendered_prod[("Deployment", "elasticsearch-exporter")]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    args = container["command"]
+    assert "--es.uri=https://logs-es-http.monitoring.svc:9200" in args and "--es.all" in args
+    ca_arg = next(a for a in args if a.startswith("--es.ca="))
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert ca_arg.removeprefix("--es.ca=").rsplit("/", 1)[0] in mounts
+    assert {e["name"] for e in container["env"]} == {"ES_USERNAME", "ES_PASSWORD"}
+    assert not any("@" in a for a in args), "credentials never go in the URI"
+    monitor = rendered_prod[("ServiceMonitor", "elasticsearch-exporter")]
+    endpoint = monitor["spec"]["endpoints"][0]
+    assert endpoint["honorLabels"] is True
+    assert {"sourceLabels": ["cluster"], "targetLabel": "es_cluster", "action": "replace"} in endpoint["metricRelabelings"]
+    assert {"regex": "cluster", "action": "labeldrop"} in endpoint["metricRelabelings"]
+    account = rendered_prod[("ServiceAccount", "elasticsearch-exporter")]
+    assert account["automountServiceAccountToken"] is False
+    assert deployment["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+
+
+def test_the_pushgateway_keeps_pushed_labels_and_its_groups_across_restarts(rendered_prod):
+    monitor = rendered_prod[("ServiceMonitor", "pushgateway")]
+    assert monitor["spec"]["endpoints"][0]["honorLabels"] is True
+    pod = rendered_prod[("Deployment", "pushgateway")]["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    container = pod["containers"][0]
+    data = next(m["mountPath"] for m in container["volumeMounts"] if m["name"] == "storage-volume")
+    assert f"--persistence.file={data}/pushgateway.db" in container["args"]
+    claim = next(v for v in pod["volumes"] if v["name"] == "storage-volume")["persistentVolumeClaim"]["claimName"]
+    assert ("PersistentVolumeClaim", claim) in rendered_prod
+    # One writer of the file: a single replica, replaced (not surged) on rollout.
+    deployment = rendered_prod[("Deployment", "pushgateway")]["spec"]
+    assert deployment["replicas"] == 1 and deployment["strategy"]["type"] == "Recreate"
+
+
+def test_pushgateway_without_persistence_has_no_claim(stack):
+    run = stack("dev", {"exporters.pushgateway.persistence": False})
+    values = run.chart("prometheus-pushgateway").plain_inputs["values"]
+    assert values["persistentVolume"] == {"enabled": False} and "extraArgs" not in values

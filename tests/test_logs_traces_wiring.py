@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from components.elasticsearch import CA_SECRET, FLUENT_BIT_USER, GRAFANA_USER, JAEGER_USER, es_roles
+from components.elasticsearch import CA_SECRET, EXPORTER_USER, FLUENT_BIT_USER, GRAFANA_USER, JAEGER_USER, es_roles
 from monitoring.datasources import ELASTICSEARCH_LOGS_UID, JAEGER_UID, THANOS_UID
 from monitoring.logs import LogFamily, es_requests_hash
 from monitoring.tracing import sampling_strategies_schema
@@ -72,8 +72,8 @@ def test_elasticsearch_serves_our_certificate_whose_ca_clients_mount(prod):
 
 def test_each_client_has_its_own_file_realm_user(prod):
     realm = {entry["secretName"] for entry in _es(prod)["spec"]["auth"]["fileRealm"]}
-    assert realm == {u.secret_name for u in (FLUENT_BIT_USER, JAEGER_USER, GRAFANA_USER)}
-    for user in (FLUENT_BIT_USER, JAEGER_USER, GRAFANA_USER):
+    assert realm == {u.secret_name for u in (FLUENT_BIT_USER, JAEGER_USER, GRAFANA_USER, EXPORTER_USER)}
+    for user in (FLUENT_BIT_USER, JAEGER_USER, GRAFANA_USER, EXPORTER_USER):
         secret = prod.one("kubernetes:core/v1:Secret", f"terrafusion-elasticsearch-user-{user.username}")
         assert secret.plain_inputs["type"] == "kubernetes.io/basic-auth"
         assert secret.plain_inputs["stringData"]["roles"] == user.role
@@ -83,6 +83,18 @@ def test_each_client_has_its_own_file_realm_user(prod):
 def test_log_writer_can_only_append_to_log_streams():
     role = es_roles("traces")[FLUENT_BIT_USER.role]
     assert role["indices"] == [{"names": ["logs-*"], "privileges": ["create_doc", "auto_configure"]}]
+
+
+def test_the_elasticsearch_exporter_can_only_monitor(prod):
+    # Ref: prometheus-community/elasticsearch_exporter@v1.11.0 README.md: the default collectors need
+    # `monitor` on the cluster; the index/shard/snapshot collectors (which need more) are off.
+    assert es_roles("traces")[EXPORTER_USER.role] == {"cluster": ["monitor"]}
+    chart = prod.chart("prometheus-elasticsearch-exporter").plain_inputs
+    es = chart["values"]["es"]
+    assert es["uri"].startswith("https://") and es["ssl"]["enabled"] and es["all"]
+    assert not any(es[c] for c in ("indices", "indices_settings", "indices_mappings", "shards", "snapshots"))
+    env = chart["values"]["extraEnvSecrets"]
+    assert {v["secret"] for v in env.values()} == {EXPORTER_USER.secret_name}
 
 
 def test_grafana_can_only_read():

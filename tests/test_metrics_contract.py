@@ -226,3 +226,38 @@ def test_coverage_claims_need_every_claimed_producer():
     problems = _problems(_rule(expr, name="TracingSpansDropped", alert="TracingSpansDropped"), inv=inv)
     assert [(p.kind, "jaeger" in p.detail) for p in problems] == [("coverage", True)]
     assert _problems(_rule(expr, name="TracingSpansDropped", alert="TracingSpansDropped"), inv=mc.inventory({"otel-collector", "jaeger"})) == []
+
+
+# --- optional producers ----------------------------------------------------------------------------
+
+
+def test_optional_producers_are_the_ones_rules_slos_and_settings_know():
+    from monitoring.alert_rules import catalogue_alerts
+    from monitoring.slo import SLO_CATALOGUE
+
+    required = {r.requires for r in catalogue_alerts()} | {s.requires for s in SLO_CATALOGUE}
+    assert required - {None} == set(mc.OPTIONAL_PRODUCERS)
+    assert set(mc.OPTIONAL_PRODUCERS) <= set(mc.PRODUCERS)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_stack_renders_the_readers_of_an_optional_producer_exactly_when_it_deploys_it(rendered, stack):
+    from monitoring.alert_rules import catalogue_alerts
+    from monitoring.slo import SLO_CATALOGUE
+
+    inv = mc.inventory_from_render(rendered[stack])
+    expressions = mc.collect_expressions(stack, rendered[stack])
+    alerts = {e.alert for e in expressions if e.alert}
+    groups = {e.group for e in expressions}
+    for producer in mc.OPTIONAL_PRODUCERS:
+        deployed = producer in inv.producers
+        for rule in catalogue_alerts():
+            if rule.requires == producer:
+                assert (rule.name in alerts) == deployed, (stack, rule.name)
+        for slo in SLO_CATALOGUE:
+            if slo.requires == producer:
+                assert (f"slo-{slo.id}" in groups) == deployed, (stack, slo.id)
+    # dev deploys neither: their readers are gone, and nothing else went with them.
+    if stack == "dev":
+        assert not set(mc.OPTIONAL_PRODUCERS) & inv.producers
+        assert "PostgresConnectionPoolSaturated" in alerts and "FrontendJsErrorSpike" in alerts

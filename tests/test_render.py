@@ -127,6 +127,8 @@ def test_summary_lists_pinned_charts(rendered):
         "thanos": "1.24.1",
         "prometheus-blackbox-exporter": "11.17.2",
         "prometheus-postgres-exporter": "8.2.0",
+        "prometheus-elasticsearch-exporter": "7.4.0",
+        "prometheus-pushgateway": "3.8.0",
         "influxdb": "4.12.5",
         "eck-operator": "3.5.0",
         "fluent-bit": "0.58.1",

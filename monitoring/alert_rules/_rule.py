@@ -29,6 +29,9 @@ class AlertRule:
     service: bool = False
     component: str | None = None
     extra_labels: dict[str, str] = field(default_factory=dict)
+    # The optional producer (metrics_contract.py PRODUCERS id) whose series it reads: a stack that
+    # does not deploy it gets no such rule (an alert that could never fire).
+    requires: str | None = None
 
     def __post_init__(self) -> None:
         names_service = self.service or "service" in self.extra_labels
@@ -62,5 +65,9 @@ class RuleGroup:
     name: str
     rules: tuple[AlertRule, ...]
 
-    def render(self, spec: AlertingSpec, for_override: str | None = None) -> dict[str, Any]:
-        return {"name": self.name, "rules": [r.render(spec, for_override) for r in self.rules]}
+    def render(
+        self, spec: AlertingSpec, for_override: str | None = None, without: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
+        """`without`: optional producers the stack does not deploy (their rules are left out)."""
+        rules = [r.render(spec, for_override) for r in self.rules if r.requires not in without]
+        return {"name": self.name, "rules": rules}

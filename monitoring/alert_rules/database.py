@@ -8,6 +8,7 @@ Ref: https://github.com/prometheus-community/postgres_exporter
 from __future__ import annotations
 
 from monitoring.alert_rules._rule import AlertRule, RuleGroup
+from monitoring.slo import POSTGRES_EXPORTER
 from monitoring.severity import Severity
 
 POSTGRES = RuleGroup(
@@ -15,6 +16,7 @@ POSTGRES = RuleGroup(
     (
         AlertRule(
             name="PostgresDown",
+            requires=POSTGRES_EXPORTER,
             expr="pg_up == 0",
             for_="1m",
             severity=Severity.P1,
@@ -26,7 +28,7 @@ POSTGRES = RuleGroup(
         AlertRule(
             name="PostgresConnectionPoolSaturated",
             expr=(
-                'sum by (service) (db_client_connection_count{state="used"})\n'
+                'sum by (service) (db_client_connection_count{db_client_connection_state="used"})\n'
                 "/\n"
                 "sum by (service) (db_client_connection_max)\n"
                 "> 0.90"
@@ -40,6 +42,7 @@ POSTGRES = RuleGroup(
         ),
         AlertRule(
             name="PostgresTooManyConnections",
+            requires=POSTGRES_EXPORTER,
             expr=(
                 "sum by (service, instance) (pg_stat_database_numbackends)\n"
                 "/\n"
@@ -55,6 +58,7 @@ POSTGRES = RuleGroup(
         ),
         AlertRule(
             name="PostgresLockContention",
+            requires=POSTGRES_EXPORTER,
             expr=(
                 "sum by (service, instance, datname) (\n"
                 '  pg_locks_count{mode=~"exclusivelock|accessexclusivelock|rowexclusivelock"}\n'
@@ -69,6 +73,7 @@ POSTGRES = RuleGroup(
         ),
         AlertRule(
             name="PostgresDeadlocks",
+            requires=POSTGRES_EXPORTER,
             expr="increase(pg_stat_database_deadlocks[10m]) > 0",
             for_="0m",
             severity=Severity.P3,
@@ -79,6 +84,7 @@ POSTGRES = RuleGroup(
         ),
         AlertRule(
             name="PostgresLowCacheHitRatio",
+            requires=POSTGRES_EXPORTER,
             expr=(
                 "sum by (service, datname) (rate(pg_stat_database_blks_hit[10m]))\n"
                 "/\n"

@@ -16,7 +16,15 @@ from monitoring.severity import Severity
 # The collector renamed counters with a `_total` suffix when it moved to the OTel Go SDK's Prometheus
 # exporter; match both spellings so the rule survives a collector upgrade.
 _OTEL_SEND_FAILED = '{__name__=~"otelcol_exporter_send_failed_spans(_total)?"}'
-_OTEL_REFUSED = '{__name__=~"otelcol_processor_refused_spans(_total)?"}'
+# processorhelper's otelcol_processor_refused_spans was deprecated in 0.110.0 and is gone at the
+# pinned 0.158.0; the memory limiter reports its own refusals (what the alert is about).
+# Ref: open-telemetry/opentelemetry-collector@v0.158.0 processor/memorylimiterprocessor/documentation.md
+#      (otelcol_processor_memory_limiter_refused_spans, Sum monotonic -> `_total`; attribute `processor`)
+_OTEL_REFUSED = '{__name__=~"otelcol_processor_memory_limiter_refused_spans(_total)?"}'
+
+# elasticsearch_exporter's own `cluster` label (the ES cluster name) is renamed by its ServiceMonitor so
+# that `cluster` stays the Kubernetes cluster (components/exporters.py, metrics_contract.py).
+ES_CLUSTER_LABEL = "es_cluster"
 
 PROMETHEUS = RuleGroup(
     "platform-prometheus",
@@ -191,27 +199,27 @@ LOGGING = RuleGroup(
         ),
         AlertRule(
             name="ElasticsearchClusterRed",
-            expr='max by (cluster) (elasticsearch_cluster_health_status{color="red"}) == 1',
+            expr=f'max by ({ES_CLUSTER_LABEL}) (elasticsearch_cluster_health_status{{color="red"}}) == 1',
             for_="5m",
             severity=Severity.P2,
             component="elasticsearch",
-            summary="Elasticsearch cluster {{ $labels.cluster }} is red",
+            summary=f"Elasticsearch cluster {{{{ $labels.{ES_CLUSTER_LABEL} }}}} is red",
             description="At least one primary shard is unassigned: writes to its index fail and Fluent "
             "Bit and Jaeger start buffering and retrying.",
         ),
         AlertRule(
             name="ElasticsearchClusterYellow",
-            expr='max by (cluster) (elasticsearch_cluster_health_status{color="yellow"}) == 1',
+            expr=f'max by ({ES_CLUSTER_LABEL}) (elasticsearch_cluster_health_status{{color="yellow"}}) == 1',
             for_="30m",
             severity=Severity.P3,
             component="elasticsearch",
-            summary="Elasticsearch cluster {{ $labels.cluster }} has been yellow for 30 minutes",
+            summary=f"Elasticsearch cluster {{{{ $labels.{ES_CLUSTER_LABEL} }}}} has been yellow for 30 minutes",
             description="Replica shards are unassigned: one more node loss can make the cluster red.",
         ),
         AlertRule(
             name="ElasticsearchDiskAlmostFull",
             expr=(
-                "min by (cluster, name) (\n"
+                f"min by ({ES_CLUSTER_LABEL}, name) (\n"
                 "  elasticsearch_filesystem_data_available_bytes / elasticsearch_filesystem_data_size_bytes\n"
                 ") < 0.15"
             ),

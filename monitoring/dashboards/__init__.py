@@ -63,15 +63,18 @@ FOLDER_PERMISSIONS: dict[str, dict[str, str]] = {
 }
 
 
-def build_dashboards(environment: str, *, slos: Sequence[Slo] = SLO_CATALOGUE) -> list[BuiltDashboard]:
-    """Every dashboard of a stack, in folder order; `environment` is the environment variable's default.
+def build_dashboards(
+    environment: str, *, slos: Sequence[Slo] = SLO_CATALOGUE, without: frozenset[str] = frozenset()
+) -> list[BuiltDashboard]:
+    """Every dashboard of a stack, in folder order; `environment` is the environment variable's default;
+    `without`: optional producers the stack does not deploy (pass `effective_slos(spec, without)` too).
 
     Deterministic: the same arguments give byte-identical models (json.dumps with sort_keys).
     """
     builders = (
-        (executive.UID, executive.TITLE, EXECUTIVE, executive.build(environment)),
+        (executive.UID, executive.TITLE, EXECUTIVE, executive.build(environment, without)),
         (operational.UID, operational.TITLE, OPERATIONS, operational.build(environment)),
-        (developer.UID, developer.TITLE, DEVELOPERS, developer.build(environment)),
+        (developer.UID, developer.TITLE, DEVELOPERS, developer.build(environment, without)),
         (security.UID, security.TITLE, SECURITY, security.build(environment)),
         (slo_dashboard.UID, slo_dashboard.TITLE, SLO, slo_dashboard.build(environment, slos)),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from monitoring.dashboards import _grafana as g
 from monitoring.dashboards._grafana import ENV, FULL, THIRD
 from monitoring.dashboards.links import trace_by_id_link, trace_search_link
+from monitoring.slo import POSTGRES_EXPORTER
 
 UID = "tf-developer-service"
 TITLE = "Service (developers)"
@@ -135,7 +136,12 @@ def _usage() -> list:
     ]
 
 
-def _database() -> list:
+def _database(without: frozenset[str]) -> list:
+    # postgres_exporter's panels (`pg_*`) only where the stack deploys it.
+    return [*_database_client_panels(), *([] if POSTGRES_EXPORTER in without else _postgres_panels())]
+
+
+def _database_client_panels() -> list:
     return [
         g.row("Database query performance"),
         g.timeseries_panel(
@@ -166,7 +172,10 @@ def _database() -> list:
             "Connection pool",
             "Connections by state against the pool's maximum, and the share of connection attempts failing.",
             [
-                g.prom(f"sum by (state) (db_client_connection_count{{{_DB_SEL}}})", "{{state}}"),
+                g.prom(
+                    f"sum by (db_client_connection_state) (db_client_connection_count{{{_DB_SEL}}})",
+                    "{{db_client_connection_state}}",
+                ),
                 g.prom(f"sum(db_client_connection_max{{{_DB_SEL}}})", "max"),
             ],
             unit="short",
@@ -178,8 +187,8 @@ def _database() -> list:
             "Share of connection attempts that fail (SLO: 99.995% succeed).",
             [
                 g.prom(
-                    f"sum(rate(db_client_connection_failures_total{{{_DB_SEL}}}[$__rate_interval]))\n"
-                    f"/\nsum(rate(db_client_connection_attempts_total{{{_DB_SEL}}}[$__rate_interval]))",
+                    f"sum(rate(terrafusion_db_connection_failures_total{{{_DB_SEL}}}[$__rate_interval]))\n"
+                    f"/\nsum(rate(terrafusion_db_connection_attempts_total{{{_DB_SEL}}}[$__rate_interval]))",
                     "failed share",
                 )
             ],
@@ -188,6 +197,11 @@ def _database() -> list:
             width=THIRD,
             minimum=0,
         ),
+    ]
+
+
+def _postgres_panels() -> list:
+    return [
         g.timeseries_panel(
             "PostgreSQL cache hit ratio",
             "Share of block reads served from shared buffers; below ~99% queries go to disk.",
@@ -243,7 +257,8 @@ def _logs_and_traces() -> list:
     ]
 
 
-def build(environment: str):
+def build(environment: str, without: frozenset[str] = frozenset()):
+    """`without`: optional producers the stack does not deploy (their panels are left out)."""
     builder = g.new_dashboard(
         UID,
         TITLE,
@@ -264,4 +279,4 @@ def build(environment: str):
         ),
     ):
         builder = builder.with_variable(variable)
-    return g.add_panels(builder, [*_red(), *_usage(), *_database(), *_logs_and_traces()])
+    return g.add_panels(builder, [*_red(), *_usage(), *_database(without), *_logs_and_traces()])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from monitoring.dashboards import _grafana as g
 from monitoring.dashboards._grafana import ENV, FULL, QUARTER, THIRD, Step
-from monitoring.slo import BUDGET_REMAINING_RECORD, ratio_record, slo_by_id
+from monitoring.slo import BLACKBOX_EXPORTER, BUDGET_REMAINING_RECORD, ratio_record, slo_by_id
 
 UID = "tf-executive-overview"
 TITLE = "Executive overview"
@@ -26,7 +26,12 @@ def _monthly_cost_expr() -> str:
     return f"({cpu} + {memory}) * {_HOURS_PER_MONTH}"
 
 
-def _platform_health() -> list:
+def _platform_health(without: frozenset[str]) -> list:
+    # The probe panel only where the stack deploys the blackbox exporter.
+    return [*_service_health_panels(), *([] if BLACKBOX_EXPORTER in without else _probe_panels())]
+
+
+def _service_health_panels() -> list:
     availability = slo_by_id("api-availability")
     return [
         g.row("Platform health"),
@@ -80,6 +85,11 @@ def _platform_health() -> list:
             sparkline=True,
             threshold_config=g.lower_is_better(0.001, 0.01),
         ),
+    ]
+
+
+def _probe_panels() -> list:
+    return [
         g.stat_panel(
             "Frontend availability (24h)",
             "Share of successful blackbox probes of the frontends over the last day.",
@@ -284,8 +294,9 @@ def _business() -> list:
     ]
 
 
-def build(environment: str):
-    """The executive dashboard builder for a stack's environment."""
+def build(environment: str, without: frozenset[str] = frozenset()):
+    """The executive dashboard builder for a stack's environment; `without`: optional producers the
+    stack does not deploy (their panels are left out)."""
     builder = g.new_dashboard(
         UID,
         TITLE,
@@ -306,4 +317,4 @@ def build(environment: str):
     # Unit prices are variables rather than constants so finance can adjust them without a deploy.
     builder = builder.with_variable(g.textbox_variable("core_hour_price", "USD per core-hour", "0.04"))
     builder = builder.with_variable(g.textbox_variable("gib_hour_price", "USD per GiB-hour", "0.005"))
-    return g.add_panels(builder, [*_platform_health(), *_slo_compliance(), *_resources_and_cost(), *_business()])
+    return g.add_panels(builder, [*_platform_health(without), *_slo_compliance(), *_resources_and_cost(), *_business()])

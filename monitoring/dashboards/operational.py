@@ -19,7 +19,7 @@ _SVC = f'service=~"$service", {ENV}'
 # Platform jobs as named by their charts' ServiceMonitors; a regex so renamed jobs still match.
 _PLATFORM_JOBS = (
     ".*(prometheus|alertmanager|thanos|grafana|kube-state-metrics|node-exporter|fluent-bit|"
-    "elasticsearch|opentelemetry|otel|jaeger|influxdb).*"
+    "elasticsearch|opentelemetry|otel|jaeger|influxdb|pushgateway).*"
 )
 
 # An alert "fired" at a minute when it is firing then and was not a minute before. Counting those
@@ -211,7 +211,7 @@ def _errors_and_bottlenecks() -> list:
             "Connections in use as a share of the pool size; at 100% requests queue for a connection.",
             [
                 g.prom(
-                    f'sum by (service) (db_client_connection_count{{state="used", {_SVC}}})\n'
+                    f'sum by (service) (db_client_connection_count{{db_client_connection_state="used", {_SVC}}})\n'
                     f"/\nsum by (service) (db_client_connection_max{{{_SVC}}})",
                     "{{service}}",
                 )

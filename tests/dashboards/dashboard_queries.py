@@ -39,7 +39,7 @@ assert THANOS_UID in PROVISIONED_DATASOURCES and ALERTMANAGER_UID in PROVISIONED
 
 # --- metric sources ---------------------------------------------------------------------------
 
-# The instrumentation contract (shared/DESIGN.md, README "Instrumentation contract").
+# The instrumentation contract (shared/DESIGN.md, README "Application contract").
 _HISTOGRAMS = (
     "http_server_request_duration_seconds",
     "browser_page_load_duration_seconds",
@@ -58,8 +58,8 @@ CONTRACT_METRICS = frozenset(
         "pg_replication_lag_seconds",
         "db_client_connection_count",
         "db_client_connection_max",
-        "db_client_connection_attempts_total",
-        "db_client_connection_failures_total",
+        "terrafusion_db_connection_attempts_total",
+        "terrafusion_db_connection_failures_total",
         "terrafusion_active_users",
         "terrafusion_sessions_total",
         "terrafusion_feature_usage_total",

@@ -374,12 +374,13 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "ElasticsearchClusterRed",
         (
-            ('elasticsearch_cluster_health_status{cluster="logs", color="red"}', "0x10 1x30"),
-            ('elasticsearch_cluster_health_status{cluster="logs", color="green"}', "1x10 0x30"),
+            # As the ServiceMonitor delivers them: the exporter's `cluster` renamed to `es_cluster`.
+            ('elasticsearch_cluster_health_status{es_cluster="logs", color="red"}', "0x10 1x30"),
+            ('elasticsearch_cluster_health_status{es_cluster="logs", color="green"}', "1x10 0x30"),
         ),
         silent_at="5m",
         firing_at="30m",
-        expected=(({"cluster": "logs"}, 1),),
+        expected=(({"es_cluster": "logs"}, 1),),
     ),
     Scenario(
         "TracingSpansDropped",

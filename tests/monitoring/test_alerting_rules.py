@@ -25,9 +25,9 @@ CONTRACT_METRICS = {
     "browser_js_errors_total",
     "db_client_connection_count",
     "db_client_connection_max",
-    # "connection attempts/failures" of the contract, spelled as OTel-style counters.
-    "db_client_connection_attempts_total",
-    "db_client_connection_failures_total",
+    # connection attempts/failures: no semconv metric, so `terrafusion_` names (README application contract).
+    "terrafusion_db_connection_attempts_total",
+    "terrafusion_db_connection_failures_total",
     "pg_up",
     "pg_locks_count",
     "pg_replication_lag_seconds",
