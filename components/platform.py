@@ -293,6 +293,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 max_map_count_labels=self.elasticsearch.max_map_count_labels,
                 blackbox_exporter=BLACKBOX_EXPORTER.chart in self.exporters.charts,
                 postgres_exporter=POSTGRES_EXPORTER.chart in self.exporters.charts,
+                thanos_ruler=self.prometheus_stack.values["thanosRuler"]["enabled"],
             ),
             opts=in_namespace,
         )
