@@ -73,7 +73,7 @@ def lookback_seconds(expr: str) -> float:
         return delta.total_seconds() if delta is not None else 0.0
 
     def walk(node: Any) -> float:
-        if getattr(node, "at", None) is not None:
+        if getattr(node, "at", None) is not None or getattr(getattr(node, "vector_selector", None), "at", None) is not None:
             raise LookbackError("uses the @ modifier: its range is not relative to the evaluation time")
         if isinstance(node, pp.MatrixSelector):
             return seconds(node.range) + seconds(node.vector_selector.offset)
@@ -334,9 +334,18 @@ def influx_retention_policy(query: str) -> str | None:
     match = _INFLUX_FROM.search(query)
     if match is None:
         return None
-    parts = re.findall(r'"([^"]*)"|([^."]+)', match.group(1))
-    names = [a or b for a, b in parts]
-    return names[-2] or None if len(names) >= 2 else None
+    names, current, quoted = [], "", False
+    for char in match.group(1):
+        if char == '"':
+            quoted = not quoted
+        elif char == "." and not quoted:
+            names.append(current)
+            current = ""
+        else:
+            current += char
+    names.append(current)
+    # "db".."m" names the database and leaves the policy empty: the DEFAULT one.
+    return (names[-2] or None) if len(names) >= 2 else None
 
 
 def check_windows(
