@@ -102,7 +102,8 @@ def ruler_alertmanagers_yaml(namespace: str) -> str:
     """The Thanos Ruler's Alertmanager config: every replica of the platform's Alertmanager, found
     through the operator's governing Service (`alertmanager-operated`, web port named after the
     Alertmanager's portName, kps default `http-web`).
-    Ref: thanos-io/thanos@v0.42.4 docs/components/rule.md ("Alertmanager" config format);
+    Ref: thanos-io/thanos@v0.42.4 docs/components/rule.md ("Alertmanager" config format: one HA
+    group; static addresses may be dnssrv+, pkg/alert/config_test.go);
     prometheus-operator@v0.93.0 pkg/alertmanager/statefulset.go (governing Service ports)."""
     address = f"dnssrv+_{ALERTMANAGER_WEB_PORT_NAME}._tcp.alertmanager-operated.{namespace}.svc.cluster.local"
     config = {"alertmanagers": [{"api_version": "v2", "static_configs": [address]}]}
