@@ -434,6 +434,7 @@ FAMILIES: tuple[Family, ...] = (
     _f("prometheus_config_last_reload_successful", "gauge", (), "prometheus", "prometheus/prometheus@v3.14.0 cmd/prometheus/main.go"),
     _f("prometheus_tsdb_compactions_failed_total", "counter", (), "prometheus", "prometheus/prometheus@v3.14.0 tsdb/db.go"),
     _f("prometheus_tsdb_head_series", "gauge", (), "prometheus", "prometheus/prometheus@v3.14.0 tsdb/head.go"),
+    _f("prometheus_tsdb_size_retentions_total", "counter", (), "prometheus", "prometheus/prometheus@v3.14.0 tsdb/db.go"),
     *(
         _f(
             f"prometheus_remote_storage_{m}", "counter", ("remote_name", "url"), "prometheus-remote-write",
