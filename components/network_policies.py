@@ -72,6 +72,7 @@ class NetworkPoliciesArgs:
     max_map_count_labels: Mapping[str, str] | None = None
     blackbox_exporter: bool = False
     postgres_exporter: bool = False
+    thanos_ruler: bool = False
 
 
 def platform_ports() -> PlatformPorts:
@@ -96,6 +97,7 @@ def platform_ports() -> PlatformPorts:
         collector_otlp_http=Port(otel.OTLP_HTTP_PORT),
         blackbox_probe=Port(exporters.BLACKBOX_PORT),
         pushgateway_http=Port(exporters.PUSHGATEWAY_PORT),
+        thanos_ruler_grpc=Port(kps.THANOS_RULER_GRPC_PORT),
     )
 
 
@@ -171,6 +173,15 @@ def platform_workloads(args: NetworkPoliciesArgs) -> PlatformWorkloads:
         postgres_exporter=(
             chart_pods("postgres-exporter", "postgres_exporter", {NAME: "prometheus-postgres-exporter"}, exporters.POSTGRES_PORT)
             if args.postgres_exporter
+            else None
+        ),
+        # ThanosRuler pods (prometheus-operator): pkg/thanos/operator.go makeSelectorLabels.
+        thanos_ruler=(
+            chart_pods(
+                "thanos-ruler", "Thanos Ruler", {NAME: "thanos-ruler", "thanos-ruler": kps.THANOS_RULER_NAME},
+                kps.THANOS_RULER_HTTP_PORT,
+            )
+            if args.thanos_ruler
             else None
         ),
         max_map_count_setter=(

@@ -7,7 +7,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import object_storage
-from components.alerting import ALERTMANAGER_CONFIG_SECRET, AlertingArgs, AlertingConfig, AlertRules, AlertRulesArgs
+from components.alerting import (
+    ALERTMANAGER_CONFIG_SECRET,
+    RULER_ALERTMANAGERS_KEY,
+    RULER_ALERTMANAGERS_SECRET,
+    AlertingArgs,
+    AlertingConfig,
+    AlertRules,
+    AlertRulesArgs,
+)
 from components.elasticsearch import GRAFANA_USER as ES_GRAFANA_USER
 from components.elasticsearch import Elasticsearch, ElasticsearchArgs
 from components.exporters import (
@@ -29,6 +37,7 @@ from components.labels import secret, standard_labels
 from components.security import namespace_labels
 from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from components.prometheus_stack import PrometheusStack, PrometheusStackArgs, SecretKeyRef
+from components.thanos import QUERY_SERVICE as THANOS_QUERY_SERVICE
 from components.thanos import Thanos, ThanosArgs
 from components.versions import BLACKBOX_EXPORTER, POSTGRES_EXPORTER
 from monitoring.dashboards import FOLDER_PERMISSIONS, FOLDERS, build_dashboards
@@ -149,6 +158,9 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 alertmanager_config_secret=ALERTMANAGER_CONFIG_SECRET,
                 alertmanager_secrets=(ALERTMANAGER_RECEIVER_SECRET,),
                 remote_write=(self.influxdb.remote_write,),
+                ruler=settings.thanos.ruler,
+                ruler_query_endpoint=f"dnssrv+_http._tcp.{THANOS_QUERY_SERVICE}.{ns_name}.svc.cluster.local",
+                ruler_alertmanagers_secret=SecretKeyRef(RULER_ALERTMANAGERS_SECRET, RULER_ALERTMANAGERS_KEY),
             ),
             # Prometheus remote-writes into InfluxDB only once the schema Job created the policies.
             opts=pulumi.ResourceOptions.merge(
@@ -161,7 +173,10 @@ class MonitoringPlatform(pulumi.ComponentResource):
         # PrometheusRule is an Operator CRD: the rules wait for the chart that installs it.
         self.alert_rules = AlertRules(
             f"{name}-rules",
-            AlertRulesArgs(namespace=ns_name, spec=spec, without=settings.undeployed_producers),
+            AlertRulesArgs(
+                namespace=ns_name, spec=spec, without=settings.undeployed_producers,
+                prometheus_retention=settings.prometheus.retention,
+            ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus_stack]),
         )
         self.thanos = Thanos(
@@ -172,6 +187,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 settings=settings.thanos,
                 objstore_secret=objstore_ref,
                 sidecar_endpoints=(self.prometheus_stack.sidecar_endpoint,),
+                ruler_endpoints=(self.prometheus_stack.ruler_endpoint,),
             ),
             # The chart's ServiceMonitors need the Prometheus Operator CRDs to exist first.
             opts=pulumi.ResourceOptions.merge(
@@ -312,6 +328,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 max_map_count_labels=self.elasticsearch.max_map_count_labels,
                 blackbox_exporter=BLACKBOX_EXPORTER.chart in self.exporters.charts,
                 postgres_exporter=POSTGRES_EXPORTER.chart in self.exporters.charts,
+                thanos_ruler=self.prometheus_stack.values["thanosRuler"]["enabled"],
             ),
             opts=in_namespace,
         )

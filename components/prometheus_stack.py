@@ -40,7 +40,8 @@ import pulumi
 from components.chart import child_options, declare_chart, deep_merge
 from components.security import NOBODY, restricted_container, restricted_pod
 from components.versions import KUBE_PROMETHEUS_STACK, THANOS_IMAGE_TAG
-from stacks.settings import AlertmanagerSettings, PrometheusSettings
+from monitoring.windows import EVALUATOR_LABEL, THANOS_RULER
+from stacks.settings import AlertmanagerSettings, PrometheusSettings, ThanosRulerSettings
 
 # fullnameOverride: every object name below derives from it (templates/_helpers.tpl).
 FULLNAME = "kps"
@@ -66,6 +67,22 @@ KUBE_STATE_METRICS_PORT = 8080
 NODE_EXPORTER_PORT = 9100
 # The operator adds this external label to each replica; Thanos deduplicates on it.
 REPLICA_LABEL = "prometheus_replica"
+# The ThanosRuler custom resource (kube-prometheus-stack.thanosRuler.crname) and what the operator
+# makes of it: label `thanos_ruler_replica` on each replica, governing Service `thanos-ruler-operated`
+# with the StoreAPI port `grpc` 10901 and the web port 10902, pods labelled thanos-ruler=<name>.
+# Ref: prometheus-operator@v0.93.0 pkg/thanos/statefulset.go (defaultReplicaLabelName,
+# governingServiceName, ports), pkg/thanos/operator.go makeSelectorLabels.
+THANOS_RULER_NAME = f"{FULLNAME}-thanos-ruler"
+THANOS_RULER_REPLICA_LABEL = "thanos_ruler_replica"
+THANOS_RULER_GOVERNING_SERVICE = "thanos-ruler-operated"
+THANOS_RULER_GRPC_PORT = 10901
+THANOS_RULER_HTTP_PORT = 10902
+# Local TSDB of the ruler: blocks are uploaded every 2h; two days of slack for a bucket outage.
+# (The CRD's pattern allows ms/s/m/h only.) Ref: kube-prometheus-stack@88.5.3 values.yaml
+# thanosRuler.thanosRulerSpec.retention.
+THANOS_RULER_RETENTION = "48h"
+# The budget groups run every 5m (monitoring/slo.py BUDGET_GROUP_INTERVAL sets each group's own).
+THANOS_RULER_EVALUATION_INTERVAL = "1m"
 
 # The users kube-prometheus-stack's defaults give Prometheus and Alertmanager (their volumes are
 # group-owned by the fsGroup); kept so existing volumes stay readable.
@@ -125,6 +142,11 @@ class PrometheusStackArgs:
     # Secrets mounted at /etc/alertmanager/secrets/<name>/ (receiver credentials, by file).
     alertmanager_secrets: tuple[str, ...] = ()
     remote_write: tuple[Mapping[str, Any], ...] = ()
+    # The Thanos Ruler (monitoring/windows.py): its settings, the Thanos Query it reads through
+    # (dnssrv+ address) and the Secret with its Alertmanager config.
+    ruler: ThanosRulerSettings | None = None
+    ruler_query_endpoint: str = ""
+    ruler_alertmanagers_secret: SecretKeyRef | None = None
     extra_values: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -141,6 +163,43 @@ def _volume_claim(storage_class: str | None, size: str) -> dict[str, Any]:
 def _pdb(replicas: int) -> dict[str, Any]:
     # A PDB on a single replica would block every node drain; only HA sets get one.
     return {"enabled": replicas > 1, "minAvailable": 1}
+
+
+def _thanos_ruler_values(args: PrometheusStackArgs, pod_security: Mapping[str, Any]) -> dict[str, Any]:
+    """The operator's ThanosRuler: the groups labelled for it, over Thanos Query, alerts to the
+    platform's Alertmanager, blocks to the bucket (so Thanos Query keeps serving them after the
+    ruler's local retention). Its container gets the restricted securityContext from the operator
+    (pkg/thanos/statefulset.go); the pod's is set here as for Prometheus.
+    Ref: kube-prometheus-stack@88.5.3 values.yaml thanosRuler.*, templates/thanos-ruler/ruler.yaml."""
+    ruler = args.ruler
+    if ruler is None:
+        return {"enabled": False}
+    alertmanagers = args.ruler_alertmanagers_secret
+    return {
+        "enabled": True,
+        "podDisruptionBudget": _pdb(ruler.replicas),
+        "thanosRulerSpec": {
+            "replicas": ruler.replicas,
+            "ruleSelectorNilUsesHelmValues": False,
+            "ruleSelector": {"matchLabels": {EVALUATOR_LABEL: THANOS_RULER}},
+            "ruleNamespaceSelector": {},
+            "queryEndpoints": [args.ruler_query_endpoint],
+            "alertmanagersConfig": {
+                "existingSecret": {"name": alertmanagers.name, "key": alertmanagers.key} if alertmanagers else {}
+            },
+            "objectStorageConfig": {
+                "existingSecret": {"name": args.objstore_secret.name, "key": args.objstore_secret.key}
+            },
+            # The same external labels as Prometheus: dashboards filter on environment and cluster.
+            "labels": {"cluster": args.cluster_name, "environment": args.environment},
+            "retention": THANOS_RULER_RETENTION,
+            "evaluationInterval": THANOS_RULER_EVALUATION_INTERVAL,
+            "storage": _volume_claim(args.storage_class, ruler.storage_size),
+            "resources": ruler.resources.to_k8s(),
+            "podAntiAffinity": args.prometheus.pod_anti_affinity,
+            "securityContext": dict(pod_security),
+        },
+    }
 
 
 def prometheus_stack_values(args: PrometheusStackArgs) -> dict[str, Any]:
@@ -174,6 +233,11 @@ def prometheus_stack_values(args: PrometheusStackArgs) -> dict[str, Any]:
                 "podMonitorSelectorNilUsesHelmValues": False,
                 "probeSelectorNilUsesHelmValues": False,
                 "ruleSelectorNilUsesHelmValues": False,
+                # Every PrometheusRule except those the Thanos Ruler evaluates (monitoring/windows.py):
+                # no group is evaluated twice.
+                "ruleSelector": {
+                    "matchExpressions": [{"key": EVALUATOR_LABEL, "operator": "NotIn", "values": [THANOS_RULER]}]
+                },
                 "scrapeConfigSelectorNilUsesHelmValues": False,
                 "storageSpec": _volume_claim(args.storage_class, prom.storage_size),
                 # Ref: kube-prometheus-stack 88.5.3 values.yaml prometheus.prometheusSpec.securityContext
@@ -211,6 +275,7 @@ def prometheus_stack_values(args: PrometheusStackArgs) -> dict[str, Any]:
                 "secrets": list(args.alertmanager_secrets),
             },
         },
+        "thanosRuler": _thanos_ruler_values(args, operated_pod),
         "nodeExporter": {"enabled": True},
         # Ref: charts/prometheus-node-exporter (4.56.1) values.yaml `namespaceOverride`, `securityContext`,
         # `containerSecurityContext`; templates/_helpers.tpl `prometheus-node-exporter.namespace` and
@@ -237,6 +302,7 @@ class PrometheusStack(pulumi.ComponentResource):
     prometheus_url: str
     alertmanager_url: str
     sidecar_endpoint: str
+    ruler_endpoint: str
 
     def __init__(self, name: str, args: PrometheusStackArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("terrafusion:monitoring:PrometheusStack", name, None, opts)
@@ -253,6 +319,8 @@ class PrometheusStack(pulumi.ComponentResource):
         self.alertmanager_url = f"http://{ALERTMANAGER_SERVICE}.{svc}:{ALERTMANAGER_PORT}"
         # DNS SRV over the headless sidecar Service finds every replica's sidecar.
         self.sidecar_endpoint = f"dnssrv+_grpc._tcp.{THANOS_SIDECAR_SERVICE}.{svc}.cluster.local"
+        # Same for the Thanos Ruler's replicas, over the operator's governing Service.
+        self.ruler_endpoint = f"dnssrv+_grpc._tcp.{THANOS_RULER_GOVERNING_SERVICE}.{svc}.cluster.local"
         self.register_outputs(
             {
                 "prometheus_url": self.prometheus_url,

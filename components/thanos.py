@@ -22,8 +22,9 @@ from typing import Any, Mapping
 import pulumi
 
 from components.chart import child_options, declare_chart, deep_merge
-from components.prometheus_stack import REPLICA_LABEL, SecretKeyRef
+from components.prometheus_stack import REPLICA_LABEL, THANOS_RULER_REPLICA_LABEL, SecretKeyRef
 from components.versions import THANOS, THANOS_IMAGE_TAG
+from monitoring.windows import QUERY_AUTO_DOWNSAMPLING
 from stacks.settings import ThanosSettings
 
 FULLNAME = "thanos"
@@ -42,6 +43,8 @@ class ThanosArgs:
     objstore_secret: SecretKeyRef
     # gRPC StoreAPI endpoints of the Prometheus sidecars (dnssrv+ addresses).
     sidecar_endpoints: tuple[str, ...]
+    # StoreAPI of the Thanos Ruler, whose recent samples are not in the bucket yet.
+    ruler_endpoints: tuple[str, ...] = ()
     extra_values: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -70,8 +73,10 @@ def thanos_values(args: ThanosArgs) -> dict[str, Any]:
             "name": args.objstore_secret.name,
             "key": args.objstore_secret.key,
         },
-        "additionalEndpoints": list(args.sidecar_endpoints),
-        "additionalReplicaLabels": [REPLICA_LABEL],
+        "additionalEndpoints": [*args.sidecar_endpoints, *args.ruler_endpoints],
+        # Query deduplicates, and the compactor merges, the replicas of Prometheus and of the ruler.
+        # Ref: thanos 1.24.1 templates/query/deployment.yaml, compact/statefulset.yaml (additionalReplicaLabels).
+        "additionalReplicaLabels": [REPLICA_LABEL, *([THANOS_RULER_REPLICA_LABEL] if args.ruler_endpoints else [])],
         "serviceMonitor": {"enabled": True},
         "query": {
             **_NO_TOKEN,
@@ -79,6 +84,10 @@ def thanos_values(args: ThanosArgs) -> dict[str, Any]:
             "replicas": s.query.replicas,
             "resources": s.query.resources.to_k8s(),
             "podDisruptionBudget": _pdb(s.query.replicas),
+            # Range queries may read the 5m/1h tiers when their step allows (step / 5); instant
+            # queries (the Thanos Ruler's) still read raw only. monitoring/windows.py checks each
+            # panel against the tier it can read. Ref: thanos-io/thanos@v0.42.4 docs/components/query.md.
+            "extraArgs": [QUERY_AUTO_DOWNSAMPLING],
         },
         "queryFrontend": {
             **_NO_TOKEN,

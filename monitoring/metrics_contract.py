@@ -189,6 +189,12 @@ PRODUCERS: dict[str, Producer] = {
             "thanos-query-frontend", "Thanos v0.42.4 query-frontend (stevehipwell thanos 1.24.1)", "thanos-io/thanos@v0.42.4"
         ),
         Producer("thanos-store", "Thanos v0.42.4 store gateway (stevehipwell thanos 1.24.1)", "thanos-io/thanos@v0.42.4"),
+        Producer(
+            "thanos-rule",
+            "Thanos v0.42.4 ruler (kube-prometheus-stack 88.5.3 ThanosRuler, ServiceMonitor on the "
+            "kube-prometheus-stack-thanos-ruler Service; issue 9 class 2, monitoring/windows.py)",
+            "thanos-io/thanos@v0.42.4 cmd/thanos/rule.go",
+        ),
         Producer("grafana", "Grafana 13.2.0 (grafana-community 12.11.1, chart ServiceMonitor)", "grafana/grafana"),
         Producer(
             "fluent-bit",
@@ -470,6 +476,7 @@ FAMILIES: tuple[Family, ...] = (
     _f("prometheus_config_last_reload_successful", "gauge", (), "prometheus", "prometheus/prometheus@v3.14.0 cmd/prometheus/main.go"),
     _f("prometheus_tsdb_compactions_failed_total", "counter", (), "prometheus", "prometheus/prometheus@v3.14.0 tsdb/db.go"),
     _f("prometheus_tsdb_head_series", "gauge", (), "prometheus", "prometheus/prometheus@v3.14.0 tsdb/head.go"),
+    _f("prometheus_tsdb_size_retentions_total", "counter", (), "prometheus", "prometheus/prometheus@v3.14.0 tsdb/db.go"),
     *(
         _f(
             f"prometheus_remote_storage_{m}", "counter", ("remote_name", "url"), "prometheus-remote-write",
@@ -865,6 +872,7 @@ _MONITOR_PRODUCERS: dict[str, tuple[str, ...]] = {
     "kube-prometheus-stack-alertmanager": ("alertmanager",),
     "kube-prometheus-stack-operator": ("prometheus-operator",),
     "kube-prometheus-stack-thanos-discovery": ("thanos-sidecar",),
+    "kube-prometheus-stack-thanos-ruler": ("thanos-rule",),
     "kube-prometheus-stack-coredns": ("coredns",),
     "kube-prometheus-stack-kube-controller-manager": ("kube-controller-manager",),
     "kube-prometheus-stack-kube-etcd": ("etcd",),

@@ -205,6 +205,8 @@ class PlatformWorkloads:
     postgres_exporter: Workload | None = None
     # The DaemonSet raising vm.max_map_count for Elasticsearch, when the stack runs one.
     max_map_count_setter: Workload | None = None
+    # The Thanos Ruler (long-window recording groups, monitoring/windows.py), when the stack runs one.
+    thanos_ruler: Workload | None = None
 
     def all(self) -> tuple[Workload, ...]:
         return tuple(w for f in fields(self) if (w := getattr(self, f.name)) is not None)
@@ -234,6 +236,7 @@ class PlatformPorts:
     collector_otlp_http: Port
     blackbox_probe: Port
     pushgateway_http: Port
+    thanos_ruler_grpc: Port
 
 
 @dataclass(frozen=True)
@@ -297,6 +300,13 @@ def platform_flow_table(w: PlatformWorkloads, p: PlatformPorts, exposure: Exposu
         # Dashboards: people and the Grafana provider (`pulumi up`) reach Grafana only through the ingress.
         Flow(ingress, w.grafana, (p.grafana_http,), "users and the Grafana provider through the Ingress"),
     ]
+    if w.thanos_ruler is not None:
+        ruler = Pods(w.thanos_ruler)
+        flows += [
+            Flow(ruler, w.thanos_query, (p.thanos_http,), "the Thanos Ruler evaluates its groups through the global query"),
+            Flow(Pods(w.thanos_query), w.thanos_ruler, (p.thanos_ruler_grpc,), "global query over the ruler's recent samples: its StoreAPI"),
+            Flow(ruler, w.alertmanager, (p.alertmanager_web,), "the Thanos Ruler sends alerts"),
+        ]
     if w.blackbox_exporter is not None:
         flows.append(Flow(prometheus, w.blackbox_exporter, (p.blackbox_probe,), "Probes: Prometheus asks the exporter to probe each URL"))
     # Scrapes: every component's metrics ports, from Prometheus only.

@@ -19,8 +19,9 @@ from pydantic.alias_generators import to_camel
 from monitoring.alerting_spec import AlertingSpec
 from monitoring.slo import BLACKBOX_EXPORTER, POSTGRES_EXPORTER
 from monitoring.dashboards import TEAMS as DASHBOARD_TEAMS
+from monitoring import windows
 from monitoring.datasources import LOG_INDEX_PATTERN
-from monitoring.influxdb import InfluxRetentionSpec
+from monitoring.influxdb import FIVE_MINUTE_POLICY, ONE_HOUR_POLICY, RAW_POLICY, InfluxRetentionSpec
 from monitoring.logs import LogsSpec, validate_for_environment
 from monitoring.otel import OtelCollectorSpec, validate_cors_origins
 from monitoring.tracing import SamplingSpec
@@ -230,11 +231,19 @@ class ThanosCompactorSettings(Model):
         return self
 
 
+class ThanosRulerSettings(ThanosComponentSettings):
+    """The Thanos Ruler: evaluates the recording groups whose window Prometheus does not keep
+    (monitoring/windows.py), over Thanos Query, and uploads its blocks to the bucket."""
+
+    storage_size: Quantity = Field(description="Volume per ruler replica (its TSDB until blocks are uploaded).")
+
+
 class ThanosSettings(Model):
     query: ThanosComponentSettings
     query_frontend: ThanosComponentSettings
     store_gateway: ThanosStoreGatewaySettings
     compactor: ThanosCompactorSettings
+    ruler: ThanosRulerSettings
 
 
 class GrafanaTeam(Model):
@@ -704,6 +713,14 @@ class StackSettings(Model):
         return value
 
     @model_validator(mode="after")
+    def _every_window_has_its_data(self) -> StackSettings:
+        # Every rule and panel against the data its engine keeps (monitoring/windows.py); the first
+        # problem names its retention key, e.g. "prometheus.retention: 2d is shorter than ...".
+        if problems := window_problems(self):
+            raise ValueError(problems[0])
+        return self
+
+    @model_validator(mode="after")
     def _prod_is_highly_available(self) -> StackSettings:
         if not self.is_production:
             return self
@@ -721,3 +738,32 @@ class StackSettings(Model):
         # Retention rules by log importance (audit kept a year, debug only days) hold in prod.
         validate_for_environment(self.logs, self.environment)
         return self
+
+
+def retentions(settings: StackSettings) -> windows.Retentions:
+    """What each engine of the stack keeps, with the config key of each figure."""
+    compactor, influx = settings.thanos.compactor, settings.influxdb.retention
+    key = "influxdb.retention"
+    return windows.Retentions(
+        prometheus=settings.prometheus.retention,
+        thanos={"raw": compactor.retention_raw, "5m": compactor.retention_5m, "1h": compactor.retention_1h},
+        influx={
+            RAW_POLICY: (influx.raw_retention, f"{key}.rawRetention"),
+            FIVE_MINUTE_POLICY: (influx.five_minute_retention, f"{key}.fiveMinuteRetention"),
+            ONE_HOUR_POLICY: (influx.one_hour_retention, f"{key}.oneHourRetention"),
+        },
+        # The raw policy is the DEFAULT one (monitoring/influxdb.py _retention_policy_clause).
+        influx_default=RAW_POLICY,
+        scrape_interval=settings.prometheus.scrape_interval,
+    )
+
+
+def window_problems(settings: StackSettings) -> list[str]:
+    """The stack's rules and dashboards, built as the program deploys them, against its retentions."""
+    from monitoring.alert_rules import build_rule_files
+    from monitoring.dashboards import build_dashboards
+    from monitoring.slo import effective_slos
+
+    spec = settings.alerting_spec
+    dashboards = [(d.title, d.model) for d in build_dashboards(settings.environment, slos=effective_slos(spec))]
+    return windows.check_windows(build_rule_files(spec), dashboards, retentions(settings))

@@ -279,6 +279,18 @@ def operator_pods(objects: Iterable[Mapping[str, Any]]) -> list[Pod]:
             if spec.get("thanos") is not None:
                 ports += [ContainerPort(10902, "http"), ContainerPort(10901, "grpc")]
             pods.append(Pod(f"prometheus/{name}", namespace, labels, tuple(ports)))
+        elif api.startswith("monitoring.coreos.com/") and kind == "ThanosRuler":
+            # Ref prometheus-operator v0.93.0 pkg/thanos/operator.go `makeSelectorLabels`; ports `grpc`
+            # 10901 and web 10902 named `portName` (pkg/thanos/statefulset.go), `reloader-web` 8080.
+            labels = {
+                **_pod_metadata_labels(spec),
+                "app.kubernetes.io/name": "thanos-ruler",
+                "app.kubernetes.io/managed-by": "prometheus-operator",
+                "app.kubernetes.io/instance": name,
+                "thanos-ruler": name,
+            }
+            ports = (ContainerPort(10902, spec.get("portName", "web")), ContainerPort(10901, "grpc"), reloader)
+            pods.append(Pod(f"thanos-ruler/{name}", namespace, labels, ports))
         elif api.startswith("monitoring.coreos.com/") and kind == "Alertmanager":
             labels = {
                 **_pod_metadata_labels(spec),

@@ -3,9 +3,15 @@ enough to downsample it; all read the same bucket."""
 
 from __future__ import annotations
 
-from components.prometheus_stack import THANOS_SIDECAR_SERVICE
+from components.prometheus_stack import (
+    REPLICA_LABEL,
+    THANOS_RULER_GOVERNING_SERVICE,
+    THANOS_RULER_REPLICA_LABEL,
+    THANOS_SIDECAR_SERVICE,
+)
 from components.versions import THANOS, THANOS_IMAGE_TAG
 from monitoring.durations import parse_duration
+from monitoring.windows import QUERY_AUTO_DOWNSAMPLING
 from stacks.settings import DOWNSAMPLE_1H_AFTER_SECONDS, DOWNSAMPLE_5M_AFTER_SECONDS
 
 
@@ -32,10 +38,20 @@ def test_chart_does_not_create_its_own_filesystem_bucket(dev):
     assert (objstore["name"], objstore["key"]) == (secret["metadata"]["name"], "objstore.yml")
 
 
-def test_query_discovers_every_prometheus_sidecar(dev):
+def test_query_discovers_every_prometheus_sidecar_and_thanos_ruler(dev):
     assert _values(dev)["additionalEndpoints"] == [
-        f"dnssrv+_grpc._tcp.{THANOS_SIDECAR_SERVICE}.monitoring.svc.cluster.local"
+        f"dnssrv+_grpc._tcp.{THANOS_SIDECAR_SERVICE}.monitoring.svc.cluster.local",
+        f"dnssrv+_grpc._tcp.{THANOS_RULER_GOVERNING_SERVICE}.monitoring.svc.cluster.local",
     ]
+
+
+def test_query_deduplicates_prometheus_and_ruler_replicas(dev):
+    assert _values(dev)["additionalReplicaLabels"] == [REPLICA_LABEL, THANOS_RULER_REPLICA_LABEL]
+
+
+def test_range_queries_may_read_downsampled_blocks(dev):
+    # The long panels' minimum step selects the 5m tier only if Query auto-downsamples.
+    assert QUERY_AUTO_DOWNSAMPLING in _values(dev)["query"]["extraArgs"]
 
 
 def test_query_frontend_store_gateway_and_compactor_are_on(dev):

@@ -528,6 +528,34 @@ def _alertmanager_provides(cr: Obj) -> Provided:
     return Provided(objects, (Pods(by, ns, {**extra, **selector}, frozenset(ports)),))
 
 
+def _thanos_ruler_provides(cr: Obj) -> Provided:
+    """What prometheus-operator (v0.93) creates for a `ThanosRuler` named N.
+
+    Ref: prometheus-operator/prometheus-operator v0.93.0
+    - pods: pkg/thanos/operator.go makeSelectorLabels (app.kubernetes.io/name=thanos-ruler,
+      app.kubernetes.io/managed-by, app.kubernetes.io/instance=N, thanos-ruler=N), statefulset.go
+      (spec.podMetadata.labels under them; ports "grpc" 10901 and spec.portName, default "web",
+      unless listenLocal; the config-reloader's "reloader-web");
+    - Service thanos-ruler-operated: statefulset.go makeStatefulSetService (label
+      operated-thanos-ruler=true, selects app.kubernetes.io/name=thanos-ruler; ports portName, grpc).
+    """
+    spec, name, ns = cr.get("spec") or {}, name_of(cr), namespace_of(cr)
+    by = describe(cr)
+    port = spec.get("portName") or "web"
+    ports = {"grpc", "reloader-web"} | (set() if spec.get("listenLocal") else {port})
+    ports |= _container_port_names(spec.get("containers") or [])
+    selector = {
+        "app.kubernetes.io/name": "thanos-ruler", "app.kubernetes.io/managed-by": "prometheus-operator",
+        "app.kubernetes.io/instance": name, "thanos-ruler": name,
+    }
+    extra = (spec.get("podMetadata") or {}).get("labels") or {}
+    objects = (
+        _provided("Service", ns, "thanos-ruler-operated", by, labels={"operated-thanos-ruler": "true"},
+                  selector={"app.kubernetes.io/name": "thanos-ruler"}, ports=[(port, port), ("grpc", "grpc")]),
+    )
+    return Provided(objects, (Pods(by, ns, {**extra, **selector}, frozenset(ports)),))
+
+
 def _kubelet_service_provides(deployment: Obj) -> Provided:
     """The kubelet Service prometheus-operator maintains when started with
     `--kubelet-service=<namespace>/<name>`.
@@ -639,6 +667,7 @@ class Creator:
 OPERATOR_CREATED: dict[tuple[str, str], Creator] = {
     ("monitoring.coreos.com", "Prometheus"): Creator("prometheus-operator runs the Prometheus StatefulSet(s) with its config Secrets and governing Service", _prometheus_provides),
     ("monitoring.coreos.com", "Alertmanager"): Creator("prometheus-operator runs the Alertmanager StatefulSet with its generated config and governing Service", _alertmanager_provides),
+    ("monitoring.coreos.com", "ThanosRuler"): Creator("prometheus-operator runs the Thanos Ruler StatefulSet and its governing Service", _thanos_ruler_provides),
     ("elasticsearch.k8s.elastic.co", "Elasticsearch"): Creator("ECK runs one StatefulSet per node set with its Services, certificates and the elastic user Secret", _elasticsearch_provides),
     ("apps", "Deployment"): Creator("a prometheus-operator started with --kubelet-service maintains that Service for the kubelets", _kubelet_service_provides),
     ("networking.k8s.io", "Ingress"): Creator("cert-manager issues the TLS Secret of an Ingress annotated with an issuer", _cert_manager_ingress_provides),
@@ -939,6 +968,12 @@ OBJECT_REFS: dict[tuple[str, str], tuple[Ref, ...]] = {
         *_http_client_refs("spec.remoteRead[]"),
         *_http_client_refs("spec.alerting.alertmanagers[]"),
     ),
+    ("monitoring.coreos.com", "ThanosRuler"): (
+        Ref("spec.objectStorageConfig", "Secret", key="key"),
+        Ref("spec.alertmanagersConfig", "Secret", key="key"),
+        Ref("spec.queryConfig", "Secret", key="key"),
+        Ref("spec.tracingConfig", "Secret", key="key"),
+    ),
     ("monitoring.coreos.com", "Alertmanager"): (
         Ref("spec.configSecret", "Secret"),
         Ref("spec.secrets[]", "Secret"),
@@ -1203,16 +1238,28 @@ MONITOR_SELECTORS: dict[str, str] = {
 
 def _check_selected_by_prometheus(obj: Obj, cluster: Cluster) -> list[str]:
     """A monitor or rule no Prometheus in the set selects is never used. Only checked when the set
-    has a Prometheus (otherwise the selecting happens outside it)."""
+    has a Prometheus (otherwise the selecting happens outside it). A PrometheusRule may instead be
+    selected by a ThanosRuler, but never by both: its groups would be evaluated twice (and the
+    ruler's copy written with other labels). Ref: prometheus-operator v0.93.0 pkg/thanos/rules.go
+    (ruleSelector, ruleNamespaceSelector as for Prometheus)."""
     field_ = MONITOR_SELECTORS.get(str(obj.get("kind"))) if group_of(obj) == "monitoring.coreos.com" else None
     prometheuses = cluster.of_kind("Prometheus")
     if field_ is None or not prometheuses:
         return []
-    for prometheus in prometheuses:
-        spec = prometheus.get("spec") or {}
-        selector = spec.get(f"{field_}Selector")
-        if selector_matches(selector, labels_of(obj)) and namespace_of(obj) in _prometheus_namespaces(prometheus, spec.get(f"{field_}NamespaceSelector"), cluster):
-            return []
+
+    def selecting(crs: list[Obj]) -> list[Obj]:
+        return [
+            cr for cr in crs
+            if selector_matches((cr.get("spec") or {}).get(f"{field_}Selector"), labels_of(obj))
+            and namespace_of(obj) in _prometheus_namespaces(cr, (cr.get("spec") or {}).get(f"{field_}NamespaceSelector"), cluster)
+        ]
+
+    by_prometheus = selecting(prometheuses)
+    by_ruler = selecting(cluster.of_kind("ThanosRuler")) if field_ == "rule" else []
+    if by_prometheus and by_ruler:
+        return [_problem(obj, "double-evaluated", f"selected by {describe(by_prometheus[0])} and {describe(by_ruler[0])}: its groups run twice")]
+    if by_prometheus or by_ruler:
+        return []
     selectors = ", ".join(f"{describe(p)} {field_}Selector {_brief(_first(p, f'spec.{field_}Selector'))}" for p in prometheuses)
     return [_problem(obj, "not-selected", f"no Prometheus selects it ({selectors})")]
 

@@ -84,6 +84,7 @@ def _prometheus_pods(cr: Mapping[str, Any], reloader: Resources) -> list[tuple[i
 
 
 def _alertmanager_pods(cr: Mapping[str, Any], reloader: Resources) -> list[tuple[int, Resources]]:
+    """One container from spec.resources plus the config-reloader (Alertmanager, ThanosRuler)."""
     spec = cr["spec"]
     return [(int(spec.get("replicas", 1)), _add(container_requests(spec.get("resources")), reloader))]
 
@@ -106,6 +107,8 @@ def _elasticsearch_pods(cr: Mapping[str, Any], _reloader: Resources) -> list[tup
 OPERATOR_PODS: dict[tuple[str, str], Callable[[Mapping[str, Any], Resources], list[tuple[int, Resources]]]] = {
     ("monitoring.coreos.com", "Prometheus"): _prometheus_pods,
     ("monitoring.coreos.com", "Alertmanager"): _alertmanager_pods,
+    # The ThanosRuler pod: the ruler plus the same config-reloader (pkg/thanos/statefulset.go).
+    ("monitoring.coreos.com", "ThanosRuler"): _alertmanager_pods,
     ("elasticsearch.k8s.elastic.co", "Elasticsearch"): _elasticsearch_pods,
 }
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "ReplicaSet", "DaemonSet")

@@ -50,6 +50,20 @@ PROMETHEUS = RuleGroup(
             "the last 5 minutes; alerts of that group may never fire.",
         ),
         AlertRule(
+            # The settings validation places each rule where its window fits in prometheus.retention
+            # (monitoring/windows.py); retentionSize can still delete blocks before that age, and only
+            # the running Prometheus knows. Ref: prometheus/prometheus@v3.14.0 tsdb/db.go
+            # (prometheus_tsdb_size_retentions_total: blocks deleted because the size limit was exceeded).
+            name="PrometheusRetentionSizeReached",
+            expr="increase(prometheus_tsdb_size_retentions_total[1h]) > 0",
+            for_="5m",
+            severity=Severity.P3,
+            component="prometheus",
+            summary="Prometheus {{ $labels.instance }} deletes blocks to stay under retentionSize",
+            description="Prometheus deleted blocks younger than prometheus.retention because the TSDB "
+            "reached prometheus.retentionSize; rules with long windows now read less than their window.",
+        ),
+        AlertRule(
             name="PrometheusRuleGroupSlow",
             expr="prometheus_rule_group_last_duration_seconds > prometheus_rule_group_interval_seconds",
             for_="15m",

@@ -265,6 +265,7 @@ def timeseries_panel(
     maximum: float | None = None,
     stacked: bool = False,
     time_from: str | None = None,
+    min_interval: str | None = None,
 ) -> timeseries.Panel:
     panel = _sized(timeseries.Panel(), title, description, width, height).datasource(datasource).unit(unit)
     panel = panel.line_width(1).fill_opacity(10).show_points(common.VisibilityMode.NEVER)
@@ -290,6 +291,10 @@ def timeseries_panel(
         panel = panel.stacking(common_builder.StackingConfig().mode(common.StackingMode.NORMAL)).fill_opacity(40)
     if time_from is not None:
         panel = panel.time_from(time_from)
+    if min_interval is not None:
+        # The panel's minimum step. Thanos Query reads downsampled blocks up to step / 5
+        # (monitoring/windows.py), so a window beyond raw retention needs a long enough step.
+        panel = panel.interval(min_interval)
     for ref, target in zip(_ref_ids(), targets):
         panel = panel.with_target(target.ref_id(ref))
     return panel

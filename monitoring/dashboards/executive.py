@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from monitoring.dashboards import _grafana as g
 from monitoring.dashboards._grafana import ENV, FULL, QUARTER, THIRD, Step
+from monitoring.influxdb import ONE_HOUR_POLICY
 from monitoring.slo import BLACKBOX_EXPORTER, BUDGET_REMAINING_RECORD, ratio_record, slo_by_id
 
 UID = "tf-executive-overview"
@@ -183,6 +184,8 @@ def _resources_and_cost() -> list:
             unit="currencyUSD",
             width=FULL,
             time_from="90d",
+            # Beyond raw retention: a 1h step lets Thanos read the 5m tier (step / 5 >= 5m).
+            min_interval="1h",
             minimum=0,
         ),
     ]
@@ -281,7 +284,8 @@ def _business() -> list:
             "Long-term trend from InfluxDB, which keeps business series longer than Thanos keeps raw data.",
             [
                 g.influxql(
-                    'SELECT max("value") FROM "terrafusion_active_users" '
+                    # A year is beyond the DEFAULT (raw) policy: read the 1h tier by name.
+                    f'SELECT max("value") FROM "{ONE_HOUR_POLICY}"."terrafusion_active_users" '
                     "WHERE (\"window\" = '30d' AND \"environment\" = '$environment') AND $timeFilter "
                     "GROUP BY time(1d) fill(none)",
                     "MAU",

@@ -240,6 +240,8 @@ def _capacity() -> list:
             unit=unit,
             width=THIRD,
             time_from="30d",
+            # 30d plus the trend's 7d is beyond raw retention: a 30m step reads the 5m tier.
+            min_interval="30m",
             minimum=0,
         )
 

@@ -21,6 +21,7 @@ from dashboard_queries import (
 )
 
 from monitoring.datasources import JAEGER_UID
+from monitoring.influxdb import FIVE_MINUTE_POLICY, ONE_HOUR_POLICY, RAW_POLICY
 
 
 def _queries(dashboards, kind: str):
@@ -65,9 +66,12 @@ def test_every_influxql_query_selects_from_a_remote_written_series_with_the_time
     for query in queries:
         raw = query.target["query"]
         assert "$timeFilter" in raw and query.target["rawQuery"] is True
-        measurement = re.search(r'FROM "([^"]+)"', query.text).group(1)
+        # FROM ["<retention policy>".]"<measurement>": a named policy must be one the schema creates.
+        match = re.search(r'FROM (?:"(?P<rp>[^"]+)"\.)?"(?P<m>[^"]+)"', query.text)
+        assert match["rp"] in (None, RAW_POLICY, FIVE_MINUTE_POLICY, ONE_HOUR_POLICY), match["rp"]
+        measurement = match["m"]
         assert metric_is_known(measurement, recorded), measurement
-        assert re.fullmatch(r'SELECT \w+\("value"\) FROM "\w+" WHERE .+ GROUP BY time\(\w+\)( fill\(\w+\))?', query.text)
+        assert re.fullmatch(r'SELECT \w+\("value"\) FROM (?:"\w+"\.)?"\w+" WHERE .+ GROUP BY time\(\w+\)( fill\(\w+\))?', query.text)
 
 
 def test_every_datasource_a_panel_uses_is_provisioned_with_that_type(dashboards):

@@ -12,6 +12,7 @@ from influx_harness import InfluxServer, make_spec
 from monitoring.dashboards import build_dashboards
 from monitoring.datasources import INFLUXDB_TRENDS_UID
 from monitoring.influxdb import RAW_POLICY, build_influxql
+from monitoring.windows import influx_retention_policy
 
 
 def _influxql_targets(node) -> list[str]:
@@ -52,6 +53,8 @@ def test_dashboard_influxql_runs_and_finds_remote_written_series(influxd: Influx
         f'terrafusion_active_users,window={window},environment=dev value={value} {now - 3600}'
         for window, value in (("1d", 120), ("7d", 480), ("30d", 1500))
     )
-    influxd.write_lines(database, RAW_POLICY, lines)
+    # Into the policy the query reads: raw by default, or the tier the continuous queries fill
+    # (a panel longer than rawRetention names it, monitoring/windows.py).
+    influxd.write_lines(database, influx_retention_policy(query) or RAW_POLICY, lines)
     series = influxd.query(_substitute(query), db=database)
     assert series, f"no data for {query}"

@@ -404,6 +404,14 @@ SCENARIOS: tuple[Scenario, ...] = (
         expected=(({"remote_name": "influxdb", "url": _URL}, 10),),
     ),
     Scenario(
+        # retentionSize deleted a block at 11m: local data is now shorter than prometheus.retention.
+        "PrometheusRetentionSizeReached",
+        (('prometheus_tsdb_size_retentions_total{instance="p-0:9090"}', "0x10 1x30"),),
+        silent_at="14m",  # pending until `for: 5m` has passed
+        firing_at="20m",
+        expected=(({"instance": "p-0:9090"}, None),),
+    ),
+    Scenario(
         "PrometheusRuleEvaluationFailures",
         (('prometheus_rule_evaluation_failures_total{rule_group="slo-api-availability", pod="p-0"}', "0+1x40"),),
         silent_at="4m",  # failing since 1m, pending until `for: 5m` has passed

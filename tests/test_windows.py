@@ -1,0 +1,232 @@
+"""Every window has its data: each rule is evaluated where its whole range exists (Prometheus or the
+Thanos Ruler), each panel reads a tier that keeps its whole range, and a stack that breaks either
+is rejected before any resource exists (monitoring/windows.py, stacks/settings.py)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from components.alerting import RULER_ALERTMANAGERS_KEY, RULER_ALERTMANAGERS_SECRET
+from components.prometheus_stack import THANOS_RULER_NAME
+from components.thanos import QUERY_SERVICE
+from monitoring import windows
+from monitoring.alert_rules import build_rule_files
+from monitoring.dashboards import build_dashboards
+from monitoring.durations import parse_duration
+from monitoring.influxdb import ONE_HOUR_POLICY, RAW_POLICY
+from stacks.config import ConfigError
+from stacks.settings import retentions, window_problems
+from tools.cluster_checks import selector_matches
+from tools.mockrun import run_stack
+
+KEY = "terrafusion-monitoring"
+RULE_TYPE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+
+
+def _error(stack: str, overrides: dict) -> str:
+    run = None
+    with pytest.raises(ConfigError) as raised:
+        run = run_stack(stack, overrides)
+    assert run is None
+    return str(raised.value)
+
+
+def _kps(run):
+    return run.chart("kube-prometheus-stack").plain_inputs["values"]
+
+
+# --- lookbacks -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expr", "seconds"),
+    [
+        ("rate(x[5m])", 300),
+        ("rate(x[5m] offset 1h)", 3900),
+        ("max_over_time(rate(x[5m])[1d:1m] offset 2h)", 86400 + 7200 + 300),
+        ("predict_linear(sum(x)[7d:1h], 86400)", 7 * 86400 + 300),  # the instant selector's 5m lookback
+        ("sum by (a) (avg_over_time(up[30d])) / on (a) group_left vector(1)", 30 * 86400),
+        ("vector(1)", 0),
+    ],
+)
+def test_lookback_adds_range_offset_and_subquery(expr, seconds):
+    assert windows.lookback_seconds(expr) == seconds
+
+
+def test_lookback_rejects_the_at_modifier():
+    with pytest.raises(windows.LookbackError):
+        windows.lookback_seconds("rate(x[5m] @ 1700000000)")
+
+
+def test_a_rule_reading_a_recorded_series_inherits_its_window():
+    files = {
+        "f": {
+            "groups": [
+                {"name": "g", "rules": [{"record": "r:30d", "expr": "avg_over_time(up[30d])"}]},
+                {"name": "h", "rules": [{"record": "r:remaining", "expr": "1 - r:30d"}]},
+            ]
+        }
+    }
+    by_name = {w.name: w for w in windows.rule_windows(files)}
+    assert by_name["r:remaining"].lookback == 30 * 86400
+    assert by_name["r:remaining"].via == "r:30d"
+
+
+# --- where each group runs -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_ruler_groups_are_recording_only_and_longer_than_local_retention(stack, dev, prod):
+    run = {"dev": dev, "prod": prod}[stack]
+    local = windows.usable(parse_duration(run.result.platform.settings.prometheus.retention))
+    by_name = {w.name: w for w in windows.rule_windows(run.result.platform.alert_rules.rule_files)}
+    ruler = [r for r in run.of_type(RULE_TYPE) if r.plain_inputs["metadata"]["labels"].get(windows.EVALUATOR_LABEL)]
+    assert ruler, "no group is evaluated by the Thanos Ruler"
+    for rule in ruler:
+        for group in rule.plain_inputs["spec"]["groups"]:
+            assert all("record" in r for r in group["rules"]), group["name"]
+            assert max(by_name[r["record"]].lookback for r in group["rules"]) > local, group["name"]
+
+
+def test_prod_keeps_the_7d_budget_in_prometheus_and_moves_the_30d_budgets(prod):
+    groups = {
+        g["name"]: bool(r.plain_inputs["metadata"]["labels"].get(windows.EVALUATOR_LABEL))
+        for r in prod.of_type(RULE_TYPE)
+        for g in r.plain_inputs["spec"]["groups"]
+    }
+    assert groups["slo-api-availability-budget"] is True
+    assert groups["slo-api-success-rate-budget"] is False  # 7d < 15d local retention
+    assert groups["slo-api-availability"] is False  # alerts stay in Prometheus
+
+
+def test_every_group_is_deployed_once(prod):
+    deployed = [g["name"] for r in prod.of_type(RULE_TYPE) for g in r.plain_inputs["spec"]["groups"]]
+    built = [g["name"] for f in prod.result.platform.alert_rules.rule_files.values() for g in f["groups"]]
+    assert sorted(deployed) == sorted(built)
+
+
+def test_each_prometheus_rule_is_selected_by_exactly_one_evaluator(prod):
+    prometheus_selector = _kps(prod)["prometheus"]["prometheusSpec"]["ruleSelector"]
+    ruler_selector = _kps(prod)["thanosRuler"]["thanosRulerSpec"]["ruleSelector"]
+    for rule in prod.of_type(RULE_TYPE):
+        labels = rule.plain_inputs["metadata"]["labels"]
+        assert selector_matches(prometheus_selector, labels) != selector_matches(ruler_selector, labels), rule.name
+
+
+def test_ruler_writes_the_stack_labels_reads_thanos_query_and_alerts_alertmanager(prod):
+    spec = _kps(prod)["thanosRuler"]["thanosRulerSpec"]
+    assert spec["labels"] == {"cluster": "terrafusion-prod", "environment": "prod"}
+    assert spec["queryEndpoints"] == [f"dnssrv+_http._tcp.{QUERY_SERVICE}.monitoring.svc.cluster.local"]
+    assert spec["alertmanagersConfig"]["existingSecret"] == {"name": RULER_ALERTMANAGERS_SECRET, "key": RULER_ALERTMANAGERS_KEY}
+    secret = prod.one("kubernetes:core/v1:Secret", "terrafusion-alerting-ruler-alertmanagers").plain_inputs
+    config = yaml.safe_load(secret["stringData"][RULER_ALERTMANAGERS_KEY])
+    port_name = _kps(prod)["alertmanager"]["alertmanagerSpec"].get("portName", "http-web")
+    assert config["alertmanagers"][0]["static_configs"] == [
+        f"dnssrv+_{port_name}._tcp.alertmanager-operated.monitoring.svc.cluster.local"
+    ]
+    assert spec["replicas"] == 2 and _kps(prod)["thanosRuler"]["podDisruptionBudget"]["enabled"] is True
+    assert THANOS_RULER_NAME == "kps-thanos-ruler"
+
+
+# --- the settings validation ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_real_stacks_keep_every_window(stack, dev, prod):
+    assert window_problems({"dev": dev, "prod": prod}[stack].result.platform.settings) == []
+
+
+def test_prometheus_retention_shorter_than_an_alert_window_is_rejected():
+    assert _error("dev", {"prometheus.retention": "2d"}) == (
+        f"{KEY}:prometheus.retention: 2d is shorter than the 3d window of "
+        "slo:sli_error:ratio_rate3d (group slo-api-availability)"
+    )
+
+
+def test_thanos_raw_retention_shorter_than_a_ruler_window_is_rejected():
+    message = _error("prod", {"thanos.compactor.retentionRaw": "30d"})
+    assert message == (
+        f"{KEY}:thanos.compactor.retentionRaw: 30d is shorter than the 30d window of "
+        "slo:sli_error:ratio_rate30d (group slo-api-availability-budget), evaluated by the Thanos Ruler"
+    )
+
+
+def test_an_slo_window_longer_than_every_retention_is_rejected():
+    message = _error("prod", {"alerting.sloOverrides": {"api-availability": {"window": "90d"}}})
+    assert message.startswith(f"{KEY}:thanos.compactor.retentionRaw: 35d is shorter than the 90d window of ")
+
+
+def test_an_alert_reading_a_ruler_record_is_rejected():
+    files = {
+        "f": {
+            "groups": [
+                {"name": "budget", "rules": [{"record": "r:30d", "expr": "avg_over_time(up[30d])"}]},
+                {"name": "alerts", "rules": [{"alert": "A", "expr": "r:30d < 0.9"}]},
+            ]
+        }
+    }
+    r = windows.Retentions("15d", {"raw": "35d", "5m": "180d", "1h": "2y"}, {}, RAW_POLICY, "30s")
+    (problem,) = windows.check_rules(files, r)
+    assert problem.startswith("prometheus.retention: 15d is too short for group alerts: A reads r:30d")
+
+
+# --- dashboards ----------------------------------------------------------------------------------
+
+
+def _dashboards(environment: str = "prod"):
+    return [(d.title, copy.deepcopy(d.model)) for d in build_dashboards(environment)]
+
+
+def _panel(dashboards, title: str) -> dict:
+    (panel,) = [p for _, m in dashboards for p in windows._panels(m["panels"]) if p.get("title") == title]
+    return panel
+
+
+def _prod_retentions(prod):
+    return retentions(prod.result.platform.settings)
+
+
+def test_a_long_panel_without_a_downsampled_step_is_rejected(prod):
+    dashboards = _dashboards()
+    del _panel(dashboards, "Estimated compute cost trend (per month, last 90 days)")["interval"]
+    (problem,) = windows.check_dashboards(dashboards, _prod_retentions(prod))
+    assert problem.startswith("thanos.compactor.retentionRaw: 35d is shorter than the 90d5m window of panel")
+
+
+def test_the_step_decides_the_tier_a_panel_reads(prod):
+    r = _prod_retentions(prod)
+    assert windows._thanos_kept(r, 30)[0] == "raw"
+    assert windows._thanos_kept(r, parse_duration("30m"))[0] == "5m"
+    assert windows._thanos_kept(r, parse_duration("5h"))[0] == "1h"
+    assert windows._thanos_kept(windows.Retentions(**{**r.__dict__, "auto_downsampling": False}), 18000)[0] == "raw"
+
+
+def test_an_influxql_panel_longer_than_the_default_policy_must_name_one(prod):
+    dashboards = _dashboards()
+    panel = _panel(dashboards, "Monthly active users, last 12 months (InfluxDB trends)")
+    query = panel["targets"][0]["query"]
+    assert f'FROM "{ONE_HOUR_POLICY}".' in query
+    panel["targets"][0]["query"] = query.replace(f'"{ONE_HOUR_POLICY}".', "")
+    (problem,) = windows.check_dashboards(dashboards, _prod_retentions(prod))
+    assert problem.startswith("influxdb.retention.rawRetention: 30d is shorter than the 365d window of panel")
+
+
+@pytest.mark.parametrize(
+    ("query", "policy"),
+    [
+        ('SELECT x FROM "m" WHERE $timeFilter', None),
+        ('SELECT x FROM "downsampled_1h"."slo:ratio" WHERE $timeFilter', "downsampled_1h"),
+        ('SELECT x FROM "prometheus"."downsampled_5m"."m"', "downsampled_5m"),
+        ('SELECT x FROM "prometheus".."m"', None),
+    ],
+)
+def test_influxql_retention_policy_of_the_from_clause(query, policy):
+    assert windows.influx_retention_policy(query) == policy
+
+
+def test_rule_files_are_the_ones_validated(prod):
+    # The validator builds the rules as the program deploys them: same groups, same order.
+    assert build_rule_files(prod.result.platform.settings.alerting_spec) == prod.result.platform.alert_rules.rule_files
