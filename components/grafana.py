@@ -33,6 +33,7 @@ import pulumiverse_grafana as grafana
 
 from components.chart import child_options, declare_chart, deep_merge
 from components.labels import secret, standard_labels
+from components.rollout import ContentDigests, ObjectRef
 from components.security import NOBODY, restricted_container, restricted_pod, tmp_mount
 from components.versions import GRAFANA, GRAFANA_IMAGE_TAG
 from stacks.settings import GrafanaSettings
@@ -56,6 +57,55 @@ class GrafanaArgs:
     # Password of settings.database.user; required when a database is configured.
     database_password: pulumi.Output[str] | None = None
     extra_values: Mapping[str, Any] = field(default_factory=dict)
+    # Records the admin and database Secrets, whose digest rolls the Grafana pods.
+    digests: ContentDigests = field(kw_only=True)
+
+
+# Grafana reads GF_SECURITY_ADMIN_PASSWORD only when it creates the admin, on its first start against
+# an empty database ("Set once on first-run": https://grafana.com/docs/grafana/latest/setup-grafana/
+# configure-grafana/#admin_password). So every pod start first sets the admin's password in the
+# database to the Secret's, with the CLI of the same image, against the same grafana.ini, data volume
+# and database: a rotated Secret rolls the pods (its digest is on the pod template) and the new pods
+# converge the database before Grafana serves, so the provider's next call authenticates.
+# `admin reset-admin-password --password-from-stdin` (the password never is an argument) changes the
+# user with `--user-id` (default 1: the admin Grafana creates first). On the very first start there is
+# no user yet and the command fails: tolerated, Grafana then creates the admin from the env itself.
+# Ref: grafana/grafana pkg/cmd/grafana-cli/commands/reset_password_command.go (password-from-stdin,
+# user-id); https://grafana.com/docs/grafana/latest/cli/#reset-admin-password
+RESET_ADMIN_PASSWORD_SCRIPT = """\
+if printf '%s\\n' "$GF_SECURITY_ADMIN_PASSWORD" | grafana cli --homepath /usr/share/grafana \\
+    --config /etc/grafana/grafana.ini admin reset-admin-password --password-from-stdin; then
+  echo "admin password set from the Secret"
+else
+  echo "admin password not set (no admin yet on a first start: Grafana creates it from the Secret)"
+fi
+"""
+
+
+def reset_admin_password_container(settings: GrafanaSettings) -> dict[str, Any]:
+    """The init container that makes the database's admin password the Secret's (see above)."""
+    env: list[dict[str, Any]] = [
+        {"name": "GF_SECURITY_ADMIN_PASSWORD", "valueFrom": {"secretKeyRef": {"name": ADMIN_SECRET, "key": "admin-password"}}}
+    ]
+    if settings.database is not None:
+        env.append({"name": "GF_DATABASE_PASSWORD", "valueFrom": {"secretKeyRef": {"name": DATABASE_SECRET, "key": "password"}}})
+    return {
+        "name": "reset-admin-password",
+        # Ref: grafana 12.11.1 values.yaml `image` (registry docker.io, repository grafana/grafana).
+        "image": f"docker.io/grafana/grafana:{GRAFANA_IMAGE_TAG}",
+        "command": ["/bin/sh", "-c", RESET_ADMIN_PASSWORD_SCRIPT],
+        "env": env,
+        # The chart's volumes: `config` (grafana.ini), `storage` (the data directory: dev's sqlite).
+        # Ref: grafana 12.11.1 templates/_pod.tpl (the grafana container's volumeMounts).
+        "volumeMounts": [
+            {"name": "config", "mountPath": "/etc/grafana/grafana.ini", "subPath": "grafana.ini"},
+            {"name": "storage", "mountPath": "/var/lib/grafana"},
+            tmp_mount(),
+        ],
+        # Within the pod's request (a pod requests the larger of its init and app containers).
+        "resources": settings.resources.to_k8s(),
+        "securityContext": restricted_container(),
+    }
 
 
 def grafana_values(settings: GrafanaSettings, storage_class: str | None) -> dict[str, Any]:
@@ -85,6 +135,8 @@ def grafana_values(settings: GrafanaSettings, storage_class: str | None) -> dict
         "extraEmptyDirMounts": [tmp_mount()],
         "automountServiceAccountToken": False,
         "rbac": {"create": False},
+        # Ref: grafana 12.11.1 values.yaml `extraInitContainers` (templates/_pod.tpl l.595).
+        "extraInitContainers": [reset_admin_password_container(settings)],
     }
     if settings.database is None:
         persistence: dict[str, Any] = {"enabled": True, "type": "pvc", "size": str(settings.storage_size)}
@@ -140,19 +192,27 @@ class Grafana(pulumi.ComponentResource):
             labels,
             {"admin-user": ADMIN_USER, "admin-password": password.result},
             child,
+            args.digests,
         )
         dependencies: list[pulumi.Resource] = [admin_secret]
+        read = [ObjectRef("Secret", args.namespace, ADMIN_SECRET)]
         if args.settings.database is not None:
             if args.database_password is None:
                 raise ValueError("GrafanaArgs.database_password is required with settings.database")
             dependencies.append(
                 secret(
                     f"{name}-database", DATABASE_SECRET, args.namespace, labels,
-                    {"password": args.database_password}, child,
+                    {"password": args.database_password}, child, args.digests,
                 )
             )
+            read.append(ObjectRef("Secret", args.namespace, DATABASE_SECRET))
 
         self.values = deep_merge(grafana_values(args.settings, args.storage_class), args.extra_values)
+        # Both Secrets are env vars; the chart's `checksum/secret` only covers a Secret it renders
+        # itself, which it does not with `admin.existingSecret` (grafana 12.11.1
+        # templates/deployment.yaml l.44-46). grafana.ini has the chart's `checksum/config`.
+        # Ref: values.yaml `podAnnotations` (templates/deployment.yaml l.51).
+        self.values["podAnnotations"] = {**self.values.get("podAnnotations", {}), **args.digests.annotations(read)}
         self.chart = declare_chart(
             f"{name}-chart",
             GRAFANA,
