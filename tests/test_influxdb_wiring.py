@@ -145,3 +145,9 @@ def test_bad_influx_retention_names_the_key(stack):
     with pytest.raises(ConfigError) as raised:
         stack("dev", {"influxdb.retention.rawRetention": "10m"})
     assert str(raised.value).startswith("terrafusion-monitoring:influxdb.retention.rawRetention:")
+
+
+def test_an_admin_generation_below_one_names_the_key(stack):
+    with pytest.raises(ConfigError) as raised:
+        stack("dev", {"influxdb.adminPasswordVersion": 0})
+    assert str(raised.value).startswith("terrafusion-monitoring:influxdb.adminPasswordVersion:")
