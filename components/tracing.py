@@ -176,7 +176,7 @@ class Tracing(pulumi.ComponentResource):
         # does not include it. The sampling ConfigMap is left out: Jaeger reloads it
         # (components/rollout.py SELF_RELOADING).
         args.digests.record("ConfigMap", ns, "user-config", self.jaeger_values["userconfig"])
-        self.jaeger_values["jaeger"]["podLabels"] = args.digests.annotations(
+        digest = args.digests.annotations(
             [
                 ObjectRef("ConfigMap", ns, "user-config"),
                 ObjectRef("Secret", ns, JAEGER_USER.secret_name),
@@ -187,7 +187,7 @@ class Tracing(pulumi.ComponentResource):
             f"{name}-jaeger",
             JAEGER,
             ns,
-            self.jaeger_values,
+            {**self.jaeger_values, "jaeger": {**self.jaeger_values["jaeger"], "podLabels": digest}},
             pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[sampling])),
         )
         self.collector_values = collector_values(args.collector, f"{JAEGER_FULLNAME}.{ns}.svc:{OTLP_GRPC_PORT}")

@@ -316,3 +316,18 @@ def test_the_digest_reveals_no_secret_content(stack_runs):
     content = unwrap(auth.inputs["stringData"])
     assert annotation != hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
     assert hmac_digest("another key", content) != hmac_digest("mock-password-" + key.name, content)
+
+
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+def test_a_chart_checksum_of_nothing_is_never_all_that_rolls_a_pod(stack_runs):
+    # fluent-bit with `existingConfigMap` hashes an empty template into `checksum/config`.
+    empty = []
+    for obj in workloads(stack_runs["base"]).values():
+        if obj["kind"] not in POD_KINDS - {"CronJob"}:
+            continue
+        annotations = (obj["spec"]["template"].get("metadata") or {}).get("annotations") or {}
+        if EMPTY_SHA256 in annotations.values() and DIGEST_KEY not in annotations:
+            empty.append(f"{obj['kind']} {obj['metadata']['name']}")
+    assert not empty
