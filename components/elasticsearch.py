@@ -41,7 +41,8 @@ import pulumi_tls as tls
 
 from components.chart import child_options, declare_chart
 from components.jobs import env_from_secret, plain_env, script_pod
-from components.labels import secret, standard_labels
+from components.labels import config_map, secret, standard_labels
+from components.rollout import ContentDigests
 from components.security import (
     NOBODY,
     RUNTIME_DEFAULT_SECCOMP,
@@ -306,6 +307,8 @@ class ElasticsearchArgs:
     trace_index_prefix: str
     # Node agents' namespace: the max_map_count DaemonSet and the Fluent Bit DaemonSet's Secret copies.
     agents_namespace: str
+    # Records the CA and user Secrets, so the clients that read them roll on a change.
+    digests: ContentDigests
 
 
 class Elasticsearch(pulumi.ComponentResource):
@@ -371,7 +374,7 @@ class Elasticsearch(pulumi.ComponentResource):
             f"{name}-http-tls", HTTP_TLS_SECRET, ns, labels,
             {"tls.crt": http_cert.cert_pem, "tls.key": http_key.private_key_pem, "ca.crt": ca.cert_pem}, child,
         )  # fmt: skip
-        ca_secret = secret(f"{name}-ca-public", CA_SECRET, ns, labels, {CA_KEY: ca.cert_pem}, child)
+        ca_secret = secret(f"{name}-ca-public", CA_SECRET, ns, labels, {CA_KEY: ca.cert_pem}, child, args.digests)
 
         roles = secret(
             f"{name}-roles", ROLES_SECRET, ns, labels,
@@ -383,13 +386,11 @@ class Elasticsearch(pulumi.ComponentResource):
             password = random.RandomPassword(f"{name}-{user.username}-password", length=32, special=False, opts=child)
             self.user_passwords[user.username] = password.result
             user_secrets.append(
-                k8s.core.v1.Secret(
-                    f"{name}-user-{user.username}",
-                    metadata=k8s.meta.v1.ObjectMetaArgs(name=user.secret_name, namespace=ns, labels=labels),
-                    type="kubernetes.io/basic-auth",
-                    string_data={"username": user.username, "password": password.result, "roles": user.role},
-                    opts=child,
-                )
+                secret(
+                    f"{name}-user-{user.username}", user.secret_name, ns, labels,
+                    {"username": user.username, "password": password.result, "roles": user.role},
+                    child, args.digests, type_="kubernetes.io/basic-auth",
+                )  # fmt: skip
             )
 
         # The Fluent Bit DaemonSet runs in the agents namespace and can only mount Secrets there:
@@ -397,18 +398,15 @@ class Elasticsearch(pulumi.ComponentResource):
         # in this namespace, reads those).
         agents_labels = standard_labels("elasticsearch", name, "agents-client")
         self.agents_client_secrets = [
-            secret(f"{name}-agents-ca-public", CA_SECRET, args.agents_namespace, agents_labels, {CA_KEY: ca.cert_pem}, child),
-            k8s.core.v1.Secret(
-                f"{name}-agents-user-{FLUENT_BIT_USER.username}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=FLUENT_BIT_USER.secret_name, namespace=args.agents_namespace, labels=agents_labels
-                ),
-                type="kubernetes.io/basic-auth",
-                string_data={
-                    "username": FLUENT_BIT_USER.username,
-                    "password": self.user_passwords[FLUENT_BIT_USER.username],
-                },
-                opts=child,
+            secret(
+                f"{name}-agents-ca-public", CA_SECRET, args.agents_namespace, agents_labels,
+                {CA_KEY: ca.cert_pem}, child, args.digests,
+            ),
+            secret(
+                f"{name}-agents-user-{FLUENT_BIT_USER.username}", FLUENT_BIT_USER.secret_name,
+                args.agents_namespace, agents_labels,
+                {"username": FLUENT_BIT_USER.username, "password": self.user_passwords[FLUENT_BIT_USER.username]},
+                child, args.digests, type_="kubernetes.io/basic-auth",
             ),
         ]
 
@@ -449,12 +447,7 @@ class Elasticsearch(pulumi.ComponentResource):
         job_name = f"es-lifecycle-{es_requests_hash(args.logs)}"
         self.lifecycle_job_labels = labels  # its pods' labels: a client of the cluster's HTTP port
         files = lifecycle_job_files(args.logs)
-        requests_map = k8s.core.v1.ConfigMap(
-            f"{name}-lifecycle",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=job_name, namespace=ns, labels=labels),
-            data=files,
-            opts=child,
-        )
+        requests_map = config_map(f"{name}-lifecycle", job_name, ns, labels, files, child, args.digests)
         self.lifecycle_job = k8s.batch.v1.Job(
             f"{name}-lifecycle-job",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=job_name, namespace=ns, labels=labels),

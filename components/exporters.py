@@ -20,7 +20,7 @@ rules: no RBAC objects.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -29,6 +29,7 @@ import pulumi_kubernetes as k8s
 from components.chart import child_options, declare_chart
 from components.elasticsearch import CA_KEY as ES_CA_KEY, CA_SECRET as ES_CA_SECRET, EXPORTER_USER
 from components.labels import secret, standard_labels
+from components.rollout import ContentDigests, ObjectRef
 from components.security import NOBODY, restricted_container, restricted_pod
 from components.versions import BLACKBOX_EXPORTER, ELASTICSEARCH_EXPORTER, POSTGRES_EXPORTER, PUSHGATEWAY
 from monitoring.alert_rules.platform import ES_CLUSTER_LABEL
@@ -138,6 +139,7 @@ class ExportersArgs:
     blackbox: BlackboxSettings
     postgres: PostgresExporterSettings
     postgres_dsn: pulumi.Output[str] | None = None
+    digests: ContentDigests = field(kw_only=True)
 
 
 class Exporters(pulumi.ComponentResource):
@@ -178,8 +180,13 @@ class Exporters(pulumi.ComponentResource):
                 standard_labels("postgres-exporter", name, "credentials"),
                 {POSTGRES_DSN_KEY: args.postgres_dsn},
                 child,
+                args.digests,
             )
             values = postgres_exporter_values(args.postgres)
+            # The DSN is an env var (DATA_SOURCE_NAME from the Secret); the chart's `checksum/secrets`
+            # hashes its own secrets.yaml, empty with `config.datasourceSecret` (8.2.0
+            # templates/deployment.yaml l.31-33). Ref: values.yaml `annotations` (pod template).
+            values["annotations"] = args.digests.annotations([ObjectRef("Secret", args.namespace, POSTGRES_DSN_SECRET)])
             declare_chart(
                 f"{name}-postgres",
                 POSTGRES_EXPORTER,

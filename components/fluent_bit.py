@@ -29,7 +29,8 @@ import pulumi_kubernetes as k8s
 
 from components.chart import child_options, declare_chart
 from components.elasticsearch import CA_KEY, CA_SECRET, FLUENT_BIT_USER, HTTP_PORT, HTTP_SERVICE
-from components.labels import standard_labels
+from components.labels import config_map, standard_labels
+from components.rollout import ContentDigests, ObjectRef
 from components.security import NOBODY, node_agent_container, restricted_container, restricted_pod
 from components.versions import FLUENT_BIT
 from monitoring.fluentbit import CONFIG_FILE_NAME, STATE_DIR, fluentbit_config, fluentbit_events_config
@@ -112,6 +113,8 @@ class FluentBitArgs:
     node_namespace: str
     settings: FluentBitSettings
     logs: LogsSpec
+    # The pipeline ConfigMaps are recorded here; the ES user and CA Secrets were (components/elasticsearch.py).
+    digests: ContentDigests
 
 
 class FluentBit(pulumi.ComponentResource):
@@ -127,21 +130,30 @@ class FluentBit(pulumi.ComponentResource):
         self.node_config = fluentbit_config(args.logs, es_host, HTTP_PORT, USER_ENV, PASSWORD_ENV, ca_file)
         self.events_config = fluentbit_events_config(es_host, HTTP_PORT, USER_ENV, PASSWORD_ENV, ca_file)
 
-        def config_map(role: str, config_name: str, namespace: str, text: str) -> k8s.core.v1.ConfigMap:
-            return k8s.core.v1.ConfigMap(
-                f"{name}-{role}-config",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=config_name, namespace=namespace, labels=labels),
-                data={CONFIG_FILE_NAME: text},
-                opts=child,
+        def pipeline(role: str, config_name: str, namespace: str, text: str) -> k8s.core.v1.ConfigMap:
+            return config_map(
+                f"{name}-{role}-config", config_name, namespace, labels, {CONFIG_FILE_NAME: text}, child, args.digests
             )
 
-        node_config = config_map("node", f"{NODE_FULLNAME}-pipeline", args.node_namespace, self.node_config)
-        events_config = config_map("events", f"{EVENTS_FULLNAME}-pipeline", ns, self.events_config)
+        node_config = pipeline("node", f"{NODE_FULLNAME}-pipeline", args.node_namespace, self.node_config)
+        events_config = pipeline("events", f"{EVENTS_FULLNAME}-pipeline", ns, self.events_config)
         self.values = {
             "node": node_values(args.settings, f"{NODE_FULLNAME}-pipeline"),
             "events": events_values(args.settings, f"{EVENTS_FULLNAME}-pipeline"),
         }
         self.namespaces = {"node": args.node_namespace, "events": ns}
+        # With `existingConfigMap` the chart's own `checksum/config` hashes an empty template (fluent-bit
+        # 0.58.1 templates/daemonset.yaml l.37, deployment.yaml l.40: configmap.yaml renders nothing), so
+        # the digest of what each pod reads is what rolls it. Ref: values.yaml `podAnnotations`.
+        for role, fullname in (("node", NODE_FULLNAME), ("events", EVENTS_FULLNAME)):
+            namespace = self.namespaces[role]
+            self.values[role]["podAnnotations"] = args.digests.annotations(
+                [
+                    ObjectRef("ConfigMap", namespace, f"{fullname}-pipeline"),
+                    ObjectRef("Secret", namespace, FLUENT_BIT_USER.secret_name),
+                    ObjectRef("Secret", namespace, CA_SECRET),
+                ]
+            )
         for role, dependency in (("node", node_config), ("events", events_config)):
             declare_chart(
                 f"{name}-{role}",

@@ -5,8 +5,17 @@ Chart facts (influxdata `influxdb` 4.12.5, read in its values.yaml and templates
 (the set-default-user Job was removed in 4.10.7; the admin user is created by the image's init
 script from INFLUXDB_ADMIN_* env, only when auth is enabled); the existing Secret must hold the
 keys `influxdb-user` and `influxdb-password`; `initScripts` only run on an empty volume, which is
-why retention policies and continuous queries are applied by a Job named after a hash of the
-InfluxQL: a changed schema is a new Job, so it runs again, and re-running is idempotent.
+why retention policies, continuous queries and users are applied by a Job named after a hash of the
+InfluxQL and a digest of the script and of every password it applies: a changed schema or a rotated
+password is a new Job, so it runs again, and re-running is idempotent.
+
+Credentials (docs/operations.md "Secrets"): the admin (`influxdb-auth`) is only used by the schema
+Job; Prometheus writes as `prometheus` (GRANT WRITE), Grafana reads as `grafana` (GRANT READ). The
+Job sets both users' passwords to their Secrets' on every run. The image creates the admin only on an
+empty volume, so the admin password has generations (`influxdb.adminPasswordVersion`): the Secret
+also holds the previous generation, which the Job uses to set the new one. Clients switch to a new
+password only once the Job applied it: the remote-write Secret Prometheus reads, and the reader
+password Grafana's datasource gets, are declared after the Job.
 The image is pinned to a 1.x tag: `latest` is InfluxDB 3, a different product.
 
 Pod security: the image runs as `USER influxdb` (uid/gid 1500, influxdata-docker
@@ -30,7 +39,8 @@ import pulumi_random as random
 
 from components.chart import child_options, declare_chart
 from components.jobs import env_from_secret, plain_env, script_pod
-from components.labels import secret, standard_labels
+from components.labels import config_map, secret, standard_labels
+from components.rollout import ContentDigests, ObjectRef
 from components.security import NOBODY, restricted_container, restricted_pod, tmp_mount, tmp_volume
 from components.versions import INFLUXDB, INFLUXDB_IMAGE, INFLUXDB_IMAGE_TAG
 from monitoring.influxdb import apply_script, build_influxql, remote_write_config, remote_write_url, schema_job_name
@@ -40,8 +50,13 @@ FULLNAME = "influxdb"
 PORT = 8086
 AUTH_SECRET = "influxdb-auth"
 READER_SECRET = "influxdb-reader"
+WRITER_SECRET = "influxdb-writer"
+# What Prometheus reads: the writer's credentials, written only after the schema Job applied them.
+REMOTE_WRITE_SECRET = "influxdb-remote-write"
 ADMIN_USER = "admin"
 READER_USER = "grafana"
+WRITER_USER = "prometheus"
+PREVIOUS_PASSWORD_KEY = "previous-password"
 INFLUXDB_GID = 1500  # the image's `influxdb` group (and user)
 
 
@@ -84,11 +99,17 @@ def influxdb_object_patch(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
+def admin_generation(version: int) -> str:
+    """Role name of the admin password's RandomPassword for one generation (1 is the original name)."""
+    return "admin" if version == 1 else f"admin-v{version}"
+
+
 @dataclass(frozen=True)
 class InfluxdbArgs:
     namespace: str
     storage_class: str | None
     settings: InfluxdbSettings
+    digests: ContentDigests
 
 
 class Influxdb(pulumi.ComponentResource):
@@ -104,20 +125,38 @@ class Influxdb(pulumi.ComponentResource):
         labels = standard_labels("influxdb", name, "trends")
         retention = args.settings.retention
 
-        admin_password = random.RandomPassword(f"{name}-admin-password", length=32, special=False, opts=child)
-        # Alphanumeric: the schema Job passes the reader password inside an InfluxQL string literal.
-        reader_password = random.RandomPassword(f"{name}-reader-password", length=32, special=False, opts=child)
-        self.reader_password = reader_password.result
-        auth = secret(
-            f"{name}-auth", AUTH_SECRET, args.namespace, labels,
-            {"influxdb-user": ADMIN_USER, "influxdb-password": admin_password.result}, child,
-        )  # fmt: skip
+        # Alphanumeric: the schema Job passes every password inside an InfluxQL string literal.
+        def password(role: str) -> random.RandomPassword:
+            return random.RandomPassword(f"{name}-{role}-password", length=32, special=False, opts=child)
+
+        # One RandomPassword per admin generation; generation 1 keeps the original resource name, so
+        # existing stacks keep their password. Raising the version adds the next generation and keeps
+        # the one before (older ones are deleted).
+        version = args.settings.admin_password_version
+        admin_password = password(admin_generation(version))
+        auth_data: dict[str, pulumi.Input[str]] = {"influxdb-user": ADMIN_USER, "influxdb-password": admin_password.result}
+        if version > 1:
+            auth_data[PREVIOUS_PASSWORD_KEY] = password(admin_generation(version - 1)).result
+        reader_password = password("reader")
+        writer_password = password("writer")
+        auth = secret(f"{name}-auth", AUTH_SECRET, args.namespace, labels, auth_data, child, args.digests)
         reader = secret(
             f"{name}-reader", READER_SECRET, args.namespace, labels,
-            {"username": READER_USER, "password": reader_password.result}, child,
+            {"username": READER_USER, "password": reader_password.result}, child, args.digests,
+        )  # fmt: skip
+        writer = secret(
+            f"{name}-writer", WRITER_SECRET, args.namespace, labels,
+            {"username": WRITER_USER, "password": writer_password.result}, child, args.digests,
         )  # fmt: skip
 
         self.values = influxdb_values(args.settings, args.storage_class)
+        # The chart renders `config` into ConfigMap `influxdb` and no checksum of it (influxdb 4.12.5
+        # templates/statefulset.yaml l.24 renders only `podAnnotations`); the admin env only matters
+        # on an empty volume, but it is content the pod reads, so it is in the digest too.
+        args.digests.record("ConfigMap", args.namespace, FULLNAME, self.values["config"])
+        self.values["podAnnotations"] = args.digests.annotations(
+            [ObjectRef("ConfigMap", args.namespace, FULLNAME), ObjectRef("Secret", args.namespace, AUTH_SECRET)]
+        )
         release = self.release = f"{name}-chart"
         # The chart's selector labels (its Service's too). The schema Job's pods carry the same
         # `app.kubernetes.io/name`, so only the release's instance label tells the server apart.
@@ -133,14 +172,20 @@ class Influxdb(pulumi.ComponentResource):
         )
 
         self.influxql = build_influxql(retention)
-        job_name = schema_job_name(self.influxql)
+        schema_name = schema_job_name(self.influxql)
         host = f"{FULLNAME}.{args.namespace}.svc"
         self.service_url = f"http://{host}:{PORT}"
-        schema = k8s.core.v1.ConfigMap(
-            f"{name}-schema",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=job_name, namespace=args.namespace, labels=labels),
-            data={"schema.iql": self.influxql, "apply-influxql.sh": apply_script()},
-            opts=child,
+        schema = config_map(
+            f"{name}-schema", schema_name, args.namespace, labels,
+            {"schema.iql": self.influxql, "apply-influxql.sh": apply_script()}, child, args.digests,
+        )  # fmt: skip
+        # A Job runs once: a new name (a new script, or any password it applies) is what runs it again.
+        job_name = args.digests.digest(
+            [ObjectRef("ConfigMap", args.namespace, schema_name)]
+            + [ObjectRef("Secret", args.namespace, s) for s in (AUTH_SECRET, READER_SECRET, WRITER_SECRET)]
+        ).apply(lambda digest: f"{schema_name}-{digest}")
+        previous_env = (
+            [env_from_secret("INFLUX_PREVIOUS_PASSWORD", AUTH_SECRET, PREVIOUS_PASSWORD_KEY)] if version > 1 else []
         )
 
         self.schema_job = k8s.batch.v1.Job(
@@ -157,22 +202,34 @@ class Influxdb(pulumi.ComponentResource):
                         *plain_env({"INFLUX_HOST": host, "INFLUX_PORT": str(PORT), "INFLUX_DATABASE": retention.database}),
                         env_from_secret("INFLUX_USERNAME", AUTH_SECRET, "influxdb-user"),
                         env_from_secret("INFLUX_PASSWORD", AUTH_SECRET, "influxdb-password"),
+                        *previous_env,
                         env_from_secret("INFLUX_READER_USER", READER_SECRET, "username"),
                         env_from_secret("INFLUX_READER_PASSWORD", READER_SECRET, "password"),
+                        env_from_secret("INFLUX_WRITER_USER", WRITER_SECRET, "username"),
+                        env_from_secret("INFLUX_WRITER_PASSWORD", WRITER_SECRET, "password"),
                     ],
-                    config_maps={"/schema": job_name},
+                    config_maps={"/schema": schema_name},
                 ),
             ),
             # Pulumi waits for the Job to complete, so Prometheus (which depends on it) only starts
             # writing once the policies exist.
             opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(depends_on=[self.chart, schema, auth, reader])
+                child, pulumi.ResourceOptions(depends_on=[self.chart, schema, auth, reader, writer])
             ),
         )
+        # Clients get a password only once InfluxDB has it: otherwise a rotation would give them the
+        # new one while the server still knows the old (the operator re-reads the remote-write Secret
+        # within seconds; 401s are not retried, so samples would be lost).
+        after_job = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.schema_job]))
+        self.remote_write_secret = secret(
+            f"{name}-remote-write", REMOTE_WRITE_SECRET, args.namespace, labels,
+            {"username": WRITER_USER, "password": writer_password.result}, after_job, args.digests,
+        )  # fmt: skip
+        self.reader_password = pulumi.Output.all(self.schema_job.id, reader_password.result).apply(lambda v: v[1])
         self.remote_write = remote_write_config(
             remote_write_url(host, PORT, retention.database),
-            username_secret=(AUTH_SECRET, "influxdb-user"),
-            password_secret=(AUTH_SECRET, "influxdb-password"),
+            username_secret=(REMOTE_WRITE_SECRET, "username"),
+            password_secret=(REMOTE_WRITE_SECRET, "password"),
         )
         self.register_outputs({"service_url": self.service_url})
 

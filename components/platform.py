@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from components import object_storage
 from components.alerting import (
@@ -38,6 +39,7 @@ from components.security import namespace_labels
 from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from components.prometheus_stack import PrometheusStack, PrometheusStackArgs, SecretKeyRef
 from components.thanos import QUERY_SERVICE as THANOS_QUERY_SERVICE
+from components.rollout import ContentDigests
 from components.thanos import Thanos, ThanosArgs
 from components.versions import BLACKBOX_EXPORTER, POSTGRES_EXPORTER
 from monitoring.dashboards import FOLDER_PERMISSIONS, FOLDERS, build_dashboards
@@ -107,6 +109,12 @@ class MonitoringPlatform(pulumi.ComponentResource):
         namespaces = [namespace, agents_ns]
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=namespaces)
 
+        # The key of every content digest (components/rollout.py): a secret of this stack, so a
+        # digest on a pod template says nothing about the content it was computed from.
+        digest_key = random.RandomPassword(f"{name}-content-digest-key", length=64, special=False, opts=in_namespace)
+        digests = ContentDigests(digest_key.result)
+        self.digests = digests
+
         credentials = {s.key: secrets[s.key] for s in OBJECT_STORAGE_SECRETS[settings.object_storage.type]}
         objstore_secret = secret(
             f"{name}-objstore",
@@ -119,6 +127,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 )
             },
             in_namespace,
+            digests,
         )
         spec = settings.alerting_spec
         enabled_receivers = spec.receivers.enabled_kinds()
@@ -138,7 +147,9 @@ class MonitoringPlatform(pulumi.ComponentResource):
         self.alertmanager_config_yaml = self.alerting.config_yaml
         self.influxdb = Influxdb(
             f"{name}-influxdb",
-            InfluxdbArgs(namespace=ns_name, storage_class=settings.storage_class, settings=settings.influxdb),
+            InfluxdbArgs(
+                namespace=ns_name, storage_class=settings.storage_class, settings=settings.influxdb, digests=digests
+            ),
             opts=pulumi.ResourceOptions.merge(stateful, pulumi.ResourceOptions(depends_on=[namespace])),
         )
         objstore_ref = SecretKeyRef(object_storage.SECRET_NAME, object_storage.SECRET_KEY)
@@ -161,12 +172,19 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 ruler=settings.thanos.ruler,
                 ruler_query_endpoint=f"dnssrv+_http._tcp.{THANOS_QUERY_SERVICE}.{ns_name}.svc.cluster.local",
                 ruler_alertmanagers_secret=SecretKeyRef(RULER_ALERTMANAGERS_SECRET, RULER_ALERTMANAGERS_KEY),
+                digests=digests,
             ),
             # Prometheus remote-writes into InfluxDB only once the schema Job created the policies.
             opts=pulumi.ResourceOptions.merge(
                 stateful,
                 pulumi.ResourceOptions(
-                    depends_on=[*namespaces, objstore_secret, self.alerting, self.influxdb.schema_job]
+                    depends_on=[
+                        *namespaces,
+                        objstore_secret,
+                        self.alerting,
+                        self.influxdb.schema_job,
+                        self.influxdb.remote_write_secret,
+                    ]
                 ),
             ),
         )
@@ -188,6 +206,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 objstore_secret=objstore_ref,
                 sidecar_endpoints=(self.prometheus_stack.sidecar_endpoint,),
                 ruler_endpoints=(self.prometheus_stack.ruler_endpoint,),
+                digests=digests,
             ),
             # The chart's ServiceMonitors need the Prometheus Operator CRDs to exist first.
             opts=pulumi.ResourceOptions.merge(
@@ -203,6 +222,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 logs=settings.logs,
                 trace_index_prefix=settings.jaeger.index_prefix,
                 agents_namespace=agents_ns_name,
+                digests=digests,
             ),
             opts=pulumi.ResourceOptions.merge(stateful, pulumi.ResourceOptions(depends_on=namespaces)),
         )
@@ -214,7 +234,11 @@ class MonitoringPlatform(pulumi.ComponentResource):
         self.fluent_bit = FluentBit(
             f"{name}-fluent-bit",
             FluentBitArgs(
-                namespace=ns_name, node_namespace=agents_ns_name, settings=settings.fluent_bit, logs=settings.logs
+                namespace=ns_name,
+                node_namespace=agents_ns_name,
+                settings=settings.fluent_bit,
+                logs=settings.logs,
+                digests=digests,
             ),
             # The node DaemonSet mounts the CA and user Secret copies of its own namespace.
             opts=pulumi.ResourceOptions.merge(
@@ -230,6 +254,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 sampling=settings.sampling_spec,
                 es_url=self.elasticsearch.url,
                 index_replicas=min(1, settings.elasticsearch.nodes - 1),
+                digests=digests,
             ),
             opts=after_es,
         )
@@ -240,6 +265,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 blackbox=settings.exporters.blackbox,
                 postgres=settings.exporters.postgres,
                 postgres_dsn=secrets[POSTGRES_DSN.key] if settings.exporters.postgres.enabled else None,
+                digests=digests,
             ),
             # Probe and ServiceMonitor are Operator CRDs.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus_stack]),
@@ -273,6 +299,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 storage_class=settings.storage_class,
                 settings=settings.grafana,
                 database_password=database_password,
+                digests=digests,
             ),
             opts=pulumi.ResourceOptions.merge(
                 stateful, pulumi.ResourceOptions(depends_on=[namespace, self.prometheus_stack])

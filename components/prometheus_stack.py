@@ -38,6 +38,7 @@ from typing import Any, Mapping
 import pulumi
 
 from components.chart import child_options, declare_chart, deep_merge
+from components.rollout import ContentDigests, ObjectRef
 from components.security import NOBODY, restricted_container, restricted_pod
 from components.versions import KUBE_PROMETHEUS_STACK, THANOS_IMAGE_TAG
 from monitoring.windows import EVALUATOR_LABEL, THANOS_RULER
@@ -148,6 +149,8 @@ class PrometheusStackArgs:
     ruler_query_endpoint: str = ""
     ruler_alertmanagers_secret: SecretKeyRef | None = None
     extra_values: Mapping[str, Any] = field(default_factory=dict)
+    # The object-storage Secret's content (recorded by the platform) rolls the Prometheus pods.
+    digests: ContentDigests = field(kw_only=True)
 
 
 def _volume_claim(storage_class: str | None, size: str) -> dict[str, Any]:
@@ -307,6 +310,15 @@ class PrometheusStack(pulumi.ComponentResource):
     def __init__(self, name: str, args: PrometheusStackArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("terrafusion:monitoring:PrometheusStack", name, None, opts)
         self.values = prometheus_stack_values(args)
+        # The Thanos sidecar reads objstore.yml from an env var the operator sets from the Secret
+        # (prometheus-operator@v0.93.0 pkg/prometheus/server/statefulset.go, OBJSTORE_CONFIG
+        # secretKeyRef), and the operator's input hash does not cover that Secret: the digest goes
+        # on the pods through `podMetadata` (kube-prometheus-stack 88.5.3 values.yaml
+        # prometheus.prometheusSpec.podMetadata, "propagated to the prometheus pods"). remote_write
+        # credentials need none (components/rollout.py SELF_RELOADING).
+        self.values["prometheus"]["prometheusSpec"]["podMetadata"] = {
+            "annotations": args.digests.annotations([ObjectRef("Secret", args.namespace, args.objstore_secret.name)])
+        }
         self.chart = declare_chart(
             f"{name}-chart",
             KUBE_PROMETHEUS_STACK,

@@ -23,6 +23,7 @@ import pulumi
 
 from components.chart import child_options, declare_chart, deep_merge
 from components.prometheus_stack import REPLICA_LABEL, THANOS_RULER_REPLICA_LABEL, SecretKeyRef
+from components.rollout import ContentDigests, ObjectRef
 from components.versions import THANOS, THANOS_IMAGE_TAG
 from monitoring.windows import QUERY_AUTO_DOWNSAMPLING
 from stacks.settings import ThanosSettings
@@ -43,6 +44,8 @@ class ThanosArgs:
     objstore_secret: SecretKeyRef
     # gRPC StoreAPI endpoints of the Prometheus sidecars (dnssrv+ addresses).
     sidecar_endpoints: tuple[str, ...]
+    # The object-storage Secret's content (recorded by the platform) rolls the bucket readers.
+    digests: ContentDigests
     # StoreAPI of the Thanos Ruler, whose recent samples are not in the bucket yet.
     ruler_endpoints: tuple[str, ...] = ()
     extra_values: Mapping[str, Any] = field(default_factory=dict)
@@ -148,6 +151,13 @@ class Thanos(pulumi.ComponentResource):
     def __init__(self, name: str, args: ThanosArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("terrafusion:monitoring:Thanos", name, None, opts)
         self.values = thanos_values(args)
+        # The compactor and store gateway mount objstore.yml by subPath (never updated in a running
+        # pod); the chart's `checksum/config` only exists with `objstoreConfig.create` (thanos 1.24.1
+        # templates/compact/statefulset.yaml l.26-33, store-gateway/statefulset.yaml l.26-33), so the
+        # digest goes in `<component>.podAnnotations`. Query and query-frontend read no bucket.
+        objstore = ObjectRef("Secret", args.namespace, args.objstore_secret.name)
+        for component in ("compact", "storeGateway"):
+            self.values[component]["podAnnotations"] = args.digests.annotations([objstore])
         self.chart = declare_chart(
             f"{name}-chart", THANOS, args.namespace, self.values, child_options(self, opts)
         )

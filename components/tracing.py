@@ -34,6 +34,7 @@ from components.chart import child_options, declare_chart
 from components.jobs import env_from_secret, plain_env, script_pod
 from components.elasticsearch import CA_KEY, CA_SECRET, JAEGER_USER
 from components.labels import standard_labels
+from components.rollout import ContentDigests, ObjectRef
 from components.security import restricted_container, restricted_pod, tmp_mount, tmp_volume
 from components.versions import CURL_IMAGE, JAEGER, OTEL_COLLECTOR, OTEL_COLLECTOR_IMAGE, OTEL_COLLECTOR_IMAGE_TAG
 from monitoring.otel import OTLP_HTTP_PORT, PROMETHEUS_EXPORTER_PORT, collector_api_rules, otel_collector_config, otlp_http_paths
@@ -253,6 +254,8 @@ class TracingArgs:
     es_url: str
     # Replicas of each Jaeger index: 1 where the cluster has a second node to hold it.
     index_replicas: int
+    # Jaeger's config is recorded here; its ES user and CA Secrets were (components/elasticsearch.py).
+    digests: ContentDigests
 
 
 class Tracing(pulumi.ComponentResource):
@@ -278,11 +281,25 @@ class Tracing(pulumi.ComponentResource):
         )
         self.jaeger_values = jaeger_values(args.jaeger, args.es_url, args.index_replicas)
         jaeger_release = f"{name}-jaeger"
+        # The chart renders `userconfig` into ConfigMap `user-config`, mounted by subPath (never
+        # updated in a running pod), and its pod annotations are fixed: no checksum, no annotation
+        # value (jaeger 4.11.1 templates/jaeger/jaeger-deploy.yaml l.35-40, 111-114, 129-131). A pod
+        # label is the one pod-template field its values reach (`jaeger.podLabels`); the selector
+        # does not include it. The sampling ConfigMap is left out: Jaeger reloads it
+        # (components/rollout.py SELF_RELOADING).
+        args.digests.record("ConfigMap", ns, "user-config", self.jaeger_values["userconfig"])
+        digest = args.digests.annotations(
+            [
+                ObjectRef("ConfigMap", ns, "user-config"),
+                ObjectRef("Secret", ns, JAEGER_USER.secret_name),
+                ObjectRef("Secret", ns, CA_SECRET),
+            ]
+        )
         jaeger = declare_chart(
             jaeger_release,
             JAEGER,
             ns,
-            self.jaeger_values,
+            {**self.jaeger_values, "jaeger": {**self.jaeger_values["jaeger"], "podLabels": digest}},
             pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[sampling])),
         )
         if args.jaeger.replicas > 1:

@@ -305,24 +305,49 @@ def apply_script() -> str:
     """POSIX sh run by the schema Job: `apply-influxql <file.iql>`.
 
     Environment: INFLUX_HOST, INFLUX_PORT, and the influx CLI's own INFLUX_USERNAME / INFLUX_PASSWORD
-    (from the admin Secret, so the password is never on a command line). With INFLUX_READER_USER,
-    INFLUX_READER_PASSWORD and INFLUX_DATABASE it also converges a read-only user (for Grafana:
-    a dashboard query must not be able to DROP anything); that password only lives in the Job's
-    environment, from a Secret. Waits up to
-    INFLUX_WAIT_SECONDS (default 120) for InfluxDB, then runs each statement with `influx -execute`.
-    A failing CREATE RETENTION POLICY is reported and tolerated; any other failure fails the Job.
+    (the admin, from its Secret, so no password is in the Pod spec). Every password is alphanumeric
+    (it goes into an InfluxQL string literal).
+
+    1. Authenticate. InfluxDB creates its admin from the image's env only on an empty volume
+       (influxdata-docker influxdb/1.11/alpine/init-influxdb.sh: only when the meta directory does not
+       exist), so after an admin rotation the server still has the old password: when INFLUX_PASSWORD
+       is refused and INFLUX_PREVIOUS_PASSWORD is accepted, the script sets the admin's password to
+       INFLUX_PASSWORD with the previous one, then carries on with the current one. Waits up to
+       INFLUX_WAIT_SECONDS (default 120) for InfluxDB, or for one of the two to be accepted.
+    2. Run each statement of the file with `influx -execute`. A failing CREATE RETENTION POLICY is
+       reported and tolerated; any other failure fails the Job.
+    3. Converge the optional users to the passwords of their Secrets: INFLUX_READER_USER /
+       INFLUX_READER_PASSWORD (GRANT READ, for Grafana: a dashboard query must not be able to DROP
+       anything) and INFLUX_WRITER_USER / INFLUX_WRITER_PASSWORD (GRANT WRITE, for Prometheus
+       remote_write), both on INFLUX_DATABASE. CREATE USER fails when the user exists; SET PASSWORD
+       then makes its password the current one, which is what makes a rotation converge.
     Ref: https://docs.influxdata.com/influxdb/v1/tools/influx-cli/#influx-arguments
+    Ref: https://docs.influxdata.com/influxdb/v1/administration/authentication_and_authorization/#user-management-commands
     """
     return f"""#!/bin/sh
 set -eu
 file="$1"
 host="${{INFLUX_HOST:?}}"
 port="${{INFLUX_PORT:-8086}}"
+admin="${{INFLUX_USERNAME:?}}"
+current="${{INFLUX_PASSWORD:?}}"
+previous="${{INFLUX_PREVIOUS_PASSWORD:-}}"
+accepted() {{
+  INFLUX_PASSWORD="$1" influx -host "$host" -port "$port" -execute 'SHOW DATABASES' >/dev/null 2>&1 </dev/null
+}}
+run() {{
+  influx -host "$host" -port "$port" -execute "$1" </dev/null
+}}
 waited=0
-until influx -host "$host" -port "$port" -execute 'SHOW DATABASES' >/dev/null 2>&1 </dev/null; do
+until accepted "$current"; do
+  if [ -n "$previous" ] && accepted "$previous"; then
+    echo "the admin still has its previous password: setting the current one"
+    INFLUX_PASSWORD="$previous" run "SET PASSWORD FOR \\"$admin\\" = '$current'"
+    continue
+  fi
   waited=$((waited + 2))
   if [ "$waited" -gt "${{INFLUX_WAIT_SECONDS:-120}}" ]; then
-    echo "InfluxDB at $host:$port not ready" >&2
+    echo "InfluxDB at $host:$port not ready, or it accepts neither the current nor the previous admin password" >&2
     exit 1
   fi
   sleep 2
@@ -330,7 +355,7 @@ done
 while IFS= read -r statement || [ -n "$statement" ]; do
   case "$statement" in ''|--*) continue ;; esac
   echo "> $statement"
-  if influx -host "$host" -port "$port" -execute "$statement" </dev/null; then
+  if run "$statement"; then
     continue
   fi
   case "$statement" in
@@ -339,17 +364,20 @@ while IFS= read -r statement || [ -n "$statement" ]; do
   esac
 done < "$file"
 echo "schema applied"
-# Optional read-only user (Grafana): its password comes from the environment, never from the file.
+# A user of the database, converged to the password of its Secret (never from the file).
+converge_user() {{
+  user="$1" secret="$2" privilege="$3"
+  database="${{INFLUX_DATABASE:?INFLUX_DATABASE is required with INFLUX_READER_USER or INFLUX_WRITER_USER}}"
+  run "CREATE USER \\"$user\\" WITH PASSWORD '$secret'" || echo "tolerated: user $user exists"
+  run "SET PASSWORD FOR \\"$user\\" = '$secret'"
+  run "GRANT $privilege ON \\"$database\\" TO \\"$user\\""
+  echo "$user can $privilege $database"
+}}
 if [ -n "${{INFLUX_READER_USER:-}}" ]; then
-  reader="$INFLUX_READER_USER"
-  secret="${{INFLUX_READER_PASSWORD:?INFLUX_READER_PASSWORD is required with INFLUX_READER_USER}}"
-  database="${{INFLUX_DATABASE:?INFLUX_DATABASE is required with INFLUX_READER_USER}}"
-  # CREATE USER fails when the user exists; SET PASSWORD then converges its password.
-  influx -host "$host" -port "$port" -execute "CREATE USER \"$reader\" WITH PASSWORD '$secret'" </dev/null \
-    || echo "tolerated: user $reader exists"
-  influx -host "$host" -port "$port" -execute "SET PASSWORD FOR \"$reader\" = '$secret'" </dev/null
-  influx -host "$host" -port "$port" -execute "GRANT READ ON \"$database\" TO \"$reader\"" </dev/null
-  echo "reader $reader can read $database"
+  converge_user "$INFLUX_READER_USER" "${{INFLUX_READER_PASSWORD:?INFLUX_READER_PASSWORD is required with INFLUX_READER_USER}}" READ
+fi
+if [ -n "${{INFLUX_WRITER_USER:-}}" ]; then
+  converge_user "$INFLUX_WRITER_USER" "${{INFLUX_WRITER_PASSWORD:?INFLUX_WRITER_PASSWORD is required with INFLUX_WRITER_USER}}" WRITE
 fi
 """
 

@@ -447,6 +447,13 @@ class InfluxdbSettings(Model):
     retention: InfluxRetentionSpec = Field(description="Retention of the raw, 5m and 1h tiers.")
     storage_size: Quantity = Field(description="PersistentVolume of the InfluxDB node.")
     resources: Resources
+    admin_password_version: int = Field(
+        1,
+        ge=1,
+        description="Generation of the InfluxDB admin password. Raise it by one to rotate the password: "
+        "the program keeps the previous generation, with which the schema Job sets the new one "
+        "(InfluxDB only creates its admin on an empty volume). docs/operations.md \"Secrets\".",
+    )
 
 
 class ElasticsearchSettings(Model):

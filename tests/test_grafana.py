@@ -91,3 +91,36 @@ def test_grafana_objects_use_the_grafana_provider_and_wait_for_the_chart(dev):
 def test_teams_from_stack_config_exist(prod):
     names = sorted(t.inputs["name"] for t in prod.of_type("grafana:oss/team:Team"))
     assert names == ["Developers", "Executives", "Operations", "Security"]
+
+
+def _grafana_deployment(run):
+    from tools import helm
+    from components.versions import GRAFANA as REF
+
+    inputs = run.chart("grafana").plain_inputs
+    release = helm.Release(name=inputs["name"], ref=REF, namespace=inputs["namespace"], values=inputs["values"])
+    return next(o for o in helm.template(release) if o["kind"] == "Deployment")
+
+
+def test_every_grafana_pod_first_sets_the_admin_password_from_the_secret(prod):
+    pod = _grafana_deployment(prod)["spec"]["template"]["spec"]
+    (init,) = [c for c in pod["initContainers"] if c["name"] == "reset-admin-password"]
+    grafana = next(c for c in pod["containers"] if c["name"] == "grafana")
+    # Same image, same grafana.ini and data volume as Grafana itself: it changes the database Grafana uses.
+    assert init["image"] == grafana["image"]
+    assert {m["name"] for m in init["volumeMounts"]} >= {"config", "storage"}
+    assert {v["name"] for v in pod["volumes"]} >= {m["name"] for m in init["volumeMounts"]}
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in init["env"]}
+    assert env["GF_SECURITY_ADMIN_PASSWORD"] == {"name": "grafana-admin", "key": "admin-password"}
+    assert env["GF_DATABASE_PASSWORD"] == {"name": "grafana-database", "key": "password"}
+    # The password goes through stdin, never the command line.
+    script = init["command"][-1]
+    assert "admin reset-admin-password --password-from-stdin" in script
+    assert "GF_SECURITY_ADMIN_PASSWORD" in script.split("|")[0]
+
+
+def test_a_rotated_admin_password_rolls_grafana(prod, stack):
+    rotated = stack("prod", rotate=frozenset({"terrafusion-grafana-admin-password"}))
+    before = _grafana_deployment(prod)["spec"]["template"]["metadata"]["annotations"]
+    after = _grafana_deployment(rotated)["spec"]["template"]["metadata"]["annotations"]
+    assert before["terrafusion.io/config-digest"] != after["terrafusion.io/config-digest"]

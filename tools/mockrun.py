@@ -33,8 +33,11 @@ REDACTED = "[secret]"
 DELETE = object()  # config override value that removes a key
 
 
-def placeholder_secret(key: str) -> str:
-    return f"placeholder-{key}"
+ROTATED = "-rotated"  # what a rotated generated value or placeholder gets appended
+
+
+def placeholder_secret(key: str, rotate: frozenset[str] = frozenset()) -> str:
+    return f"placeholder-{key}" + (ROTATED if key in rotate else "")
 
 
 def is_secret(value: Any) -> bool:
@@ -86,18 +89,34 @@ class Resource:
         return unwrap(self.inputs)
 
 
+# Types whose generated value the mocks make up (a rotation test can change one by resource name).
+GENERATED_TYPES = (
+    "random:index/randomPassword:RandomPassword",
+    "tls:index/privateKey:PrivateKey",
+    "tls:index/certRequest:CertRequest",
+    "tls:index/selfSignedCert:SelfSignedCert",
+    "tls:index/locallySignedCert:LocallySignedCert",
+)
+
+
 class _Mocks(pulumi_mocks.Mocks):
+    def __init__(self, rotate: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        self.rotate = rotate
+
     def new_resource(self, args: pulumi_mocks.MockResourceArgs):
         state = dict(args.inputs)
+        # Deterministic, so two renders are byte-identical, unless the run rotates this resource.
+        mark = f"mock{ROTATED if args.name in self.rotate else ''}-"
         if args.typ == "random:index/randomPassword:RandomPassword":
-            # Deterministic, so two renders are byte-identical; the SDK marks `result` secret.
-            state["result"] = f"mock-password-{args.name}"
+            # The SDK marks `result` secret.
+            state["result"] = f"{mark}password-{args.name}"
         elif args.typ == "tls:index/privateKey:PrivateKey":
-            state["privateKeyPem"] = f"mock-private-key-{args.name}"
+            state["privateKeyPem"] = f"{mark}private-key-{args.name}"
         elif args.typ == "tls:index/certRequest:CertRequest":
-            state["certRequestPem"] = f"mock-csr-{args.name}"
+            state["certRequestPem"] = f"{mark}csr-{args.name}"
         elif args.typ in ("tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"):
-            state["certPem"] = f"-----BEGIN CERTIFICATE-----\nmock-{args.name}\n-----END CERTIFICATE-----\n"
+            state["certPem"] = f"-----BEGIN CERTIFICATE-----\n{mark}{args.name}\n-----END CERTIFICATE-----\n"
         return f"{args.name}-id", state
 
     def call(self, args: pulumi_mocks.MockCallArgs):
@@ -233,6 +252,9 @@ class StackRun:
     stack: str
     overrides: Mapping[str, Any] = field(default_factory=dict)
     fill_required_secrets: bool = True
+    # Generated resources (by name) and secret config keys whose value differs from the default run's:
+    # a rotation, for tests that check what a changed secret reaches.
+    rotate: frozenset[str] = frozenset()
     resources: list[Resource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: set[str] = field(default_factory=set)
@@ -252,7 +274,7 @@ class StackRun:
         secret_keys: list[str] = []
         for key, value in raw.items():
             if isinstance(value, dict) and set(value) == {"secure"}:
-                config[key] = placeholder_secret(key.split(":", 1)[1])
+                config[key] = placeholder_secret(key.split(":", 1)[1], self.rotate)
                 secret_keys.append(key)
                 self.placeholder_secrets.append(key)
             else:
@@ -271,7 +293,7 @@ class StackRun:
         for secret in required_secrets(settings):
             full = prefix + secret.key
             if full not in config:
-                config[full] = placeholder_secret(secret.key)
+                config[full] = placeholder_secret(secret.key, self.rotate)
                 secret_keys.append(full)
                 self.placeholder_secrets.append(full)
                 self.warnings.append(
@@ -288,9 +310,9 @@ class StackRun:
         logger = logging.getLogger(f"terrafusion.mockrun.{self.stack}")
         logger.propagate = False
         logger.handlers = [collector]
-        monitor = _RecordingMonitor(_Mocks())
+        monitor = _RecordingMonitor(_Mocks(self.rotate))
         pulumi_mocks.set_mocks(
-            _Mocks(), project=PROJECT, stack=self.stack, preview=False, logger=logger, monitor=monitor
+            _Mocks(self.rotate), project=PROJECT, stack=self.stack, preview=False, logger=logger, monitor=monitor
         )
         SETTINGS.rpc_manager.clear()
         SETTINGS.outputs.clear()

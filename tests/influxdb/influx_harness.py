@@ -65,7 +65,10 @@ class JobRun:
 class InfluxServer:
     """influxd 1.6 with auth enabled; the admin is created first (allowed without auth while no user exists)."""
 
-    def __init__(self, influxd_bin: str, influx_bin: str, workdir: Path) -> None:
+    def __init__(self, influxd_bin: str, influx_bin: str, workdir: Path, admin_password: str = ADMIN_PASSWORD) -> None:
+        # The password the admin is created with, and the harness's own calls use (a rotation test
+        # changes it on the server, then here).
+        self.admin_password = admin_password
         self.influxd_bin = influxd_bin
         self.influx_bin = influx_bin
         self.workdir = workdir
@@ -105,7 +108,7 @@ bind-address = "{LOCALHOST}:{free_port()}"
             wait_until(self._pingable, timeout=15, what="influxd to answer /ping")
             # The first user may be created without credentials, and must be an admin.
             # Ref: https://docs.influxdata.com/influxdb/v1/administration/authentication_and_authorization/
-            self.cli(f"CREATE USER {ADMIN_USER} WITH PASSWORD '{ADMIN_PASSWORD}' WITH ALL PRIVILEGES", auth=False)
+            self.cli(f"CREATE USER {ADMIN_USER} WITH PASSWORD '{self.admin_password}' WITH ALL PRIVILEGES", auth=False)
         except BaseException:
             self.__exit__()
             raise
@@ -130,7 +133,7 @@ bind-address = "{LOCALHOST}:{free_port()}"
             return False
 
     def cli(self, statement: str, auth: bool = True) -> subprocess.CompletedProcess:
-        env = {**os.environ, "INFLUX_USERNAME": ADMIN_USER, "INFLUX_PASSWORD": ADMIN_PASSWORD} if auth else None
+        env = {**os.environ, "INFLUX_USERNAME": ADMIN_USER, "INFLUX_PASSWORD": self.admin_password} if auth else None
         result = subprocess.run(
             [self.influx_bin, "-host", LOCALHOST, "-port", str(self.port), "-execute", statement],
             capture_output=True, text=True, timeout=15, env=env, stdin=subprocess.DEVNULL,
@@ -150,7 +153,7 @@ bind-address = "{LOCALHOST}:{free_port()}"
             "INFLUX_HOST": LOCALHOST,
             "INFLUX_PORT": str(self.port),
             "INFLUX_USERNAME": ADMIN_USER,
-            "INFLUX_PASSWORD": ADMIN_PASSWORD,
+            "INFLUX_PASSWORD": self.admin_password,
             "INFLUX_WAIT_SECONDS": "10",
             "PATH": f"{Path(self.influx_bin).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             **(extra_env or {}),
@@ -165,7 +168,7 @@ bind-address = "{LOCALHOST}:{free_port()}"
         """Run InfluxQL over HTTP (basic auth); the series of the first result as dicts."""
         params = {"q": q, **({"db": db} if db else {})}
         request = urllib.request.Request(f"{self.url}/query?{urllib.parse.urlencode(params)}")
-        request.add_header("Authorization", _basic(ADMIN_USER, ADMIN_PASSWORD))
+        request.add_header("Authorization", _basic(ADMIN_USER, self.admin_password))
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (127.0.0.1)
             body = json.load(response)
         result = body["results"][0]
@@ -185,7 +188,7 @@ bind-address = "{LOCALHOST}:{free_port()}"
         """Write line protocol (second precision) into db.rp."""
         params = urllib.parse.urlencode({"db": db, "rp": rp, "precision": "s"})
         request = urllib.request.Request(f"{self.url}/write?{params}", data=lines.encode(), method="POST")
-        request.add_header("Authorization", _basic(ADMIN_USER, ADMIN_PASSWORD))
+        request.add_header("Authorization", _basic(ADMIN_USER, self.admin_password))
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (127.0.0.1)
             assert response.status == 204
 

@@ -1,8 +1,8 @@
 """Live: Prometheus remote_write, filtered by the generated relabel rule, into the real influxd 1.6.
 
 Prometheus scrapes a tiny exporter (one business series, one node series) and evaluates one `slo:`
-recording rule; remote_write authenticates with basic auth to `/api/v1/prom/write?db=<db>` after the
-schema Job's InfluxQL was applied. Bounded: the samples arrive within a few seconds (5 s batch deadline).
+recording rule; remote_write authenticates with basic auth, as the write-only user the schema Job
+creates (as in the cluster), to `/api/v1/prom/write?db=<db>` after the schema Job's InfluxQL was applied. Bounded: the samples arrive within a few seconds (5 s batch deadline).
 Every test runs on Prometheus 3.5.3 (what the charts deploy) and 2.42 (bookworm), tools/engines.py:
 one Prometheus per generation, each into its own database, all writing at once so the waits overlap.
 """
@@ -15,8 +15,6 @@ from contextlib import ExitStack
 
 import pytest
 from influx_harness import (
-    ADMIN_PASSWORD,
-    ADMIN_USER,
     LOCALHOST,
     PrometheusServer,
     TinyExporter,
@@ -30,6 +28,7 @@ from monitoring.influxdb import REMOTE_WRITE_KEEP_REGEX, build_influxql, remote_
 from tools import engines
 
 SLO_RECORD = "slo:sli_error:ratio_rate5m"
+WRITER_USER, WRITER_PASSWORD = "prometheus", "writer0live"
 ARRIVAL_TIMEOUT_S = 35
 RULES = {"groups": [{"name": "slo", "rules": [
     {"record": SLO_RECORD, "expr": 'label_replace(vector(0.002), "service", "api", "", "")'},
@@ -47,7 +46,7 @@ def _config(influxd, exporter: TinyExporter, database: str) -> dict:
     return {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "scrape_configs": [{"job_name": "tiny", "static_configs": [{"targets": [exporter.target]}]}],
-        "remote_write": [to_prometheus_remote_write(entry, ADMIN_USER, ADMIN_PASSWORD)],
+        "remote_write": [to_prometheus_remote_write(entry, WRITER_USER, WRITER_PASSWORD)],
     }
 
 
@@ -67,7 +66,14 @@ def feeds(influxd, tmp_path_factory) -> Iterator[dict[str, str | None]]:
             if binary is None:
                 continue
             workdir = tmp_path_factory.mktemp(f"live-{generation}")
-            run = influxd.run_schema_job(build_influxql(make_spec(database=_database(generation))), workdir)
+            writer = {
+                "INFLUX_DATABASE": _database(generation),
+                "INFLUX_WRITER_USER": WRITER_USER,
+                "INFLUX_WRITER_PASSWORD": WRITER_PASSWORD,
+            }
+            run = influxd.run_schema_job(
+                build_influxql(make_spec(database=_database(generation))), workdir, extra_env=writer
+            )
             assert run.returncode == 0, run.output
             server = PrometheusServer(binary, workdir, _config(influxd, exporter, _database(generation)), RULES)
             try:
