@@ -9,8 +9,9 @@ Chart facts (kube-prometheus-stack 88.5.3, verified in its values.yaml and templ
   the CRDs from the chart's crds/ folder when the chart version changes.
 - `*SelectorNilUsesHelmValues: false` makes Prometheus select every ServiceMonitor, PodMonitor,
   Probe, ScrapeConfig and PrometheusRule in the cluster, not only those labelled with this release.
-- The chart's default rules are off: their severities (critical/warning/info) break the alert
-  contract (P1-P4 only); the platform's own rule catalogue replaces them.
+- The chart's default rules are on, less the groups whose targets are not scraped and the alerts
+  our catalogue duplicates; their severities (critical/warning/info) become P2/P3/P4 in the rendered
+  PrometheusRules by the release's object patch (monitoring/upstream_rules.py).
 - `thanos.objectStorageConfig.existingSecret` is the only shape that renders; a flat {name, key}
   is silently dropped by the template.
 
@@ -40,6 +41,7 @@ import pulumi
 from components.chart import child_options, declare_chart, deep_merge
 from components.security import NOBODY, restricted_container, restricted_pod
 from components.versions import KUBE_PROMETHEUS_STACK, THANOS_IMAGE_TAG
+from monitoring.upstream_rules import default_rules_values, upstream_rule_patch
 from stacks.settings import AlertmanagerSettings, PrometheusSettings
 
 # fullnameOverride: every object name below derives from it (templates/_helpers.tpl).
@@ -123,7 +125,9 @@ def prometheus_stack_values(args: PrometheusStackArgs) -> dict[str, Any]:
     values: dict[str, Any] = {
         "fullnameOverride": FULLNAME,
         "grafana": {"enabled": False},
-        "defaultRules": {"create": False},
+        # Ref: kube-prometheus-stack 88.5.3 values.yaml `defaultRules` (rules.<group>, disabled.<Alert>,
+        # additionalRuleGroupLabels.<group>), templates/prometheus/rules-1.14/*.yaml
+        "defaultRules": default_rules_values(),
         "crds": {"enabled": True, "upgradeJob": {"enabled": False}},
         "prometheusOperator": {
             "tls": {"enabled": False},
@@ -194,6 +198,18 @@ def prometheus_stack_values(args: PrometheusStackArgs) -> dict[str, Any]:
             "namespaceOverride": args.agents_namespace,
             "securityContext": restricted_pod(run_as_user=NOBODY, run_as_group=NOBODY, fs_group=NOBODY),
             "containerSecurityContext": restricted_container(),
+            # The node a series comes from as `node`: kube-prometheus-stack's node.rules and the
+            # k8s-resources-node dashboard aggregate node-exporter series `by (cluster, node)`; without
+            # it every node collapses into one series. Ref: charts/prometheus-node-exporter (4.56.1)
+            # values.yaml `prometheus.monitor.relabelings`, templates/servicemonitor.yaml; Prometheus
+            # kubernetes_sd `endpoints` role meta label `__meta_kubernetes_pod_node_name`.
+            "prometheus": {
+                "monitor": {
+                    "relabelings": [
+                        {"action": "replace", "sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetLabel": "node"}
+                    ]
+                }
+            },
         },
         "kubeStateMetrics": {"enabled": True},
         # Ref: charts/kube-state-metrics (8.4.0) values.yaml `collectorsExclude`; templates/_helpers.tpl
@@ -220,6 +236,8 @@ class PrometheusStack(pulumi.ComponentResource):
             args.namespace,
             self.values,
             child_options(self, opts),
+            # Upstream severities -> P1-P4 in the PrometheusRules themselves (monitoring/upstream_rules.py).
+            object_patch=upstream_rule_patch,
         )
         svc = f"{args.namespace}.svc"
         self.prometheus_url = f"http://{PROMETHEUS_SERVICE}.{svc}:{PROMETHEUS_PORT}"
