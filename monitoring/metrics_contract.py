@@ -59,6 +59,8 @@ from typing import Any
 
 import yaml
 
+from monitoring.upstream_rules import UPSTREAM_RULE_PREFIX
+
 # --- labels added on the way to a query ------------------------------------------------------
 
 # Target labels the Prometheus Operator (v0.93.x, bundled by kube-prometheus-stack 88.5.3) sets on
@@ -94,7 +96,7 @@ _KPS = "kube-prometheus-stack 88.5.3"
 # so the checker accepts it in those rules (and only there) and keeps it absent from their results.
 # Ref: kubernetes-monitoring/kubernetes-mixin config.libsonnet (clusterLabel: 'cluster'), as
 # generated into kube-prometheus-stack 88.5.3 templates/prometheus/rules-1.14/*.yaml.
-UPSTREAM_RULE_FILE_PREFIX = "kps-"
+UPSTREAM_RULE_FILE_PREFIX = UPSTREAM_RULE_PREFIX
 MIXIN_OPTIONAL_LABELS: frozenset[str] = frozenset({"cluster"})
 
 

@@ -34,6 +34,10 @@ from typing import Any
 
 from monitoring.severity import UPSTREAM_SEVERITY
 
+# The chart's PrometheusRules are named `<fullnameOverride>-<file>` (components/prometheus_stack.py
+# FULLNAME "kps"); ours are `terrafusion-<stem>`. Ref: templates/prometheus/rules-1.14/*.yaml metadata.name.
+UPSTREAM_RULE_PREFIX = "kps-"
+
 # Whether the cluster's control plane (etcd, kube-scheduler, kube-controller-manager) can be
 # scraped. Managed control planes (EKS, GKE, AKS) expose none of them, so their rule groups are off.
 # A `cluster.controlPlane: managed|self-hosted` setting is being added separately (issue 9, class 5),
