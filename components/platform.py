@@ -23,7 +23,7 @@ from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from components.prometheus_stack import PrometheusStack, PrometheusStackArgs, SecretKeyRef
 from components.thanos import Thanos, ThanosArgs
 from components.versions import BLACKBOX_EXPORTER, POSTGRES_EXPORTER
-from monitoring.dashboards import FOLDER_PERMISSIONS, FOLDERS, build_dashboards
+from monitoring.dashboards import FOLDER_PERMISSIONS, FOLDERS, build_dashboards, build_upstream_dashboards
 from monitoring.slo import effective_slos
 from monitoring.datasources import (
     ELASTICSEARCH_LOGS_UID,
@@ -259,7 +259,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 },
                 folders=FOLDERS,
                 folder_permissions=FOLDER_PERMISSIONS,
-                dashboards=build_dashboards(settings.environment, slos=effective_slos(spec)),
+                dashboards=build_dashboards(settings.environment, slos=effective_slos(spec)) + build_upstream_dashboards(),
             ),
             provider=self.grafana.provider,
             grafana_ready=[self.grafana.chart],

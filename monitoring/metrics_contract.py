@@ -532,6 +532,27 @@ _UPSTREAM_RULE_FAMILIES: tuple[Family, ...] = (
     # kps-alertmanager ServiceMonitors. Ref: prometheus-operator@v0.93.0 cmd/prometheus-config-reloader
     # (thanos-io/thanos pkg/reloader: reloader_last_reload_successful)
     _f("reloader_last_reload_successful", "gauge", (), ("prometheus", "alertmanager"), "thanos-io/thanos@v0.42.4 pkg/reloader/reloader.go"),
+    # --- what the kept upstream dashboards read (monitoring/dashboards/upstream.py) ---
+    _f("kube_namespace_status_phase", "gauge", ("namespace", "phase"), "kube-state-metrics", _KSM_C + "namespace-metrics.md"),
+    *(
+        _f(f"container_fs_{m}_total", "counter", (*_CADV, "device"), "cadvisor", "google/cadvisor@v0.60.5 container/libcontainer, metrics/prometheus.go")
+        for m in ("reads", "reads_bytes", "writes", "writes_bytes")
+    ),
+    *(
+        _f(f"container_network_{d}_{m}_total", "counter", (*_CADV, "interface"), "cadvisor", "google/cadvisor@v0.60.5 metrics/prometheus.go")
+        for d in ("receive", "transmit") for m in ("bytes", "packets", "packets_dropped")
+    ),
+    *(_f(f"node_load{n}", "gauge", (), "node-exporter", _NE + "loadavg.go") for n in (5, 15)),
+    *(_f(f"node_disk_{m}_bytes_total", "counter", ("device",), "node-exporter", _NE + "diskstats_linux.go") for m in ("read", "written")),
+    # The netstat collector's default --collector.netstat.fields include these three.
+    *(
+        _f(f"node_netstat_{m}", "untyped", (), "node-exporter", _NE + "netstat_linux.go (netStatFields default)")
+        for m in ("Tcp_OutSegs", "Tcp_RetransSegs", "TcpExt_TCPSynRetrans")
+    ),
+    _f("node_time_seconds", "gauge", (), "node-exporter", _NE + "time.go"),
+    _f("node_uname_info", "gauge", ("sysname", "release", "version", "machine", "nodename", "domainname"), "node-exporter", _NE + "uname.go"),
+    _f("node_exporter_build_info", "gauge", ("version", "revision", "branch", "goversion", "goos", "goarch", "tags"), "node-exporter",
+       "prometheus/common version/info.go (NewCollector), used by node_exporter@v1.12.1 node_exporter.go"),
     # prometheus-operator
     *(
         _f(f"prometheus_operator_{m}", kind, ("controller", *extra), "prometheus-operator", _OPERATOR)
