@@ -7,7 +7,12 @@ import json
 
 import pytest
 
-from monitoring.dashboards import FOLDER_PERMISSIONS, FOLDERS, build_dashboards, build_upstream_dashboards
+from monitoring.dashboards import (
+    FOLDER_PERMISSIONS,
+    FOLDERS,
+    build_dashboards,
+    build_upstream_dashboards,
+)
 from stacks.config import ConfigError
 
 FOLDER = "grafana:oss/folder:Folder"

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 
-from monitoring.dashboards import FOLDER_PERMISSIONS, KUBERNETES, build_upstream_dashboards
-from monitoring.dashboards import upstream
+from monitoring.dashboards import (
+    FOLDER_PERMISSIONS,
+    KUBERNETES,
+    build_upstream_dashboards,
+    upstream,
+)
 from monitoring.datasources import THANOS_UID
 from tools import upstream_dashboards
 

@@ -28,7 +28,7 @@ from monitoring.severity import UPSTREAM_SEVERITY, Severity, expected_receivers
 from tools import helm, render
 
 sys.path.insert(0, str(Path(__file__).parent / "monitoring"))
-from alerting_live import WebhookRecorder, run_prometheus  # noqa: E402
+from alerting_live import WebhookRecorder, run_prometheus
 
 STACKS = ("dev", "prod")
 P_LEVELS = {s.value for s in Severity}

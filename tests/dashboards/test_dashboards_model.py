@@ -6,7 +6,13 @@ import json
 
 from grafana_foundation_sdk.models.dashboard import Dashboard as SdkDashboard
 
-from monitoring.dashboards import FOLDER_PERMISSIONS, FOLDERS, TEAMS, build_dashboards, build_upstream_dashboards
+from monitoring.dashboards import (
+    FOLDER_PERMISSIONS,
+    FOLDERS,
+    TEAMS,
+    build_dashboards,
+    build_upstream_dashboards,
+)
 from monitoring.dashboards._grafana import DEPLOYMENTS_EXPR, INCIDENTS_EXPR
 from monitoring.datasources import THANOS_UID
 
