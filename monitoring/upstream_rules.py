@@ -97,7 +97,11 @@ RULE_GROUPS: tuple[RuleGroupChoice, ...] = (
     RuleGroupChoice("k8sContainerResource", True, "recording rules of the upstream dashboards and kubernetes-resources"),
     RuleGroupChoice("k8sContainerMemoryWorkingSetBytes", True, "recording rules of the upstream dashboards"),
     RuleGroupChoice("k8sPodOwner", True, "recording rules (pod -> workload) of the upstream dashboards"),
-    RuleGroupChoice("kubeApiserverAvailability", True, "the API server is scraped (kubeApiServer.enabled), also on managed clusters"),
+    RuleGroupChoice(
+        "kubeApiserverAvailability", False,
+        "30-day API server availability, recorded over [30d] where Prometheus keeps 15d (prod) or 2d (dev); "
+        "only the API server dashboard, not provisioned, reads it",
+    ),
     RuleGroupChoice("kubeApiserverBurnrate", True, "recording rules of KubeAPIErrorBudgetBurn"),
     RuleGroupChoice("kubeApiserverHistogram", True, "recording rules of the API server dashboard"),
     RuleGroupChoice("kubeApiserverSlos", True, "API server error-budget burn: a real symptom of every workload's deploys", "kubernetes"),
