@@ -381,7 +381,7 @@ _EVENTS = ("otel-event-aggregation", "prom-aggregation-gateway")
 # controller-manager, kube-proxy) are off, so nothing reads their series.
 _KSM_W, _KSM_S, _KSM_C, _KSM_P = (_KSM + d for d in ("workload/", "storage/", "cluster/", "policy/"))
 _NE = "prometheus/node_exporter@v1.12.1 collector/"
-_K8S = "kubernetes/kubernetes@v1.34 "  # the cluster's Kubernetes (README: supported versions)
+_K8S = "kubernetes/kubernetes (the cluster's; tools/helm.py SUPPORTED_KUBERNETES) "
 _PROM = "prometheus/prometheus@v3.14.0 "
 _OPERATOR = "prometheus-operator/prometheus-operator@v0.93.0 pkg/operator/operator.go, pkg/k8sutil/"
 _APISERVER_REQ = ("verb", "group", "version", "resource", "subresource", "scope", "component")
@@ -527,7 +527,7 @@ _UPSTREAM_RULE_FAMILIES: tuple[Family, ...] = (
     _f("alertmanager_config_hash", "gauge", (), "alertmanager", "prometheus/alertmanager@v0.34.0 config/coordinator.go"),
     # Go client process collector of every Go component scraped here
     _f("process_start_time_seconds", "gauge", (), ("alertmanager", "prometheus", "prometheus-operator"),
-       "prometheus/client_golang@v1.23 prometheus/process_collector.go"),
+       "prometheus/client_golang prometheus/process_collector.go (registered by default in every Go component)"),
     # The operator's config-reloader sidecar, scraped on `reloader-web` by the kps-prometheus and
     # kps-alertmanager ServiceMonitors. Ref: prometheus-operator@v0.93.0 cmd/prometheus-config-reloader
     # (thanos-io/thanos pkg/reloader: reloader_last_reload_successful)
