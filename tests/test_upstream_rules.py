@@ -149,6 +149,16 @@ def test_no_rule_group_is_empty(rendered, stack):
             assert group.get("rules"), f"{obj['metadata']['name']} group {group['name']}"
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_promtool_of_both_generations_checks_the_upstream_rule_files(rendered, stack):
+    from tools import checks
+
+    files = {p.name for p in (rendered[stack] / "prometheus" / "rules").glob("*.yaml")}
+    objects = {f"{o['metadata']['name']}.yaml" for o in _upstream(_prometheus_rules(rendered[stack]))}
+    assert objects and objects <= files
+    assert checks.check_rules(rendered[stack]) == []
+
+
 def test_two_tier_alerts_keep_two_p_levels(rendered):
     tiers: dict[str, set[str]] = {}
     for _, _, rule in _alerts(_upstream(_prometheus_rules(rendered["prod"]))):
