@@ -17,8 +17,17 @@ console (the chart's grafana.ini `log.mode`). The image's user is 472 (grafana/g
 `USER "$GF_UID"`) and it runs as any user (its data directories are world-writable for OpenShift's
 random UIDs), so it runs as nobody (>= 10000) with the chart's group 472 as fsGroup: the kubelet
 gives that group read-write on the volume at every mount, so dev's sqlite written by 472 stays
-writable, and the chart's root `init-chown-data` container (not `restricted`) is not needed. No
-sidecars, so no Kubernetes API access: no token, and no (empty) ClusterRole.
+writable, and the chart's root `init-chown-data` container (not `restricted`) is not needed.
+
+One sidecar, the chart's dashboard sidecar (k8s-sidecar, as grafana 12.11.1 pins it): it watches the
+ConfigMaps of the platform namespace labelled `grafana_dashboard` (kube-prometheus-stack's dashboards,
+monitoring/dashboards/upstream.py) and writes them where Grafana's file provider reads them, into the
+"Kubernetes" folder. It is the pod's only Kubernetes API client, so the pod still mounts no token
+(`automountServiceAccountToken: false`): a projected service-account token is mounted into the
+sidecar container alone, and the ServiceAccount is bound, in the platform namespace only, to a Role
+of this component that reads ConfigMaps (get/list/watch) and nothing else: the chart's own Role and
+ClusterRole would also read every Secret. The sidecar does not call Grafana's reload API
+(`skipReload`), so it needs no admin credentials: Grafana's provider rescans the folder every 30 s.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from typing import Any, Mapping
 from urllib.parse import urlparse
 
 import pulumi
+import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pulumiverse_grafana as grafana
 
@@ -35,6 +45,8 @@ from components.chart import child_options, declare_chart, deep_merge
 from components.labels import secret, standard_labels
 from components.security import NOBODY, restricted_container, restricted_pod, tmp_mount
 from components.versions import GRAFANA, GRAFANA_IMAGE_TAG
+from monitoring.dashboards import KUBERNETES
+from monitoring.dashboards.upstream import SIDECAR_LABEL, SIDECAR_LABEL_VALUE
 from stacks.settings import GrafanaSettings
 
 FULLNAME = "grafana"
@@ -46,6 +58,17 @@ GRAFANA_GID = 472  # the chart's runAsGroup/fsGroup default (the image's GF_UID 
 # The container port (`grafana`) the Service targets: the chart's `service.targetPort` default,
 # Grafana's own http_port.
 HTTP_PORT = 3000
+# The Role the dashboard sidecar's ServiceAccount is bound to (the chart renders only the binding).
+SIDECAR_ROLE = "grafana-dashboard-sidecar"
+# The service-account token, CA and namespace, projected like the kubelet's automount volume
+# (kube-root-ca.crt is published into every namespace by kube-controller-manager), mounted where
+# in-cluster clients look for them, in the sidecar container only.
+# Ref: https://kubernetes.io/docs/concepts/security/service-accounts/#assign-to-pod (the
+# kube-api-access projected volume); kubernetes-client/python config/incluster_config.py
+# (SERVICE_TOKEN_FILENAME, SERVICE_CERT_FILENAME; it re-reads the rotated token).
+SIDECAR_TOKEN_VOLUME = "sc-dashboard-api-access"
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+TOKEN_EXPIRATION_SECONDS = 3607  # the kubelet's default for the automounted token
 
 
 @dataclass(frozen=True)
@@ -58,7 +81,62 @@ class GrafanaArgs:
     extra_values: Mapping[str, Any] = field(default_factory=dict)
 
 
-def grafana_values(settings: GrafanaSettings, storage_class: str | None) -> dict[str, Any]:
+def _sidecar_token_volume() -> dict[str, Any]:
+    return {
+        "name": SIDECAR_TOKEN_VOLUME,
+        "projected": {
+            "defaultMode": 0o444,
+            "sources": [
+                {"serviceAccountToken": {"path": "token", "expirationSeconds": TOKEN_EXPIRATION_SECONDS}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}]}},
+            ],
+        },
+    }
+
+
+def dashboard_sidecar_values(namespace: str) -> dict[str, Any]:
+    """The chart's dashboard sidecar for kube-prometheus-stack's dashboard ConfigMaps.
+
+    Ref: grafana 12.11.1 values.yaml `sidecar.securityContext`, `sidecar.dashboards` (enabled, label,
+    labelValue, searchNamespace, resource, skipReload, extraMounts, provider.folder/folderUid/
+    allowUiUpdates/disableDelete); templates/_pod.tpl (the grafana-sc-dashboard container: env
+    LABEL, LABEL_VALUE, NAMESPACE = searchNamespace joined, RESOURCE; REQ_* only without skipReload),
+    _config.tpl `grafana.configDashboardProviderData` (updateIntervalSeconds 30),
+    templates/rolebinding.yaml (roleRef `rbac.useExistingRole` when set, and templates/role.yaml,
+    clusterrole.yaml not rendered then).
+    """
+    return {
+        "securityContext": restricted_container(),
+        "dashboards": {
+            "enabled": True,
+            "label": SIDECAR_LABEL,
+            "labelValue": SIDECAR_LABEL_VALUE,
+            # Only the platform namespace: a namespaced Role suffices, and no other tenant's
+            # ConfigMap becomes a dashboard here.
+            "searchNamespace": [namespace],
+            # ConfigMaps only (the default `both` would also watch Secrets).
+            "resource": "configmap",
+            # Grafana's file provider rescans the folder (updateIntervalSeconds), so the sidecar
+            # needs neither the reload API nor the admin credentials it would take from the Secret.
+            # Ref: grafana/grafana pkg/services/provisioning/dashboards/file_reader.go (pollChanges)
+            "skipReload": True,
+            "extraMounts": [{"name": SIDECAR_TOKEN_VOLUME, "mountPath": SERVICE_ACCOUNT_DIR, "readOnly": True}],
+            "provider": {
+                # Grafana's provisioning creates this folder (uid and title) and keeps the dashboards
+                # in it; the Pulumi side sets its permissions (components/grafana_content.py).
+                # Ref: grafana/grafana pkg/services/provisioning/dashboards/file_reader.go getOrCreateFolder
+                "folder": KUBERNETES.title,
+                "folderUid": KUBERNETES.uid,
+                "allowUiUpdates": False,
+                # A dashboard whose ConfigMap goes (or loses the label) goes from Grafana too.
+                "disableDelete": False,
+            },
+        },
+    }
+
+
+def grafana_values(settings: GrafanaSettings, storage_class: str | None, namespace: str) -> dict[str, Any]:
     host = urlparse(settings.url).hostname
     ini: dict[str, Any] = {
         "server": {"root_url": settings.url, "domain": host},
@@ -83,8 +161,13 @@ def grafana_values(settings: GrafanaSettings, storage_class: str | None) -> dict
         "initChownData": {"enabled": False},
         "containerSecurityContext": restricted_container(),
         "extraEmptyDirMounts": [tmp_mount()],
+        # No token in the Grafana container; the sidecar's own (see _sidecar_token_volume).
         "automountServiceAccountToken": False,
-        "rbac": {"create": False},
+        "serviceAccount": {"automountServiceAccountToken": False},
+        "extraContainerVolumes": [_sidecar_token_volume()],
+        "sidecar": dashboard_sidecar_values(namespace),
+        # A RoleBinding in the platform namespace to SIDECAR_ROLE, no ClusterRole.
+        "rbac": {"create": True, "namespaced": True, "useExistingRole": SIDECAR_ROLE},
     }
     if settings.database is None:
         persistence: dict[str, Any] = {"enabled": True, "type": "pvc", "size": str(settings.storage_size)}
@@ -152,7 +235,16 @@ class Grafana(pulumi.ComponentResource):
                 )
             )
 
-        self.values = deep_merge(grafana_values(args.settings, args.storage_class), args.extra_values)
+        # What the dashboard sidecar may read: ConfigMaps of this namespace, nothing else.
+        sidecar_role = k8s.rbac.v1.Role(
+            f"{name}-dashboard-sidecar-role",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=SIDECAR_ROLE, namespace=args.namespace, labels=labels),
+            rules=[k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["configmaps"], verbs=["get", "list", "watch"])],
+            opts=child,
+        )
+        dependencies.append(sidecar_role)
+
+        self.values = deep_merge(grafana_values(args.settings, args.storage_class, args.namespace), args.extra_values)
         self.chart = declare_chart(
             f"{name}-chart",
             GRAFANA,

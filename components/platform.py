@@ -23,7 +23,7 @@ from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from components.prometheus_stack import PrometheusStack, PrometheusStackArgs, SecretKeyRef
 from components.thanos import Thanos, ThanosArgs
 from components.versions import BLACKBOX_EXPORTER, POSTGRES_EXPORTER
-from monitoring.dashboards import FOLDER_PERMISSIONS, FOLDERS, build_dashboards, build_upstream_dashboards
+from monitoring.dashboards import FOLDER_PERMISSIONS, FOLDERS, PROVISIONED_FOLDERS, build_dashboards
 from monitoring.slo import effective_slos
 from monitoring.datasources import (
     ELASTICSEARCH_LOGS_UID,
@@ -257,9 +257,10 @@ class MonitoringPlatform(pulumi.ComponentResource):
                         "tlsCACert": self.elasticsearch.ca_pem,
                     },
                 },
-                folders=FOLDERS,
+                folders=[f for f in FOLDERS if f not in PROVISIONED_FOLDERS],
+                provisioned_folders=PROVISIONED_FOLDERS,
                 folder_permissions=FOLDER_PERMISSIONS,
-                dashboards=build_dashboards(settings.environment, slos=effective_slos(spec)) + build_upstream_dashboards(),
+                dashboards=build_dashboards(settings.environment, slos=effective_slos(spec)),
             ),
             provider=self.grafana.provider,
             grafana_ready=[self.grafana.chart],

@@ -59,6 +59,7 @@ from typing import Any
 
 import yaml
 
+from monitoring.dashboards.upstream import SIDECAR_LABEL
 from monitoring.upstream_rules import UPSTREAM_RULE_PREFIX
 
 # --- labels added on the way to a query ------------------------------------------------------
@@ -1268,15 +1269,31 @@ def _datasource_type(ds: Any, types: dict[str, str], default: str) -> str:
     return default
 
 
+def _dashboard_models(stack_dir: Path) -> list[tuple[str, dict]]:
+    """(path in the render, model) of every dashboard the stack's Grafana loads: ours, provisioned
+    through the Grafana provider (grafana/dashboards/), and kube-prometheus-stack's, from the
+    ConfigMaps the chart renders carrying the label Grafana's dashboard sidecar loads, as the
+    release's object patch leaves them (monitoring/dashboards/upstream.py)."""
+    models = []
+    for path in sorted((stack_dir / "grafana" / "dashboards").glob("*.json")):
+        model = json.loads(path.read_text())
+        models.append((str(path.relative_to(stack_dir)), model.get("dashboard", model)))
+    for path in sorted(stack_dir.glob("objects/kube-prometheus-stack*/configmap-*.yaml")):
+        obj = yaml.safe_load(path.read_text())
+        if SIDECAR_LABEL not in ((obj.get("metadata") or {}).get("labels") or {}):
+            continue
+        for key, text in sorted((obj.get("data") or {}).items()):
+            if key.endswith(".json"):
+                models.append((str(path.relative_to(stack_dir)), json.loads(text)))
+    return models
+
+
 def _dashboard_expressions(stack: str, stack_dir: Path) -> list[Expression]:
     types = _datasource_types(stack_dir)
     default = next((t for t in types.values() if t == "prometheus"), "prometheus")
     out = []
-    for path in sorted((stack_dir / "grafana" / "dashboards").glob("*.json")):
-        model = json.loads(path.read_text())
-        model = model.get("dashboard", model)
-        rel = str(path.relative_to(stack_dir))
-        title = model.get("title", path.stem)
+    for rel, model in _dashboard_models(stack_dir):
+        title = model.get("title", Path(rel).stem)
         for variable in model.get("templating", {}).get("list", []):
             if variable.get("type") != "query":
                 continue

@@ -48,9 +48,9 @@ def test_chart_default_rules_are_on_less_the_decided_groups_and_duplicates(dev):
 
 def test_upstream_rules_get_p_levels_from_the_release_object_patch(dev):
     from components.chart import OBJECT_PATCHES
-    from monitoring.upstream_rules import upstream_rule_patch
+    from components.prometheus_stack import release_patch
 
-    assert OBJECT_PATCHES[dev.chart("kube-prometheus-stack").name] is upstream_rule_patch
+    assert OBJECT_PATCHES[dev.chart("kube-prometheus-stack").name] is release_patch
 
 
 def test_sidecar_reads_the_object_storage_secret_the_program_declares(dev):

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from monitoring.dashboards import _grafana, developer, executive, operational, security, upstream
+from monitoring.dashboards import _grafana, developer, executive, operational, security
 from monitoring.dashboards import slos as slo_dashboard
 from monitoring.slo import SLO_CATALOGUE, Slo
 
@@ -40,10 +40,14 @@ OPERATIONS = FolderSpec(uid="tf-operations", title="Operations", audience="opera
 DEVELOPERS = FolderSpec(uid="tf-developers", title="Developers", audience="developers")
 SECURITY = FolderSpec(uid="tf-security", title="Security", audience="security")
 SLO = FolderSpec(uid="tf-slo", title="Service level objectives", audience="everyone who owns or reports on an SLO")
-# kube-prometheus-stack's node/pod/namespace/workload dashboards (monitoring/dashboards/upstream.py).
+# kube-prometheus-stack's node/pod/namespace/workload dashboards (monitoring/dashboards/upstream.py),
+# loaded by Grafana's dashboard sidecar, whose provisioning creates this folder (components/grafana.py).
 KUBERNETES = FolderSpec(uid="tf-kubernetes", title="Kubernetes", audience="operations and developers")
 
 FOLDERS: tuple[FolderSpec, ...] = (EXECUTIVE, OPERATIONS, DEVELOPERS, SECURITY, SLO, KUBERNETES)
+# Folders Grafana's provisioning creates, not the Grafana provider: created by both, whichever came
+# second would fail on the taken uid (provisioning creates its folder on every scan, files or not).
+PROVISIONED_FOLDERS: tuple[FolderSpec, ...] = (KUBERNETES,)
 
 # Team names as declared in the stack files (grafana.teams).
 TEAMS: tuple[str, ...] = ("Executives", "Operations", "Developers", "Security")
@@ -62,7 +66,7 @@ FOLDER_PERMISSIONS: dict[str, dict[str, str]] = {
     SECURITY.uid: {"Security": "Edit", "Operations": "View"},
     # SLOs are the shared language: executives report on them, developers own them, operations run them.
     SLO.uid: {"Operations": "Edit", "Developers": "View", "Executives": "View"},
-    # Upstream dashboards, provisioned as the chart renders them: nobody edits them here.
+    # Upstream dashboards, provisioned from the chart's ConfigMaps: nobody edits them here.
     KUBERNETES.uid: {"Operations": "View", "Developers": "View"},
 }
 
@@ -82,14 +86,4 @@ def build_dashboards(environment: str, *, slos: Sequence[Slo] = SLO_CATALOGUE) -
     return [
         BuiltDashboard(uid=uid, title=title, folder_uid=folder.uid, model=_grafana.to_model(builder))
         for uid, title, folder, builder in builders
-    ]
-
-
-def build_upstream_dashboards() -> list[BuiltDashboard]:
-    """kube-prometheus-stack's dashboards kept by monitoring/dashboards/upstream.py, in the Kubernetes
-    folder. Separate from `build_dashboards`: they are the chart's JSON, not built with the SDK, so the
-    house rules of ours (descriptions, units, `environment` in every selector) do not apply to them."""
-    return [
-        BuiltDashboard(uid=model["uid"], title=model["title"], folder_uid=KUBERNETES.uid, model=model)
-        for model in upstream.upstream_models()
     ]
