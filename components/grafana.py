@@ -70,6 +70,14 @@ SIDECAR_ROLE = "grafana-dashboard-sidecar"
 SIDECAR_TOKEN_VOLUME = "sc-dashboard-api-access"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 TOKEN_EXPIRATION_SECONDS = 3607  # the kubelet's default for the automounted token
+# The sidecar's health server (/healthz: 200 once the first sync is done and while the API server
+# answered within 60 s). Set explicitly: the chart sets HEALTH_PORT only for the init-container form.
+# Ref: kiwigrid/k8s-sidecar src/healthz.py (HEALTH_PORT, default 8080), src/sidecar.py (the health
+# server always runs; it reads the namespace file, hence its place in the token volume); grafana 12.11.1
+# templates/_helpers.tpl `grafana.sidecar.dashboards.healthPort` (8084).
+SIDECAR_HEALTH_PORT = 8084
+# One Python process holding the dashboards it writes (about 350 KB of JSON).
+SIDECAR_RESOURCES = {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}
 
 
 @dataclass(frozen=True)
@@ -109,8 +117,18 @@ def dashboard_sidecar_values(namespace: str) -> dict[str, Any]:
     """
     return {
         "securityContext": restricted_container(),
+        "resources": SIDECAR_RESOURCES,
+        # Liveness restarts a sidecar that lost the API server or its watcher; readiness only asks
+        # whether it runs, so an API-server outage never takes Grafana out of its Service.
+        "livenessProbe": {
+            "httpGet": {"path": "/healthz", "port": SIDECAR_HEALTH_PORT},
+            "initialDelaySeconds": 30,
+            "periodSeconds": 30,
+        },
+        "readinessProbe": {"tcpSocket": {"port": SIDECAR_HEALTH_PORT}},
         "dashboards": {
             "enabled": True,
+            "env": {"HEALTH_PORT": str(SIDECAR_HEALTH_PORT)},
             "label": SIDECAR_LABEL,
             "labelValue": SIDECAR_LABEL_VALUE,
             # Only the platform namespace: a namespaced Role suffices, and no other tenant's
