@@ -201,6 +201,10 @@ def test_only_the_sidecar_container_gets_a_token(stack_objects):
     assert pod["automountServiceAccountToken"] is False
     token_volumes = {v["name"] for v in pod["volumes"] if any("serviceAccountToken" in s for s in (v.get("projected") or {}).get("sources", []))}
     (volume,) = token_volumes
+    # What an in-cluster client reads there: token, CA, and the namespace (k8s-sidecar opens it).
+    (projected,) = [v["projected"] for v in pod["volumes"] if v["name"] == volume]
+    paths = {item["path"] for source in projected["sources"] for part in source.values() for item in part.get("items", [part])}
+    assert paths == {"token", "ca.crt", "namespace"}
     for container in pod["containers"] + pod.get("initContainers", []):
         mounts = {m["name"]: m for m in container.get("volumeMounts") or []}
         if container["name"] == "grafana-sc-dashboard":
