@@ -27,6 +27,9 @@ class GrafanaContentArgs:
     # Datasource uid -> secureJsonData (passwords, CA): Outputs, kept secret, encrypted by Grafana.
     datasource_secure_json: Mapping[str, Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
     folders: Sequence[FolderSpec] = ()
+    # Folders Grafana's own dashboard provisioning creates (the sidecar provider's folderUid,
+    # components/grafana.py): not created here, only their permissions set.
+    provisioned_folders: Sequence[FolderSpec] = ()
     # Folder uid -> team name -> View | Edit | Admin: each folder's only permissions.
     folder_permissions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     dashboards: Sequence[BuiltDashboard] = ()
@@ -80,12 +83,16 @@ class GrafanaContent(pulumi.ComponentResource):
             folder.uid: grafana.oss.Folder(f"{name}-folder-{folder.uid}", uid=folder.uid, title=folder.title, opts=child)
             for folder in args.folders
         }
+        # A provisioned folder exists once Grafana runs (its provisioning creates it at start-up,
+        # before the first rescan), which is what `grafana_ready` waits for.
+        folder_uids: dict[str, pulumi.Input[str]] = {f.uid: f.uid for f in args.provisioned_folders}
+        folder_uids |= {uid: folder.uid for uid, folder in self.folders.items()}
         for folder_uid, grants in sorted(args.folder_permissions.items()):
             # Replaces the folder's whole permission list, which drops Grafana's default
             # Viewer/Editor role grants: only the listed teams (and Grafana admins) get in.
             grafana.oss.FolderPermission(
                 f"{name}-permissions-{folder_uid}",
-                folder_uid=self.folders[folder_uid].uid,
+                folder_uid=folder_uids[folder_uid],
                 permissions=[
                     grafana.oss.FolderPermissionPermissionArgs(team_id=self.teams[team].id, permission=level)
                     for team, level in sorted(grants.items())

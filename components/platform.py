@@ -42,7 +42,7 @@ from components.thanos import QUERY_SERVICE as THANOS_QUERY_SERVICE
 from components.rollout import ContentDigests
 from components.thanos import Thanos, ThanosArgs
 from components.versions import BLACKBOX_EXPORTER, POSTGRES_EXPORTER
-from monitoring.dashboards import FOLDER_PERMISSIONS, FOLDERS, build_dashboards
+from monitoring.dashboards import FOLDER_PERMISSIONS, FOLDERS, PROVISIONED_FOLDERS, build_dashboards
 from monitoring.slo import effective_slos
 from monitoring.datasources import (
     ELASTICSEARCH_LOGS_UID,
@@ -328,7 +328,8 @@ class MonitoringPlatform(pulumi.ComponentResource):
                         "tlsCACert": self.elasticsearch.ca_pem,
                     },
                 },
-                folders=FOLDERS,
+                folders=[f for f in FOLDERS if f not in PROVISIONED_FOLDERS],
+                provisioned_folders=PROVISIONED_FOLDERS,
                 folder_permissions=FOLDER_PERMISSIONS,
                 dashboards=build_dashboards(
                     settings.environment,

@@ -9,8 +9,9 @@ Chart facts (kube-prometheus-stack 88.5.3, verified in its values.yaml and templ
   the CRDs from the chart's crds/ folder when the chart version changes.
 - `*SelectorNilUsesHelmValues: false` makes Prometheus select every ServiceMonitor, PodMonitor,
   Probe, ScrapeConfig and PrometheusRule in the cluster, not only those labelled with this release.
-- The chart's default rules are off: their severities (critical/warning/info) break the alert
-  contract (P1-P4 only); the platform's own rule catalogue replaces them.
+- The chart's default rules are on, less the groups whose targets are not scraped and the alerts
+  our catalogue duplicates; their severities (critical/warning/info) become P2/P3/P4 in the rendered
+  PrometheusRules by the release's object patch (monitoring/upstream_rules.py).
 - `thanos.objectStorageConfig.existingSecret` is the only shape that renders; a flat {name, key}
   is silently dropped by the template.
 
@@ -41,6 +42,13 @@ from components.chart import child_options, declare_chart, deep_merge
 from components.rollout import ContentDigests, ObjectRef
 from components.security import NOBODY, restricted_container, restricted_pod
 from components.versions import KUBE_PROMETHEUS_STACK, THANOS_IMAGE_TAG
+from monitoring.dashboards.upstream import (
+    EXCLUDED_BY_VALUES,
+    SIDECAR_LABEL,
+    SIDECAR_LABEL_VALUE,
+    upstream_dashboard_patch,
+)
+from monitoring.upstream_rules import default_rules_values, upstream_rule_patch
 from monitoring.windows import EVALUATOR_LABEL, THANOS_RULER
 from stacks.settings import AlertmanagerSettings, PrometheusSettings, ThanosRulerSettings
 
@@ -210,8 +218,26 @@ def prometheus_stack_values(args: PrometheusStackArgs) -> dict[str, Any]:
     operated_pod = restricted_pod(run_as_user=OPERATED_UID, run_as_group=OPERATED_GID, fs_group=OPERATED_GID)
     values: dict[str, Any] = {
         "fullnameOverride": FULLNAME,
-        "grafana": {"enabled": False},
-        "defaultRules": {"create": False},
+        # Grafana itself is a separate release (components/grafana.py); the chart only renders its
+        # dashboards, as ConfigMaps labelled for that Grafana's sidecar, in the platform namespace.
+        # Which of them the sidecar loads, and how they are adapted: the release's object patch
+        # (monitoring/dashboards/upstream.py). Ref: kube-prometheus-stack 88.5.3 values.yaml
+        # `grafana.forceDeployDashboards`, `grafana.defaultDashboardsEnabled`, `grafana.sidecar.dashboards`
+        # (label, labelValue); templates/grafana/dashboards-1.14/*.yaml (rendered when
+        # `(grafana.enabled or grafana.forceDeployDashboards) and grafana.defaultDashboardsEnabled`, into
+        # `grafana.namespaceOverride` or the release namespace).
+        "grafana": {
+            "enabled": False,
+            "forceDeployDashboards": True,
+            "defaultDashboardsEnabled": True,
+            # Provisioned dashboards are code: edits in the UI would be lost anyway (the sidecar
+            # provider's allowUiUpdates is off too).
+            "defaultDashboardsEditable": False,
+            "sidecar": {"dashboards": {"label": SIDECAR_LABEL, "labelValue": SIDECAR_LABEL_VALUE}},
+        },
+        # Ref: kube-prometheus-stack 88.5.3 values.yaml `defaultRules` (rules.<group>, disabled.<Alert>,
+        # additionalRuleGroupLabels.<group>), templates/prometheus/rules-1.14/*.yaml
+        "defaultRules": default_rules_values(),
         "crds": {"enabled": True, "upgradeJob": {"enabled": False}},
         "prometheusOperator": {
             "tls": {"enabled": False},
@@ -288,6 +314,18 @@ def prometheus_stack_values(args: PrometheusStackArgs) -> dict[str, Any]:
             "namespaceOverride": args.agents_namespace,
             "securityContext": restricted_pod(run_as_user=NOBODY, run_as_group=NOBODY, fs_group=NOBODY),
             "containerSecurityContext": restricted_container(),
+            # The node a series comes from as `node`: kube-prometheus-stack's node.rules and the
+            # k8s-resources-node dashboard aggregate node-exporter series `by (cluster, node)`; without
+            # it every node collapses into one series. Ref: charts/prometheus-node-exporter (4.56.1)
+            # values.yaml `prometheus.monitor.relabelings`, templates/servicemonitor.yaml; Prometheus
+            # kubernetes_sd `endpoints` role meta label `__meta_kubernetes_pod_node_name`.
+            "prometheus": {
+                "monitor": {
+                    "relabelings": [
+                        {"action": "replace", "sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetLabel": "node"}
+                    ]
+                }
+            },
         },
         **control_plane_values(args.control_plane),
         "kubeStateMetrics": {"enabled": True},
@@ -295,7 +333,15 @@ def prometheus_stack_values(args: PrometheusStackArgs) -> dict[str, Any]:
         # (effective collectors) and templates/role.yaml (`secrets` rule only when collected).
         "kube-state-metrics": {"resources": KUBE_STATE_METRICS_RESOURCES, "collectorsExclude": ["secrets"]},
     }
+    for toggle in EXCLUDED_BY_VALUES.values():
+        values = deep_merge(values, toggle)
     return deep_merge(values, args.extra_values)
+
+
+def release_patch(obj: dict[str, Any]) -> dict[str, Any]:
+    """The release's object patch: P-levels for the default rules' alerts, the dashboard decisions
+    for the dashboard ConfigMaps (each returns the object itself where it does not apply)."""
+    return upstream_dashboard_patch(upstream_rule_patch(obj))
 
 
 class PrometheusStack(pulumi.ComponentResource):
@@ -325,6 +371,9 @@ class PrometheusStack(pulumi.ComponentResource):
             args.namespace,
             self.values,
             child_options(self, opts),
+            # Upstream severities -> P1-P4 in the PrometheusRules themselves (monitoring/upstream_rules.py);
+            # the dashboard ConfigMaps as monitoring/dashboards/upstream.py decides.
+            object_patch=release_patch,
         )
         svc = f"{args.namespace}.svc"
         self.prometheus_url = f"http://{PROMETHEUS_SERVICE}.{svc}:{PROMETHEUS_PORT}"

@@ -49,6 +49,8 @@ GRAFANA = ChartRef(
 THANOS_IMAGE_TAG = "v0.42.4"
 # Ref: grafana-community/helm-charts charts/grafana 12.11.1 Chart.yaml appVersion
 GRAFANA_IMAGE_TAG = "13.2.0"
+# Grafana's dashboard sidecar (quay.io/kiwigrid/k8s-sidecar 2.10.1) stays as grafana 12.11.1 pins it
+# (values.yaml `sidecar.image.tag`): it changes only with the chart version above.
 
 # Ref: https://github.com/prometheus-community/helm-charts/blob/main/charts/prometheus-blackbox-exporter/Chart.yaml
 # (11.17.2: blackbox_exporter v0.28.0)

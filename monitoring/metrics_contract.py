@@ -60,6 +60,8 @@ from typing import Any
 import yaml
 
 from monitoring.otel import EVENT_METRICS
+from monitoring.dashboards.upstream import SIDECAR_LABEL
+from monitoring.upstream_rules import UPSTREAM_RULE_PREFIX
 
 # --- labels added on the way to a query ------------------------------------------------------
 
@@ -89,6 +91,15 @@ RULES = "prometheus"
 THANOS = "thanos"
 
 _KPS = "kube-prometheus-stack 88.5.3"
+
+# kube-prometheus-stack's default rules (tools/render.py writes them as prometheus/rules/kps-*.yaml)
+# aggregate and match on `cluster`, the mixins' multi-cluster label, which no series carries inside
+# one Prometheus: `by (cluster, ...)` and `on (cluster, ...)` over an absent label are no-ops there,
+# so the checker accepts it in those rules (and only there) and keeps it absent from their results.
+# Ref: kubernetes-monitoring/kubernetes-mixin config.libsonnet (clusterLabel: 'cluster'), as
+# generated into kube-prometheus-stack 88.5.3 templates/prometheus/rules-1.14/*.yaml.
+UPSTREAM_RULE_FILE_PREFIX = UPSTREAM_RULE_PREFIX
+MIXIN_OPTIONAL_LABELS: frozenset[str] = frozenset({"cluster"})
 
 
 @dataclass(frozen=True)
@@ -122,6 +133,9 @@ PRODUCERS: dict[str, Producer] = {
             f"node_exporter v1.12.1 as bundled by {_KPS} (subchart prometheus-node-exporter 4.56.1)",
             "prometheus/node_exporter@v1.12.1 collector/filesystem_common.go, collector/cpu_common.go, "
             "collector/meminfo_linux.go",
+            # components/prometheus_stack.py relabels the pod's node name into `node` (the mixins'
+            # node.rules and k8s-resources-node aggregate node-exporter series by it).
+            extra_target_labels=frozenset({"node"}),
         ),
         Producer(
             "kubelet",
@@ -136,6 +150,13 @@ PRODUCERS: dict[str, Producer] = {
             "google/cadvisor@v0.60.5 lib/metrics/prometheus.go; kubernetes/kubernetes pkg/kubelet/server/"
             "server.go containerPrometheusLabelsFunc (labels id, name, image, container, pod, namespace)",
             extra_target_labels=frozenset({"node", "metrics_path"}),
+        ),
+        Producer(
+            "kube-apiserver",
+            f"the cluster's kube-apiserver /metrics (ServiceMonitor kps-apiserver of {_KPS}, kubeApiServer.enabled; "
+            "managed control planes expose it too)",
+            "kubernetes/kubernetes staging/src/k8s.io/apiserver/pkg/endpoints/metrics/metrics.go, "
+            "staging/src/k8s.io/component-base/metrics/prometheus/",
         ),
         Producer(
             "prometheus",
@@ -401,6 +422,197 @@ _DB_OP_ATTRS = (
     "db_system_name", "db_collection_name", "db_namespace", "db_operation_name", "db_response_status_code",
     "error_type", "server_port", "db_query_summary", "db_stored_procedure_name", "network_peer_address",
     "network_peer_port", "server_address",
+)
+
+# --- what kube-prometheus-stack's default rules read (monitoring/upstream_rules.py) ---------------
+# Only families of producers the stacks scrape: the groups of unscraped targets (etcd, scheduler,
+# controller-manager, kube-proxy) are off, so nothing reads their series.
+_KSM_W, _KSM_S, _KSM_C, _KSM_P = (_KSM + d for d in ("workload/", "storage/", "cluster/", "policy/"))
+_NE = "prometheus/node_exporter@v1.12.1 collector/"
+_K8S = "kubernetes/kubernetes (the cluster's; tools/helm.py SUPPORTED_KUBERNETES) "
+_PROM = "prometheus/prometheus@v3.14.0 "
+_OPERATOR = "prometheus-operator/prometheus-operator@v0.93.0 pkg/operator/operator.go, pkg/k8sutil/"
+_APISERVER_REQ = ("verb", "group", "version", "resource", "subresource", "scope", "component")
+_OWNER = ("owner_kind", "owner_name", "owner_is_controller")
+_UPSTREAM_RULE_FAMILIES: tuple[Family, ...] = (
+    # kube-state-metrics
+    *(
+        _f(f"kube_statefulset_{m}", "gauge", ("namespace", "statefulset", *extra), "kube-state-metrics", _KSM_W + "statefulset-metrics.md")
+        for m, extra in (
+            ("replicas", ()), ("status_replicas_ready", ()), ("status_replicas_updated", ()),
+            ("status_observed_generation", ()), ("metadata_generation", ()),
+            ("status_current_revision", ("revision",)), ("status_update_revision", ("revision",)),
+        )
+    ),
+    *(
+        _f(f"kube_daemonset_status_{m}", "gauge", ("namespace", "daemonset"), "kube-state-metrics", _KSM_W + "daemonset-metrics.md")
+        for m in ("current_number_scheduled", "desired_number_scheduled", "number_available", "number_misscheduled",
+                  "updated_number_scheduled")
+    ),
+    *(
+        _f(f"kube_deployment_{m}", "gauge", ("namespace", "deployment"), "kube-state-metrics", _KSM_W + "deployment-metrics.md")
+        for m in ("metadata_generation", "status_observed_generation")
+    ),
+    *(
+        _f(f"kube_horizontalpodautoscaler_{m}", "gauge", ("namespace", "horizontalpodautoscaler"), "kube-state-metrics",
+           _KSM_W + "horizontalpodautoscaler-metrics.md")
+        for m in ("spec_min_replicas", "status_desired_replicas")
+    ),
+    _f("kube_job_status_active", "gauge", ("namespace", "job_name"), "kube-state-metrics", _KSM_W + "job-metrics.md"),
+    _f("kube_job_status_start_time", "gauge", ("namespace", "job_name"), "kube-state-metrics", _KSM_W + "job-metrics.md"),
+    _f("kube_job_failed", "gauge", ("namespace", "job_name", "condition", "reason"), "kube-state-metrics", _KSM_W + "job-metrics.md"),
+    _f("kube_job_owner", "gauge", ("namespace", "job_name", *_OWNER), "kube-state-metrics", _KSM_W + "job-metrics.md"),
+    _f("kube_pod_owner", "gauge", (*_POD, *_OWNER), "kube-state-metrics", _KSM_W + "pod-metrics.md"),
+    _f("kube_replicaset_owner", "gauge", ("namespace", "replicaset", *_OWNER), "kube-state-metrics", _KSM_W + "replicaset-metrics.md"),
+    *(
+        _f(f"kube_poddisruptionbudget_status_{m}", "gauge", ("namespace", "poddisruptionbudget"), "kube-state-metrics",
+           _KSM_P + "poddisruptionbudget-metrics.md")
+        for m in ("current_healthy", "desired_healthy")
+    ),
+    _f("kube_resourcequota", "gauge", ("namespace", "resourcequota", "resource", "type"), "kube-state-metrics", _KSM_P + "resourcequota-metrics.md"),
+    _f("kube_persistentvolume_status_phase", "gauge", ("persistentvolume", "phase"), "kube-state-metrics", _KSM_S + "persistentvolume-metrics.md"),
+    _f(
+        "kube_persistentvolumeclaim_access_mode", "gauge", ("namespace", "persistentvolumeclaim", "access_mode"),
+        "kube-state-metrics", _KSM_S + "persistentvolumeclaim-metrics.md",
+    ),
+    # label_<label>: one per Kubernetes label allowed by --metric-labels-allowlist, hence open.
+    _f("kube_persistentvolumeclaim_labels", "gauge", ("namespace", "persistentvolumeclaim"), "kube-state-metrics",
+       _KSM_S + "persistentvolumeclaim-metrics.md", open=True),
+    _f(
+        "kube_node_info", "gauge",
+        ("node", "kernel_version", "os_image", "container_runtime_version", "kubelet_version", "kubeproxy_version",
+         "provider_id", "pod_cidr", "system_uuid", "internal_ip"),
+        "kube-state-metrics", _KSM_C + "node-metrics.md",
+    ),
+    _f("kube_node_spec_taint", "gauge", ("node", "key", "value", "effect"), "kube-state-metrics", _KSM_C + "node-metrics.md"),
+    _f("kube_node_spec_unschedulable", "gauge", ("node",), "kube-state-metrics", _KSM_C + "node-metrics.md"),
+    *(
+        _f(f"kube_state_metrics_{m}", kind, labels, "kube-state-metrics",
+           "kubernetes/kube-state-metrics@v2.20.0 pkg/watch/watch.go, pkg/sharding (self metrics on the telemetry port)")
+        for m, kind, labels in (
+            ("list_total", "counter", ("resource", "result")), ("watch_total", "counter", ("resource", "result")),
+            ("shard_ordinal", "gauge", ("shard_ordinal",)), ("total_shards", "gauge", ()),
+        )
+    ),
+    # kubelet (/metrics) and cAdvisor (/metrics/cadvisor)
+    _f("kubelet_node_name", "gauge", ("node",), "kubelet", _K8S + "pkg/kubelet/metrics/metrics.go (NodeName)"),
+    _f("kubelet_running_pods", "gauge", (), "kubelet", _K8S + "pkg/kubelet/metrics/metrics.go (RunningPodCount)"),
+    _f("kubelet_evictions", "counter", ("eviction_signal",), "kubelet", _K8S + "pkg/kubelet/metrics/metrics.go (Evictions)"),
+    _f("kubelet_pleg_relist_duration_seconds", "histogram", (), "kubelet", _K8S + "pkg/kubelet/metrics/metrics.go (PLEGRelistDuration)"),
+    _f("kubelet_pod_worker_duration_seconds", "histogram", ("operation_type",), "kubelet", _K8S + "pkg/kubelet/metrics/metrics.go (PodWorkerDuration)"),
+    *(
+        _f(name, "gauge" if "ttl" in name else "counter", (), "kubelet",
+           _K8S + "pkg/kubelet/certificate/transport.go, kubelet.go; staging/src/k8s.io/client-go/util/certificate/certificate_manager.go")
+        for name in ("kubelet_certificate_manager_client_ttl_seconds", "kubelet_certificate_manager_server_ttl_seconds",
+                     "kubelet_certificate_manager_client_expiration_renew_errors", "kubelet_server_expiration_renew_errors")
+    ),
+    *(
+        _f(f"container_memory_{m}", "gauge", _CADV, "cadvisor", "google/cadvisor@v0.60.5 lib/metrics/prometheus.go")
+        for m in ("cache", "rss", "swap")
+    ),
+    # kube-apiserver (ServiceMonitor kps-apiserver) and every component's client-go / build info
+    _f("apiserver_request_total", "counter", (*_APISERVER_REQ, "code", "dry_run"), "kube-apiserver",
+       _K8S + "staging/src/k8s.io/apiserver/pkg/endpoints/metrics/metrics.go (requestCounter)"),
+    _f("apiserver_request_sli_duration_seconds", "histogram", _APISERVER_REQ, "kube-apiserver",
+       _K8S + "staging/src/k8s.io/apiserver/pkg/endpoints/metrics/metrics.go (requestSliLatencies)"),
+    _f("apiserver_request_terminations_total", "counter", (*_APISERVER_REQ, "code"), "kube-apiserver",
+       _K8S + "staging/src/k8s.io/apiserver/pkg/endpoints/metrics/metrics.go (requestTerminationsTotal)"),
+    _f("apiserver_client_certificate_expiration_seconds", "histogram", (), "kube-apiserver",
+       _K8S + "staging/src/k8s.io/apiserver/pkg/authentication/request/x509/x509.go (clientCertificateExpirationHistogram)"),
+    _f("aggregator_unavailable_apiservice", "gauge", ("name",), "kube-apiserver",
+       _K8S + "staging/src/k8s.io/kube-aggregator/pkg/controllers/status/metrics/metrics.go"),
+    _f("aggregator_unavailable_apiservice_total", "counter", ("name", "reason"), "kube-apiserver",
+       _K8S + "staging/src/k8s.io/kube-aggregator/pkg/controllers/status/metrics/metrics.go"),
+    _f("kubernetes_build_info", "gauge",
+       ("major", "minor", "git_version", "git_commit", "git_tree_state", "build_date", "go_version", "compiler", "platform"),
+       ("kube-apiserver", "kubelet"), _K8S + "staging/src/k8s.io/component-base/metrics/prometheus/version/metrics.go"),
+    _f("rest_client_requests_total", "counter", ("code", "host", "method"), ("kube-apiserver", "kubelet"),
+       _K8S + "staging/src/k8s.io/component-base/metrics/prometheus/restclient/metrics.go"),
+    # node-exporter (default collectors only)
+    _f("node_load1", "gauge", (), "node-exporter", _NE + "loadavg.go"),
+    *(_f(f"node_memory_{m}_bytes", "gauge", (), "node-exporter", _NE + "meminfo_linux.go") for m in ("Buffers", "Cached", "MemFree", "Slab")),
+    _f("node_vmstat_pgmajfault", "untyped", (), "node-exporter", _NE + "vmstat_linux.go (default fields include pgmajfault)"),
+    *(_f(f"node_disk_{m}", "counter", ("device",), "node-exporter", _NE + "diskstats_linux.go") for m in ("io_time_seconds_total", "io_time_weighted_seconds_total")),
+    *(
+        _f(f"node_network_{d}_{m}_total", "counter", ("device",), "node-exporter", _NE + "netdev_common.go")
+        for d in ("receive", "transmit") for m in ("bytes", "drop", "errs", "packets")
+    ),
+    _f("node_network_up", "gauge", ("device",), "node-exporter", _NE + "netclass_linux.go"),
+    *(_f(f"node_filefd_{m}", "gauge", (), "node-exporter", _NE + "filefd_linux.go") for m in ("allocated", "maximum")),
+    _f("node_md_disks", "gauge", ("device", "state"), "node-exporter", _NE + "mdadm_linux.go"),
+    _f("node_md_disks_required", "gauge", ("device",), "node-exporter", _NE + "mdadm_linux.go"),
+    *(_f(f"node_nf_conntrack_{m}", "gauge", (), "node-exporter", _NE + "conntrack_linux.go") for m in ("entries", "entries_limit")),
+    _f("node_textfile_scrape_error", "gauge", (), "node-exporter", _NE + "textfile.go"),
+    *(_f(f"node_timex_{m}", "gauge", (), "node-exporter", _NE + "timex.go") for m in ("offset_seconds", "sync_status", "maxerror_seconds")),
+    *(_f(f"node_bonding_{m}", "gauge", ("master",), "node-exporter", _NE + "bonding_linux.go") for m in ("active", "slaves")),
+    # Prometheus
+    *(_f(f"prometheus_engine_{m}", "gauge", (), "prometheus", _PROM + "promql/engine.go") for m in ("queries", "queries_concurrent_max")),
+    *(
+        _f(f"prometheus_notifications_{m}", "gauge", (), "prometheus", _PROM + "notifier/metric.go")
+        for m in ("alertmanagers_discovered", "queue_capacity", "queue_length")
+    ),
+    *(
+        _f(f"prometheus_remote_storage_{m}", "gauge", ("remote_name", "url"), "prometheus-remote-write", _PROM + "storage/remote/queue_manager.go")
+        for m in ("queue_highest_sent_timestamp_seconds", "queue_highest_timestamp_seconds", "shards_desired", "shards_max")
+    ),
+    _f("prometheus_rule_group_rules", "gauge", ("rule_group",), "prometheus", _PROM + "rules/group.go"),
+    _f("prometheus_sd_kubernetes_failures_total", "counter", (), "prometheus", _PROM + "discovery/kubernetes/kubernetes.go"),
+    _f("prometheus_sd_refresh_failures_total", "counter", ("mechanism", "config"), "prometheus", _PROM + "discovery/refresh/refresh.go"),
+    _f("prometheus_target_metadata_cache_entries", "gauge", ("scrape_job",), "prometheus", _PROM + "scrape/metrics.go"),
+    _f("prometheus_target_sync_failed_total", "counter", ("scrape_job",), "prometheus", _PROM + "scrape/metrics.go"),
+    *(
+        _f(f"prometheus_target_{m}_total", "counter", (), "prometheus", _PROM + "scrape/metrics.go")
+        for m in ("scrape_pool_exceeded_label_limits", "scrape_pool_exceeded_target_limit", "scrapes_exceeded_body_size_limit",
+                  "scrapes_exceeded_sample_limit", "scrapes_sample_duplicate_timestamp", "scrapes_sample_out_of_order")
+    ),
+    _f("prometheus_tsdb_head_samples_appended_total", "counter", ("type",), "prometheus", _PROM + "tsdb/head.go"),
+    _f("prometheus_tsdb_reloads_failures_total", "counter", (), "prometheus", _PROM + "tsdb/db.go"),
+    # Alertmanager
+    *(
+        _f(f"alertmanager_cluster_{m}", "gauge", (), "alertmanager", "prometheus/alertmanager@v0.34.0 cluster/cluster.go")
+        for m in ("members", "failed_peers")
+    ),
+    _f("alertmanager_config_hash", "gauge", (), "alertmanager", "prometheus/alertmanager@v0.34.0 config/coordinator.go"),
+    # Go client process collector of every Go component scraped here
+    _f("process_start_time_seconds", "gauge", (), ("alertmanager", "prometheus", "prometheus-operator"),
+       "prometheus/client_golang prometheus/process_collector.go (registered by default in every Go component)"),
+    # The operator's config-reloader sidecar, scraped on `reloader-web` by the kps-prometheus and
+    # kps-alertmanager ServiceMonitors. Ref: prometheus-operator@v0.93.0 cmd/prometheus-config-reloader
+    # (thanos-io/thanos pkg/reloader: reloader_last_reload_successful)
+    _f("reloader_last_reload_successful", "gauge", (), ("prometheus", "alertmanager"), "thanos-io/thanos@v0.42.4 pkg/reloader/reloader.go"),
+    # --- what the kept upstream dashboards read (monitoring/dashboards/upstream.py) ---
+    _f("kube_namespace_status_phase", "gauge", ("namespace", "phase"), "kube-state-metrics", _KSM_C + "namespace-metrics.md"),
+    *(
+        _f(f"container_fs_{m}_total", "counter", (*_CADV, "device"), "cadvisor", "google/cadvisor@v0.60.5 container/libcontainer, metrics/prometheus.go")
+        for m in ("reads", "reads_bytes", "writes", "writes_bytes")
+    ),
+    *(
+        _f(f"container_network_{d}_{m}_total", "counter", (*_CADV, "interface"), "cadvisor", "google/cadvisor@v0.60.5 metrics/prometheus.go")
+        for d in ("receive", "transmit") for m in ("bytes", "packets", "packets_dropped")
+    ),
+    *(_f(f"node_load{n}", "gauge", (), "node-exporter", _NE + "loadavg.go") for n in (5, 15)),
+    *(_f(f"node_disk_{m}_bytes_total", "counter", ("device",), "node-exporter", _NE + "diskstats_linux.go") for m in ("read", "written")),
+    # The netstat collector's default --collector.netstat.fields include these three.
+    *(
+        _f(f"node_netstat_{m}", "untyped", (), "node-exporter", _NE + "netstat_linux.go (netStatFields default)")
+        for m in ("Tcp_OutSegs", "Tcp_RetransSegs", "TcpExt_TCPSynRetrans")
+    ),
+    _f("node_time_seconds", "gauge", (), "node-exporter", _NE + "time.go"),
+    _f("node_uname_info", "gauge", ("sysname", "release", "version", "machine", "nodename", "domainname"), "node-exporter", _NE + "uname.go"),
+    _f("node_exporter_build_info", "gauge", ("version", "revision", "branch", "goversion", "goos", "goarch", "tags"), "node-exporter",
+       "prometheus/common version/info.go (NewCollector), used by node_exporter@v1.12.1 node_exporter.go"),
+    # prometheus-operator
+    *(
+        _f(f"prometheus_operator_{m}", kind, ("controller", *extra), "prometheus-operator", _OPERATOR)
+        for m, kind, extra in (
+            ("list_operations_total", "counter", ()), ("list_operations_failed_total", "counter", ()),
+            ("watch_operations_total", "counter", ()), ("watch_operations_failed_total", "counter", ()),
+            ("reconcile_operations_total", "counter", ()), ("reconcile_errors_total", "counter", ()),
+            ("status_update_operations_total", "counter", ()), ("status_update_errors_total", "counter", ()),
+            ("node_address_lookup_errors_total", "counter", ()), ("ready", "gauge", ()),
+            ("syncs", "gauge", ("status",)), ("managed_resources", "gauge", ("resource", "state")),
+        )
+    ),
 )
 
 FAMILIES: tuple[Family, ...] = (
@@ -676,6 +888,7 @@ FAMILIES: tuple[Family, ...] = (
         "README.md Application contract (CI jobs); DESIGN.md 'a gauge per run is right for a duration pushed that way'",
     ),
     _f("terrafusion_test_coverage_ratio", "gauge", ("pipeline",), "pushgateway", "README.md Application contract (CI jobs)"),
+    *_UPSTREAM_RULE_FAMILIES,
 )
 
 # Prometheus' synthetic per-target series; their labels are the target labels of every target.
@@ -1151,15 +1364,31 @@ def _datasource_type(ds: Any, types: dict[str, str], default: str) -> str:
     return default
 
 
+def _dashboard_models(stack_dir: Path) -> list[tuple[str, dict]]:
+    """(path in the render, model) of every dashboard the stack's Grafana loads: ours, provisioned
+    through the Grafana provider (grafana/dashboards/), and kube-prometheus-stack's, from the
+    ConfigMaps the chart renders carrying the label Grafana's dashboard sidecar loads, as the
+    release's object patch leaves them (monitoring/dashboards/upstream.py)."""
+    models = []
+    for path in sorted((stack_dir / "grafana" / "dashboards").glob("*.json")):
+        model = json.loads(path.read_text())
+        models.append((str(path.relative_to(stack_dir)), model.get("dashboard", model)))
+    for path in sorted(stack_dir.glob("objects/kube-prometheus-stack*/configmap-*.yaml")):
+        obj = yaml.safe_load(path.read_text())
+        if SIDECAR_LABEL not in ((obj.get("metadata") or {}).get("labels") or {}):
+            continue
+        for key, text in sorted((obj.get("data") or {}).items()):
+            if key.endswith(".json"):
+                models.append((str(path.relative_to(stack_dir)), json.loads(text)))
+    return models
+
+
 def _dashboard_expressions(stack: str, stack_dir: Path) -> list[Expression]:
     types = _datasource_types(stack_dir)
     default = next((t for t in types.values() if t == "prometheus"), "prometheus")
     out = []
-    for path in sorted((stack_dir / "grafana" / "dashboards").glob("*.json")):
-        model = json.loads(path.read_text())
-        model = model.get("dashboard", model)
-        rel = str(path.relative_to(stack_dir))
-        title = model.get("title", path.stem)
+    for rel, model in _dashboard_models(stack_dir):
+        title = model.get("title", Path(rel).stem)
         for variable in model.get("templating", {}).get("list", []):
             if variable.get("type") != "query":
                 continue
@@ -1258,6 +1487,8 @@ class _Checker:
         self.problems: list[Problem] = []
         self.record = record_problems
         self.extra = inv.thanos_labels if expression.context == THANOS else frozenset()
+        upstream = expression.source == "rule" and Path(expression.file).name.startswith(UPSTREAM_RULE_FILE_PREFIX)
+        self.absent_ok = MIXIN_OPTIONAL_LABELS if upstream else frozenset()
 
     # problems
     def _add(self, kind: str, cause: str, metric: str, label: str, detail: str, hint: str = "", ref: str = "") -> None:
@@ -1288,6 +1519,8 @@ class _Checker:
 
     def _label(self, metric: str, label: str, shape: Shape, where: str) -> None:
         if shape.kind != "vector" or shape.open or label in shape.labels or label == "__name__":
+            return
+        if label in self.absent_ok:
             return
         hint = LABEL_HINTS.get((metric, label))
         context = " (external labels are not visible to rule evaluation)" if label in self.inv.external_labels and self.e.context == RULES else ""
@@ -1413,7 +1646,9 @@ class _Checker:
         extra = {param.val} if op == "count_values" and isinstance(param, pp.StringLiteral) else set()
         if without:
             return Shape("vector", (inner.labels - set(labels)) | extra, inner.open)
-        return Shape("vector", frozenset(labels) | extra)
+        # `by` an absent mixin label (see MIXIN_OPTIONAL_LABELS) leaves it absent in the result.
+        kept = {label for label in labels if label not in self.absent_ok or label in inner.labels or inner.open}
+        return Shape("vector", frozenset(kept) | extra)
 
     def binary(self, node: Any) -> Shape:
         lhs, rhs = self.infer(node.lhs), self.infer(node.rhs)

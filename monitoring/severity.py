@@ -105,6 +105,24 @@ SEVERITIES: dict[Severity, SeverityPolicy] = {
 }
 
 
+# kube-prometheus-stack's default rules (and the kubernetes-mixin, node-exporter and Prometheus
+# mixins they are generated from) use critical / warning / info. They become P-levels in the rendered
+# PrometheusRules (monitoring/upstream_rules.py), so ALERTS, the Prometheus UI, dashboards and
+# Alertmanager all see the same P-level:
+# - critical -> P2: upstream "critical" names a component symptom (API server down, a disk about to
+#   fill, Alertmanager cluster down) that must be handled today, also out of hours. P1 pages and is
+#   kept for user impact, i.e. our SLO burn-rate alerts.
+# - warning -> P3: capacity or hygiene, fix within the working week.
+# - info -> P4: ticket only (quota almost full, CPU throttling).
+# Upstream's `none` (Watchdog, InfoInhibitor) has no P-level: that group is off (upstream_rules.py).
+# Ref: kube-prometheus-stack 88.5.3 templates/prometheus/rules-1.14/*.yaml (`severity:` labels).
+UPSTREAM_SEVERITY: dict[str, Severity] = {
+    "critical": Severity.P2,
+    "warning": Severity.P3,
+    "info": Severity.P4,
+}
+
+
 def receiver_name(kind: ReceiverKind, severity: Severity) -> str:
     """Alertmanager receiver name for one integration at one severity, e.g. "slack-p1".
 

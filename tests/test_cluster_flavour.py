@@ -142,7 +142,7 @@ def test_the_ingress_exposes_only_the_otlp_http_port_and_the_signals_a_pipeline_
     (config_map,) = [o for o in objects if o.get("kind") == "ConfigMap" and o["metadata"]["name"] == "otel-collector"]
     pipelines = yaml.safe_load(config_map["data"]["relay"])["service"]["pipelines"]
     signals = {name.split("/")[0] for name, p in pipelines.items() if "otlp" in p["receivers"]}
-    assert {p["path"] for p in paths} == {f"/v1/{s}" for s in signals} == {"/v1/traces", "/v1/metrics"}
+    assert {p["path"] for p in paths} == {f"/v1/{s}" for s in signals} == {"/v1/traces", "/v1/metrics", "/v1/logs"}
 
 
 def test_the_ingress_does_not_answer_cors_itself(flavours):
@@ -200,3 +200,15 @@ def _expressions_reading_control_plane_jobs(out: Path) -> list[str]:
 
 def test_no_rule_or_panel_of_a_managed_stack_reads_a_control_plane_job(flavours):
     assert _expressions_reading_control_plane_jobs(flavours["managed"]) == []
+
+
+def test_control_plane_rules_and_dashboards_are_rendered_only_where_it_is_scraped(flavours):
+    def names(flavour: str, kind: str) -> set[str]:
+        return {o["metadata"]["name"] for o in _objects(flavours[flavour]) if o.get("kind") == kind}
+
+    control_rules = {"kps-etcd", "kps-kube-scheduler.rules", "kps-kubernetes-system-scheduler", "kps-kubernetes-system-controller-manager"}
+    control_dashboards = {"kps-etcd", "kps-scheduler", "kps-controller-manager", "kps-proxy"}
+    assert control_rules <= names("self-hosted", "PrometheusRule")
+    assert not control_rules & names("managed", "PrometheusRule")
+    assert control_dashboards <= names("self-hosted", "ConfigMap")
+    assert not control_dashboards & names("managed", "ConfigMap")

@@ -66,6 +66,12 @@ def test_every_kind_of_expression_is_checked(rendered, stack):
     assert {"rule", "slo", "panel", "variable", "datasource"} <= sources
     rule_files = {e.file for e in expressions if e.source == "rule"}
     assert len(rule_files) == len(list((rendered[stack] / "prometheus" / "rules").glob("*.yaml")))
+    # kube-prometheus-stack's dashboards are read from the ConfigMaps the sidecar loads (patched),
+    # exactly the kept ones (monitoring/dashboards/upstream.py).
+    from monitoring.dashboards.upstream import KEPT
+
+    config_maps = {e.file for e in expressions if e.source == "panel" and e.file.startswith("objects/kube-prometheus-stack")}
+    assert {Path(f).stem.removeprefix("configmap-monitoring-kps-") for f in config_maps} == set(KEPT)
     # Only Prometheus-type panel targets are checked: no InfluxQL, Lucene or trace query slips in.
     assert not any(e.expr.lstrip().upper().startswith("SELECT") for e in expressions)
     assert not any("_index:" in e.expr for e in expressions)

@@ -59,6 +59,7 @@ API_CLIENTS = {
     FLUENT_BIT_NODE,  # kubernetes filter (pod metadata)
     f"Deployment/{NAMESPACE}/fluent-bit-events",  # kubernetes_events input
     f"Deployment/{NAMESPACE}/otel-collector",  # k8sattributes processor
+    f"Deployment/{NAMESPACE}/grafana",  # its dashboard sidecar only (a projected token in that container)
 }
 
 
@@ -258,7 +259,17 @@ def test_elasticsearch_pods_keep_ecks_volume_group(stack_objects):
 # --- Service-account tokens ---------------------------------------------------------------------
 
 
+def _projects_a_token(pod: PodOf) -> bool:
+    return any(
+        "serviceAccountToken" in source
+        for volume in pod.spec.get("volumes") or []
+        for source in (volume.get("projected") or {}).get("sources") or []
+    )
+
+
 def _mounts_token(pod: PodOf, objs) -> bool:
+    if _projects_a_token(pod):
+        return True
     own = pod.spec.get("automountServiceAccountToken")
     if own is not None:
         return bool(own)
@@ -329,7 +340,11 @@ def _references(pod: Mapping[str, Any]) -> set[tuple[str, str]]:
 
 
 # Created at runtime by an operator, in the platform namespace.
-RUNTIME_OBJECTS = {("Secret", NAMESPACE, "logs-es-elastic-user")}  # ECK: the `elastic` user
+RUNTIME_OBJECTS = {
+    ("Secret", NAMESPACE, "logs-es-elastic-user"),  # ECK: the `elastic` user
+    # kube-controller-manager's root-ca-cert-publisher, in every namespace (Grafana's sidecar token volume).
+    ("ConfigMap", NAMESPACE, "kube-root-ca.crt"),
+}
 
 
 def test_every_secret_and_config_map_a_pod_reads_exists_in_its_namespace(stack_objects):

@@ -37,8 +37,20 @@ def test_prometheus_selects_objects_from_every_release(dev):
         assert spec[f"{kind}SelectorNilUsesHelmValues"] is False, kind
 
 
-def test_chart_default_rules_are_replaced_by_the_p1_p4_catalogue(dev):
-    assert _values(dev)["defaultRules"]["create"] is False
+def test_chart_default_rules_are_on_less_the_decided_groups_and_duplicates(dev):
+    from monitoring.upstream_rules import RULE_GROUPS, disabled_alerts
+
+    rules = _values(dev)["defaultRules"]
+    assert rules["create"] is True
+    assert rules["rules"] == {g.key: g.enabled for g in RULE_GROUPS}
+    assert rules["disabled"] == {name: True for name in disabled_alerts()}
+
+
+def test_upstream_rules_get_p_levels_from_the_release_object_patch(dev):
+    from components.chart import OBJECT_PATCHES
+    from components.prometheus_stack import release_patch
+
+    assert OBJECT_PATCHES[dev.chart("kube-prometheus-stack").name] is release_patch
 
 
 def test_sidecar_reads_the_object_storage_secret_the_program_declares(dev):

@@ -215,6 +215,7 @@ def render(
 
     _write_grafana(run, out)
     _write_alerting(run, out)
+    _write_chart_rules(chart_objects, out)
     (out / "influxdb").mkdir()
     (out / "influxdb" / "schema.iql").write_text(run.result.platform.influxdb.influxql)
     _write_logs_and_traces(run, out)
@@ -279,6 +280,16 @@ def _write_alerting(run: StackRun, out: Path) -> None:
     path = out / "alertmanager" / "alertmanager.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(run.result.platform.alertmanager_config_yaml)
+
+
+def _write_chart_rules(chart_objects: dict[str, list[dict[str, Any]]], out: Path) -> None:
+    """The charts' PrometheusRules (kube-prometheus-stack's default rules, object patch applied) next to
+    the program's, so promtool, the alert contract and the metrics contract see every rule Prometheus
+    loads (it selects PrometheusRules of every release)."""
+    for objects in chart_objects.values():
+        for obj in objects:
+            if obj.get("kind") == "PrometheusRule":
+                _dump_yaml(out / "prometheus" / "rules" / f"{obj['metadata']['name']}.yaml", obj["spec"])
 
 
 def _write_logs_and_traces(run: StackRun, out: Path) -> None:

@@ -40,8 +40,14 @@ OPERATIONS = FolderSpec(uid="tf-operations", title="Operations", audience="opera
 DEVELOPERS = FolderSpec(uid="tf-developers", title="Developers", audience="developers")
 SECURITY = FolderSpec(uid="tf-security", title="Security", audience="security")
 SLO = FolderSpec(uid="tf-slo", title="Service level objectives", audience="everyone who owns or reports on an SLO")
+# kube-prometheus-stack's node/pod/namespace/workload dashboards (monitoring/dashboards/upstream.py),
+# loaded by Grafana's dashboard sidecar, whose provisioning creates this folder (components/grafana.py).
+KUBERNETES = FolderSpec(uid="tf-kubernetes", title="Kubernetes", audience="operations and developers")
 
-FOLDERS: tuple[FolderSpec, ...] = (EXECUTIVE, OPERATIONS, DEVELOPERS, SECURITY, SLO)
+FOLDERS: tuple[FolderSpec, ...] = (EXECUTIVE, OPERATIONS, DEVELOPERS, SECURITY, SLO, KUBERNETES)
+# Folders Grafana's provisioning creates, not the Grafana provider: created by both, whichever came
+# second would fail on the taken uid (provisioning creates its folder on every scan, files or not).
+PROVISIONED_FOLDERS: tuple[FolderSpec, ...] = (KUBERNETES,)
 
 # Team names as declared in the stack files (grafana.teams).
 TEAMS: tuple[str, ...] = ("Executives", "Operations", "Developers", "Security")
@@ -60,6 +66,8 @@ FOLDER_PERMISSIONS: dict[str, dict[str, str]] = {
     SECURITY.uid: {"Security": "Edit", "Operations": "View"},
     # SLOs are the shared language: executives report on them, developers own them, operations run them.
     SLO.uid: {"Operations": "Edit", "Developers": "View", "Executives": "View"},
+    # Upstream dashboards, provisioned from the chart's ConfigMaps: nobody edits them here.
+    KUBERNETES.uid: {"Operations": "View", "Developers": "View"},
 }
 
 

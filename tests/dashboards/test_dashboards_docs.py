@@ -5,7 +5,7 @@ from __future__ import annotations
 from dashboard_queries import EXTERNAL_OPERATOR_METRICS
 from helpers import ROOT
 
-from monitoring.dashboards import FOLDER_PERMISSIONS, FOLDERS
+from monitoring.dashboards import FOLDER_PERMISSIONS, FOLDERS, upstream
 
 DOC = (ROOT / "docs" / "dashboards.md").read_text()
 
@@ -34,3 +34,12 @@ def test_docs_name_every_metric_from_operators_the_platform_does_not_deploy():
 def test_docs_name_the_pinned_sdk_version():
     pin = next(line for line in (ROOT / "requirements.txt").read_text().splitlines() if line.startswith("grafana-foundation-sdk"))
     assert pin.split()[0] in DOC
+
+
+def test_docs_tables_name_every_kept_and_excluded_upstream_dashboard_with_its_reason():
+    for name, what in upstream.KEPT.items():
+        row = next((line for line in DOC.splitlines() if line.startswith(f"| `{name}` (`kps-{name}`) |")), "")
+        assert row.endswith(f"| {what} |"), name
+    for name, why in upstream.EXCLUDED.items():
+        row = next((line for line in DOC.splitlines() if line.startswith(f"| `{name}` |")), "")
+        assert row.endswith(f"| {why} |"), name

@@ -6,7 +6,13 @@ import json
 
 from grafana_foundation_sdk.models.dashboard import Dashboard as SdkDashboard
 
-from monitoring.dashboards import FOLDER_PERMISSIONS, FOLDERS, TEAMS, build_dashboards
+from monitoring.dashboards import (
+    FOLDER_PERMISSIONS,
+    FOLDERS,
+    PROVISIONED_FOLDERS,
+    TEAMS,
+    build_dashboards,
+)
 from monitoring.dashboards._grafana import DEPLOYMENTS_EXPR, INCIDENTS_EXPR
 from monitoring.datasources import THANOS_UID
 
@@ -19,14 +25,15 @@ def _variables(model: dict) -> dict[str, dict]:
     return {v["name"]: v for v in model["templating"]["list"]}
 
 
-def test_there_is_one_folder_per_audience_and_the_slo_folder(dashboards):
+def test_there_is_one_folder_per_audience_the_slo_folder_and_the_kubernetes_folder(dashboards):
     assert {f.audience for f in FOLDERS} >= AUDIENCES
-    assert len({f.uid for f in FOLDERS}) == len(FOLDERS) == 5
+    assert len({f.uid for f in FOLDERS}) == len(FOLDERS) == 6
 
 
 def test_every_dashboard_lives_in_a_declared_folder_and_every_folder_has_one(dashboards):
     folder_uids = {f.uid for f in FOLDERS}
-    assert {d.folder_uid for d in dashboards} == folder_uids
+    # The provisioned folders get theirs from Grafana's dashboard sidecar (kube-prometheus-stack's).
+    assert {d.folder_uid for d in dashboards} == folder_uids - {f.uid for f in PROVISIONED_FOLDERS}
 
 
 def test_teams_are_the_team_names_of_the_stack_files():

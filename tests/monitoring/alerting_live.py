@@ -275,6 +275,7 @@ def run_prometheus(
     workdir: Path,
     interval: str = "1s",
     resend_delay: str = "2s",
+    external_labels: dict[str, str] | None = None,
 ) -> Iterator[Server]:
     workdir.mkdir(parents=True, exist_ok=True)
     rules_dir = workdir / "rules"
@@ -282,7 +283,7 @@ def run_prometheus(
     for stem, content in rule_files.items():
         (rules_dir / f"{stem}.yaml").write_text(yaml.safe_dump(content, sort_keys=False))
     config = {
-        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "global": {"scrape_interval": interval, "evaluation_interval": interval, "external_labels": external_labels or {}},
         "rule_files": [str(rules_dir / "*.yaml")],
         "alerting": {
             "alertmanagers": [{"static_configs": [{"targets": [alertmanager_url.removeprefix("http://")]}]}]
