@@ -222,7 +222,7 @@ def elasticsearch_exporter_values(settings: ElasticsearchExporterSettings, es_ur
     the URI's credentials; privileges per collector), Dockerfile (USER nobody).
     """
     if not es_url.startswith("https://"):
-        raise ValueError(f"es_url: {es_url!r} must be https:// (ECK serves TLS)")
+        raise AssertionError(f"es_url: {es_url!r} must be https:// (ECK serves TLS)")
     return {
         "fullnameOverride": ES_EXPORTER_FULLNAME,
         "resources": settings.resources.to_k8s(),
@@ -268,6 +268,8 @@ class ElasticsearchExporterArgs:
     namespace: str
     settings: ElasticsearchExporterSettings
     es_url: str
+    # The exporter user's and the CA's Secrets are env and a mount: their content rolls the pod.
+    digests: ContentDigests
 
 
 def elasticsearch_exporter_object_patch(obj: dict[str, Any]) -> dict[str, Any]:
@@ -288,6 +290,11 @@ class ElasticsearchExporter(pulumi.ComponentResource):
     def __init__(self, name: str, args: ElasticsearchExporterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("terrafusion:monitoring:ElasticsearchExporter", name, None, opts)
         self.values = elasticsearch_exporter_values(args.settings, args.es_url)
+        # Ref: prometheus-elasticsearch-exporter 7.4.0 values.yaml `podAnnotations`
+        # (templates/deployment.yaml l.33); the chart has no checksum of Secrets it does not render.
+        self.values["podAnnotations"] = args.digests.annotations(
+            [ObjectRef("Secret", args.namespace, EXPORTER_USER.secret_name), ObjectRef("Secret", args.namespace, ES_CA_SECRET)]
+        )
         self.chart = declare_chart(
             f"{name}-chart", ELASTICSEARCH_EXPORTER, args.namespace, self.values, child_options(self, opts),
             object_patch=elasticsearch_exporter_object_patch,

@@ -206,7 +206,7 @@ def default_rules_values() -> dict[str, Any]:
     }
 
 
-class UpstreamSeverityError(ValueError):
+class UpstreamSeverityError(AssertionError):
     """An upstream alert whose severity has no P-level (e.g. a chart bump added one)."""
 
 

@@ -12,15 +12,13 @@ from pathlib import Path
 import pytest
 
 from monitoring import metrics_contract as mc
-from tools import render
 
 STACKS = ("dev", "prod")
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("metrics-contract")
-    return {stack: render.render(stack, root)[0] for stack in STACKS}
+def rendered(rendered_dirs) -> dict[str, Path]:
+    return rendered_dirs
 
 
 # --- the stacks ---------------------------------------------------------------------------------

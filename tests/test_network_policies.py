@@ -39,7 +39,6 @@ from monitoring.network_policy import (
     quiet_table_markdown,
 )
 from stacks.config import ConfigError
-from tools import render
 from tools.mockrun import run_stack
 
 STACKS = ("dev", "prod")
@@ -61,9 +60,8 @@ UNUSED_PORT = (12345, "TCP")
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> dict[str, list[dict[str, Any]]]:
-    root = tmp_path_factory.mktemp("network-policies")
-    return {stack: render.read_objects(render.render(stack, root)[0]) for stack in STACKS}
+def rendered(rendered_objects) -> dict[str, list[dict[str, Any]]]:
+    return rendered_objects
 
 
 @pytest.fixture(scope="module")

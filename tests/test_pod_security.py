@@ -29,7 +29,7 @@ from components.elasticsearch import CA_SECRET, FLUENT_BIT_USER, MAX_MAP_COUNT, 
 from components.fluent_bit import NODE_FULLNAME
 from stacks.config import ConfigError
 from stacks.settings import AGENTS_NAMESPACE_SUFFIX
-from tools import helm, render
+from tools import helm
 
 STACKS = ("dev", "prod")
 PSA = "pod-security.kubernetes.io"
@@ -64,9 +64,8 @@ API_CLIENTS = {
 
 
 @pytest.fixture(scope="module")
-def objects(tmp_path_factory) -> dict[str, list[dict[str, Any]]]:
-    root = tmp_path_factory.mktemp("pod-security")
-    return {stack: render.read_objects(render.render(stack, root)[0]) for stack in STACKS}
+def objects(rendered_objects) -> dict[str, list[dict[str, Any]]]:
+    return rendered_objects
 
 
 @pytest.fixture(params=STACKS)

@@ -32,16 +32,14 @@ from pod_security_evaluator import all_pods
 from rbac_evaluator import WILDCARD, Account, Rbac, Request, mounts_token
 
 from monitoring.otel import collector_api_rules
-from tools import render
 
 STACKS = ("dev", "prod")
 READ = ("get", "list", "watch")
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> dict[str, list[dict[str, Any]]]:
-    root = tmp_path_factory.mktemp("rbac")
-    return {stack: render.read_objects(render.render(stack, root)[0]) for stack in STACKS}
+def rendered(rendered_objects) -> dict[str, list[dict[str, Any]]]:
+    return rendered_objects
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,8 @@ from tools import checks, engines, helm, render, security_scan
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("render")
-    return {stack: render.render(stack, root)[0] for stack in ("dev", "prod")}
+def rendered(rendered_dirs) -> dict[str, Path]:
+    return rendered_dirs
 
 
 def _tree(path: Path) -> list[str]:

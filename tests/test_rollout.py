@@ -22,15 +22,13 @@ from network_policy_evaluator import operator_pods, selector_matches
 
 from components.prometheus_stack import REPLICA_LABEL
 from components.thanos import DEDUPLICATION_FUNC
-from tools import render
 
 STACKS = ("dev", "prod")
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> dict[str, list[dict[str, Any]]]:
-    root = tmp_path_factory.mktemp("rollout")
-    return {stack: render.read_objects(render.render(stack, root)[0]) for stack in STACKS}
+def rendered(rendered_objects) -> dict[str, list[dict[str, Any]]]:
+    return rendered_objects
 
 
 @dataclass(frozen=True)

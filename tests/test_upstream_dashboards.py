@@ -20,7 +20,6 @@ from monitoring.dashboards import (
     upstream,
 )
 from monitoring.datasources import THANOS_UID
-from tools import render
 
 STACKS = ("dev", "prod")
 NAMESPACE = "monitoring"
@@ -31,9 +30,8 @@ PERMISSION = "grafana:oss/folderPermission:FolderPermission"
 
 
 @pytest.fixture(scope="module")
-def objects(tmp_path_factory) -> dict[str, list[dict[str, Any]]]:
-    root = tmp_path_factory.mktemp("upstream-dashboards")
-    return {stack: render.read_objects(render.render(stack, root)[0]) for stack in STACKS}
+def objects(rendered_objects) -> dict[str, list[dict[str, Any]]]:
+    return rendered_objects
 
 
 @pytest.fixture(params=STACKS)

@@ -35,9 +35,8 @@ P_LEVELS = {s.value for s in Severity}
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("upstream-rules")
-    return {stack: render.render(stack, root)[0] for stack in STACKS}
+def rendered(rendered_dirs) -> dict[str, Path]:
+    return rendered_dirs
 
 
 def _prometheus_rules(out: Path) -> list[dict]:

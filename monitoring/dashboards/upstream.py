@@ -102,7 +102,7 @@ EXCLUDED_BY_VALUES: dict[str, dict[str, Any]] = {
 DROPPED_SERIES = re.compile(r"container_memory_swap")
 
 
-class UndecidedDashboardError(ValueError):
+class UndecidedDashboardError(AssertionError):
     """A dashboard the chart renders that is neither kept nor excluded (e.g. a chart bump added one)."""
 
 
