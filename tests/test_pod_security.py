@@ -59,6 +59,7 @@ API_CLIENTS = {
     FLUENT_BIT_NODE,  # kubernetes filter (pod metadata)
     f"Deployment/{NAMESPACE}/fluent-bit-events",  # kubernetes_events input
     f"Deployment/{NAMESPACE}/otel-collector",  # k8sattributes processor
+    f"Deployment/{NAMESPACE}/trivy-operator",  # watches workloads, writes reports and scan Jobs
 }
 
 
