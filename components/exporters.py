@@ -269,6 +269,7 @@ class ElasticsearchExporterArgs:
     namespace: str
     settings: ElasticsearchExporterSettings
     es_url: str
+    digests: ContentDigests = field(kw_only=True)
 
 
 def elasticsearch_exporter_object_patch(obj: dict[str, Any]) -> dict[str, Any]:
@@ -289,6 +290,15 @@ class ElasticsearchExporter(pulumi.ComponentResource):
     def __init__(self, name: str, args: ElasticsearchExporterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("terrafusion:monitoring:ElasticsearchExporter", name, None, opts)
         self.values = elasticsearch_exporter_values(args.settings, args.es_url)
+        # It reads its user's credentials (env) and the CA (a mount) once at start: the digest of both
+        # rolls it when either is rotated. Ref: prometheus-elasticsearch-exporter 7.4.0 values.yaml
+        # `podAnnotations` (templates/deployment.yaml pod template metadata).
+        self.values["podAnnotations"] = args.digests.annotations(
+            [
+                ObjectRef("Secret", args.namespace, EXPORTER_USER.secret_name),
+                ObjectRef("Secret", args.namespace, ES_CA_SECRET),
+            ]
+        )
         self.chart = declare_chart(
             f"{name}-chart", ELASTICSEARCH_EXPORTER, args.namespace, self.values, child_options(self, opts),
             object_patch=elasticsearch_exporter_object_patch,

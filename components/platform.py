@@ -280,7 +280,8 @@ class MonitoringPlatform(pulumi.ComponentResource):
         self.elasticsearch_exporter = ElasticsearchExporter(
             f"{name}-elasticsearch-exporter",
             ElasticsearchExporterArgs(
-                namespace=ns_name, settings=settings.exporters.elasticsearch, es_url=self.elasticsearch.url
+                namespace=ns_name, settings=settings.exporters.elasticsearch, es_url=self.elasticsearch.url,
+                digests=digests,
             ),
             opts=after_es,
         )

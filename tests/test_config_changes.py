@@ -200,7 +200,7 @@ def _influxdb_config_change(mp: pytest.MonkeyPatch) -> None:
 # Settings and code constants that change rendered config (secrets are all rotated on their own).
 CONFIG_CHANGES = (
     Change("jaeger.indexPrefix (Jaeger's userconfig, the trace-retention CronJob, ES roles)", {"jaeger.indexPrefix": "spans"}),
-    Change("otelCollector.corsOrigins (the collector's config)", {"otelCollector.corsOrigins": ["https://other.example"]}),
+    Change("otelCollector.corsOrigins (the collector's config)", {"otelCollector.corsOrigins": ["http://other.example"]}),
     Change("grafana.url (grafana.ini)", {"grafana.url": "https://grafana-2.example.com"}),
     Change("logs.families (the node pipeline, the lifecycle requests)", {"logs.families.app.deleteAfter": "31d"}),
     Change("jaeger sampling (the strategies ConfigMap)", {"jaeger.sampling.defaultProbability": 0.5}),
