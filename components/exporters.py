@@ -223,7 +223,7 @@ def elasticsearch_exporter_values(settings: ElasticsearchExporterSettings, es_ur
     the URI's credentials; privileges per collector), Dockerfile (USER nobody).
     """
     if not es_url.startswith("https://"):
-        raise ValueError(f"es_url: {es_url!r} must be https:// (ECK serves TLS)")
+        raise AssertionError(f"es_url: {es_url!r} must be https:// (ECK serves TLS)")
     return {
         "fullnameOverride": ES_EXPORTER_FULLNAME,
         "resources": settings.resources.to_k8s(),

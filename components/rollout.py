@@ -65,7 +65,7 @@ class ContentDigests:
         """What an object holds (its `data`/`stringData`, or the chart values it is rendered from)."""
         ref = ObjectRef(kind, namespace, name)
         if ref in self._content:
-            raise ValueError(f"{ref} is recorded twice")
+            raise AssertionError(f"{ref} is recorded twice")
         self._content[ref] = content
 
     def digest(self, refs: Iterable[ObjectRef]) -> pulumi.Output[str]:
@@ -73,7 +73,7 @@ class ContentDigests:
         refs = sorted(set(refs))
         missing = [str(ref) for ref in refs if ref not in self._content]
         if missing:
-            raise KeyError(f"no content recorded for {', '.join(missing)}: declare it through ContentDigests.record")
+            raise AssertionError(f"no content recorded for {', '.join(missing)}: declare it through ContentDigests.record")
         content = pulumi.Output.from_input({str(ref): self._content[ref] for ref in refs})
         digest = pulumi.Output.all(self._key, content).apply(lambda args: hmac_digest(args[0], args[1]))
         # The HMAC reveals nothing without the key (which stays secret): plain, so values stay reviewable.

@@ -269,12 +269,14 @@ def test_a_late_value_error_is_reported_as_a_bug_not_as_guidance(monkeypatch):
 
 # file::function -> why the check cannot fire on user input (each raises AssertionError).
 INVARIANTS = {
+    "components/exporters.py::elasticsearch_exporter_values": "es_url is the Elasticsearch component's own https URL",
+    "components/rollout.py::ContentDigests.record": "each object is declared once by the program",
+    "components/rollout.py::ContentDigests.digest": "every digested object is recorded by the component declaring it (tests/test_config_changes.py)",
     "components/exporters.py::Exporters.__init__": "postgresDsn is a required secret when the exporter is enabled (stacks/config.py required_secrets)",
     "components/grafana.py::Grafana.__init__": "grafanaDatabasePassword is a required secret with grafana.database (stacks/config.py required_secrets)",
     "components/security.py::restricted_pod": "callers pass the program's own user ids, never 0",
     "monitoring/alert_rules/_rule.py::AlertRule.__post_init__": "the alert catalogue is program data",
     "monitoring/alertmanager.py::_receiver": "receiver kinds are the ReceiverKind enum",
-    "monitoring/dashboards/_grafana.py::lucene": "panel metrics are program data",
     "monitoring/fluentbit.py::_env_ref": "environment variable names are program constants",
     "monitoring/tracing.py::_env": "environment variable names are program constants",
     "monitoring/tracing.py::jaeger_user_config": "the Elasticsearch URL is built by components/elasticsearch.py",
@@ -283,7 +285,6 @@ INVARIANTS = {
     "monitoring/network_policy.py::_checked": "the flow table is program data",
     "monitoring/network_policy.py::ingress_policy": "the flow table is program data",
     "monitoring/network_policy.py::network_policies": "workload keys are program constants",
-    "monitoring/slo.py::error_ratio_expr": "SLI shapes are the catalogue's classes",
     "monitoring/metrics_contract.py::<module>": "the module's command-line entry point (SystemExit)",
 }
 VALIDATOR_DECORATORS = {"field_validator", "model_validator"}
@@ -435,8 +436,10 @@ def test_render_reports_a_yaml_syntax_error_as_file_line_column(tmp_path):
 
 
 def test_render_refuses_a_duplicate_key_that_yaml_would_silently_drop(tmp_path):
-    broken = DEV_FILE.replace("    retention: 2d\n", "    retention: 2d\n    retention: 30d\n", 1)
-    first = DEV_FILE.splitlines().index("    retention: 2d") + 1
+    # Prometheus' retention, whatever dev sets it to (the first 4-space `retention:` line).
+    original = next(line for line in DEV_FILE.splitlines() if line.startswith("    retention: "))
+    broken = DEV_FILE.replace(f"{original}\n", f"{original}\n    retention: 30d\n", 1)
+    first = DEV_FILE.splitlines().index(original) + 1
     line = _one_line(_render(tmp_path, broken))
     assert line == f"error: Pulumi.broken.yaml:{first + 1}:5: duplicate key 'retention' (first set on line {first})"
 
