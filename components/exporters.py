@@ -33,6 +33,7 @@ from components.rollout import ContentDigests, ObjectRef
 from components.security import NOBODY, restricted_container, restricted_pod
 from components.versions import BLACKBOX_EXPORTER, ELASTICSEARCH_EXPORTER, POSTGRES_EXPORTER, PUSHGATEWAY
 from monitoring.alert_rules.platform import ES_CLUSTER_LABEL
+from monitoring.slo import API_PROBE_JOB, FRONTEND_PROBE_JOB
 from stacks.settings import (
     BlackboxSettings,
     ElasticsearchExporterSettings,
@@ -89,8 +90,8 @@ def probe_specs(settings: BlackboxSettings, namespace: str) -> dict[str, dict[st
             "targets": {"staticConfig": {"static": [url], "labels": labels}},
         }
 
-    probes = {f"frontend-{p.app}": spec("blackbox-frontend", p.url, {"app": p.app}) for p in settings.frontend}
-    probes |= {f"api-{p.service}": spec("blackbox-api", p.url, {"service": p.service}) for p in settings.api}
+    probes = {f"frontend-{p.app}": spec(FRONTEND_PROBE_JOB, p.url, {"app": p.app}) for p in settings.frontend}
+    probes |= {f"api-{p.service}": spec(API_PROBE_JOB, p.url, {"service": p.service}) for p in settings.api}
     return dict(sorted(probes.items()))
 
 

@@ -26,7 +26,7 @@ from typing import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import elasticsearch, exporters, grafana, influxdb, prometheus_stack as kps, thanos
+from components import elasticsearch, exporters, grafana, influxdb, prometheus_stack as kps, thanos, trivy_operator
 from components.chart import child_options
 from components.labels import standard_labels
 from components.versions import (
@@ -37,6 +37,7 @@ from components.versions import (
     OTEL_COLLECTOR,
     PUSHGATEWAY,
     THANOS,
+    TRIVY_OPERATOR,
 )
 from monitoring import fluentbit, otel, tracing
 from monitoring.network_policy import (
@@ -73,6 +74,7 @@ class NetworkPoliciesArgs:
     blackbox_exporter: bool = False
     postgres_exporter: bool = False
     thanos_ruler: bool = False
+    trivy_operator: bool = False
 
 
 def platform_ports() -> PlatformPorts:
@@ -182,6 +184,16 @@ def platform_workloads(args: NetworkPoliciesArgs) -> PlatformWorkloads:
                 kps.THANOS_RULER_HTTP_PORT,
             )
             if args.thanos_ruler
+            else None
+        ),
+        trivy_operator=(
+            chart_pods("trivy-operator", "Trivy Operator", {NAME: TRIVY_OPERATOR.chart}, trivy_operator.METRICS_PORT)
+            if args.trivy_operator
+            else None
+        ),
+        trivy_scan_jobs=(
+            chart_pods("trivy-scan-jobs", "Trivy Operator scan Jobs", trivy_operator.SCAN_JOB_LABELS)
+            if args.trivy_operator
             else None
         ),
         max_map_count_setter=(

@@ -29,6 +29,8 @@ from components.exporters import (
 )
 from components.fluent_bit import FluentBit, FluentBitArgs
 from components.tracing import Tracing, TracingArgs
+from components.trivy_operator import TrivyOperator, TrivyOperatorArgs
+from components.cni import CniMonitors, CniMonitorsArgs
 from components.influxdb import READER_USER as INFLUX_READER_USER
 from components.influxdb import declare_service_monitor as influxdb_service_monitor
 from components.influxdb import Influxdb, InfluxdbArgs
@@ -290,6 +292,22 @@ class MonitoringPlatform(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus_stack]),
         )
+        # The Security dashboard's producers: the Trivy Operator (optional) and the CNI's metrics.
+        self.trivy_operator = (
+            TrivyOperator(
+                f"{name}-trivy-operator",
+                TrivyOperatorArgs(namespace=ns_name, settings=settings.security.trivy_operator),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus_stack]),
+            )
+            if settings.security.trivy_operator.enabled
+            else None
+        )
+        if settings.cluster.cni == "cilium":
+            CniMonitors(
+                f"{name}-cni",
+                CniMonitorsArgs(namespace=ns_name),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus_stack]),
+            )
         database_password = (
             secrets[GRAFANA_DATABASE_PASSWORD.key] if settings.grafana.database is not None else None
         )
@@ -358,6 +376,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 blackbox_exporter=BLACKBOX_EXPORTER.chart in self.exporters.charts,
                 postgres_exporter=POSTGRES_EXPORTER.chart in self.exporters.charts,
                 thanos_ruler=self.prometheus_stack.values["thanosRuler"]["enabled"],
+                trivy_operator=self.trivy_operator is not None,
             ),
             opts=in_namespace,
         )

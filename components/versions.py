@@ -118,6 +118,14 @@ OTEL_COLLECTOR = ChartRef(
 OTEL_COLLECTOR_IMAGE = "otel/opentelemetry-collector-contrib"
 OTEL_COLLECTOR_IMAGE_TAG = "0.158.0"
 
+# Ref: https://github.com/aquasecurity/trivy-operator/blob/v0.32.0/deploy/helm/Chart.yaml
+# (0.34.0: appVersion 0.32.0; scan jobs run Trivy 0.72.0, values.yaml trivy.image.tag)
+TRIVY_OPERATOR = ChartRef(
+    chart="trivy-operator",
+    version="0.34.0",
+    repository="https://aquasecurity.github.io/helm-charts/",
+)
+
 ALL_CHARTS: tuple[ChartRef, ...] = (
     KUBE_PROMETHEUS_STACK,
     THANOS,
@@ -131,4 +139,5 @@ ALL_CHARTS: tuple[ChartRef, ...] = (
     FLUENT_BIT,
     JAEGER,
     OTEL_COLLECTOR,
+    TRIVY_OPERATOR,
 )

@@ -281,10 +281,11 @@ PRODUCERS: dict[str, Producer] = {
         ),
         Producer(
             "trivy-operator",
-            "Trivy Operator 0.32.0 - NOT deployed",
-            "aquasecurity/trivy-operator@v0.32.0 pkg/metrics/collector.go",
-            how_to_deploy="chart trivy-operator 0.34.0 (appVersion 0.32.0) in /work/shared/charts; its "
-            "ServiceMonitor is off by default (serviceMonitor.enabled, honorLabels: true)",
+            "Trivy Operator 0.32.0 (trivy-operator 0.34.0, components/trivy_operator.py), deployed when "
+            "security.trivyOperator.enabled; its ServiceMonitor (honorLabels) keeps each report's `namespace`",
+            "aquasecurity/trivy-operator@v0.32.0 pkg/metrics/collector.go (names, labels), pkg/metrics/types.go "
+            "(severity values Critical/High/Medium/Low/Unknown, status Pass/Fail)",
+            how_to_deploy="security.trivyOperator.enabled: true (chart trivy-operator 0.34.0, pinned)",
         ),
         # The control plane (cluster.controlPlane): scraped only on a self-hosted one, where
         # kube-prometheus-stack's Services and ServiceMonitors for them are rendered (kubeEtcd,
@@ -315,19 +316,19 @@ PRODUCERS: dict[str, Producer] = {
         ),
         Producer(
             "cilium-agent",
-            "cilium-agent of the cluster's CNI - not deployed by this program",
-            "cilium/cilium Documentation/observability/metrics.rst (Drops/Forwards: drop_count_total "
-            "reason, direction)",
-            how_to_deploy="only on a Cilium cluster: prometheus.enabled in the CNI's values and a "
-            "PodMonitor for port 9962; no chart in /work/shared/charts",
+            "cilium-agent of the cluster's Cilium CNI (not deployed by this program), scraped by the PodMonitor "
+            "cilium-agent (components/cni.py) when cluster.cni is cilium",
+            "cilium/cilium Documentation/observability/metrics.rst (Drops/Forwards: drop_count_total, labels "
+            "reason, direction); install/kubernetes/cilium/templates/cilium-agent/daemonset.yaml (port `prometheus` 9962)",
+            how_to_deploy="cluster.cni: cilium, with prometheus.enabled in the CNI's own values",
         ),
         Producer(
             "hubble",
-            "Hubble (Cilium) flow metrics - not deployed by this program",
-            "cilium/cilium pkg/hubble/metrics/drop/handler.go (labels reason, protocol + context options); "
-            "Documentation/observability/metrics.rst (Hubble Metrics, port 9965)",
-            how_to_deploy="only on a Cilium cluster: hubble.metrics.enabled including `drop` and a "
-            "ServiceMonitor for hubble-metrics; no chart in /work/shared/charts",
+            "Hubble flow metrics of the cluster's Cilium CNI (not deployed by this program), scraped by the "
+            "PodMonitor hubble (components/cni.py) when cluster.cni is cilium",
+            "cilium/cilium pkg/hubble/metrics/drop/handler.go (hubble_drop_total: context labels + reason, "
+            "protocol); install/kubernetes/cilium/templates/cilium-agent/daemonset.yaml (port `hubble-metrics` 9965)",
+            how_to_deploy="cluster.cni: cilium, with hubble.metrics.enabled including `drop` in the CNI's own values",
         ),
         Producer(
             "pushgateway",
@@ -379,6 +380,9 @@ PRODUCERS: dict[str, Producer] = {
 OPTIONAL_PRODUCERS: dict[str, str] = {
     "postgres-exporter": "exporters.postgres.enabled",
     "blackbox-exporter": "exporters.blackbox.frontend / exporters.blackbox.api",
+    "trivy-operator": "security.trivyOperator.enabled",
+    "cilium-agent": "cluster.cni",
+    "hubble": "cluster.cni",
 }
 
 
@@ -831,8 +835,10 @@ FAMILIES: tuple[Family, ...] = (
         "kubernetes/kubernetes pkg/proxy/metrics/metrics.go", open=True,
     ),
     # Cilium / Hubble (cluster CNI)
+    # Ref: cilium/cilium pkg/metrics/metrics.go (DropCount: LabelDropReason `reason`, LabelDirection `direction`)
     _f("cilium_drop_count_total", "counter", ("reason", "direction"), "cilium-agent", "cilium/cilium Documentation/observability/metrics.rst"),
-    _f("hubble_drop_total", "counter", ("reason", "protocol"), "hubble", "cilium/cilium pkg/hubble/metrics/drop/handler.go"),
+    # Context labels (source/destination ...) only with context options in hubble.metrics.enabled: open.
+    _f("hubble_drop_total", "counter", ("reason", "protocol"), "hubble", "cilium/cilium pkg/hubble/metrics/drop/handler.go", open=True),
     # Pushgateway's own per-group metrics
     _f("push_time_seconds", "gauge", ("job", "instance", "pipeline"), "pushgateway", "prometheus/pushgateway@v1.11.3 README.md"),
     _f("push_failure_time_seconds", "gauge", ("job", "instance", "pipeline"), "pushgateway", "prometheus/pushgateway@v1.11.3 README.md"),
@@ -1149,6 +1155,9 @@ def _monitor_producers(obj: dict) -> tuple[list[str], dict[str, list[str]]]:
         elif name == "thanos":
             component = sel.get("app.kubernetes.io/component", "")
             add(_THANOS_COMPONENTS.get(component, f"thanos-{component}"), endpoint)
+        elif name == "cilium":
+            # One agent pod serves both: its own metrics and Hubble's (components/cni.py).
+            add("hubble" if port == "hubble-metrics" else "cilium-agent", endpoint)
         elif name == "opentelemetry-collector":
             add("otel-collector" if port == "metrics" else "otel-collector-prometheus-exporter", endpoint)
         elif name in _MONITOR_PRODUCERS:

@@ -207,6 +207,9 @@ class PlatformWorkloads:
     max_map_count_setter: Workload | None = None
     # The Thanos Ruler (long-window recording groups, monitoring/windows.py), when the stack runs one.
     thanos_ruler: Workload | None = None
+    # The Trivy Operator and the scan Jobs it starts in its namespace, when the stack runs it.
+    trivy_operator: Workload | None = None
+    trivy_scan_jobs: Workload | None = None
 
     def all(self) -> tuple[Workload, ...]:
         return tuple(w for f in fields(self) if (w := getattr(self, f.name)) is not None)
@@ -320,6 +323,8 @@ def platform_flow_table(w: PlatformWorkloads, p: PlatformPorts, exposure: Exposu
         Quiet(w.elasticsearch_lifecycle_job, "a Job: only makes connections"),
         Quiet(w.jaeger_retention_job, "a CronJob: only makes connections"),
     ]
+    if w.trivy_scan_jobs is not None:
+        quiet.append(Quiet(w.trivy_scan_jobs, "Jobs: pull the images they scan, report to the API server"))
     if w.max_map_count_setter is not None:
         quiet.append(Quiet(w.max_map_count_setter, "sets a sysctl on its node, then sleeps; serves nothing"))
     namespaces = tuple(dict.fromkeys(workload.namespace for workload in w.all()))

@@ -182,6 +182,18 @@ _HTTP = "http_server_request_duration_seconds"
 # Optional producers (monitoring/metrics_contract.py PRODUCERS ids) that SLOs and rules can require.
 POSTGRES_EXPORTER = "postgres-exporter"
 BLACKBOX_EXPORTER = "blackbox-exporter"
+# The `job` of each kind of blackbox Probe (components/exporters.py probe_specs: the Probe's jobName
+# becomes `job`; Ref: prometheus-operator@v0.93.0 pkg/prometheus/promcfg.go generateProbeConfig).
+# Frontend readers match FRONTEND_PROBE_JOB: API probes have no `app`, and a stack with API probes
+# but no frontend probes would otherwise feed them into `by (app)` as one app named "".
+FRONTEND_PROBE_JOB = "blackbox-frontend"
+API_PROBE_JOB = "blackbox-api"
+FRONTEND_PROBES = f'probe_success{{job="{FRONTEND_PROBE_JOB}"}}'
+# Read by panels only (monitoring/dashboards/security.py): the Trivy Operator, and the cluster's
+# Cilium CNI (cluster.cni), whose agent and Hubble metrics the program scrapes but does not deploy.
+TRIVY_OPERATOR = "trivy-operator"
+CILIUM_AGENT = "cilium-agent"
+HUBBLE = "hubble"
 
 SLO_CATALOGUE: tuple[Slo, ...] = (
     # --- API: per `service`, from the OTel HTTP server histogram -------------------------------
@@ -245,7 +257,7 @@ SLO_CATALOGUE: tuple[Slo, ...] = (
         target=0.999,
         window="30d",
         label=FRONTEND_LABEL,
-        sli=UptimeSli(metric="probe_success"),
+        sli=UptimeSli(metric=FRONTEND_PROBES),
         requires=BLACKBOX_EXPORTER,
     ),
     Slo(

@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 
 from monitoring.alerting_spec import AlertingSpec
-from monitoring.slo import BLACKBOX_EXPORTER, POSTGRES_EXPORTER
+from monitoring.slo import BLACKBOX_EXPORTER, CILIUM_AGENT, HUBBLE, POSTGRES_EXPORTER, TRIVY_OPERATOR
 from monitoring.dashboards import TEAMS as DASHBOARD_TEAMS
 from monitoring import windows
 from monitoring.datasources import LOG_INDEX_PATTERN
@@ -135,6 +135,13 @@ class ClusterSettings(Model):
         "does not expose them, so their targets would be down or absent forever). `self-hosted` "
         "(kubeadm and the like): they are scraped; their metrics must listen beyond 127.0.0.1 "
         "(README, \"Cluster flavour\"). No default: every stack says which it is.",
+    )
+    cni: Literal["cilium", "other"] = Field(
+        description="The cluster's CNI, which the program does not deploy. `cilium`: the cilium-agent "
+        "(`prometheus.enabled`, port 9962) and Hubble (`hubble.metrics.enabled` with `drop`, port 9965) "
+        "metrics are on in the CNI's own values; the program scrapes them in kube-system and the Security "
+        "dashboard shows packets dropped by network policy. `other`: nothing produces those series, so "
+        "that panel is left out (README, \"Cluster flavour\"). No default: every stack says which it is.",
     )
 
 
@@ -434,6 +441,34 @@ class PushgatewaySettings(Model):
     resources: Resources = Field(default_factory=_small_resources)
 
 
+class TrivyOperatorSettings(Model):
+    """The Trivy Operator (components/trivy_operator.py): vulnerability, exposed-secret and config
+    audit reports of the cluster's workloads, and compliance reports, exported as trivy_* metrics."""
+
+    enabled: bool = Field(
+        True, description="Deploy it; off leaves the Security dashboard's vulnerability and compliance panels out."
+    )
+    resources: Resources = Field(
+        default_factory=lambda: Resources(
+            requests=ResourceList(cpu="50m", memory="128Mi"), limits=ResourceList(memory="512Mi")
+        ),
+        description="The operator's container (it caches every watched workload and report).",
+    )
+    scan_job_resources: Resources = Field(
+        default_factory=lambda: Resources(
+            requests=ResourceList(cpu="100m", memory="256Mi"), limits=ResourceList(memory="1Gi")
+        ),
+        description="Each scan Job's container (Trivy loads its vulnerability database into memory).",
+    )
+    concurrent_scan_jobs: int = Field(
+        2, ge=1, le=10, description="Scan Jobs running at once (each asks for scanJobResources)."
+    )
+
+
+class SecuritySettings(Model):
+    trivy_operator: TrivyOperatorSettings = Field(default_factory=TrivyOperatorSettings)
+
+
 class ExporterSettings(Model):
     blackbox: BlackboxSettings = Field(default_factory=BlackboxSettings)
     postgres: PostgresExporterSettings = Field(default_factory=PostgresExporterSettings)
@@ -640,6 +675,9 @@ class StackSettings(Model):
     exporters: ExporterSettings = Field(
         default_factory=ExporterSettings, description="Blackbox probes and postgres_exporter for the SLOs."
     )
+    security: SecuritySettings = Field(
+        default_factory=SecuritySettings, description="Security scanning of the cluster (Trivy Operator)."
+    )
     network_policy: NetworkPolicySettings = Field(
         default_factory=NetworkPolicySettings,
         description="The ingress controller's namespace and the API server's addresses, for the NetworkPolicies.",
@@ -666,6 +704,10 @@ class StackSettings(Model):
             absent.add(POSTGRES_EXPORTER)
         if not (self.exporters.blackbox.frontend or self.exporters.blackbox.api):
             absent.add(BLACKBOX_EXPORTER)
+        if not self.security.trivy_operator.enabled:
+            absent.add(TRIVY_OPERATOR)
+        if self.cluster.cni != "cilium":
+            absent |= {CILIUM_AGENT, HUBBLE}
         return frozenset(absent)
 
     @property

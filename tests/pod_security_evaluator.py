@@ -15,6 +15,7 @@ gives them), merged with the CR's `containers` / `initContainers` patches as the
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
@@ -369,6 +370,28 @@ def _merge_by_name(base: list[dict[str, Any]], patches: Iterable[Mapping[str, An
     return list(merged.values())
 
 
+# The Trivy Operator's scan Job pods (Standalone `image` mode), from its ConfigMap `trivy-operator`:
+# the pod gets scanJob.podTemplatePodSecurityContext, every container (the DB-download init container
+# and one scanner per scanned container) scanJob.podTemplateContainerSecurityContext, and the only
+# volume is an emptyDir at /tmp. Ref: aquasecurity/trivy-operator@v0.32.0 pkg/plugins/trivy/image.go
+# (GetPodSpecForStandaloneMode: volumes, SecurityContext of init and scan containers),
+# pkg/vulnerabilityreport/builder.go (WithPodSecurityContext), deploy/helm/templates/configmaps/operator.yaml.
+TRIVY_OPERATOR_CONFIGMAP = "trivy-operator"
+
+
+def _trivy_scan_pod(obj: Mapping[str, Any]) -> Pod:
+    data = obj.get("data") or {}
+    pod_sc = json.loads(data.get("scanJob.podTemplatePodSecurityContext") or "{}")
+    container_sc = json.loads(data.get("scanJob.podTemplateContainerSecurityContext") or "{}")
+    return {
+        "securityContext": pod_sc,
+        "automountServiceAccountToken": data.get("scanJob.automountServiceAccountToken") == "true",
+        "initContainers": [{"name": "trivy-db-download", "securityContext": dict(container_sc)}],
+        "containers": [{"name": "scan", "securityContext": dict(container_sc)}],
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+    }
+
+
 def operator_pods(objects: Iterable[Mapping[str, Any]]) -> list[PodOf]:
     """The pods operators create from the platform's custom resources."""
     out = []
@@ -406,6 +429,8 @@ def operator_pods(objects: Iterable[Mapping[str, Any]]) -> list[PodOf]:
             }
             annotations = (spec.get("podMetadata") or {}).get("annotations") or {}
             out.append(PodOf(object_id(obj), ns, pod, annotations))
+        elif kind == "ConfigMap" and obj.get("metadata", {}).get("name") == TRIVY_OPERATOR_CONFIGMAP:
+            out.append(PodOf(f"{object_id(obj)}[scan-job]", ns, _trivy_scan_pod(obj), {}))
     return out
 
 

@@ -142,6 +142,7 @@ def test_the_ingress_exposes_only_the_otlp_http_port_and_the_signals_a_pipeline_
     (config_map,) = [o for o in objects if o.get("kind") == "ConfigMap" and o["metadata"]["name"] == "otel-collector"]
     pipelines = yaml.safe_load(config_map["data"]["relay"])["service"]["pipelines"]
     signals = {name.split("/")[0] for name, p in pipelines.items() if "otlp" in p["receivers"]}
+    # /v1/logs: browsers send their events as OTLP log records (the logs/events pipeline, monitoring/otel.py).
     assert {p["path"] for p in paths} == {f"/v1/{s}" for s in signals} == {"/v1/traces", "/v1/metrics", "/v1/logs"}
 
 

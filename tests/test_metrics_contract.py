@@ -239,9 +239,24 @@ def test_optional_producers_are_the_ones_rules_slos_and_settings_know():
     from monitoring.alert_rules import catalogue_alerts
     from monitoring.slo import SLO_CATALOGUE
 
+    from monitoring.dashboards import build_dashboards
+
     required = {r.requires for r in catalogue_alerts()} | {s.requires for s in SLO_CATALOGUE}
-    assert required - {None} == set(mc.OPTIONAL_PRODUCERS)
+    # Producers only panels read (the Security dashboard's Trivy and Cilium/Hubble panels): leaving
+    # one out must change the dashboards, else the setting deploys something nobody reads.
+    everything = [d.model for d in build_dashboards("dev")]
+    panel_readers = {
+        p for p in mc.OPTIONAL_PRODUCERS if [d.model for d in build_dashboards("dev", without=frozenset({p}))] != everything
+    }
+    assert (required - {None}) | panel_readers == set(mc.OPTIONAL_PRODUCERS)
     assert set(mc.OPTIONAL_PRODUCERS) <= set(mc.PRODUCERS)
+
+
+def required_by_rules_or_slos(producer: str) -> bool:
+    from monitoring.alert_rules import catalogue_alerts
+    from monitoring.slo import SLO_CATALOGUE
+
+    return any(r.requires == producer for r in catalogue_alerts()) or any(s.requires == producer for s in SLO_CATALOGUE)
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -261,6 +276,11 @@ def test_a_stack_renders_the_readers_of_an_optional_producer_exactly_when_it_dep
         for slo in SLO_CATALOGUE:
             if slo.requires == producer:
                 assert (f"slo-{slo.id}" in groups) == deployed, (stack, slo.id)
+        # Panels reading a family only this producer emits (trivy_*, cilium/hubble drops).
+        only_its = {f.name for f in mc.FAMILIES if f.producers == (producer,)}
+        readers = [e.name for e in expressions if e.source == "panel" and any(n in e.expr for n in only_its)]
+        if not required_by_rules_or_slos(producer):
+            assert bool(readers) == deployed, (stack, producer, readers)
     # dev deploys neither: their readers are gone, and nothing else went with them.
     if stack == "dev":
         assert not set(mc.OPTIONAL_PRODUCERS) & inv.producers

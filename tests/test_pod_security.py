@@ -60,6 +60,7 @@ API_CLIENTS = {
     f"Deployment/{NAMESPACE}/fluent-bit-events",  # kubernetes_events input
     f"Deployment/{NAMESPACE}/otel-collector",  # k8sattributes processor
     f"Deployment/{NAMESPACE}/grafana",  # its dashboard sidecar only (a projected token in that container)
+    f"Deployment/{NAMESPACE}/trivy-operator",  # watches workloads, writes reports and scan Jobs
 }
 
 

@@ -238,6 +238,62 @@ def operator_needs(objects, accounts: Mapping[str, Account]) -> list[Need]:
     return needs
 
 
+# The Trivy Operator's calls, from its Deployment's env and its ConfigMap trivy-operator-config
+# (envFrom). Ref: aquasecurity/trivy-operator@v0.32.0 pkg/operator/operator.go (controllers started
+# per OPERATOR_*_ENABLED), pkg/kube/object.go (target workload kinds -> resources),
+# pkg/vulnerabilityreport/controller/workload.go (scan Jobs and their Secrets in the operator's
+# namespace, pods/log of finished Jobs), pkg/configauditreport/controller (config audit kinds),
+# pkg/compliance (ClusterComplianceReport status), main.go (leader election lease, events).
+TRIVY_WORKLOADS = {
+    "pod": ("", "pods"), "replicaset": ("apps", "replicasets"), "replicationcontroller": ("", "replicationcontrollers"),
+    "statefulset": ("apps", "statefulsets"), "daemonset": ("apps", "daemonsets"), "cronjob": ("batch", "cronjobs"),
+    "job": ("batch", "jobs"),
+}  # fmt: skip
+TRIVY_AUDITED = (
+    ("", "services"), ("rbac.authorization.k8s.io", "roles"), ("rbac.authorization.k8s.io", "clusterroles"),
+    ("networking.k8s.io", "networkpolicies"), ("networking.k8s.io", "ingresses"), ("", "limitranges"),
+    ("", "resourcequotas"), ("", "persistentvolumes"), ("", "persistentvolumeclaims"),
+)  # fmt: skip
+TRIVY_GROUP = "aquasecurity.github.io"
+
+
+def trivy_operator_needs(account: Account, obj: Mapping[str, Any], config_maps) -> list[Need]:
+    ns = obj["metadata"]["namespace"]
+    (container,) = obj["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value", "") for e in container.get("env") or []}
+    for source in container.get("envFrom") or []:
+        if ref := source.get("configMapRef"):
+            env |= (config_maps.get((ns, ref["name"])) or {}).get("data") or {}
+    on = lambda key: env.get(key) == "true"  # noqa: E731
+    needs = [Need(account, Request(verb, "coordination.k8s.io", "leases", ns), "leader election") for verb in ("get", "create", "update")]
+    needs.append(Need(account, Request("create", "", "events", ns), "leader election events"))
+    if on("OPERATOR_VULNERABILITY_SCANNER_ENABLED") or on("OPERATOR_EXPOSED_SECRET_SCANNER_ENABLED"):
+        why = "vulnerability / exposed secret scans of the target workloads"
+        for kind in env["OPERATOR_TARGET_WORKLOADS"].split(","):
+            group, resource = TRIVY_WORKLOADS[kind]
+            needs += _cluster_read(account, group, (resource,), why)
+        needs += [Need(account, Request(verb, "batch", "jobs", ns), "scan Jobs in its namespace") for verb in ("create", "delete", "get", "list", "watch")]
+        needs += [Need(account, Request("get", "", "pods/log", ns), "reads a finished scan Job's report")]
+        needs += [Need(account, Request(verb, "", "secrets", ns), "scan Jobs' registry credentials") for verb in ("create", "get", "delete")]
+        for report in ("vulnerabilityreports", "exposedsecretreports"):
+            needs += _cluster_read(account, TRIVY_GROUP, (report,), why) + [Need(account, Request("create", TRIVY_GROUP, report), why)]
+    if on("OPERATOR_CONFIG_AUDIT_SCANNER_ENABLED"):
+        why = "config audit of workloads and the supported kinds"
+        for group, resource in TRIVY_AUDITED:
+            needs += _cluster_read(account, group, (resource,), why)
+        for report in ("configauditreports", "clusterconfigauditreports"):
+            needs += _cluster_read(account, TRIVY_GROUP, (report,), why) + [Need(account, Request("create", TRIVY_GROUP, report), why)]
+    if on("OPERATOR_RBAC_ASSESSMENT_SCANNER_ENABLED"):
+        why = "RBAC assessment of Roles and ClusterRoles"
+        for report in ("rbacassessmentreports", "clusterrbacassessmentreports"):
+            needs += _cluster_read(account, TRIVY_GROUP, (report,), why) + [Need(account, Request("create", TRIVY_GROUP, report), why)]
+    if on("OPERATOR_CLUSTER_COMPLIANCE_ENABLED"):
+        why = "compliance reports from the other reports"
+        needs += _cluster_read(account, TRIVY_GROUP, ("clustercompliancereports",), why)
+        needs.append(Need(account, Request("update", TRIVY_GROUP, "clustercompliancereports/status"), why))
+    return needs
+
+
 def api_needs(objects) -> list[Need]:
     """Every API request the render's workloads are configured to make."""
     objects = list(objects)
@@ -258,6 +314,8 @@ def api_needs(objects) -> list[Need]:
                 needs += fluent_bit_needs(account, doc)
         if any(c.get("name") == "kube-state-metrics" for c in spec.get("containers") or []):
             needs += kube_state_metrics_needs(account, spec)
+        if any(c.get("name") == "trivy-operator" for c in spec.get("containers") or []):
+            needs += trivy_operator_needs(account, obj, config_maps)
     for prometheus in (o for o in objects if o.get("kind") == "Prometheus"):
         needs += prometheus_needs(prometheus, objects)
     return needs + operator_needs(objects, accounts)

@@ -77,9 +77,12 @@ def test_every_chart_is_rendered_object_by_object(rendered, stack):
 
 def test_chart_objects_carry_the_release_namespace_unless_cluster_scoped(rendered):
     objects = render.read_objects(rendered["prod"])
+    # Custom kinds whose CRD says `scope: Cluster` (e.g. Trivy's ClusterComplianceReport) have none.
+    cluster_custom = render._cluster_scoped_custom_kinds(objects)
     for obj in objects:
         namespace = obj["metadata"].get("namespace")
-        if obj["kind"] in helm.CLUSTER_SCOPED_KINDS:
+        group = obj.get("apiVersion", "").rpartition("/")[0]
+        if obj["kind"] in helm.CLUSTER_SCOPED_KINDS or (group, obj["kind"]) in cluster_custom:
             assert namespace is None, obj["metadata"]["name"]
         else:
             assert namespace, f"{obj['kind']} {obj['metadata']['name']}"
@@ -133,6 +136,7 @@ def test_summary_lists_pinned_charts(rendered):
         "fluent-bit": "0.58.1",
         "jaeger": "4.11.1",
         "opentelemetry-collector": "0.170.0",
+        "trivy-operator": "0.34.0",
     }
 
 

@@ -6,7 +6,7 @@ The alert contract wants `service`: it is templated from `app` (see AlertRule.ex
 from __future__ import annotations
 
 from monitoring.alert_rules._rule import AlertRule, RuleGroup
-from monitoring.slo import BLACKBOX_EXPORTER
+from monitoring.slo import BLACKBOX_EXPORTER, FRONTEND_PROBE_JOB, FRONTEND_PROBES
 from monitoring.severity import Severity
 
 _APP_AS_SERVICE = {"service": "{{ $labels.app }}"}
@@ -17,7 +17,7 @@ FRONTEND = RuleGroup(
         AlertRule(
             name="FrontendProbeFailing",
             requires=BLACKBOX_EXPORTER,
-            expr="max by (app) (probe_success) == 0",
+            expr=f"max by (app) ({FRONTEND_PROBES}) == 0",
             for_="5m",
             severity=Severity.P2,
             extra_labels=_APP_AS_SERVICE,
@@ -56,7 +56,7 @@ FRONTEND = RuleGroup(
         AlertRule(
             name="FrontendProbeSlow",
             requires=BLACKBOX_EXPORTER,
-            expr="avg by (app) (avg_over_time(probe_duration_seconds[10m])) > 2",
+            expr=f'avg by (app) (avg_over_time(probe_duration_seconds{{job="{FRONTEND_PROBE_JOB}"}}[10m])) > 2',
             for_="30m",
             severity=Severity.P4,
             extra_labels=_APP_AS_SERVICE,

@@ -83,7 +83,7 @@ def build_dashboards(
         (executive.UID, executive.TITLE, EXECUTIVE, executive.build(environment, without)),
         (operational.UID, operational.TITLE, OPERATIONS, operational.build(environment)),
         (developer.UID, developer.TITLE, DEVELOPERS, developer.build(environment, without)),
-        (security.UID, security.TITLE, SECURITY, security.build(environment)),
+        (security.UID, security.TITLE, SECURITY, security.build(environment, without)),
         (slo_dashboard.UID, slo_dashboard.TITLE, SLO, slo_dashboard.build(environment, slos)),
     )
     return [

@@ -10,7 +10,7 @@ from __future__ import annotations
 from monitoring.dashboards import _grafana as g
 from monitoring.dashboards._grafana import ENV, FULL, QUARTER, THIRD, Step
 from monitoring.influxdb import ONE_HOUR_POLICY
-from monitoring.slo import BLACKBOX_EXPORTER, BUDGET_REMAINING_RECORD, ratio_record, slo_by_id
+from monitoring.slo import BLACKBOX_EXPORTER, BUDGET_REMAINING_RECORD, FRONTEND_PROBE_JOB, ratio_record, slo_by_id
 
 UID = "tf-executive-overview"
 TITLE = "Executive overview"
@@ -94,7 +94,7 @@ def _probe_panels() -> list:
         g.stat_panel(
             "Frontend availability (24h)",
             "Share of successful blackbox probes of the frontends over the last day.",
-            [g.prom(f"avg(avg_over_time(probe_success{{{ENV}}}[1d]))", instant=True)],
+            [g.prom(f'avg(avg_over_time(probe_success{{job="{FRONTEND_PROBE_JOB}", {ENV}}}[1d]))', instant=True)],
             unit="percentunit",
             decimals=2,
             threshold_config=g.higher_is_better(0.99, 0.999),

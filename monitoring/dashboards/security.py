@@ -1,17 +1,19 @@
 """Security dashboard: authentication and authorisation events, network policy drops, vulnerability
 scans and compliance.
 
-Three sources, two of them operators the platform does not deploy (docs/dashboards.md):
+Three sources (docs/dashboards.md):
 - audit logs in Elasticsearch (`logs-audit-*`), ECS fields `event.category` / `event.outcome`;
 - the API histogram of the instrumentation contract (401/403 answers);
-- Trivy Operator (vulnerabilities, config audits, exposed secrets, cluster compliance) and Cilium /
-  Hubble (drops by network policy), when the cluster runs them. Without them those panels are empty.
+- Trivy Operator (vulnerabilities, config audits, exposed secrets, cluster compliance;
+  security.trivyOperator.enabled) and Cilium / Hubble (drops by network policy; cluster.cni: cilium).
+  A stack without them has no such panels (`without`), rather than panels that can never show data.
 """
 
 from __future__ import annotations
 
 from monitoring.dashboards import _grafana as g
 from monitoring.dashboards._grafana import ENV, FULL, HALF, QUARTER, THIRD, Step
+from monitoring.slo import CILIUM_AGENT, HUBBLE, TRIVY_OPERATOR
 
 UID = "tf-security"
 TITLE = "Security"
@@ -25,7 +27,8 @@ AUTH_EVENTS_QUERY = "_index:logs-audit-* AND event.category:authentication"
 ACCESS_FAILURES_QUERY = "_index:logs-audit-* AND event.category:(authentication OR iam) AND event.outcome:failure"
 
 # Cilium's drop reason text and Hubble's enum for the same event.
-# Ref: https://docs.cilium.io/en/stable/observability/metrics/
+# Ref: https://docs.cilium.io/en/stable/observability/metrics/; cilium/cilium pkg/monitor/api/drop.go
+# ("Policy denied"), api/v1/flow/flow.proto DropReason POLICY_DENIED (handler.go: GetDropReasonDesc().String()).
 CILIUM_POLICY_DROPS = f'cilium_drop_count_total{{reason="Policy denied", {ENV}}}'
 HUBBLE_POLICY_DROPS = f'hubble_drop_total{{reason="POLICY_DENIED", {ENV}}}'
 
@@ -81,17 +84,22 @@ def _access() -> list:
     ]
 
 
-def _network() -> list:
+def _network(without: frozenset[str]) -> list:
+    """The drops panel with a query per CNI producer the stack scrapes; none without either."""
+    queries = []
+    if CILIUM_AGENT not in without:
+        queries.append(g.prom(f"sum by (direction) (rate({CILIUM_POLICY_DROPS}[$__rate_interval]))", "Cilium {{direction}}"))
+    if HUBBLE not in without:
+        queries.append(g.prom(f"sum by (protocol) (rate({HUBBLE_POLICY_DROPS}[$__rate_interval]))", "Hubble {{protocol}}"))
+    if not queries:
+        return []
     return [
         g.row("Network policy violations"),
         g.timeseries_panel(
             "Packets dropped by network policy",
             "Packets a network policy denied (Cilium agent and Hubble metrics). Drops right after a "
             "deployment are usually a missing policy; drops from unknown sources are worth a look.",
-            [
-                g.prom(f"sum by (direction) (rate({CILIUM_POLICY_DROPS}[$__rate_interval]))", "Cilium {{direction}}"),
-                g.prom(f"sum by (protocol) (rate({HUBBLE_POLICY_DROPS}[$__rate_interval]))", "Hubble {{protocol}}"),
-            ],
+            queries,
             unit="pps",
             width=FULL,
             minimum=0,
@@ -194,7 +202,8 @@ def _compliance() -> list:
     ]
 
 
-def build(environment: str):
+def build(environment: str, without: frozenset[str] = frozenset()):
+    """`without`: optional producers the stack does not deploy (their panels are left out)."""
     builder = g.new_dashboard(
         UID,
         TITLE,
@@ -204,4 +213,7 @@ def build(environment: str):
     )
     for variable in (g.datasource_variable(), g.environment_variable(environment), g.namespace_variable()):
         builder = builder.with_variable(variable)
-    return g.add_panels(builder, [*_access(), *_network(), *_vulnerabilities(), *_compliance()])
+    panels = [*_access(), *_network(without)]
+    if TRIVY_OPERATOR not in without:
+        panels += [*_vulnerabilities(), *_compliance()]
+    return g.add_panels(builder, panels)

@@ -118,8 +118,9 @@ STACK_EXPORTER_METRICS = frozenset(
     }
 )
 
-# Operators the platform does NOT deploy (docs/dashboards.md says so): their panels stay empty
-# unless the cluster runs them.
+# The Security dashboard's optional producers (docs/dashboards.md): the Trivy Operator
+# (security.trivyOperator.enabled) and the cluster's Cilium CNI (cluster.cni, not deployed by the
+# program); a stack without one has none of its panels.
 EXTERNAL_OPERATOR_METRICS: dict[str, str] = {
     "trivy_image_vulnerabilities": "Trivy Operator",
     "trivy_image_exposedsecrets": "Trivy Operator",

@@ -25,10 +25,10 @@ def test_docs_permission_table_matches_folder_permissions():
         assert documented == FOLDER_PERMISSIONS[folder.uid], folder.uid
 
 
-def test_docs_name_every_metric_from_operators_the_platform_does_not_deploy():
+def test_docs_name_every_metric_of_the_optional_security_producers_and_their_settings():
     for metric, operator in EXTERNAL_OPERATOR_METRICS.items():
         assert f"`{metric}" in DOC and operator in DOC, metric
-    assert "does **not** install" in DOC
+    assert "`security.trivyOperator.enabled`" in DOC and "`cluster.cni: cilium | other`" in DOC
 
 
 def test_docs_name_the_pinned_sdk_version():

@@ -145,7 +145,10 @@ def _gauge(phases: list[tuple[float, int]]) -> str:
 
 
 def _selector(metric: str, labels: dict[str, str]) -> str:
+    """`metric{labels}`; `metric` may be a selector with matchers already (probe_success{job="..."})."""
     inner = ", ".join(f'{k}="{v}"' for k, v in labels.items())
+    if metric.endswith("}"):
+        return f"{metric[:-1]}, {inner}}}"
     return f"{metric}{{{inner}}}"
 
 
@@ -417,6 +420,17 @@ SCENARIOS: tuple[Scenario, ...] = (
         silent_at="4m",  # failing since 1m, pending until `for: 5m` has passed
         firing_at="20m",
         expected=(({"rule_group": "slo-api-availability", "pod": "p-0"}, 5),),
+    ),
+    Scenario(
+        "FrontendProbeFailing",
+        (
+            # An API probe (no `app`) failing all along must not count as a frontend: no alert at 5m.
+            ('probe_success{job="blackbox-api", service="api", instance="https://api.example/healthz"}', "0x30"),
+            ('probe_success{job="blackbox-frontend", app="web", instance="https://web.example/"}', "1x5 0x25"),
+        ),
+        silent_at="5m",
+        firing_at="15m",
+        expected=(({"app": "web"}, 0),),
     ),
     Scenario(
         "PostgresDown",
