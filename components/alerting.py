@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 
 from components.chart import child_options
 from components.labels import secret, standard_labels
+from components.rollout import ContentDigests
 from monitoring import yaml_text
 from monitoring.alert_rules import build_rule_files
 from monitoring.windows import EVALUATOR_LABEL, THANOS_RULER, split_rule_files
@@ -43,6 +44,8 @@ class AlertingArgs:
     spec: AlertingSpec
     # Receiver kind ("pagerduty", ...) -> its credential, for the enabled receivers only.
     receiver_credentials: Mapping[str, pulumi.Output[str]]
+    # Records the Thanos Ruler's Alertmanager config, which rolls the ruler (components/rollout.py).
+    digests: ContentDigests | None = None
 
 
 def alertmanager_config_yaml(spec: AlertingSpec) -> str:
@@ -73,6 +76,7 @@ class AlertingConfig(pulumi.ComponentResource):
             standard_labels("thanos-ruler", name, "alertmanagers"),
             {RULER_ALERTMANAGERS_KEY: ruler_alertmanagers_yaml(args.namespace)},
             child,
+            args.digests,
         )
         # Always declared, even empty, so the Alertmanager pods can mount it in every stack.
         self.receiver_secret = secret(

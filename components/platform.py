@@ -143,6 +143,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
                     for kind, secret in RECEIVER_SECRETS.items()
                     if kind in enabled_receivers
                 },
+                digests=digests,
             ),
             opts=in_namespace,
         )

@@ -365,6 +365,17 @@ class PrometheusStack(pulumi.ComponentResource):
         self.values["prometheus"]["prometheusSpec"]["podMetadata"] = {
             "annotations": args.digests.annotations([ObjectRef("Secret", args.namespace, args.objstore_secret.name)])
         }
+        # The Thanos Ruler reads both its Secrets from env vars the operator sets the same way
+        # (prometheus-operator@v0.93.0 pkg/thanos/statefulset.go: OBJSTORE_CONFIG, ALERTMANAGERS_CONFIG
+        # secretKeyRefs): the same digest, through thanosRulerSpec.podMetadata (kube-prometheus-stack
+        # 88.5.3 templates/thanos-ruler/ruler.yaml l.134).
+        if self.values["thanosRuler"]["enabled"]:
+            ruler_reads = [ObjectRef("Secret", args.namespace, args.objstore_secret.name)]
+            if args.ruler_alertmanagers_secret:
+                ruler_reads.append(ObjectRef("Secret", args.namespace, args.ruler_alertmanagers_secret.name))
+            self.values["thanosRuler"]["thanosRulerSpec"]["podMetadata"] = {
+                "annotations": args.digests.annotations(ruler_reads)
+            }
         self.chart = declare_chart(
             f"{name}-chart",
             KUBE_PROMETHEUS_STACK,

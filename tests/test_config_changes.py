@@ -16,7 +16,7 @@ import copy
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 
@@ -27,7 +27,7 @@ import components.tracing
 from components.chart import patch_objects
 from components.rollout import DIGEST_KEY, SELF_RELOADING, ObjectRef, hmac_digest
 from components.versions import ALL_CHARTS
-from tools import helm
+from tools import cluster_checks, helm
 from tools.mockrun import GENERATED_TYPES, StackRun, is_secret, unwrap
 
 POD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}
@@ -77,73 +77,13 @@ def _content(objects: dict[tuple, dict[str, Any]]) -> dict[ObjectRef, Any]:
 # --- what a workload reads, and its pod template ----------------------------------------------------
 
 
-def _pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
-    spec = obj.get("spec", {})
-    if obj["kind"] == "CronJob":
-        spec = spec.get("jobTemplate", {}).get("spec", {})
-    return spec.get("template", {}).get("spec", {})
-
-
-def _pod_refs(pod: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    for volume in pod.get("volumes") or []:
-        if "configMap" in volume:
-            yield "ConfigMap", volume["configMap"]["name"]
-        if "secret" in volume:
-            yield "Secret", volume["secret"]["secretName"]
-        for source in (volume.get("projected") or {}).get("sources") or []:
-            if "configMap" in source:
-                yield "ConfigMap", source["configMap"]["name"]
-            if "secret" in source:
-                yield "Secret", source["secret"]["name"]
-    for container in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]:
-        for env in container.get("env") or []:
-            source = env.get("valueFrom") or {}
-            if "configMapKeyRef" in source:
-                yield "ConfigMap", source["configMapKeyRef"]["name"]
-            if "secretKeyRef" in source:
-                yield "Secret", source["secretKeyRef"]["name"]
-        for env_from in container.get("envFrom") or []:
-            if "configMapRef" in env_from:
-                yield "ConfigMap", env_from["configMapRef"]["name"]
-            if "secretRef" in env_from:
-                yield "Secret", env_from["secretRef"]["name"]
-
-
-def _operator_refs(obj: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """Objects an operator's custom resource makes its pods read (the operators' API fields).
-    Ref: https://prometheus-operator.dev/docs/api-reference/api/ (PrometheusSpec, AlertmanagerSpec);
-    https://www.elastic.co/docs/reference/cloud-on-k8s/api-docs (ElasticsearchSpec auth, http.tls)."""
-    spec = obj.get("spec", {})
-    kind = obj["kind"]
-    if kind in ("Prometheus", "Alertmanager", "ThanosRuler"):
-        yield from (("Secret", name) for name in spec.get("secrets") or [])
-        yield from (("ConfigMap", name) for name in spec.get("configMaps") or [])
-    if kind == "Alertmanager" and spec.get("configSecret"):
-        yield "Secret", spec["configSecret"]
-    if kind == "Prometheus":
-        storage = (spec.get("thanos") or {}).get("objectStorageConfig") or {}
-        if storage.get("name"):
-            yield "Secret", storage["name"]
-        for remote in spec.get("remoteWrite") or []:
-            for part in ((remote.get("basicAuth") or {}).get(k) or {} for k in ("username", "password")):
-                if part.get("name"):
-                    yield "Secret", part["name"]
-    if kind == "Elasticsearch":
-        auth = spec.get("auth") or {}
-        for entry in [*(auth.get("fileRealm") or []), *(auth.get("roles") or [])]:
-            yield "Secret", entry["secretName"]
-        certificate = ((spec.get("http") or {}).get("tls") or {}).get("certificate") or {}
-        if certificate.get("secretName"):
-            yield "Secret", certificate["secretName"]
-
-
 OPERATED_KINDS = {"Prometheus", "Alertmanager", "ThanosRuler", "Elasticsearch"}
 
 
 def reads(obj: dict[str, Any]) -> set[ObjectRef]:
-    namespace = obj["metadata"].get("namespace")
-    pairs = _operator_refs(obj) if obj["kind"] in OPERATED_KINDS else _pod_refs(_pod_spec(obj))
-    return {ObjectRef(kind, namespace, name) for kind, name in pairs}
+    """The ConfigMaps and Secrets a workload's pods read: the reference rules of the cluster checks
+    (volumes, projected sources, env, envFrom; the operators' custom-resource fields)."""
+    return {ObjectRef(kind, ns, name) for kind, ns, name in cluster_checks.referenced(obj, ("ConfigMap", "Secret"))}
 
 
 def pod_template(obj: dict[str, Any]) -> str:
@@ -206,6 +146,7 @@ CONFIG_CHANGES = (
     Change("jaeger sampling (the strategies ConfigMap)", {"jaeger.sampling.defaultProbability": 0.5}),
     Change("node pipeline (code)", {}, patch=_append_to(components.fluent_bit, "fluentbit_config", "\n# changed\n")),
     Change("Alertmanager routing (code)", {}, patch=_append_to(components.alerting, "alertmanager_config_yaml", "\n# changed\n")),
+    Change("Thanos Ruler's Alertmanagers (code)", {}, patch=_append_to(components.alerting, "ruler_alertmanagers_yaml", "\n# changed\n")),
     Change("events pipeline (code)", {}, patch=_append_to(components.fluent_bit, "fluentbit_events_config", "\n# changed\n")),
     Change("schema Job script (code)", {}, patch=_append_to(components.influxdb, "apply_script", "\n# changed\n")),
     Change("trace retention script (code)", {}, patch=_append_to(components.tracing, "trace_index_cleanup_script", "\n# changed\n")),

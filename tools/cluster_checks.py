@@ -1007,18 +1007,45 @@ def _is_builtin_cluster_role(name: str) -> bool:
     return name in KUBERNETES_CREATED["cluster_roles"] or name.startswith(KUBERNETES_CREATED["cluster_role_prefixes"])
 
 
-def _resolve(referrer: Obj, ref: Ref, base: Any, base_at: str, cluster: Cluster) -> list[str]:
-    problems = []
+def _targets(
+    referrer: Obj, ref: Ref, base: Any, base_at: str, skip_optional: bool = True
+) -> Iterator[tuple[str, str, str, Mapping[str, Any]]]:
+    """(location, namespace, name, selector dict) of each object `ref` names in `base`."""
     for at, value in _walk(base, ref.path, base_at):
         if isinstance(value, Mapping):
-            if value.get("optional") is True:
+            if skip_optional and value.get("optional") is True:
                 continue
             target_name = value.get(ref.name)
             target_ns = (value.get(ref.namespace) if ref.namespace else None) or namespace_of(referrer)
         else:
             target_name, target_ns, value = value, namespace_of(referrer), {}
-        if not target_name or not isinstance(target_name, str):
-            continue
+        if target_name and isinstance(target_name, str):
+            yield at, target_ns, target_name, value
+
+
+def _named_refs(obj: Obj) -> Iterator[tuple[Ref, Any, str]]:
+    """(reference rule, the part of `obj` it applies to, where that part is) for every rule of `obj`."""
+    for at, spec in _pod_specs(obj):
+        for ref in POD_SPEC_REFS:
+            yield ref, spec, at
+    for ref in OBJECT_REFS.get((group_of(obj), str(obj.get("kind"))), ()):
+        yield ref, obj, ""
+
+
+def referenced(obj: Obj, kinds: Iterable[str]) -> set[tuple[str, str, str]]:
+    """(kind, namespace, name) of every object of `kinds` that `obj` reads by name, by the same
+    reference rules as the checks (its pod specs' and its own fields), optional references included."""
+    kinds = set(kinds)
+    return {
+        (ref.kind, ns, name)
+        for ref, base, at in _named_refs(obj) if ref.kind in kinds
+        for _, ns, name, _ in _targets(obj, ref, base, at, skip_optional=False)
+    }
+
+
+def _resolve(referrer: Obj, ref: Ref, base: Any, base_at: str, cluster: Cluster) -> list[str]:
+    problems = []
+    for at, target_ns, target_name, value in _targets(referrer, ref, base, base_at):
         target = cluster.get(ref.kind, target_ns, target_name)
         if target is None:
             problems.append(_problem(referrer, "ref", f"{at}: {ref.kind} {target_ns}/{target_name} not found"))
@@ -1050,13 +1077,7 @@ def _check_namespace(obj: Obj, cluster: Cluster) -> list[str]:
 
 
 def _check_named_refs(obj: Obj, cluster: Cluster) -> list[str]:
-    problems = []
-    for at, spec in _pod_specs(obj):
-        for ref in POD_SPEC_REFS:
-            problems += _resolve(obj, ref, spec, at, cluster)
-    for ref in OBJECT_REFS.get((group_of(obj), str(obj.get("kind"))), ()):
-        problems += _resolve(obj, ref, obj, "", cluster)
-    return problems
+    return [p for ref, base, at in _named_refs(obj) for p in _resolve(obj, ref, base, at, cluster)]
 
 
 def _check_volume_mounts(obj: Obj, cluster: Cluster) -> list[str]:
