@@ -1,4 +1,4 @@
-"""Helpers shared by every test package (importable as `helpers`: pytest's pythonpath has tests/)."""
+"""Helpers shared by every test package (`from tests.helpers import ...`: tests/ is a package)."""
 
 from __future__ import annotations
 

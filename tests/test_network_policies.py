@@ -10,7 +10,7 @@ import ipaddress
 from typing import Any
 
 import pytest
-from network_policy_evaluator import (
+from tests.network_policy_evaluator import (
     Cluster,
     ContainerPort,
     External,
@@ -25,7 +25,7 @@ from network_policy_evaluator import (
     workload_pods,
 )
 
-from helpers import ROOT
+from tests.helpers import ROOT
 from monitoring.network_policy import (
     DEFAULT_DENY_NAME,
     Addresses,

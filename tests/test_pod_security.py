@@ -14,7 +14,7 @@ import copy
 from typing import Any, Mapping
 
 import pytest
-from pod_security_evaluator import (
+from tests.pod_security_evaluator import (
     OPERATOR_CONTAINERS,
     PodOf,
     all_pods,

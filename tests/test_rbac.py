@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping
 
 import pytest
 import yaml
-from network_policy_evaluator import (
+from tests.network_policy_evaluator import (
     Cluster,
     Pod,
     namespaces_of,
@@ -28,8 +28,8 @@ from network_policy_evaluator import (
     policies_of,
     workload_pods,
 )
-from pod_security_evaluator import all_pods
-from rbac_evaluator import WILDCARD, Account, Rbac, Request, mounts_token
+from tests.pod_security_evaluator import all_pods
+from tests.rbac_evaluator import WILDCARD, Account, Rbac, Request, mounts_token
 
 from monitoring.otel import collector_api_rules
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import require_engine
+from tests.helpers import require_engine
 from tools import checks, engines, helm, render, security_scan
 
 

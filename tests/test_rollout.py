@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import pytest
-from network_policy_evaluator import operator_pods, selector_matches
+from tests.network_policy_evaluator import operator_pods, selector_matches
 
 from components.prometheus_stack import REPLICA_LABEL
 from components.thanos import DEDUPLICATION_FUNC

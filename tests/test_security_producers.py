@@ -17,7 +17,7 @@ from stacks.config import ConfigError, parse_settings
 from tools import render
 from tools.mockrun import read_stack_file
 
-import pod_security_evaluator as pse
+from tests import pod_security_evaluator as pse
 
 KEY = "terrafusion-monitoring"
 TRIVY_SERIES = ("trivy_image_vulnerabilities", "trivy_image_exposedsecrets", "trivy_resource_configaudits", "trivy_cluster_compliance")

@@ -19,16 +19,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import engine_params, require_engine, wait_until
+from tests.helpers import engine_params, require_engine, wait_until
 
 from components.versions import KUBE_PROMETHEUS_STACK
 from monitoring import upstream_rules as ur
 from monitoring.alertmanager import WATCHDOG_ALERT
 from monitoring.severity import UPSTREAM_SEVERITY, Severity, expected_receivers
 from tools import helm, render
-
-sys.path.insert(0, str(Path(__file__).parent / "monitoring"))
-from alerting_live import WebhookRecorder, run_prometheus
+from tests.monitoring.alerting_live import WebhookRecorder, run_prometheus
 
 STACKS = ("dev", "prod")
 P_LEVELS = {s.value for s in Severity}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from helpers import ROOT, require_tool
+from tests.helpers import ROOT, require_tool
 
 
 def test_workflows_pass_actionlint():

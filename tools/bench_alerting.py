@@ -25,11 +25,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "monitoring"))  # the live harness shared with the e2e test
-sys.path.insert(0, str(ROOT / "tests"))  # its shared helpers (tests/helpers.py)
+sys.path.insert(0, str(ROOT))  # run as a script: the project root, for its packages and tests/
 
-from alerting_live import (  # noqa: E402
+from tests.monitoring.alerting_live import (  # noqa: E402
     ApiService,
     PostgresDatabase,
     SyntheticExporter,

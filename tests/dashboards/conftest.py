@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # helper modules beside the tests (dashboard_*.py)
-    sys.path.insert(0, str(HERE))
-
-from monitoring.dashboards import BuiltDashboard, build_dashboards  # noqa: E402
+from monitoring.dashboards import BuiltDashboard, build_dashboards
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
-from helpers import MetricsServer, free_port, wait_until
+from tests.helpers import MetricsServer, free_port, wait_until
 
 LOCALHOST = "127.0.0.1"
 SERVICES = ("checkout", "search")

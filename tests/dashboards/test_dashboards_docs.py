@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dashboard_queries import EXTERNAL_OPERATOR_METRICS
-from helpers import ROOT
+from tests.dashboards.dashboard_queries import EXTERNAL_OPERATOR_METRICS
+from tests.helpers import ROOT
 
 from monitoring.dashboards import FOLDER_PERMISSIONS, FOLDERS, upstream
 

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
-from dashboard_live import SyntheticExporter, instant_query, run_prometheus, wait_until
-from dashboard_queries import iter_queries, metric_names
-from helpers import engine_params, require_engine
+from tests.dashboards.dashboard_live import SyntheticExporter, instant_query, run_prometheus, wait_until
+from tests.dashboards.dashboard_queries import iter_queries, metric_names
+from tests.helpers import engine_params, require_engine
 
 from monitoring.alert_rules import build_rule_files
 from monitoring.alerting_spec import AlertingSpec

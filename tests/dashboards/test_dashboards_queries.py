@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 import promql_parser
 import pytest
-from dashboard_queries import (
+from tests.dashboards.dashboard_queries import (
     EXTERNAL_OPERATOR_METRICS,
     PROVISIONED_DATASOURCES,
     check_lucene,

@@ -3,20 +3,13 @@ database), the sample retention spec, and the harness module beside the tests (i
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # helper module beside the tests
-    sys.path.insert(0, str(HERE))
-
-from helpers import require_tool  # noqa: E402
-from influx_harness import InfluxServer, make_spec  # noqa: E402
-
-from monitoring.influxdb import InfluxRetentionSpec  # noqa: E402
+from monitoring.influxdb import InfluxRetentionSpec
+from tests.helpers import require_tool
+from tests.influxdb.influx_harness import InfluxServer, make_spec
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from monitoring.influxdb import InfluxRetentionSpec, apply_script
-from helpers import MetricsServer, free_port, wait_until
+from tests.helpers import MetricsServer, free_port, wait_until
 
 LOCALHOST = "127.0.0.1"
 ADMIN_USER = "admin"

@@ -7,7 +7,7 @@ import re
 import time
 
 import pytest
-from influx_harness import InfluxServer, make_spec
+from tests.influxdb.influx_harness import InfluxServer, make_spec
 
 from monitoring.dashboards import build_dashboards
 from monitoring.datasources import INFLUXDB_TRENDS_UID

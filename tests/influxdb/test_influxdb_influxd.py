@@ -10,7 +10,7 @@ import re
 import time
 
 import pytest
-from influx_harness import ADMIN_PASSWORD, ADMIN_USER, InfluxServer, go_duration, make_spec
+from tests.influxdb.influx_harness import ADMIN_PASSWORD, ADMIN_USER, InfluxServer, go_duration, make_spec
 
 from monitoring.influxdb import (
     CQ_5M_TO_1H,

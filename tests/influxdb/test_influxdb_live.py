@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
-from influx_harness import (
+from tests.influxdb.influx_harness import (
     LOCALHOST,
     PrometheusServer,
     TinyExporter,
@@ -23,7 +23,7 @@ from influx_harness import (
     wait_until,
 )
 
-from helpers import engine_params, require_engine
+from tests.helpers import engine_params, require_engine
 from monitoring.influxdb import REMOTE_WRITE_KEEP_REGEX, build_influxql, remote_write_config, remote_write_url
 from tools import engines
 

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from influx_harness import ADMIN_USER, InfluxServer, make_spec
+from tests.influxdb.influx_harness import ADMIN_USER, InfluxServer, make_spec
 
-from helpers import require_tool
+from tests.helpers import require_tool
 from monitoring.influxdb import build_influxql, remote_write_url
 
 A, B = "passwordA1", "passwordB2"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from influx_harness import make_spec
+from tests.influxdb.influx_harness import make_spec
 
 from monitoring.influxdb import (
     TOLERATED_FAILURE_PREFIX,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from influx_harness import make_spec
+from tests.influxdb.influx_harness import make_spec
 from pydantic import ValidationError
 
 from monitoring.influxdb import InfluxRetentionSpec, format_influx_duration, influx_duration_seconds

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # helper module beside the tests (logs_traces_helpers.py)
-    sys.path.insert(0, str(HERE))
-
-from logs_traces_helpers import (  # noqa: E402
+from tests.logs_traces.logs_traces_helpers import (
     CA_FILE,
     CORS_ORIGINS,
     ES_HOST,
@@ -25,10 +19,10 @@ from logs_traces_helpers import (  # noqa: E402
     SAMPLING_FILE,
 )
 
-from monitoring.fluentbit import fluentbit_config, fluentbit_events_config  # noqa: E402
-from monitoring.logs import LogsSpec  # noqa: E402
-from monitoring.otel import OtelCollectorSpec, otel_collector_config  # noqa: E402
-from monitoring.tracing import SamplingSpec, jaeger_user_config  # noqa: E402
+from monitoring.fluentbit import fluentbit_config, fluentbit_events_config
+from monitoring.logs import LogsSpec
+from monitoring.otel import OtelCollectorSpec, otel_collector_config
+from monitoring.tracing import SamplingSpec, jaeger_user_config
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from logs_traces_helpers import CA_FILE, ES_HOST, ES_PASSWORD_ENV, ES_PORT, ES_USER_ENV, PASSWORD_VALUE
+from tests.logs_traces.logs_traces_helpers import CA_FILE, ES_HOST, ES_PASSWORD_ENV, ES_PORT, ES_USER_ENV, PASSWORD_VALUE
 
 from monitoring.fluentbit import (
     FAMILY_LABEL,

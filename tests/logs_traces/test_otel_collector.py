@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from logs_traces_helpers import CORS_ORIGINS, JAEGER_OTLP
+from tests.logs_traces.logs_traces_helpers import CORS_ORIGINS, JAEGER_OTLP
 from pydantic import ValidationError
 
 from stacks.config import ConfigError

@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from helpers import require_tool
+from tests.helpers import require_tool
 
 from monitoring.tracing import trace_index_cleanup_script
 

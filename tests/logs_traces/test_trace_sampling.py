@@ -7,7 +7,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from logs_traces_helpers import CA_FILE, ES_PASSWORD_ENV, ES_URL, ES_USER_ENV, PASSWORD_VALUE, SAMPLING_FILE
+from tests.logs_traces.logs_traces_helpers import CA_FILE, ES_PASSWORD_ENV, ES_URL, ES_USER_ENV, PASSWORD_VALUE, SAMPLING_FILE
 from pydantic import ValidationError
 
 from monitoring.tracing import (

@@ -1,25 +1,18 @@
 """Helpers of the alerting tests: specs built with overrides, YAML output (real engines: helpers.require_engine).
 
-A module of its own (not conftest) so `from alerting_helpers import ...` can never pick up another
-package's conftest.
+A module of its own (not conftest): tests import it as `tests.monitoring.alerting_helpers`.
 """
 
 from __future__ import annotations
 
 import socket
-import sys
 from pathlib import Path
 
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:  # runnable without the project's pytest config
-    sys.path.insert(0, str(REPO_ROOT))
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # helper modules beside the tests (alerting_*.py)
-    sys.path.insert(0, str(HERE))
 
-from monitoring.alerting_spec import AlertingSpec  # noqa: E402
+from monitoring.alerting_spec import AlertingSpec
 
 
 class _LiteralDumper(yaml.SafeDumper):

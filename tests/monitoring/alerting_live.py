@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import yaml
-from helpers import MetricsServer, free_port, wait_until
+from tests.helpers import MetricsServer, free_port, wait_until
 
 LOCALHOST = "127.0.0.1"
 

@@ -1,19 +1,11 @@
-"""Fixtures of the alerting tests (helpers live in alerting_helpers.py)."""
+"""Fixtures of the alerting tests (helpers live in tests/monitoring/alerting_helpers.py)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # helper modules beside the tests (alerting_*.py)
-    sys.path.insert(0, str(HERE))
-
-from alerting_helpers import ALL_RECEIVERS, make_spec  # noqa: E402
-
-from monitoring.alerting_spec import AlertingSpec  # noqa: E402
+from monitoring.alerting_spec import AlertingSpec
+from tests.monitoring.alerting_helpers import ALL_RECEIVERS, make_spec
 
 
 @pytest.fixture

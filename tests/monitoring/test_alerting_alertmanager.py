@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from alerting_helpers import ALL_RECEIVERS, make_spec
+from tests.monitoring.alerting_helpers import ALL_RECEIVERS, make_spec
 
 from monitoring.alertmanager import (
     ALERTMANAGER_RECEIVER_SECRET,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from alerting_helpers import ALL_RECEIVERS, make_spec, write_yaml
-from helpers import engine_params, require_engine
+from tests.monitoring.alerting_helpers import ALL_RECEIVERS, make_spec, write_yaml
+from tests.helpers import engine_params, require_engine
 
 from monitoring.alertmanager import NULL_RECEIVER, WATCHDOG_RECEIVER, build_alertmanager_config
 from monitoring.severity import SEVERITIES, ReceiverKind, Severity, expected_receivers

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alerting_helpers import REPO_ROOT
+from tests.monitoring.alerting_helpers import REPO_ROOT
 
 from monitoring.severity import SEVERITIES
 

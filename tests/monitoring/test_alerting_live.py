@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from alerting_live import (
+from tests.monitoring.alerting_live import (
     ApiService,
     Notification,
     PostgresDatabase,
@@ -31,8 +31,8 @@ from alerting_live import (
     run_prometheus,
     wait_until,
 )
-from alerting_helpers import make_spec
-from helpers import engine_params, require_engine
+from tests.monitoring.alerting_helpers import make_spec
+from tests.helpers import engine_params, require_engine
 
 from monitoring.alert_rules import build_rule_files
 from monitoring.alertmanager import RECEIVER_SECRET_KEYS, build_alertmanager_config

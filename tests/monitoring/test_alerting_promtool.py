@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from alerting_promtool_cases import SCENARIOS, rule_test_file, rules_by_name, scenario_case, slo_case
-from alerting_helpers import make_spec, write_yaml
-from helpers import engine_params, require_engine
+from tests.monitoring.alerting_promtool_cases import SCENARIOS, rule_test_file, rules_by_name, scenario_case, slo_case
+from tests.monitoring.alerting_helpers import make_spec, write_yaml
+from tests.helpers import engine_params, require_engine
 
 from monitoring.alert_rules import SLO_FILES, build_rule_files
 from monitoring.slo import Area, build_slo_rule_groups, effective_slos

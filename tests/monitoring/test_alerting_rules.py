@@ -7,7 +7,7 @@ import re
 
 import promql_parser
 import pytest
-from alerting_helpers import REPO_ROOT, make_spec
+from tests.monitoring.alerting_helpers import REPO_ROOT, make_spec
 
 from monitoring.alert_rules import RULE_FILE_STEMS, build_rule_files, catalogue_alerts, iter_alerts
 from monitoring.slo import kebab

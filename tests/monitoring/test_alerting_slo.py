@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from alerting_helpers import make_spec
+from tests.monitoring.alerting_helpers import make_spec
 
 from monitoring.severity import Severity
 from monitoring.slo import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pydantic
 import pytest
-from alerting_helpers import ALL_RECEIVERS, make_spec
+from tests.monitoring.alerting_helpers import ALL_RECEIVERS, make_spec
 
 from monitoring.alerting_spec import AlertingSpec, SloOverride
 from monitoring.severity import ReceiverKind
