@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 OUT ?= build
 CHECK ?=
+# One pytest-xdist worker per core; the tests of a module share a worker (tests/conftest.py), the
+# heaviest groups start first (so the order is kept: --no-loadscope-reorder).
+PYTEST_PARALLEL ?= -n auto --dist loadgroup --no-loadscope-reorder
 
 .PHONY: test render bench tools charts scanners lint-workflows clean
 
@@ -41,7 +44,7 @@ charts: $(VENV)/.installed .tools/bin/helm
 	$(PY) -m tools.helm .charts
 
 test: $(VENV)/.installed node_modules/.installed tools .tools/bin/helm $(SCANNERS)/.installed
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q $(PYTEST_PARALLEL) tests
 
 render: $(VENV)/.installed .tools/bin/helm $(if $(CHECK),tools $(SCANNERS)/.installed)
 	$(PY) -m tools.render --stack $(STACK) --out $(OUT) $(if $(CHECK),--check)

@@ -1,42 +1,76 @@
-"""Shared fixtures: whole-stack runs of the real program under Pulumi mocks (preview=False).
+"""Shared fixtures: whole-stack runs of the real program under Pulumi mocks (preview=False), and renders.
 
-A run of a stack is deterministic, so dev and prod are run once per session and shared; tests
-that need a different config call `run_stack` with overrides (`pulumi config set --path` style).
-The same holds for the render (`make render`, every chart templated): once per session, shared
-read-only; a module that wants the objects gets its own copy, so no module sees another's edits.
+A run of a stack is deterministic, so dev and prod are run once per session (per xdist worker) and
+shared; tests that need a different config call `stack` with overrides (`pulumi config set --path`
+style). The render (`make render`, every chart templated) of each stack is made once per test run,
+shared read-only by every worker (tests/renders.py); a module that wants the objects gets its own
+copy, so no module sees another's edits. Conventions for new tests are in tests/README.md.
+
+The suite runs in parallel (`make test`: pytest-xdist, `-n 2 --dist loadgroup`): the tests of one
+module run on one worker, so module fixtures are built once, unless the module says otherwise
+(`pytestmark = pytest.mark.spread`: its tests are independent and each is expensive) or a test
+names its own group (`pytest.mark.xdist_group`). Groups marked `heavy(seconds)` are handed out
+first, the heaviest first, so that the longest ones do not start last.
 """
 
 from __future__ import annotations
 
-import copy
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tools import render
+from tests import renders
 from tools.mockrun import StackRun, run_stack
 
 STACKS = ("dev", "prod")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "spread: the module's tests may run on different xdist workers")
+    config.addinivalue_line("markers", "heavy(seconds): a long test or group (about that many CPU seconds); the heaviest start first")
+    config.addinivalue_line("markers", "xdist_group(name): tests of one group run on one xdist worker")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """One xdist group per module unless told otherwise (see the module docstring); heavy groups first.
+    The order is a pure function of the collected items, as xdist requires on every worker."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None and item.get_closest_marker("spread") is None:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+    def group(item: pytest.Item) -> str:
+        mark = item.get_closest_marker("xdist_group")
+        return str(mark.args[0]) if mark else item.nodeid
+
+    weight: dict[str, float] = {}
+    for item in items:
+        mark = item.get_closest_marker("heavy")
+        if mark:
+            weight[group(item)] = max(weight.get(group(item), 0), float(mark.args[0]) if mark.args else 1)
+    items.sort(key=lambda item: -weight.get(group(item), 0))  # stable: collection order otherwise
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_object_reads(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every read of a render's objects (tools.render.read_objects) parses it once per run (tests/renders.py)."""
+    with renders.cache_read_objects(tmp_path_factory):
+        yield
+
+
 @pytest.fixture(scope="session")
-def rendered_dirs(tmp_path_factory) -> dict[str, Path]:
+def rendered_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """build/<stack>/ of every stack, as `make render` writes it. Read-only: a test that needs a
-    variant renders its own (tools.render.render with overrides)."""
-    root = tmp_path_factory.mktemp("render")
-    return {stack: render.render(stack, root)[0] for stack in STACKS}
-
-
-@pytest.fixture(scope="session")
-def _rendered_objects(rendered_dirs) -> dict[str, list[dict[str, Any]]]:
-    return {stack: render.read_objects(out) for stack, out in rendered_dirs.items()}
+    variant renders its own (`renders.render_variant`), one that writes into it copies it first."""
+    return {stack: renders.shared_render(tmp_path_factory, stack) for stack in STACKS}
 
 
 @pytest.fixture(scope="module")
-def rendered_objects(_rendered_objects) -> dict[str, list[dict[str, Any]]]:
+def rendered_objects(rendered_dirs) -> dict[str, list[dict[str, Any]]]:
     """Every Kubernetes object of each stack's render (the program's and the charts'), this module's copy."""
-    return copy.deepcopy(_rendered_objects)
+    return {stack: renders.objects(out) for stack, out in rendered_dirs.items()}
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +87,4 @@ def prod() -> StackRun:
 def stack():
     """Run a stack with config overrides: stack("dev", {"prometheus.retention": "-3d"})."""
     return run_stack
+

@@ -19,18 +19,19 @@ from stacks.config import ConfigError, parse_settings
 from tools import checks, render
 from tools.mockrun import read_stack_file
 
+from tests import renders
+
 KEY = "terrafusion-monitoring"
 CONTROL_PLANE_JOBS = {f"kps-{job}" for job in ("kube-etcd", "kube-scheduler", "kube-controller-manager", "kube-proxy")}
 CONTROL_PLANE_PRODUCERS = set(CONTROL_PLANE_TARGETS.values())
 
 
 @pytest.fixture(scope="module")
-def flavours(tmp_path_factory) -> dict[str, Path]:
-    """prod as it is (managed) and as a self-hosted cluster."""
-    root = tmp_path_factory.mktemp("flavours")
+def flavours(rendered_dirs, tmp_path_factory) -> dict[str, Path]:
+    """prod as it is (managed) and as a self-hosted cluster. Shared read-only (tests/renders.py)."""
     return {
-        "managed": render.render("prod", root / "managed")[0],
-        "self-hosted": render.render("prod", root / "self-hosted", overrides={"cluster.controlPlane": "self-hosted"})[0],
+        "managed": rendered_dirs["prod"],
+        "self-hosted": renders.shared_render(tmp_path_factory, "prod", {"cluster.controlPlane": "self-hosted"}),
     }
 
 
@@ -99,18 +100,16 @@ def test_the_metrics_contract_deploys_control_plane_producers_only_when_scraped(
     assert set(producers) & CONTROL_PLANE_PRODUCERS == expected
 
 
-def test_a_rule_reading_etcd_has_no_producer_on_a_managed_cluster(flavours):
+def test_a_rule_reading_etcd_has_no_producer_on_a_managed_cluster(flavours, tmp_path):
     """The contract check (the metric_gaps ratchet) fails a managed stack whose rule reads a
     control-plane family, and accepts it where that family is scraped."""
     rule = {"groups": [{"name": "etcd", "rules": [{"alert": "EtcdNoLeader", "expr": "etcd_server_has_leader == 0"}]}]}
     found = {}
-    for flavour, out in flavours.items():
+    for flavour, shared in flavours.items():
         # check_stack reads the render's directories: the rule goes next to the rendered ones.
+        out = renders.private_copy(shared, tmp_path / flavour)
         (out / "prometheus" / "rules" / "zz-etcd.yaml").write_text(yaml.safe_dump(rule))
-        try:
-            _, _, problems = metrics_contract.check_stack("prod", out)
-        finally:
-            (out / "prometheus" / "rules" / "zz-etcd.yaml").unlink()
+        _, _, problems = metrics_contract.check_stack("prod", out)
         found[flavour] = {(p.kind, p.metric) for p in problems if p.metric == "etcd_server_has_leader"}
     assert found["managed"] == {("no-producer", "etcd_server_has_leader")}
     assert found["self-hosted"] == set()
@@ -152,8 +151,8 @@ def test_the_ingress_does_not_answer_cors_itself(flavours):
     assert not [key for key in annotations if "cors" in key]
 
 
-def test_dev_has_a_plain_http_collector_ingress(tmp_path):
-    objects = render.read_objects(render.render("dev", tmp_path)[0])
+def test_dev_has_a_plain_http_collector_ingress(rendered_objects):
+    objects = rendered_objects["dev"]
     ingress = _ingress(objects)
     assert "tls" not in ingress["spec"] and not (ingress["metadata"].get("annotations") or {})
     assert ingress["spec"]["rules"][0]["host"] == "otel.localtest.me"

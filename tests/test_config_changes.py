@@ -28,7 +28,7 @@ from components.chart import patch_objects
 from components.rollout import DIGEST_KEY, SELF_RELOADING, ObjectRef, hmac_digest
 from components.versions import ALL_CHARTS
 from tools import cluster_checks, helm
-from tools.mockrun import GENERATED_TYPES, StackRun, is_secret, unwrap
+from tools.mockrun import GENERATED_TYPES, StackRun, is_secret, read_stack_file, set_path, unwrap
 
 POD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}
 CONTENT_KEYS = ("data", "stringData", "binaryData")
@@ -161,13 +161,17 @@ def _run(stack: str, change: Change, monkeypatch: pytest.MonkeyPatch) -> StackRu
         return StackRun(stack, overrides=change.overrides, rotate=change.rotate).execute()
 
 
-@pytest.fixture(scope="module", params=["prod", "dev"])
+# One stack per xdist group: each is a few dozen runs of the program, so dev and prod go to two workers.
+@pytest.fixture(
+    scope="module",
+    params=[pytest.param(s, marks=[pytest.mark.xdist_group(f"config-changes-{s}"), pytest.mark.heavy(w)]) for s, w in (("prod", 70), ("dev", 55))],
+)
 def stack_runs(request) -> dict[str, Any]:
     """The base render of a stack, and per change: the objects whose content changed and the
     workloads (read in the base render) that should have rolled but did not."""
     stack = request.param
     monkeypatch = pytest.MonkeyPatch()
-    base_run = StackRun(stack).execute()
+    base_run: StackRun = request.getfixturevalue(stack)  # the session's run of the stack as it is
     base = rendered(base_run)
     generated = [r.name for r in base_run.resources if r.type in GENERATED_TYPES]
     secrets = [key.split(":", 1)[1] for key in base_run.placeholder_secrets]
@@ -189,8 +193,11 @@ def stack_runs(request) -> dict[str, Any]:
 
 
 def _applies(stack: str, change: Change) -> bool:
+    """Whether the stack file has the keys the change sets (`pulumi config set --path` can descend)."""
+    raw = copy.deepcopy(read_stack_file(stack))
     try:
-        StackRun(stack, overrides=change.overrides).config()
+        for path, value in change.overrides.items():
+            set_path(raw, path, value)
     except Exception:  # noqa: BLE001 (a key this stack has not)
         return False
     return True

@@ -33,6 +33,9 @@ from stacks.config import PROJECT, ConfigError, parse_settings
 from stacks.settings import StackSettings
 from tools.mockrun import ROOT, DuplicateUrnError, StackRun, _is_secure, read_stack_file, set_path
 
+# Hundreds of settings validations and a few dozen runs of the program.
+pytestmark = pytest.mark.heavy(35)
+
 LONG = "x" * 300
 DASHBOARD_TEAMS = [{"name": "Executives"}, {"name": "Operations"}, {"name": "Developers"}, {"name": "Security"}]
 

@@ -85,13 +85,10 @@ def test_duplicate_probe_names_are_rejected(stack):
 
 import pytest  # noqa: E402
 
-from tools import render  # noqa: E402
-
 
 @pytest.fixture(scope="module")
-def rendered_prod(tmp_path_factory):
-    stack_dir = render.render("prod", tmp_path_factory.mktemp("exporters"))[0]
-    return {(o["kind"], o["metadata"]["name"]): o for o in render.read_objects(stack_dir)}
+def rendered_prod(rendered_objects):
+    return {(o["kind"], o["metadata"]["name"]): o for o in rendered_objects["prod"]}
 
 
 def test_the_elasticsearch_exporter_talks_tls_to_eck_and_renames_its_cluster_label(rendered_prod):

@@ -13,6 +13,9 @@ import yaml
 from tests.helpers import require_engine
 from tools import checks, engines, helm, render, security_scan
 
+# The security scan of both stacks is the long part (trivy takes ~0.1 s of CPU per object).
+pytestmark = pytest.mark.heavy(40)
+
 
 @pytest.fixture(scope="module")
 def rendered(rendered_dirs) -> dict[str, Path]:
@@ -168,7 +171,7 @@ def test_a_chart_that_does_not_wait_for_the_crds_it_needs_is_a_first_deploy_gap(
 
 @pytest.fixture(scope="module")
 def findings(rendered) -> dict[str, list]:
-    return {stack: security_scan.scan(render.read_objects(out)) for stack, out in rendered.items()}
+    return security_scan.scan_stacks({stack: render.read_objects(out) for stack, out in rendered.items()})
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

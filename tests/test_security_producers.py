@@ -18,6 +18,7 @@ from tools import render
 from tools.mockrun import read_stack_file
 
 from tests import pod_security_evaluator as pse
+from tests import renders
 
 KEY = "terrafusion-monitoring"
 TRIVY_SERIES = ("trivy_image_vulnerabilities", "trivy_image_exposedsecrets", "trivy_resource_configaudits", "trivy_cluster_compliance")
@@ -25,14 +26,9 @@ DROPS_PANEL = "Packets dropped by network policy"
 
 
 @pytest.fixture(scope="module")
-def stacks(tmp_path_factory) -> dict[str, Path]:
+def stacks(rendered_dirs, tmp_path_factory) -> dict[str, Path]:
     """dev and prod as they are (cni other; Trivy off in dev, on in prod), and prod on Cilium."""
-    root = tmp_path_factory.mktemp("security-producers")
-    return {
-        "dev": render.render("dev", root / "dev")[0],
-        "prod": render.render("prod", root / "prod")[0],
-        "prod-cilium": render.render("prod", root / "cilium", overrides={"cluster.cni": "cilium"})[0],
-    }
+    return {**rendered_dirs, "prod-cilium": renders.shared_render(tmp_path_factory, "prod", {"cluster.cni": "cilium"})}
 
 
 def _objects(out: Path) -> list[dict[str, Any]]:
