@@ -39,10 +39,12 @@ _TEMPLATES: dict[str, list[dict[str, Any]]] = {}
 
 
 def _template(release: helm.Release) -> list[dict[str, Any]]:
+    """The release's objects, templated once per distinct values (most changes leave a chart's values
+    alone). Shared between runs, so read-only: nothing here edits an object."""
     key = json.dumps([release.name, release.namespace, release.values], sort_keys=True, default=str)
     if key not in _TEMPLATES:
         _TEMPLATES[key] = patch_objects(release.name, helm.template(release))
-    return copy.deepcopy(_TEMPLATES[key])
+    return _TEMPLATES[key]
 
 
 def rendered(run: StackRun) -> dict[tuple, dict[str, Any]]:
