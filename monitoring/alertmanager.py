@@ -20,7 +20,6 @@ ticket webhook URL is plain config and only its token is secret.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from monitoring.alerting_spec import BUSINESS_HOURS_INTERVAL, AlertingSpec
@@ -58,16 +57,16 @@ def maintenance_interval_name(window_name: str) -> str:
     return f"maintenance-{window_name}"
 
 
-def _secret_file(secrets_dir: str, kind: ReceiverKind) -> str:
-    return f"{secrets_dir.rstrip('/')}/{RECEIVER_SECRET_KEYS[kind.value]}"
+def _secret_file(kind: ReceiverKind) -> str:
+    return f"{DEFAULT_SECRETS_DIR}/{RECEIVER_SECRET_KEYS[kind.value]}"
 
 
-def _receiver(spec: AlertingSpec, kind: ReceiverKind, severity: Severity, secrets_dir: str) -> dict:
+def _receiver(spec: AlertingSpec, kind: ReceiverKind, severity: Severity) -> dict:
     name = receiver_name(kind, severity)
     r = spec.receivers
     if kind is ReceiverKind.PAGERDUTY:
         config: dict[str, Any] = {
-            "routing_key_file": _secret_file(secrets_dir, kind),
+            "routing_key_file": _secret_file(kind),
             "severity": PAGERDUTY_SEVERITY[severity],
             "description": "{{ .CommonLabels.severity }} {{ .CommonLabels.alertname }}: {{ .CommonAnnotations.summary }}",
             "details": {
@@ -86,7 +85,7 @@ def _receiver(spec: AlertingSpec, kind: ReceiverKind, severity: Severity, secret
             "name": name,
             "slack_configs": [
                 {
-                    "api_url_file": _secret_file(secrets_dir, kind),
+                    "api_url_file": _secret_file(kind),
                     "channel": r.slack.channels[severity],
                     "title": _TITLE,
                     "text": _TEXT,
@@ -105,7 +104,7 @@ def _receiver(spec: AlertingSpec, kind: ReceiverKind, severity: Severity, secret
         }
         if r.email.auth_username:
             email["auth_username"] = r.email.auth_username
-            email["auth_password_file"] = _secret_file(secrets_dir, kind)
+            email["auth_password_file"] = _secret_file(kind)
         return {"name": name, "email_configs": [email]}
     if kind is ReceiverKind.TICKET:
         return {
@@ -114,7 +113,7 @@ def _receiver(spec: AlertingSpec, kind: ReceiverKind, severity: Severity, secret
                 {
                     "url": r.ticket.url,
                     "http_config": {
-                        "authorization": {"type": "Bearer", "credentials_file": _secret_file(secrets_dir, kind)}
+                        "authorization": {"type": "Bearer", "credentials_file": _secret_file(kind)}
                     },
                     "send_resolved": True,
                 }
@@ -236,22 +235,13 @@ def used_receiver_kinds(spec: AlertingSpec) -> frozenset[ReceiverKind]:
     return spec.receivers.enabled_kinds()
 
 
-def build_alertmanager_config(
-    spec: AlertingSpec,
-    *,
-    secrets_dir: str = DEFAULT_SECRETS_DIR,
-    timing: Mapping[Severity, RouteTiming] | None = None,
-) -> dict:
-    """alertmanager.yml content for this stack.
-
-    `secrets_dir`: where receiver secret files are read (tests point it at a temp dir).
-    `timing`: per-severity grouping timers replacing the table's (live tests only).
-    """
-    timings = {s: (timing or {}).get(s, SEVERITIES[s].timing) for s in Severity}
+def build_alertmanager_config(spec: AlertingSpec) -> dict:
+    """alertmanager.yml content for this stack (receiver secrets read from the mounted Secret)."""
+    timings = {s: SEVERITIES[s].timing for s in Severity}
     enabled = spec.receivers.enabled_kinds()
     receivers: list[dict] = [{"name": NULL_RECEIVER}, _watchdog_receiver(spec)]
     for severity, policy in SEVERITIES.items():
-        receivers += [_receiver(spec, k, severity, secrets_dir) for k in policy.receivers if k in enabled]
+        receivers += [_receiver(spec, k, severity) for k in policy.receivers if k in enabled]
 
     routes = [
         {

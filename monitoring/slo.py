@@ -448,7 +448,7 @@ def _alert_labels(spec: AlertingSpec, slo: Slo, severity: Severity) -> dict[str,
     return labels
 
 
-def _burn_alert(spec: AlertingSpec, slo: Slo, tier: BurnRateWindow, for_override: str | None) -> dict:
+def _burn_alert(spec: AlertingSpec, slo: Slo, tier: BurnRateWindow) -> dict:
     limit = f"{format_number(tier.factor)} * {format_number(slo.error_budget)}"
     selector = f'{{slo="{slo.id}"}}'
     expr = (
@@ -464,7 +464,7 @@ def _burn_alert(spec: AlertingSpec, slo: Slo, tier: BurnRateWindow, for_override
     return {
         "alert": slo.burn_alert,
         "expr": expr,
-        "for": for_override if for_override is not None else tier.for_,
+        "for": tier.for_,
         "labels": labels,
         "annotations": {
             "summary": f"{slo.title} of {who} is burning its error budget {format_number(tier.factor)}x too fast",
@@ -481,7 +481,7 @@ def _burn_alert(spec: AlertingSpec, slo: Slo, tier: BurnRateWindow, for_override
     }
 
 
-def _threshold_alert(spec: AlertingSpec, slo: Slo, for_override: str | None) -> dict:
+def _threshold_alert(spec: AlertingSpec, slo: Slo) -> dict:
     who = f"{{{{ $labels.{slo.label} }}}}"
     if slo.kind is SloKind.THRESHOLD:
         sli = slo.sli
@@ -505,7 +505,7 @@ def _threshold_alert(spec: AlertingSpec, slo: Slo, for_override: str | None) -> 
     return {
         "alert": slo.threshold_alert,
         "expr": expr,
-        "for": for_override if for_override is not None else slo.threshold_for,
+        "for": slo.threshold_for,
         "labels": _alert_labels(spec, slo, slo.threshold_severity),
         "annotations": {
             "summary": summary,
@@ -527,7 +527,7 @@ def _alerting_windows(slo: Slo) -> list[str]:
     return sorted(windows, key=parse_duration)
 
 
-def slo_rule_groups(spec: AlertingSpec, slo: Slo, *, for_override: str | None = None) -> list[dict]:
+def slo_rule_groups(spec: AlertingSpec, slo: Slo) -> list[dict]:
     """The alerting group and the error-budget group of one (already overridden) SLO."""
     rules: list[dict[str, Any]] = []
     if isinstance(slo.sli, GaugeLimitSli):
@@ -542,9 +542,9 @@ def slo_rule_groups(spec: AlertingSpec, slo: Slo, *, for_override: str | None = 
         )
     alerting_windows = _alerting_windows(slo)
     rules += [_record(ratio_record(w), error_ratio_expr(slo, w), slo) for w in alerting_windows]
-    rules += [_burn_alert(spec, slo, tier, for_override) for tier in burn_windows_for(slo)]
+    rules += [_burn_alert(spec, slo, tier) for tier in burn_windows_for(slo)]
     if has_threshold_alert(slo):
-        rules.append(_threshold_alert(spec, slo, for_override))
+        rules.append(_threshold_alert(spec, slo))
 
     budget_rules: list[dict[str, Any]] = []
     window = canonical(slo.window)
@@ -572,15 +572,11 @@ def build_slo_rule_groups(
     spec: AlertingSpec,
     *,
     area: Area | str | None = None,
-    for_override: str | None = None,
     without: frozenset[str] = frozenset(),
 ) -> list[dict]:
-    """Rule groups for every SLO (or one area's), with the stack's overrides applied.
-
-    `for_override` replaces every `for:` and exists for live tests only.
-    """
+    """Rule groups for every SLO (or one area's), with the stack's overrides applied."""
     groups: list[dict] = []
     for slo in effective_slos(spec, without):
         if area is None or slo.area == Area(area):
-            groups += slo_rule_groups(spec, slo, for_override=for_override)
+            groups += slo_rule_groups(spec, slo)
     return groups

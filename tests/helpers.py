@@ -5,10 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -52,36 +50,6 @@ def engine_params(*tools: str) -> list:
         return "+".join(f"{tool.removeprefix('prometheus-')}-{engine.version(tool)}" for tool in tools)
 
     return [pytest.param(g, id=test_id(g)) for g in engines.GENERATIONS]
-
-
-class MetricsServer:
-    """A Prometheus scrape target on 127.0.0.1 serving whatever `render()` returns (text
-    exposition format); `target` is its host:port. Use as a context manager: stopped on exit."""
-
-    def __init__(self, render: Callable[[], str]) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server API)
-                body = render().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.target = f"127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> MetricsServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def free_port() -> int:

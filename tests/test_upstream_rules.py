@@ -26,7 +26,7 @@ from monitoring import upstream_rules as ur
 from monitoring.alertmanager import WATCHDOG_ALERT
 from monitoring.severity import UPSTREAM_SEVERITY, Severity, expected_receivers
 from tools import helm, render
-from tests.monitoring.alerting_live import WebhookRecorder, run_prometheus
+from tests.engines import WebhookRecorder, run_prometheus
 
 STACKS = ("dev", "prod")
 P_LEVELS = {s.value for s in Severity}
@@ -224,7 +224,10 @@ def test_every_alert_reaches_alertmanager_with_a_p_level_and_a_runbook(rendered,
             alerts = [a for n in alertmanager.received("/api/v2/alerts") for a in n.body]
             return {(a["labels"]["alertname"], a["labels"].get("severity")): a for a in alerts}
 
-        with run_prometheus(binary, files, "127.0.0.1:1", alertmanager.url, tmp_path, external_labels=_external_labels(out)) as prom:
+        with run_prometheus(
+            binary, tmp_path, rule_files=files, scrape_target="127.0.0.1:1", alertmanager_url=alertmanager.url,
+            external_labels=_external_labels(out),
+        ) as prom:  # fmt: skip
             try:
                 wait_until(lambda: set(expected) <= set(arrived()), timeout=60, what="every alert at the fake Alertmanager")
             except TimeoutError as exc:

@@ -27,17 +27,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: the project root, for its packages and tests/
 
-from tests.monitoring.alerting_live import (  # noqa: E402
+from tests.engines import (  # noqa: E402  (the harness of the live tests)
     ApiService,
+    ApiTraffic,
     PostgresDatabase,
+    PostgresStats,
     SyntheticExporter,
     WebhookRecorder,
     find_binary,
     prometheus_metric,
     run_alertmanager,
     run_prometheus,
-    wait_until,
 )
+from tests.helpers import wait_until  # noqa: E402
+from tests.monitoring.alerting_helpers import live_alertmanager_config, with_for  # noqa: E402
 
 from monitoring.alert_rules import build_rule_files  # noqa: E402
 from monitoring.alerting_spec import AlertingSpec  # noqa: E402
@@ -90,8 +93,9 @@ def main() -> int:
     victim = services[len(services) // 2].name
     started = time.monotonic()
 
+    traffic = ApiTraffic(services)
     with tempfile.TemporaryDirectory(prefix="bench-alerting-") as tmp, WebhookRecorder() as recorder, SyntheticExporter(
-        services, databases
+        traffic, PostgresStats(databases)
     ) as exporter:
         work = Path(tmp)
         spec = _spec(recorder.url)
@@ -101,12 +105,14 @@ def main() -> int:
             (secrets / key).write_text(f"{recorder.url}/slack" if kind == "slack" else "bench")
         fast = RouteTiming(P1_GROUP_WAIT, "1m", "1h")
         timing = {s: fast if s is Severity.P1 else RouteTiming("5s", "1m", "1h") for s in Severity}
-        rule_files = build_rule_files(spec, for_override=FOR)
+        rule_files = with_for(build_rule_files(spec), FOR)
         records, alerts = _rule_counts(rule_files)
         exporter_series = exporter.series_count()
 
-        with run_alertmanager(alertmanager_bin, build_alertmanager_config(spec, secrets_dir=str(secrets), timing=timing), work / "am") as am, run_prometheus(
-            prometheus_bin, rule_files, exporter.target, am.url, work / "prom", interval=interval
+        am_config = live_alertmanager_config(build_alertmanager_config(spec), str(secrets), timing)
+        with run_alertmanager(alertmanager_bin, am_config, work / "am") as am, run_prometheus(
+            prometheus_bin, work / "prom", rule_files=rule_files, scrape_target=exporter.target, alertmanager_url=am.url,
+            interval=interval,
         ) as prom:
             # --- 1. evaluation cost under load ---------------------------------------------------
             time.sleep(WARMUP_SECONDS)
@@ -119,7 +125,7 @@ def main() -> int:
             # --- 2. end-to-end latency: breach -> P1 page ----------------------------------------
             before = len(recorder.received("/pagerduty"))
             breach_at = time.monotonic()
-            exporter.set_error_ratio(victim, 0.5)
+            traffic.set_error_ratio(victim, 0.5)
 
             def paged():
                 return next(

@@ -37,17 +37,14 @@ def catalogue_alerts() -> list[AlertRule]:
     return [rule for groups in CATALOGUE_FILES.values() for group in groups for rule in group.rules]
 
 
-def build_rule_files(
-    spec: AlertingSpec, *, for_override: str | None = None, without: frozenset[str] = frozenset()
-) -> dict[str, dict]:
-    """All rule files of a stack. `for_override` replaces every `for:` (live tests only); `without`
-    names the optional producers the stack does not deploy (StackSettings.undeployed_producers):
+def build_rule_files(spec: AlertingSpec, *, without: frozenset[str] = frozenset()) -> dict[str, dict]:
+    """All rule files of a stack. `without` names the optional producers the stack does not deploy (StackSettings.undeployed_producers):
     the rules and SLOs that read them are left out, and so is a group left empty."""
     files: dict[str, dict] = {}
     for stem, area in SLO_FILES.items():
-        files[stem] = {"groups": build_slo_rule_groups(spec, area=area, for_override=for_override, without=without)}
+        files[stem] = {"groups": build_slo_rule_groups(spec, area=area, without=without)}
     for stem, groups in CATALOGUE_FILES.items():
-        rendered = [g.render(spec, for_override, without) for g in groups]
+        rendered = [g.render(spec, without) for g in groups]
         files[stem] = {"groups": [g for g in rendered if g["rules"]]}
     return files
 

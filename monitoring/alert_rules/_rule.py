@@ -42,7 +42,7 @@ class AlertRule:
     def runbook(self) -> str:
         return f"{kebab(self.name)}.md"
 
-    def render(self, spec: AlertingSpec, for_override: str | None = None) -> dict[str, Any]:
+    def render(self, spec: AlertingSpec) -> dict[str, Any]:
         labels: dict[str, str] = {"severity": self.severity.value, "environment": spec.environment}
         if self.component is not None:
             labels["component"] = self.component
@@ -50,7 +50,7 @@ class AlertRule:
         return {
             "alert": self.name,
             "expr": self.expr,
-            "for": for_override if for_override is not None else self.for_,
+            "for": self.for_,
             "labels": labels,
             "annotations": {
                 "summary": self.summary,
@@ -65,9 +65,7 @@ class RuleGroup:
     name: str
     rules: tuple[AlertRule, ...]
 
-    def render(
-        self, spec: AlertingSpec, for_override: str | None = None, without: frozenset[str] = frozenset()
-    ) -> dict[str, Any]:
+    def render(self, spec: AlertingSpec, without: frozenset[str] = frozenset()) -> dict[str, Any]:
         """`without`: optional producers the stack does not deploy (their rules are left out)."""
-        rules = [r.render(spec, for_override) for r in self.rules if r.requires not in without]
+        rules = [r.render(spec) for r in self.rules if r.requires not in without]
         return {"name": self.name, "rules": rules}

@@ -1,4 +1,4 @@
-"""Fixtures of the dashboard tests (helpers live in dashboard_queries.py and dashboard_live.py)."""
+"""Fixtures of the dashboard tests (query helpers live in dashboard_queries.py; real engines in tests/engines.py)."""
 
 from __future__ import annotations
 

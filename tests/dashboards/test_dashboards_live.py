@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
-from tests.dashboards.dashboard_live import SyntheticExporter, instant_query, run_prometheus, wait_until
-from tests.dashboards.dashboard_queries import iter_queries, metric_names
-from tests.helpers import engine_params, require_engine
 
 from monitoring.alert_rules import build_rule_files
 from monitoring.alerting_spec import AlertingSpec
+from tests.dashboards.dashboard_queries import iter_queries, metric_names
+from tests.engines import EveryMetric, SyntheticExporter, instant_query, run_prometheus
+from tests.helpers import engine_params, require_engine, wait_until
 from tools import engines
 
 
@@ -67,9 +67,10 @@ def prometheus_urls(dashboards, tmp_path_factory) -> Iterator[dict[str, str | Ex
             if binary is None:
                 continue
             try:
-                exporter = stack.enter_context(SyntheticExporter(_served_metrics(dashboards)))
+                exporter = stack.enter_context(SyntheticExporter(EveryMetric(_served_metrics(dashboards))))
                 workdir = tmp_path_factory.mktemp(f"prometheus-{generation}")
-                urls[generation] = stack.enter_context(run_prometheus(binary, rules, exporter.address, workdir))
+                server = stack.enter_context(run_prometheus(binary, workdir, rule_files=rules, scrape_target=exporter.target))
+                urls[generation] = server.url
             except (RuntimeError, TimeoutError) as error:
                 urls[generation] = error
         yield urls

@@ -14,17 +14,11 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
-from tests.influxdb.influx_harness import (
-    LOCALHOST,
-    PrometheusServer,
-    TinyExporter,
-    make_spec,
-    to_prometheus_remote_write,
-    wait_until,
-)
 
-from tests.helpers import engine_params, require_engine
 from monitoring.influxdb import REMOTE_WRITE_KEEP_REGEX, build_influxql, remote_write_config, remote_write_url
+from tests.engines import LOCALHOST, Server, SyntheticExporter, run_prometheus
+from tests.helpers import engine_params, require_engine, wait_until
+from tests.influxdb.influx_harness import make_spec, tiny_exporter, to_prometheus_remote_write
 from tools import engines
 
 SLO_RECORD = "slo:sli_error:ratio_rate5m"
@@ -39,15 +33,11 @@ def _database(generation: str) -> str:
     return f"live_prometheus_{generation}"
 
 
-def _config(influxd, exporter: TinyExporter, database: str) -> dict:
+def _remote_write(influxd, database: str) -> dict:
     entry = remote_write_config(
         remote_write_url(LOCALHOST, influxd.port, database), ("influxdb-auth", "username"), ("influxdb-auth", "password")
     )
-    return {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": [{"job_name": "tiny", "static_configs": [{"targets": [exporter.target]}]}],
-        "remote_write": [to_prometheus_remote_write(entry, WRITER_USER, WRITER_PASSWORD)],
-    }
+    return to_prometheus_remote_write(entry, WRITER_USER, WRITER_PASSWORD)
 
 
 def _arrived(influxd, database: str) -> bool:
@@ -59,8 +49,9 @@ def feeds(influxd, tmp_path_factory) -> Iterator[dict[str, str | None]]:
     """Per generation whose binary is there: None once its samples arrived, else why not (its log).
     The Prometheus servers keep writing until the module ends."""
     outcome: dict[str, str | None] = {}
-    servers: dict[str, PrometheusServer] = {}
-    with TinyExporter() as exporter, ExitStack() as stack:
+    servers: dict[str, Server] = {}
+    exporter: SyntheticExporter
+    with tiny_exporter() as exporter, ExitStack() as stack:
         for generation in engines.GENERATIONS:
             binary = engines.find("prometheus", generation)
             if binary is None:
@@ -75,7 +66,10 @@ def feeds(influxd, tmp_path_factory) -> Iterator[dict[str, str | None]]:
                 build_influxql(make_spec(database=_database(generation))), workdir, extra_env=writer
             )
             assert run.returncode == 0, run.output
-            server = PrometheusServer(binary, workdir, _config(influxd, exporter, _database(generation)), RULES)
+            server = run_prometheus(
+                binary, workdir, rule_files={"slo": RULES}, scrape_target=exporter.target, job="tiny",
+                remote_write=[_remote_write(influxd, _database(generation))],
+            )  # fmt: skip
             try:
                 servers[generation] = stack.enter_context(server)
             except (RuntimeError, TimeoutError) as error:

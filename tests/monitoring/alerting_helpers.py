@@ -5,14 +5,17 @@ A module of its own (not conftest): tests import it as `tests.monitoring.alertin
 
 from __future__ import annotations
 
-import socket
+import copy
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+from monitoring.alertmanager import DEFAULT_SECRETS_DIR
 from monitoring.alerting_spec import AlertingSpec
+from monitoring.severity import RouteTiming, Severity
 
 
 class _LiteralDumper(yaml.SafeDumper):
@@ -37,12 +40,6 @@ def write_yaml(path: Path, data: object) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def make_spec(**overrides) -> AlertingSpec:
     """A valid spec for environment "prod" with the given fields replaced (camelCase or snake)."""
     data = {"environment": "prod"}
@@ -63,3 +60,53 @@ ALL_RECEIVERS = {
     "ticket": {"enabled": True, "url": "https://tickets.example.org/hooks/alertmanager"},
     "watchdog": {"enabled": True, "url": "https://deadman.example.org/ping/terrafusion"},
 }
+
+
+# --- the live tests' knobs (they change built output; the builders know nothing of them) -------------
+
+
+def with_for(rule_files: dict[str, dict], duration: str) -> dict[str, dict]:
+    """The rule files with every alert's `for:` replaced, so that a live test's alerts fire at once."""
+    files = copy.deepcopy(rule_files)
+    for content in files.values():
+        for group in content["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    rule["for"] = duration
+    return files
+
+
+def live_alertmanager_config(
+    config: dict, secrets_dir: str | None = None, timing: Mapping[Severity, RouteTiming] | None = None
+) -> dict:
+    """A built alertmanager.yml with the receivers' secret files read from `secrets_dir` instead of
+    the mounted Secret, and the grouping timers of the severities in `timing` replaced (the top route
+    and the catch-all carry P3's, as the builder gives them)."""
+    config = copy.deepcopy(config)
+
+    def move(node):
+        if isinstance(node, dict):
+            return {k: move(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [move(v) for v in node]
+        if secrets_dir and isinstance(node, str) and node.startswith(DEFAULT_SECRETS_DIR + "/"):
+            return secrets_dir.rstrip("/") + node[len(DEFAULT_SECRETS_DIR):]
+        return node
+
+    config = move(config)
+    timers = {s: t for s, t in (timing or {}).items()}
+
+    def set_timers(route: dict, severity: Severity) -> None:
+        if severity in timers:
+            t = timers[severity]
+            route.update(group_wait=t.group_wait, group_interval=t.group_interval, repeat_interval=t.repeat_interval)
+
+    set_timers(config["route"], Severity.P3)
+    for route in config["route"]["routes"]:
+        matchers = route.get("matchers")
+        if matchers is None:
+            set_timers(route, Severity.P3)
+        for matcher in matchers or []:
+            if matcher.startswith("severity="):
+                set_timers(route, Severity(matcher.split('"')[1]))
+    return config

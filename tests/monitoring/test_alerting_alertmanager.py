@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.monitoring.alerting_helpers import ALL_RECEIVERS, make_spec
+from tests.monitoring.alerting_helpers import ALL_RECEIVERS, live_alertmanager_config, make_spec
 
 from monitoring.alertmanager import (
     ALERTMANAGER_RECEIVER_SECRET,
@@ -59,7 +59,7 @@ def test_ticket_url_is_plain_and_its_token_is_a_file(full_spec):
 
 
 def test_secrets_dir_can_be_moved_for_tests(full_spec):
-    config = build_alertmanager_config(full_spec, secrets_dir="/tmp/x")
+    config = live_alertmanager_config(build_alertmanager_config(full_spec), secrets_dir="/tmp/x")
     assert _receiver(config, "slack-p1")["slack_configs"][0]["api_url_file"] == "/tmp/x/slack-webhook-url"
 
 
@@ -76,8 +76,9 @@ def test_each_severity_route_uses_the_table_timers(full_spec):
 
 def test_timing_override_replaces_the_table_timers(full_spec):
     fast = RouteTiming("1s", "2s", "1h")
-    route = _severity_route(build_alertmanager_config(full_spec, timing={Severity.P4: fast}), "P4")
-    assert route["group_wait"] == "1s"
+    config = live_alertmanager_config(build_alertmanager_config(full_spec), timing={Severity.P4: fast})
+    assert _severity_route(config, "P4")["group_wait"] == "1s"
+    assert _severity_route(config, "P3")["group_wait"] == _severity_route(build_alertmanager_config(full_spec), "P3")["group_wait"]
 
 
 @pytest.mark.parametrize(("severity", "business"), [("P1", False), ("P2", False), ("P3", True), ("P4", True)])

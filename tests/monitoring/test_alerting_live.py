@@ -21,22 +21,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.monitoring.alerting_live import (
-    ApiService,
-    Notification,
-    PostgresDatabase,
-    SyntheticExporter,
-    WebhookRecorder,
-    run_alertmanager,
-    run_prometheus,
-    wait_until,
-)
-from tests.monitoring.alerting_helpers import make_spec
-from tests.helpers import engine_params, require_engine
 
 from monitoring.alert_rules import build_rule_files
 from monitoring.alertmanager import RECEIVER_SECRET_KEYS, build_alertmanager_config
 from monitoring.severity import RouteTiming, Severity
+from tests.engines import (
+    ApiService,
+    ApiTraffic,
+    Notification,
+    PostgresDatabase,
+    PostgresStats,
+    SyntheticExporter,
+    WebhookRecorder,
+    run_alertmanager,
+    run_prometheus,
+)
+from tests.helpers import engine_params, require_engine, wait_until
+from tests.monitoring.alerting_helpers import live_alertmanager_config, make_spec, with_for
 from tools import engines
 
 ROUTING_KEY = "e2e-routing-key"
@@ -102,13 +103,15 @@ def _run_scenario(generation: str, work: Path) -> Outcome:
         PostgresDatabase("postgres", "orders", hit_per_s=900, read_per_s=100),
         PostgresDatabase("postgres", "billing", hit_per_s=800, read_per_s=200),
     ]
-    with WebhookRecorder() as recorder, SyntheticExporter(services, databases) as exporter:
+    with WebhookRecorder() as recorder, SyntheticExporter(ApiTraffic(services), PostgresStats(databases)) as exporter:
         spec = _live_spec(recorder.url)
         _write_secrets(work / "secrets", recorder.url)
-        am_config = build_alertmanager_config(spec, secrets_dir=str(work / "secrets"), timing=TIMING)
+        am_config = live_alertmanager_config(build_alertmanager_config(spec), str(work / "secrets"), TIMING)
         with run_alertmanager(alertmanager_bin, am_config, work / "alertmanager", templates) as am:
-            rules = build_rule_files(spec, for_override="0s")
-            with run_prometheus(prometheus_bin, rules, exporter.target, am.url, work / "prometheus") as prom:
+            rules = with_for(build_rule_files(spec), "0s")
+            with run_prometheus(
+                prometheus_bin, work / "prometheus", rule_files=rules, scrape_target=exporter.target, alertmanager_url=am.url
+            ) as prom:
 
                 def arrived() -> bool:
                     return bool(recorder.received("/pagerduty")) and any(

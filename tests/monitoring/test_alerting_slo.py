@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tests.monitoring.alerting_helpers import make_spec
+from tests.monitoring.alerting_helpers import make_spec, with_for
 
 from monitoring.severity import Severity
 from monitoring.slo import (
@@ -163,5 +163,5 @@ def test_durations_are_canonical():
 
 
 def test_for_override_replaces_every_for():
-    groups = build_slo_rule_groups(make_spec(), for_override="0s")
-    assert {a["for"] for a in _alerts(groups)} == {"0s"}
+    files = with_for({"slo": {"groups": build_slo_rule_groups(make_spec())}}, "0s")
+    assert {a["for"] for a in _alerts(files["slo"]["groups"])} == {"0s"}
