@@ -132,7 +132,6 @@ def receiver_name(kind: ReceiverKind, severity: Severity) -> str:
     return f"{kind.value}-{severity.value.lower()}"
 
 
-def expected_receivers(severity: Severity, enabled: frozenset[ReceiverKind] | None = None) -> list[str]:
-    """Receiver names a severity routes to, in table order; only `enabled` kinds when given."""
-    kinds = SEVERITIES[severity].receivers
-    return [receiver_name(k, severity) for k in kinds if enabled is None or k in enabled]
+def expected_receivers(severity: Severity) -> list[str]:
+    """Receiver names a severity routes to, in table order."""
+    return [receiver_name(k, severity) for k in SEVERITIES[severity].receivers]

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from tools import render
+from tools.mockrun import StackRun
 
 _READ_OBJECTS = render.read_objects  # the real parse
 _PARSED: dict[str, str] = {}  # fingerprint -> JSON text of the objects (this process)
@@ -59,7 +60,7 @@ def shared_render(tmp_path_factory: pytest.TempPathFactory, stack: str, override
     with _locked(_SHARED_ROOT / f"render-{stack}-{key}.lock"):
         if not (root / "done").exists():
             shutil.rmtree(root, ignore_errors=True)
-            render.render(stack, root, overrides=overrides)
+            render.write(StackRun(stack, overrides=dict(overrides or {})).execute(), root)
             (root / "done").touch()
     return root / stack
 

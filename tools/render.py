@@ -167,13 +167,16 @@ def _write_objects(directory: Path, objects: list[dict[str, Any]]) -> None:
         _dump_yaml(directory / filename, obj)
 
 
-def render(
-    stack: str, out_root: Path, charts: bool = True, overrides: dict[str, Any] | None = None
-) -> tuple[Path, dict[str, Any]]:
+def render(stack: str, out_root: Path, charts: bool = True) -> tuple[Path, dict[str, Any]]:
     """Write build/<stack>/. With `charts=False` (bench only) the charts are not templated, so
-    objects/ and the request totals are missing. `overrides` change the stack's config the way
-    `pulumi config set --path` would (tests render a variant of a stack with them)."""
-    run = StackRun(stack, overrides=dict(overrides or {})).execute()
+    objects/ and the request totals are missing."""
+    return write(StackRun(stack).execute(), out_root, charts)
+
+
+def write(run: StackRun, out_root: Path, charts: bool = True) -> tuple[Path, dict[str, Any]]:
+    """Write <out_root>/<stack>/ from a run of the program (tests render variants of a stack with
+    runs of their own: StackRun overrides)."""
+    stack = run.stack
     releases = chart_releases(run)
     chart_objects = template_charts(releases) if charts else {}
     settings_nodes = run.result.platform.settings.cluster.nodes

@@ -15,7 +15,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 from monitoring.alertmanager import DEFAULT_SECRETS_DIR
 from monitoring.alerting_spec import AlertingSpec
-from monitoring.severity import RouteTiming, Severity
+from monitoring.severity import SEVERITIES, ReceiverKind, RouteTiming, Severity, receiver_name
 
 
 class _LiteralDumper(yaml.SafeDumper):
@@ -60,6 +60,12 @@ ALL_RECEIVERS = {
     "ticket": {"enabled": True, "url": "https://tickets.example.org/hooks/alertmanager"},
     "watchdog": {"enabled": True, "url": "https://deadman.example.org/ping/terrafusion"},
 }
+
+
+
+def enabled_receivers(severity: Severity, enabled: frozenset[ReceiverKind]) -> list[str]:
+    """The receivers a severity routes to (severity.expected_receivers) when only `enabled` kinds are on."""
+    return [receiver_name(k, severity) for k in SEVERITIES[severity].receivers if k in enabled]
 
 
 # --- the live tests' knobs (they change built output; the builders know nothing of them) -------------

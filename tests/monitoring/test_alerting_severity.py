@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from monitoring.severity import SEVERITIES, Hours, ReceiverKind, Severity, expected_receivers
 from monitoring.slo import parse_duration
+from tests.monitoring.alerting_helpers import enabled_receivers
 
 
 def test_table_has_exactly_p1_to_p4():
@@ -46,4 +47,5 @@ def test_every_severity_documents_meaning_response_and_escalation():
 
 
 def test_expected_receivers_leave_out_disabled_kinds():
-    assert expected_receivers(Severity.P1, frozenset({ReceiverKind.SLACK})) == ["slack-p1"]
+    assert enabled_receivers(Severity.P1, frozenset({ReceiverKind.SLACK})) == ["slack-p1"]
+    assert enabled_receivers(Severity.P1, frozenset(ReceiverKind)) == expected_receivers(Severity.P1)
