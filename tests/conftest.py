@@ -45,12 +45,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         mark = item.get_closest_marker("xdist_group")
         return str(mark.args[0]) if mark else item.nodeid
 
+    if getattr(config.option, "loadgroup", False):  # an xdist worker under --dist loadgroup
+        _tell_xdist_the_groups(items, group)
     weight: dict[str, float] = {}
     for item in items:
         mark = item.get_closest_marker("heavy")
         if mark:
             weight[group(item)] = max(weight.get(group(item), 0), float(mark.args[0]) if mark.args else 1)
     items.sort(key=lambda item: -weight.get(group(item), 0))  # stable: collection order otherwise
+
+
+def _tell_xdist_the_groups(items: list[pytest.Item], group) -> None:
+    """Give each item the node id xdist's scheduler reads its group from (`<nodeid>@<group>`).
+    xdist 3.8's worker does this by writing `item._nodeid`, which pytest 9 no longer reads (the id
+    is `item._id`), so every group was ignored and a module's fixtures were built on both workers.
+    Done here, before xdist's own hook, the way pytest 9 stores the id."""
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        suffix = f"@{group(item)}"
+        if item.get_closest_marker("xdist_group") is not None and not item.nodeid.endswith(suffix):
+            item._id = coerce_node_id(item.nodeid + suffix)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -21,6 +21,12 @@ def rendered(rendered_dirs) -> dict[str, Path]:
     return rendered_dirs
 
 
+@pytest.fixture(scope="module")
+def checked(rendered) -> dict[str, tuple]:
+    """The checker's verdict on each stack's render, once for the module: (inventory, expressions, problems)."""
+    return {stack: mc.check_stack(stack, rendered[stack]) for stack in STACKS}
+
+
 # --- the stacks ---------------------------------------------------------------------------------
 
 
@@ -40,8 +46,8 @@ def known_gaps(stack: str) -> set[str]:
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_expression_has_a_producer_and_its_labels(rendered, stack):
-    inv, expressions, problems = mc.check_stack(stack, rendered[stack])
+def test_every_expression_has_a_producer_and_its_labels(checked, stack):
+    inv, expressions, problems = checked[stack]
     new = [p for p in problems if gap_key(p) not in known_gaps(stack)]
     if new:
         pytest.fail(
@@ -52,8 +58,8 @@ def test_every_expression_has_a_producer_and_its_labels(rendered, stack):
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_known_gap_still_occurs(rendered, stack):
-    _, _, problems = mc.check_stack(stack, rendered[stack])
+def test_every_known_gap_still_occurs(checked, stack):
+    _, _, problems = checked[stack]
     assert sorted(known_gaps(stack) - {gap_key(p) for p in problems}) == []
 
 

@@ -30,6 +30,9 @@ from tests.engines import WebhookRecorder, run_prometheus
 
 STACKS = ("dev", "prod")
 P_LEVELS = {s.value for s in Severity}
+# Cheap fixtures (the session's renders): the two real-Prometheus tests, mostly waiting, may run on
+# different workers.
+pytestmark = pytest.mark.spread
 
 
 @pytest.fixture(scope="module")
