@@ -28,6 +28,7 @@ Pure module: PromQL is parsed with promql_parser (as monitoring/metrics_contract
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
@@ -65,6 +66,19 @@ class LookbackError(ValueError):
     pass
 
 
+# A stack's expressions are analysed several times (settings validation, where each group is
+# evaluated, the rule files' split): each distinct expression is parsed once per process.
+_CACHE_SIZE = 8192
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _parse(expr: str) -> Any:
+    import promql_parser as pp
+
+    return pp.parse(expr)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def lookback_seconds(expr: str) -> float:
     """The longest range back from the evaluation time that `expr` reads."""
     import promql_parser as pp
@@ -91,10 +105,11 @@ def lookback_seconds(expr: str) -> float:
             return walk(node.expr)
         return 0.0
 
-    return max(walk(pp.parse(expr)), 0.0)
+    return max(walk(_parse(expr)), 0.0)
 
 
-def selected_names(expr: str) -> set[str]:
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def selected_names(expr: str) -> frozenset[str]:
     """Metric names an expression selects (recorded series included)."""
     import promql_parser as pp
 
@@ -106,8 +121,8 @@ def selected_names(expr: str) -> set[str]:
                 names.add(node.name)
             names.update(m.value for m in node.matchers.matchers if m.name == "__name__" and str(m.op) == "MatchOp.Equal")
 
-    pp.walk(pp.parse(expr), visit)
-    return names
+    pp.walk(_parse(expr), visit)
+    return frozenset(names)
 
 
 @dataclass(frozen=True)
@@ -160,8 +175,11 @@ def group_evaluators(rule_files: Mapping[str, Mapping[str, Any]], prometheus_ret
     A group goes to the Thanos Ruler when it has no alert and either reads more than Prometheus
     keeps (with margin) or reads a series only the ruler records (Prometheus never sees those).
     """
+    return _evaluators(rule_windows(rule_files), prometheus_retention)
+
+
+def _evaluators(windows: list[RuleWindow], prometheus_retention: str) -> dict[tuple[str, str], str]:
     local = usable(parse_duration(prometheus_retention))
-    windows = rule_windows(rule_files)
     by_group: dict[tuple[str, str], list[RuleWindow]] = {}
     for w in windows:
         by_group.setdefault((w.stem, w.group), []).append(w)
@@ -227,12 +245,11 @@ def _problem(key: str, kept: str, need: float, what: str) -> str:
 
 
 def check_rules(rule_files: Mapping[str, Mapping[str, Any]], r: Retentions) -> list[str]:
-    evaluators = group_evaluators(rule_files, r.prometheus)
-    ruler_records = {
-        w.record for w in rule_windows(rule_files) if w.record and evaluators[(w.stem, w.group)] == THANOS_RULER
-    }
+    windows = rule_windows(rule_files)
+    evaluators = _evaluators(windows, r.prometheus)
+    ruler_records = {w.record for w in windows if w.record and evaluators[(w.stem, w.group)] == THANOS_RULER}
     problems = []
-    for w in rule_windows(rule_files):
+    for w in windows:
         evaluator = evaluators[(w.stem, w.group)]
         via = f" via {w.via}" if w.via else ""
         what = f"{w.name} (group {w.group}{via})"

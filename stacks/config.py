@@ -7,6 +7,8 @@ read with `require_secret`/`get_secret` only, because `get_object` drops the sec
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -132,8 +134,24 @@ def parse_settings(raw: Mapping[str, Any]) -> StackSettings:
         raise ConfigError(
             "\n".join(f"{PROJECT}:{key}: unknown config key (typo?)" for key in unknown)
         )
+    plain = {k: v for k, v in raw.items() if k in SETTINGS_KEYS}
     try:
-        return StackSettings.model_validate({k: v for k, v in raw.items() if k in SETTINGS_KEYS})
+        key = json.dumps(plain, sort_keys=True)
+    except (TypeError, ValueError):  # not JSON (Pulumi's config always is): validated uncached
+        return _validate(plain)
+    return _validated(key)
+
+
+# Validation builds every rule file and dashboard to check its window (stacks/settings.py
+# window_problems), so the same settings are validated once per process: StackSettings is frozen.
+@functools.lru_cache(maxsize=32)
+def _validated(raw_json: str) -> StackSettings:
+    return _validate(json.loads(raw_json))
+
+
+def _validate(plain: Mapping[str, Any]) -> StackSettings:
+    try:
+        return StackSettings.model_validate(plain)
     except pydantic.ValidationError as error:
         raise ConfigError(format_validation_error(error)) from None
 

@@ -84,22 +84,28 @@ def _manifest_filename(manifest: dict[str, Any]) -> str:
 
 def chart_releases(run: StackRun) -> dict[str, helm.Release]:
     """Every chart the program declares, keyed by its file stem: the chart's name, or the release
-    name for a chart deployed twice (Fluent Bit). Values are redacted: a secret never reaches
-    Helm's output, and the Secrets it renders are redacted whole anyway."""
-    refs = {(ref.chart, ref.version): ref for ref in ALL_CHARTS}
+    name for a chart deployed twice (Fluent Bit)."""
     charts = run.of_type(CHART_TYPE)
     chart_names = [c.inputs["chart"] for c in charts]
-    releases = {}
-    for chart in charts:
-        inputs = redact(chart.inputs)
-        stem = inputs["chart"] if chart_names.count(inputs["chart"]) == 1 else chart.name
-        releases[stem] = helm.Release(
-            name=inputs["name"],
-            ref=refs[(inputs["chart"], inputs["version"])],
-            namespace=inputs["namespace"],
-            values=inputs.get("values", {}),
-        )
-    return releases
+    return {
+        (c.inputs["chart"] if chart_names.count(c.inputs["chart"]) == 1 else c.name): chart_release(c)
+        for c in charts
+    }
+
+
+_REFS = {(ref.chart, ref.version): ref for ref in ALL_CHARTS}
+
+
+def chart_release(chart: Resource) -> helm.Release:
+    """The release a Chart resource declares. Values are redacted: a secret never reaches Helm's
+    output, and the Secrets it renders are redacted whole anyway."""
+    inputs = redact(chart.inputs)
+    return helm.Release(
+        name=inputs["name"],
+        ref=_REFS[(inputs["chart"], inputs["version"])],
+        namespace=inputs["namespace"],
+        values=inputs.get("values", {}),
+    )
 
 
 def chart_dependencies(run: StackRun, releases: dict[str, helm.Release]) -> dict[str, set[str]]:
@@ -139,11 +145,17 @@ def _fix_custom_scope(objects: list[dict[str, Any]], cluster_kinds: set[tuple[st
             obj.get("metadata", {}).pop("namespace", None)
 
 
-def template_charts(releases: dict[str, helm.Release]) -> dict[str, list[dict[str, Any]]]:
+def template_charts(
+    releases: dict[str, helm.Release], jobs: helm.TemplateJobs | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """Every object each chart renders, with the program's object patches applied, Secrets redacted,
     cluster-scoped custom kinds without a namespace (the v4 Chart only namespaces what the API
-    server says is namespaced)."""
-    by_release = helm.template_all(releases.values())
+    server says is namespaced). `jobs`: Helm already started on these releases."""
+    if jobs is None:
+        jobs = helm.TemplateJobs()
+        for release in releases.values():
+            jobs.start(release)
+    by_release = jobs.objects()
     # The Pulumi transforms of components/chart.py (`object_patch`), applied the same way here.
     objects = {
         stem: [_redact_secret_data(o) for o in patch_objects(r.name, by_release[r.name])]
@@ -173,9 +185,21 @@ def render(
     """Write build/<stack>/. With `charts=False` (bench only) the charts are not templated, so
     objects/ and the request totals are missing. `overrides` change the stack's config the way
     `pulumi config set --path` would (tests render a variant of a stack with them)."""
-    run = StackRun(stack, overrides=dict(overrides or {})).execute()
+    # Helm starts on each chart as soon as the program declares it, beside the rest of the run.
+    jobs = helm.TemplateJobs() if charts else None
+
+    def start_chart(resource: Resource) -> None:
+        if resource.type == CHART_TYPE:
+            jobs.start(chart_release(resource))
+
+    try:
+        run = StackRun(stack, overrides=dict(overrides or {}), on_record=start_chart if jobs else None).execute()
+    except BaseException:
+        if jobs:
+            jobs.close()
+        raise
     releases = chart_releases(run)
-    chart_objects = template_charts(releases) if charts else {}
+    chart_objects = template_charts(releases, jobs) if jobs else {}
     settings_nodes = run.result.platform.settings.cluster.nodes
     out = out_root / stack
     if out.exists():
