@@ -25,7 +25,7 @@ STACKS = known_stacks()
 
 @pytest.fixture(scope="module")
 def validator() -> jsonschema.Draft202012Validator:
-    schema = json.loads(config_reference.SCHEMA_JSON.read_text())
+    schema = json.loads(config_reference.SCHEMA_JSON.read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
 
@@ -44,7 +44,7 @@ def _errors(validator: jsonschema.Draft202012Validator, document: dict) -> list[
 @pytest.mark.parametrize("path", sorted(config_reference.outputs(), key=str), ids=lambda p: p.name)
 def test_generated_file_is_up_to_date(path):
     expected = config_reference.outputs()[path]
-    assert path.read_text() == expected, (
+    assert path.read_text(encoding="utf-8") == expected, (
         f"{path.relative_to(ROOT)} is stale: run `make docs` ({config_reference.COMMAND}) and commit the result"
     )
 
@@ -199,7 +199,7 @@ def test_schema_accepts_an_empty_storage_class_as_the_program_does(validator):
 
 
 def _declarations() -> dict:
-    return yaml_text.load(config_reference.PULUMI_YAML.read_text())["config"]
+    return yaml_text.load(config_reference.PULUMI_YAML.read_text(encoding="utf-8"))["config"]
 
 
 def test_pulumi_yaml_declares_every_top_level_key():
@@ -228,7 +228,7 @@ def test_stack_values_have_the_declared_pulumi_types(stack):
 
 
 @pytest.mark.parametrize(
-    "key", [key for key, d in yaml_text.load(config_reference.PULUMI_YAML.read_text())["config"].items() if "default" in d]
+    "key", [key for key, d in yaml_text.load(config_reference.PULUMI_YAML.read_text(encoding="utf-8"))["config"].items() if "default" in d]
 )
 def test_pulumi_yaml_default_reads_as_the_key_left_out(key):
     # The CLI passes a declared default for a key the stack leaves out; the program must read it

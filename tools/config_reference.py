@@ -25,6 +25,7 @@ import copy
 import functools
 import inspect
 import json
+import re
 import sys
 import types
 import typing
@@ -200,6 +201,9 @@ def _default_text(key: str, field: FieldInfo, required: set[str], defaults: Base
     return _flow(to_jsonable_python(value, by_alias=True))
 
 
+_VALUE_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+
+
 def _scalar_type(schema: dict[str, Any], defs: Mapping[str, Any]) -> str:
     schema = _resolve(schema, defs)
     if "format" in schema:
@@ -208,12 +212,9 @@ def _scalar_type(schema: dict[str, Any], defs: Mapping[str, Any]) -> str:
         names = list(dict.fromkeys(_scalar_type(b, defs) for b in _branches(schema, defs)))
         return " or ".join(names)
     if "enum" in schema or "const" in schema:
-        values = schema.get("enum", [schema.get("const")])
-        kinds = {type(v).__name__ for v in values}
-        return {"str": "string", "int": "integer", "bool": "boolean"}.get(kinds.pop(), "value") if len(kinds) == 1 else "value"
-    return {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean"}.get(
-        schema.get("type", ""), "value"
-    )
+        kinds = {_VALUE_TYPES.get(type(v), "value") for v in schema.get("enum", [schema.get("const")])}
+        return kinds.pop() if len(kinds) == 1 else "value"
+    return schema.get("type") if schema.get("type") in _VALUE_TYPES.values() else "value"
 
 
 def _code_list(values: list[Any]) -> str:
@@ -232,7 +233,7 @@ def _allowed(schema: dict[str, Any], defs: Mapping[str, Any]) -> str:
         if "const" in branch:
             parts.append(f"`{branch['const']}`")
         for keyword, text in (
-            ("minimum", ">= {}"), ("exclusiveMinimum", "> {}"), ("maximum", "<= {}"), ("exclusiveMaximum", "< {}"),
+            ("minimum", "≥ {}"), ("exclusiveMinimum", "> {}"), ("maximum", "≤ {}"), ("exclusiveMaximum", "< {}"),
             ("minLength", "at least {} characters"), ("maxLength", "at most {} characters"),
             ("minItems", "at least {} items"), ("maxItems", "at most {} items"),
             ("pattern", "matches `{}`"),
@@ -269,7 +270,12 @@ def _describe(annotation: Any, schema: dict[str, Any], defs: Mapping[str, Any], 
 
 
 def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    """One table cell: one line, `|` escaped, and `<...>` outside code spans kept as text (Markdown
+    would read `https://<host>/` as an HTML tag and drop it)."""
+    parts = " ".join(text.split()).replace("|", "\\|").split("`")
+    for i in range(0, len(parts), 2):
+        parts[i] = re.sub(r"<(?=[A-Za-z/!])", "&lt;", parts[i])
+    return "`".join(parts)
 
 
 def model_rows(model: type[BaseModel], prefix: str = "") -> Iterator[Row]:
@@ -525,7 +531,7 @@ def outputs() -> dict[Path, str]:
     return {
         CONFIGURATION_MD: configuration_markdown(),
         SCHEMA_JSON: schema_json(),
-        PULUMI_YAML: pulumi_yaml(PULUMI_YAML.read_text()),
+        PULUMI_YAML: pulumi_yaml(PULUMI_YAML.read_text(encoding="utf-8")),
     }
 
 
@@ -534,7 +540,7 @@ def _shown(path: Path) -> str:
 
 
 def stale() -> list[Path]:
-    return [path for path, text in outputs().items() if not path.exists() or path.read_text() != text]
+    return [path for path, text in outputs().items() if not path.exists() or path.read_text(encoding="utf-8") != text]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -548,8 +554,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     for path, text in outputs().items():
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
             print(f"wrote {_shown(path)}")
     return 0
 
