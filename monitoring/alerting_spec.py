@@ -290,7 +290,8 @@ class AlertingSpec(SpecModel):
         description="Environment name; the static `environment` label on every alert."
     )
     slo_overrides: dict[str, SloOverride] = Field(
-        default_factory=dict, description="Per-SLO target/window overrides keyed by SLO id."
+        default_factory=dict, description="Per-SLO target/window overrides keyed by SLO id.",
+        json_schema_extra={"propertyNames": {"enum": list(SLO_IDS)}},
     )
     receivers: ReceiversSpec = Field(default_factory=ReceiversSpec, description="Notification receivers.")
     business_hours: BusinessHours = Field(

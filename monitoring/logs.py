@@ -30,7 +30,7 @@ import re
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from monitoring.models import SpecModel
 
 CONFIG_ROOT = "logs"
@@ -89,6 +89,10 @@ def es_size_bytes(value: str, key: str) -> int:
 
 class LogFamilySettings(SpecModel):
     """Lifecycle of one family. Ages after rollover are measured from the rollover, as ILM does."""
+
+    # In a stack file every key may be left out: LogsSpec fills it from the family's defaults
+    # first, so the stack-file JSON Schema requires none of them.
+    model_config = ConfigDict(json_schema_extra=lambda schema: schema.pop("required", None))
 
     rollover_max_age: str = Field(
         description="Hot phase: roll the write index over once it is this old (ES time value, e.g. '1d')."
@@ -156,6 +160,7 @@ class LogsSpec(SpecModel):
         default_factory=dict,
         description="Lifecycle per family (audit, app, k8s, debug); a family given partly keeps "
         "its defaults for the other keys.",
+        json_schema_extra={"propertyNames": {"enum": [family.value for family in LogFamily]}},
     )
     replicas: int = Field(
         default=1,

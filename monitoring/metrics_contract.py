@@ -860,13 +860,13 @@ FAMILIES: tuple[Family, ...] = (
         f"{_SEMCONV} docs/db/database-metrics.md (db.client.connection.max)",
     ),
     # Connection attempts/failures: no semantic convention counts them (the pool metrics are gauges,
-    # timeouts and timings), so DESIGN.md's decision gives them `terrafusion_` names.
+    # timeouts and timings), so the design gives them `terrafusion_` names (docs/architecture.md#decisions).
     *(
         _f(
             f"terrafusion_db_connection_{m}_total", "counter", ("db_client_connection_pool_name", *_OTEL_SCOPE),
             "application",
             f"README.md Application contract (Database); {_SEMCONV} docs/db/database-metrics.md (no attempt/failure "
-            "counter); ../shared/DESIGN.md 'Decisions added after the first review'",
+            "counter); docs/architecture.md#decisions 'Names from OpenTelemetry'",
         )
         for m in ("attempts", "failures")
     ),
@@ -891,7 +891,7 @@ FAMILIES: tuple[Family, ...] = (
     # --- delivery values from CI, pushed per run (grouping key {job, pipeline}) ---
     _f(
         "terrafusion_build_duration_seconds", "gauge", ("pipeline",), "pushgateway",
-        "README.md Application contract (CI jobs); DESIGN.md 'a gauge per run is right for a duration pushed that way'",
+        "README.md Application contract (CI jobs); docs/architecture.md#decisions 'Events, not counters, from many short-lived senders'",
     ),
     _f("terrafusion_test_coverage_ratio", "gauge", ("pipeline",), "pushgateway", "README.md Application contract (CI jobs)"),
     *_UPSTREAM_RULE_FAMILIES,
@@ -922,16 +922,16 @@ WRONG_NAMES: dict[str, Hint] = {
     ),
     "db_client_connection_attempts_total": Hint(
         "no such metric in the semantic conventions (pool metrics are db.client.connection.count, idle.max, "
-        "idle.min, max, pending_requests, timeouts, create_time, wait_time, use_time); DESIGN.md requires a "
+        "idle.min, max, pending_requests, timeouts, create_time, wait_time, use_time); the design requires a "
         "`terrafusion_` name for it, e.g. terrafusion_db_connection_attempts_total (proposed, to be added to "
         "the README contract)",
-        f"{_SEMCONV} docs/db/database-metrics.md; ../shared/DESIGN.md 'Decisions added after the first review'",
+        f"{_SEMCONV} docs/db/database-metrics.md; docs/architecture.md#decisions 'Names from OpenTelemetry'",
     ),
     "db_client_connection_failures_total": Hint(
         "no such metric in the semantic conventions (closest: db.client.connection.timeouts -> "
-        "db_client_connection_timeouts_total, timeouts only); DESIGN.md requires a `terrafusion_` name, e.g. "
+        "db_client_connection_timeouts_total, timeouts only); the design requires a `terrafusion_` name, e.g. "
         "terrafusion_db_connection_failures_total (proposed, to be added to the README contract)",
-        f"{_SEMCONV} docs/db/database-metrics.md; ../shared/DESIGN.md 'Decisions added after the first review'",
+        f"{_SEMCONV} docs/db/database-metrics.md; docs/architecture.md#decisions 'Names from OpenTelemetry'",
     ),
 }
 

@@ -5,7 +5,7 @@ to Jaeger over OTLP and through the spanmetrics connector; metrics (the applicat
 metrics, the browser metrics, the span metrics) leave through one Prometheus exporter on :8889
 that Prometheus scrapes. The collector's own metrics are on :8888.
 
-Which names reach Prometheus (the instrumentation contract in DESIGN.md / README):
+Which names reach Prometheus (the metrics contract, docs/architecture.md#metrics-contract, and README "Application contract"):
 the Prometheus exporter turns an OTel name into a Prometheus name by replacing every character
 outside [a-zA-Z0-9:] with '_', appending the unit ('s' -> '_seconds', 'ms' -> '_milliseconds',
 'By' -> '_bytes', '1' and '{...}' -> nothing) and '_total' to monotonic counters; histograms then
@@ -45,7 +45,7 @@ TELEMETRY_METRICS_PORT = 8888
 HEALTH_CHECK_PORT = 13133
 
 # Bucket bounds (seconds) the rules and dashboards rely on: latency SLI at le="0.3", RED panels at
-# 0.1/1/2/3 s (DESIGN.md, instrumentation contract).
+# 0.1/1/2/3 s (README "Application contract").
 CONTRACT_BUCKET_BOUNDS_SECONDS = (0.1, 0.3, 1.0, 2.0, 3.0)
 DEFAULT_SPANMETRICS_BUCKETS = (
     "5ms", "10ms", "25ms", "50ms", "100ms", "250ms", "300ms", "500ms", "1s", "2s", "3s", "5s", "10s",

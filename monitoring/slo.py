@@ -328,7 +328,7 @@ SLO_CATALOGUE: tuple[Slo, ...] = (
         label=SERVICE_LABEL,
         # No semantic convention counts connection attempts (semconv v1.44.0 docs/db/database-metrics.md
         # has only pool gauges, timeouts and timings), so the application contract names them
-        # (README "Application contract"; DESIGN.md "Decisions added after the first review").
+        # (README "Application contract"; docs/architecture.md#decisions, "Names from OpenTelemetry").
         sli=EventRatioSli(
             bad="terrafusion_db_connection_failures_total", total="terrafusion_db_connection_attempts_total"
         ),

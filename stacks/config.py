@@ -82,12 +82,15 @@ class StackSecrets:
         return self.values.get(key)
 
 
+def all_secrets() -> tuple[SecretKey, ...]:
+    """Every secret key the program may read, each once (docs/configuration.md lists them)."""
+    secrets = [s for group in OBJECT_STORAGE_SECRETS.values() for s in group]
+    secrets += [GRAFANA_DATABASE_PASSWORD, POSTGRES_DSN, *RECEIVER_SECRETS.values()]
+    return tuple(secrets)
+
+
 def _secret_key_names() -> set[str]:
-    names = {s.key for group in OBJECT_STORAGE_SECRETS.values() for s in group}
-    names.add(GRAFANA_DATABASE_PASSWORD.key)
-    names.add(POSTGRES_DSN.key)
-    names.update(s.key for s in RECEIVER_SECRETS.values())
-    return names
+    return {s.key for s in all_secrets()}
 
 
 _NAMED_MESSAGE = re.compile(r"^(?P<key>[A-Za-z0-9_.-]+(\[\d+\])?): (?P<rest>.*)$", re.DOTALL)

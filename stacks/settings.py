@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import SkipJsonSchema
 
 from monitoring.alerting_spec import AlertingSpec
 from monitoring.slo import BLACKBOX_EXPORTER, CILIUM_AGENT, HUBBLE, POSTGRES_EXPORTER, TRIVY_OPERATOR
@@ -58,9 +59,11 @@ def _byte_size(value: str) -> str:
     return value
 
 
-Duration = Annotated[str, AfterValidator(_duration)]
-Quantity = Annotated[str | int | float, AfterValidator(_quantity)]
-ByteSize = Annotated[str, AfterValidator(_byte_size)]
+# `format` names the kind of value in the stack-file JSON Schema and docs/configuration.md (an
+# annotation only: the validators above are the check).
+Duration = Annotated[str, AfterValidator(_duration), Field(json_schema_extra={"format": "duration"})]
+Quantity = Annotated[str | int | float, AfterValidator(_quantity), Field(json_schema_extra={"format": "quantity"})]
+ByteSize = Annotated[str, AfterValidator(_byte_size), Field(json_schema_extra={"format": "byte-size"})]
 # RFC 1123 label: what Kubernetes accepts as a namespace or object name.
 K8sName = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
 # RFC 1123 subdomain: what Kubernetes accepts as an Ingress host, a StorageClass or IngressClass name.
@@ -93,7 +96,7 @@ class ResourceList(Model):
 class Resources(Model):
     """Container requests and limits; requests are mandatory so every workload is schedulable."""
 
-    requests: ResourceList = Field(description="What the scheduler reserves.")
+    requests: ResourceList = Field(description="What the scheduler reserves; both cpu and memory are required.")
     limits: ResourceList = Field(
         default_factory=ResourceList,
         description="Upper bounds. Memory limits prevent a runaway query from taking a node; "
@@ -184,7 +187,7 @@ class PrometheusSettings(Model):
     pod_anti_affinity: Literal["soft", "hard"] = Field(
         "soft", description="Spread replicas over nodes: preferred (soft) or required (hard)."
     )
-    resources: Resources
+    resources: Resources = Field(description="The Prometheus container of each replica.")
 
     @model_validator(mode="after")
     def _retention_covers_uploads(self) -> PrometheusSettings:
@@ -201,12 +204,12 @@ class AlertmanagerSettings(Model):
     retention: Duration = Field("120h", description="How long silences and notification logs are kept.")
     storage_size: Quantity = Field(description="PersistentVolume size per replica.")
     pod_anti_affinity: Literal["soft", "hard"] = Field("soft", description="As for Prometheus.")
-    resources: Resources
+    resources: Resources = Field(description="The Alertmanager container of each replica.")
 
 
 class ThanosComponentSettings(Model):
     replicas: int = Field(1, ge=1, description="Replicas of this stateless Thanos component.")
-    resources: Resources
+    resources: Resources = Field(description="The container of each replica of this component.")
 
 
 class ThanosStoreGatewaySettings(ThanosComponentSettings):
@@ -218,7 +221,9 @@ class ThanosCompactorSettings(Model):
     retention_raw: Duration = Field(description="Keep raw-resolution blocks this long.")
     retention_5m: Duration = Field(alias="retention5m", description="Keep 5m-downsampled blocks this long.")
     retention_1h: Duration = Field(alias="retention1h", description="Keep 1h-downsampled blocks this long.")
-    resources: Resources
+    resources: Resources = Field(
+        description="The compactor container (one replica: the compactor must run alone).",
+    )
 
     @model_validator(mode="after")
     def _retention_outlives_downsampling(self) -> ThanosCompactorSettings:
@@ -246,11 +251,21 @@ class ThanosRulerSettings(ThanosComponentSettings):
 
 
 class ThanosSettings(Model):
-    query: ThanosComponentSettings
-    query_frontend: ThanosComponentSettings
-    store_gateway: ThanosStoreGatewaySettings
-    compactor: ThanosCompactorSettings
-    ruler: ThanosRulerSettings
+    query: ThanosComponentSettings = Field(
+        description="Thanos Query: the global query over the sidecars, the ruler and the store gateway.",
+    )
+    query_frontend: ThanosComponentSettings = Field(
+        description="Thanos query-frontend: splits and retries range queries; Grafana's metrics datasource.",
+    )
+    store_gateway: ThanosStoreGatewaySettings = Field(
+        description="Thanos store gateway: serves the blocks in the bucket.",
+    )
+    compactor: ThanosCompactorSettings = Field(
+        description="Thanos compactor: compaction, downsampling and retention of the bucket.",
+    )
+    ruler: ThanosRulerSettings = Field(
+        description="Thanos Ruler: the rule groups whose window Prometheus does not keep.",
+    )
 
 
 class GrafanaTeam(Model):
@@ -293,11 +308,13 @@ class GrafanaIngress(Model):
 class GrafanaDatabase(Model):
     """Shared database, required for more than one Grafana replica (sqlite cannot be shared)."""
 
-    type: Literal["postgres", "mysql"]
+    type: Literal["postgres", "mysql"] = Field(description="Database engine.")
     host: HostPort = Field(description="host:port of the database server.")
     name: str = Field(min_length=1, description="Database name.")
     user: str = Field(min_length=1, description="Database user; its password is the grafanaDatabasePassword secret.")
-    ssl_mode: Literal["disable", "require", "verify-full"] = Field("require")
+    ssl_mode: Literal["disable", "require", "verify-full"] = Field(
+        "require", description="TLS mode of the connection (Grafana's database.ssl_mode).",
+    )
 
 
 class GrafanaSettings(Model):
@@ -305,12 +322,14 @@ class GrafanaSettings(Model):
         pattern=r"^https?://[^/\s]+(/.*)?$",
         description="Public URL of Grafana: its root_url, and where the Grafana provider connects.",
     )
-    replicas: int = Field(1, ge=1)
+    replicas: int = Field(1, ge=1, description="Grafana replicas; more than one needs `database`.")
     storage_size: Quantity = Field(description="PersistentVolume for Grafana's data directory.")
-    ingress: GrafanaIngress = Field(default_factory=GrafanaIngress)
-    database: GrafanaDatabase | None = None
+    ingress: GrafanaIngress = Field(default_factory=GrafanaIngress, description="The Ingress serving `url`.")
+    database: GrafanaDatabase | None = Field(
+        None, description="Shared database; unset keeps sqlite on Grafana's volume (one replica).",
+    )
     teams: tuple[GrafanaTeam, ...] = Field((), description="Grafana teams (role-based access).")
-    resources: Resources
+    resources: Resources = Field(description="The Grafana container of each replica.")
 
     @field_validator("url")
     @classmethod
@@ -364,7 +383,7 @@ class _EnvironmentFromStack(BaseModel):
     """Mixin for a section that wraps a spec with an `environment` field: the value comes from the
     stack's top-level `environment` key, so a stack cannot label its data as another's."""
 
-    environment: str = Field("", exclude=True, description="Set from the top-level key; not configurable here.")
+    environment: SkipJsonSchema[str] = Field("", exclude=True, description="Set from the top-level key; not configurable here.")
 
     @field_validator("environment")
     @classmethod
@@ -404,8 +423,10 @@ class BlackboxSettings(Model):
     interval: Duration = Field("30s", description="Probe interval.")
     frontend: tuple[FrontendProbe, ...] = Field((), description="Frontend pages to probe.")
     api: tuple[ApiProbe, ...] = Field((), description="API endpoints to probe.")
-    replicas: int = Field(1, ge=1)
-    resources: Resources = Field(default_factory=_small_resources)
+    replicas: int = Field(1, ge=1, description="blackbox exporter replicas.")
+    resources: Resources = Field(
+        default_factory=_small_resources, description="The blackbox exporter container.",
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> BlackboxSettings:
@@ -422,13 +443,17 @@ class PostgresExporterSettings(Model):
     service: K8sName = Field(
         "terrafusion-db", description="The `service` label on pg_* series; database SLOs group by it."
     )
-    resources: Resources = Field(default_factory=_small_resources)
+    resources: Resources = Field(
+        default_factory=_small_resources, description="The postgres_exporter container.",
+    )
 
 
 class ElasticsearchExporterSettings(Model):
     """elasticsearch_exporter for the platform's own Elasticsearch (always deployed with it)."""
 
-    resources: Resources = Field(default_factory=_small_resources)
+    resources: Resources = Field(
+        default_factory=_small_resources, description="The elasticsearch_exporter container.",
+    )
 
 
 class PushgatewaySettings(Model):
@@ -438,7 +463,7 @@ class PushgatewaySettings(Model):
         True, description="Keep pushed groups on a PVC across restarts (else the last run's values vanish)."
     )
     storage_size: Quantity = Field("1Gi", description="PVC size when persistence is on.")
-    resources: Resources = Field(default_factory=_small_resources)
+    resources: Resources = Field(default_factory=_small_resources, description="The Pushgateway container.")
 
 
 class TrivyOperatorSettings(Model):
@@ -466,14 +491,24 @@ class TrivyOperatorSettings(Model):
 
 
 class SecuritySettings(Model):
-    trivy_operator: TrivyOperatorSettings = Field(default_factory=TrivyOperatorSettings)
+    trivy_operator: TrivyOperatorSettings = Field(
+        default_factory=TrivyOperatorSettings, description="The Trivy Operator and its scan Jobs.",
+    )
 
 
 class ExporterSettings(Model):
-    blackbox: BlackboxSettings = Field(default_factory=BlackboxSettings)
-    postgres: PostgresExporterSettings = Field(default_factory=PostgresExporterSettings)
-    elasticsearch: ElasticsearchExporterSettings = Field(default_factory=ElasticsearchExporterSettings)
-    pushgateway: PushgatewaySettings = Field(default_factory=PushgatewaySettings)
+    blackbox: BlackboxSettings = Field(
+        default_factory=BlackboxSettings, description="Blackbox probes of frontend pages and API endpoints.",
+    )
+    postgres: PostgresExporterSettings = Field(
+        default_factory=PostgresExporterSettings, description="postgres_exporter for the application database.",
+    )
+    elasticsearch: ElasticsearchExporterSettings = Field(
+        default_factory=ElasticsearchExporterSettings, description="elasticsearch_exporter for the platform's Elasticsearch.",
+    )
+    pushgateway: PushgatewaySettings = Field(
+        default_factory=PushgatewaySettings, description="The Pushgateway for CI jobs' per-run values.",
+    )
 
 
 class InfluxdbSettings(Model):
@@ -481,7 +516,7 @@ class InfluxdbSettings(Model):
 
     retention: InfluxRetentionSpec = Field(description="Retention of the raw, 5m and 1h tiers.")
     storage_size: Quantity = Field(description="PersistentVolume of the InfluxDB node.")
-    resources: Resources
+    resources: Resources = Field(description="The InfluxDB container.")
     admin_password_version: int = Field(
         1,
         ge=1,
@@ -503,7 +538,7 @@ class ElasticsearchSettings(Model):
         "raises it on every node, and the Elasticsearch pods wait until it is set; `disable-mmap` sets "
         "node.store.allow_mmap: false instead (no privilege anywhere, slower searches: dev).",
     )
-    resources: Resources
+    resources: Resources = Field(description="The Elasticsearch container of each node.")
 
 
 class FluentBitSettings(Model):
@@ -520,13 +555,15 @@ JAEGER_LONGEST_INDEX_SUFFIX = "-jaeger-dependencies-0000-00-00"
 
 
 class JaegerSettings(Model):
-    replicas: int = Field(1, ge=1)
+    replicas: int = Field(1, ge=1, description="Jaeger replicas (each receives spans and serves queries).")
     index_prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")] = Field(
         "traces", description="Prefix of Jaeger's Elasticsearch indices."
     )
     retention_days: int = Field(7, ge=1, description="Days of traces kept; older daily indices are deleted.")
-    sampling: SamplingSettings = Field(default_factory=lambda: SamplingSettings())
-    resources: Resources
+    sampling: SamplingSettings = Field(
+        default_factory=lambda: SamplingSettings(), description="Remote sampling strategies served to the SDKs.",
+    )
+    resources: Resources = Field(description="The Jaeger container of each replica.")
 
     @field_validator("index_prefix")
     @classmethod
@@ -563,12 +600,14 @@ class OtelCollectorIngress(GrafanaIngress):
 
 
 class OtelCollectorSettings(OtelCollectorSpec):
-    replicas: int = Field(1, ge=1)
+    replicas: int = Field(1, ge=1, description="Collector replicas.")
     cors_origins: tuple[str, ...] = Field(
         (), description="Browser origins allowed to send OTLP/HTTP (the frontend's URLs)."
     )
-    ingress: OtelCollectorIngress = Field(default_factory=OtelCollectorIngress)
-    resources: Resources
+    ingress: OtelCollectorIngress = Field(
+        default_factory=OtelCollectorIngress, description="The public OTLP/HTTP endpoint for browsers.",
+    )
+    resources: Resources = Field(description="The collector container of each replica.")
 
     @field_validator("cors_origins")
     @classmethod
@@ -658,20 +697,31 @@ class StackSettings(Model):
         "run in `<namespace>-agents` (Pod Security `privileged`).",
     )
     storage_class: Annotated[DnsSubdomain | None, BeforeValidator(lambda v: v or None)] = Field(
-        None, description="StorageClass for every volume; unset or empty uses the cluster default."
+        None, description="StorageClass for every volume; unset or empty uses the cluster default.",
+        json_schema_extra=lambda schema: schema["anyOf"].append({"const": ""}),  # "" is read as unset
     )
-    cluster: ClusterSettings
-    object_storage: ObjectStorageSettings
-    prometheus: PrometheusSettings
-    alertmanager: AlertmanagerSettings
-    thanos: ThanosSettings
-    grafana: GrafanaSettings
-    influxdb: InfluxdbSettings
-    elasticsearch: ElasticsearchSettings
+    cluster: ClusterSettings = Field(
+        description="The cluster the stack deploys to: name, kubeconfig context, size, flavour.",
+    )
+    object_storage: ObjectStorageSettings = Field(description="The bucket Thanos keeps metric blocks in.")
+    prometheus: PrometheusSettings = Field(
+        description="Prometheus: replicas, local retention, scrape and evaluation intervals.",
+    )
+    alertmanager: AlertmanagerSettings = Field(
+        description="Alertmanager: replicas and volume (routing is `alerting`).",
+    )
+    thanos: ThanosSettings = Field(
+        description="Thanos: query, query-frontend, store gateway, compactor and ruler.",
+    )
+    grafana: GrafanaSettings = Field(description="Grafana: URL, ingress, database, teams.")
+    influxdb: InfluxdbSettings = Field(description="InfluxDB 1.x for long-term trends.")
+    elasticsearch: ElasticsearchSettings = Field(description="Elasticsearch (ECK) for logs and traces.")
     logs: LogsSpec = Field(default_factory=LogsSpec, description="Log families and their retention (ILM).")
-    fluent_bit: FluentBitSettings
-    jaeger: JaegerSettings
-    otel_collector: OtelCollectorSettings
+    fluent_bit: FluentBitSettings = Field(
+        description="Fluent Bit: the node DaemonSet and the Kubernetes-events collector.",
+    )
+    jaeger: JaegerSettings = Field(description="Jaeger v2: trace indices, retention, sampling.")
+    otel_collector: OtelCollectorSettings = Field(description="The OpenTelemetry Collector gateway.")
     exporters: ExporterSettings = Field(
         default_factory=ExporterSettings, description="Blackbox probes and postgres_exporter for the SLOs."
     )

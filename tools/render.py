@@ -3,7 +3,7 @@
     python -m tools.render --stack dev [--check] [--out build]
 
 Runs the real program under the Pulumi SDK's mock runtime (tools/mockrun.py) with the stack's
-`Pulumi.<stack>.yaml` and writes build/<stack>/ (see DESIGN.md, "Offline render"). Secrets are
+`Pulumi.<stack>.yaml` and writes build/<stack>/ (docs/architecture.md#verification; README "What the render writes"). Secrets are
 replaced by "[secret]" everywhere. Output is deterministic: sorted keys, no timestamps, so
 `diff -r` of two renders is a review artefact. `--check` also runs the real-tool checks on the
 output (tools/checks.py) and exits non-zero on any error.

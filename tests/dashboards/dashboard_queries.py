@@ -39,7 +39,7 @@ assert THANOS_UID in PROVISIONED_DATASOURCES and ALERTMANAGER_UID in PROVISIONED
 
 # --- metric sources ---------------------------------------------------------------------------
 
-# The instrumentation contract (shared/DESIGN.md, README "Application contract").
+# The instrumentation contract (README "Application contract", docs/architecture.md#metrics-contract).
 _HISTOGRAMS = (
     "http_server_request_duration_seconds",
     "browser_page_load_duration_seconds",
