@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from monitoring.severity import ReceiverKind, Severity
-from monitoring.slo import SLO_IDS, SloKind, parse_duration, slo_by_id
+from monitoring.durations import parse_duration
+from monitoring.slo_catalogue import SLO_IDS, SloKind, slo_by_id
 from monitoring.models import SpecModel
 
 CONFIG_ROOT = "alerting"

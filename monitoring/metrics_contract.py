@@ -1333,7 +1333,8 @@ def slo_expressions(stack: str, stack_dir: Path | None = None) -> list[Expressio
     """The SLI of every SLO of the catalogue (monitoring/slo.py), over the SLO's window; with a
     render, only the SLOs the stack has (its recording group `slo-<id>`: a stack without an SLO's
     optional producer has no such SLO, monitoring/slo.py `Slo.requires`)."""
-    from monitoring.slo import SLO_CATALOGUE, error_ratio_expr
+    from monitoring.slo_catalogue import SLO_CATALOGUE
+    from monitoring.slo import error_ratio_expr
 
     groups = None
     if stack_dir is not None:

@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 
 from monitoring.alerting_spec import AlertingSpec
-from monitoring.slo import BLACKBOX_EXPORTER, CILIUM_AGENT, HUBBLE, POSTGRES_EXPORTER, TRIVY_OPERATOR
+from monitoring.slo_catalogue import BLACKBOX_EXPORTER, CILIUM_AGENT, HUBBLE, POSTGRES_EXPORTER, TRIVY_OPERATOR
 from monitoring.dashboards import TEAMS as DASHBOARD_TEAMS
 from monitoring import windows
 from monitoring.datasources import LOG_INDEX_PATTERN
