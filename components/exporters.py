@@ -33,7 +33,7 @@ from components.rollout import ContentDigests, ObjectRef
 from components.security import NOBODY, restricted_container, restricted_pod
 from components.versions import BLACKBOX_EXPORTER, ELASTICSEARCH_EXPORTER, POSTGRES_EXPORTER, PUSHGATEWAY
 from monitoring.alert_rules.platform import ES_CLUSTER_LABEL
-from monitoring.slo import API_PROBE_JOB, FRONTEND_PROBE_JOB
+from monitoring.slo_catalogue import API_PROBE_JOB, FRONTEND_PROBE_JOB
 from stacks.settings import (
     BlackboxSettings,
     ElasticsearchExporterSettings,

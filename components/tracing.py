@@ -252,7 +252,7 @@ class TracingArgs:
     collector: OtelCollectorSettings
     sampling: SamplingSpec
     es_url: str
-    # Replicas of each Jaeger index: 1 where the cluster has a second node to hold it.
+    # Replica shards of each Jaeger index (StackSettings.index_replicas, as for the log indices).
     index_replicas: int
     # Jaeger's config is recorded here; its ES user and CA Secrets were (components/elasticsearch.py).
     digests: ContentDigests

@@ -376,14 +376,11 @@ PRODUCERS: dict[str, Producer] = {
 # Producers a stack may leave out by a setting; the rules, SLOs and panels that read only them are
 # then left out of that stack too (AlertRule/Slo `requires`, dashboards `without`), never rendered to
 # read nothing. Every other producer's readers are always rendered, so its producer must be deployed.
-# Producer id -> the settings that deploy it (stacks/settings.py StackSettings.undeployed_producers).
-OPTIONAL_PRODUCERS: dict[str, str] = {
-    "postgres-exporter": "exporters.postgres.enabled",
-    "blackbox-exporter": "exporters.blackbox.frontend / exporters.blackbox.api",
-    "trivy-operator": "security.trivyOperator.enabled",
-    "cilium-agent": "cluster.cni",
-    "hubble": "cluster.cni",
-}
+# Which setting deploys each is the stack settings' business (stacks/settings.py
+# StackSettings.undeployed_producers; each Producer's how_to_deploy says it in words).
+OPTIONAL_PRODUCERS: frozenset[str] = frozenset(
+    {"postgres-exporter", "blackbox-exporter", "trivy-operator", "cilium-agent", "hubble"}
+)
 
 
 # --- families ---------------------------------------------------------------------------------
@@ -1330,10 +1327,11 @@ def _rule_expressions(stack: str, stack_dir: Path) -> list[Expression]:
 
 
 def slo_expressions(stack: str, stack_dir: Path | None = None) -> list[Expression]:
-    """The SLI of every SLO of the catalogue (monitoring/slo.py), over the SLO's window; with a
-    render, only the SLOs the stack has (its recording group `slo-<id>`: a stack without an SLO's
-    optional producer has no such SLO, monitoring/slo.py `Slo.requires`)."""
-    from monitoring.slo import SLO_CATALOGUE, error_ratio_expr
+    """The SLI of every SLO of the catalogue (monitoring/slo_catalogue.py), over the SLO's window; with
+    a render, only the SLOs the stack has (its recording group `slo-<id>`: a stack without an SLO's
+    optional producer has no such SLO, monitoring/slo_catalogue.py `Slo.requires`)."""
+    from monitoring.slo_catalogue import SLO_CATALOGUE
+    from monitoring.slo import error_ratio_expr
 
     groups = None
     if stack_dir is not None:

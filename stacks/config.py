@@ -17,8 +17,9 @@ import pulumi
 import pydantic
 from pulumi.runtime import config as runtime_config
 
+from monitoring.errors import SpecError
 from monitoring.severity import ReceiverKind
-from stacks.settings import StackSettings
+from stacks.settings import StackSettings, stack_file_key
 
 PROJECT = "terrafusion-monitoring"
 
@@ -108,6 +109,10 @@ def format_validation_error(error: pydantic.ValidationError) -> str:
     """
     lines = []
     for problem in error.errors(include_url=False):
+        # A monitoring spec names the key inside itself; the settings models know where it sits.
+        if isinstance(spec_error := (problem.get("ctx") or {}).get("error"), SpecError):
+            lines.append(f"{PROJECT}:{stack_file_key(problem['loc'], spec_error.key)}: {spec_error.message}")
+            continue
         path = [str(part) for part in problem["loc"]]
         message = problem["msg"].removeprefix("Value error, ")
         # Cross-field validators name the offending sub-key first ("retentionRaw: ...").

@@ -10,6 +10,8 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import re
+import typing
+from collections.abc import Sequence
 from typing import Annotated, Literal
 from urllib.parse import urlparse
 
@@ -18,18 +20,19 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import SkipJsonSchema
 
 from monitoring.alerting_spec import AlertingSpec
-from monitoring.slo import BLACKBOX_EXPORTER, CILIUM_AGENT, HUBBLE, POSTGRES_EXPORTER, TRIVY_OPERATOR
+from monitoring.slo_catalogue import BLACKBOX_EXPORTER, CILIUM_AGENT, HUBBLE, POSTGRES_EXPORTER, TRIVY_OPERATOR
 from monitoring.dashboards import TEAMS as DASHBOARD_TEAMS
 from monitoring import windows
 from monitoring.datasources import LOG_INDEX_PATTERN
 from monitoring.influxdb import FIVE_MINUTE_POLICY, ONE_HOUR_POLICY, RAW_POLICY, InfluxRetentionSpec
-from monitoring.logs import LogsSpec, validate_for_environment
+from monitoring.environments import POLICIES, EnvironmentName, EnvironmentPolicy
+from monitoring.errors import SpecError, join_key
+from monitoring.logs import LogsSpec, check_retention_bounds
+from monitoring.models import SpecModel
 from monitoring.otel import OtelCollectorSpec, validate_cors_origins
 from monitoring.tracing import SamplingSpec
 from monitoring.durations import parse_duration
 from stacks import units
-
-ENVIRONMENTS = ("dev", "staging", "prod")
 
 # Thanos downsamples raw blocks to 5m resolution once they are 40h old, and 5m blocks to 1h once they
 # are 10d old; retention shorter than that deletes data before it can be downsampled.
@@ -688,8 +691,9 @@ class AlertingSettings(_EnvironmentFromStack, AlertingSpec):
 class StackSettings(Model):
     """Everything a stack decides. Loaded once by stacks.config.load_settings()."""
 
-    environment: Literal["dev", "staging", "prod"] = Field(
-        description="Environment name; the `environment` label on every alert."
+    environment: EnvironmentName = Field(
+        description="Environment name; the `environment` label on every alert, and the policy "
+        "(monitoring/environments.py) the stack is held to."
     )
     namespace: K8sName = Field(
         "monitoring",
@@ -767,13 +771,19 @@ class StackSettings(Model):
         return f"{self.namespace}{AGENTS_NAMESPACE_SUFFIX}"
 
     @property
-    def is_production(self) -> bool:
-        return self.environment == "prod"
+    def policy(self) -> EnvironmentPolicy:
+        """What this stack's environment decides (monitoring/environments.py)."""
+        return POLICIES[self.environment]
 
     @property
     def protect(self) -> bool:
-        """Stateful resources of prod are protected: `pulumi destroy` must not take its data."""
-        return self.is_production
+        """Whether stateful resources are protected: `pulumi destroy` must not take their data."""
+        return self.policy.protect_stateful
+
+    @property
+    def index_replicas(self) -> int:
+        """Replica shards of every log and trace index: the environment's rule on this cluster."""
+        return self.policy.index_replicas(self.elasticsearch.nodes)
 
     @field_validator("namespace")
     @classmethod
@@ -820,23 +830,51 @@ class StackSettings(Model):
         return self
 
     @model_validator(mode="after")
-    def _prod_is_highly_available(self) -> StackSettings:
-        if not self.is_production:
-            return self
+    def _meets_its_environment_policy(self) -> StackSettings:
+        policy = self.policy
+        least = policy.minimum_replicas
         minimums = {
-            "prometheus.replicas": (self.prometheus.replicas, 2),
-            "alertmanager.replicas": (self.alertmanager.replicas, 3),
-            "thanos.query.replicas": (self.thanos.query.replicas, 2),
-            "thanos.queryFrontend.replicas": (self.thanos.query_frontend.replicas, 2),
-            "thanos.storeGateway.replicas": (self.thanos.store_gateway.replicas, 2),
-            "elasticsearch.nodes": (self.elasticsearch.nodes, 3),
+            "prometheus.replicas": (self.prometheus.replicas, least.prometheus),
+            "alertmanager.replicas": (self.alertmanager.replicas, least.alertmanager),
+            "thanos.query.replicas": (self.thanos.query.replicas, least.thanos_query),
+            "thanos.queryFrontend.replicas": (self.thanos.query_frontend.replicas, least.thanos_query_frontend),
+            "thanos.storeGateway.replicas": (self.thanos.store_gateway.replicas, least.thanos_store_gateway),
+            "elasticsearch.nodes": (self.elasticsearch.nodes, least.elasticsearch_nodes),
         }
         for key, (value, minimum) in minimums.items():
             if value < minimum:
-                raise ValueError(f"{key}: is {value}; prod needs at least {minimum} for high availability")
-        # Retention rules by log importance (audit kept a year, debug only days) hold in prod.
-        validate_for_environment(self.logs, self.environment)
+                raise ValueError(f"{key}: is {value}; {policy.name} needs at least {minimum} for high availability")
+        # Retention bounds by log importance (e.g. prod: audit kept a year, debug only days).
+        try:
+            check_retention_bounds(self.logs, policy)
+        except SpecError as error:
+            raise error.under("logs") from None
         return self
+
+
+def _section_model(annotation: object) -> type[BaseModel] | None:
+    """The model a field holds (through `X | None`), else None."""
+    for option in typing.get_args(annotation) or (annotation,):
+        if isinstance(option, type) and issubclass(option, BaseModel):
+            return option
+    return None
+
+
+def stack_file_key(loc: Sequence[str | int], key: str) -> str:
+    """The stack-file key of a monitoring spec's error: `key` is relative to the spec (SpecError.key),
+    `loc` is where pydantic met the error. The spec is the outermost SpecModel on the way down from
+    StackSettings, and its stack-file key is that part of `loc` (e.g. jaeger.sampling): monitoring/
+    does not know where its specs sit in a stack file, the models here do."""
+    model: type[BaseModel] = StackSettings
+    for depth, part in enumerate(loc):
+        field = next((f for name, f in model.model_fields.items() if part in (name, f.alias)), None)
+        section = _section_model(field.annotation) if field is not None else None
+        if section is None:
+            break
+        if issubclass(section, SpecModel):
+            return join_key(".".join(str(p) for p in loc[: depth + 1]), key)
+        model = section
+    return key
 
 
 def retentions(settings: StackSettings) -> windows.Retentions:
@@ -854,6 +892,13 @@ def retentions(settings: StackSettings) -> windows.Retentions:
         # The raw policy is the DEFAULT one (monitoring/influxdb.py _retention_policy_clause).
         influx_default=RAW_POLICY,
         scrape_interval=settings.prometheus.scrape_interval,
+        keys={
+            "prometheus": "prometheus.retention",
+            "raw": "thanos.compactor.retentionRaw",
+            "5m": "thanos.compactor.retention5m",
+            "1h": "thanos.compactor.retention1h",
+            "influx": key,
+        },
     )
 
 

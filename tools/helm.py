@@ -200,6 +200,15 @@ def parse_documents(texts: Sequence[str]) -> list[list[Any]]:
     return result
 
 
+def read_objects(out: Path) -> list[dict[str, Any]]:
+    """Every Kubernetes object of a render directory (tools/render.py writes it): the program's
+    (manifests/) and the charts' (objects/). Here rather than in render.py, so that the checks
+    render runs (tools/checks.py) read it without importing render back."""
+    paths = sorted((out / "manifests").glob("*.yaml")) + sorted((out / "objects").glob("*/*.yaml"))
+    # One object per file; read as one stream so that the parse is spread like a chart's.
+    return parse_documents(["".join(f"---\n{p.read_text()}" for p in paths)])[0]
+
+
 def _chunks(text: str) -> list[str]:
     bounds = [m.start() for m in _DOCUMENT_START.finditer(text) if m.start() > 0] + [len(text)]
     chunks, begin = [], 0

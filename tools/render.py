@@ -264,11 +264,8 @@ def render(
     return out, summary
 
 
-def read_objects(out: Path) -> list[dict[str, Any]]:
-    """Every Kubernetes object of a render: the program's (manifests/) and the charts' (objects/)."""
-    paths = sorted((out / "manifests").glob("*.yaml")) + sorted((out / "objects").glob("*/*.yaml"))
-    # One object per file; read as one stream so that the parse is spread like a chart's.
-    return helm.parse_documents(["".join(f"---\n{p.read_text()}" for p in paths)])[0]
+# Every Kubernetes object of a render directory (the function lives with the YAML parser).
+read_objects = helm.read_objects
 
 
 def _write_grafana(run: StackRun, out: Path) -> None:

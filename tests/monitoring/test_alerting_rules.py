@@ -10,7 +10,7 @@ import pytest
 from alerting_helpers import REPO_ROOT, make_spec
 
 from monitoring.alert_rules import RULE_FILE_STEMS, build_rule_files, catalogue_alerts, iter_alerts
-from monitoring.slo import kebab
+from monitoring.slo_catalogue import kebab
 
 RUNBOOKS = REPO_ROOT / "docs" / "runbooks"
 SEVERITY_VALUES = {"P1", "P2", "P3", "P4"}
