@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Mapping
 from urllib.parse import urlparse
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -69,6 +69,26 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 DnsSubdomain = Annotated[str, Field(pattern=_DNS_SUBDOMAIN.pattern, max_length=253)]
 # host[:port] with no scheme or path: what the S3 client and Grafana's database settings take.
 HostPort = Annotated[str, Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")]
+
+
+def _chart_values(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError("must be a mapping of chart values (e.g. {podAnnotations: {...}})")
+    return dict(value)
+
+
+# `extraValues` of a section that deploys a chart: any values of that chart, merged last over the
+# ones the program builds from the typed settings (components/chart.py declare_chart). Only its
+# shape is checked here; the chart checks the rest, with its values.schema.json where it ships one.
+ExtraValues = Annotated[
+    dict[str, Any],
+    BeforeValidator(_chart_values),
+    Field(
+        default_factory=dict,
+        description="Escape hatch: values of this section's chart, merged last over the program's "
+        "(README, \"Escape hatch: extraValues\"). Not validated by the program.",
+    ),
+]
 
 
 def _is_ip(host: str) -> bool:
@@ -185,6 +205,7 @@ class PrometheusSettings(Model):
         "soft", description="Spread replicas over nodes: preferred (soft) or required (hard)."
     )
     resources: Resources
+    extra_values: ExtraValues  # kube-prometheus-stack (Prometheus, Alertmanager, the operator, the ruler)
 
     @model_validator(mode="after")
     def _retention_covers_uploads(self) -> PrometheusSettings:
@@ -251,6 +272,7 @@ class ThanosSettings(Model):
     store_gateway: ThanosStoreGatewaySettings
     compactor: ThanosCompactorSettings
     ruler: ThanosRulerSettings
+    extra_values: ExtraValues  # the thanos chart (the ruler is kube-prometheus-stack's: prometheus.extraValues)
 
 
 class GrafanaTeam(Model):
@@ -311,6 +333,7 @@ class GrafanaSettings(Model):
     database: GrafanaDatabase | None = None
     teams: tuple[GrafanaTeam, ...] = Field((), description="Grafana teams (role-based access).")
     resources: Resources
+    extra_values: ExtraValues
 
     @field_validator("url")
     @classmethod
@@ -406,6 +429,7 @@ class BlackboxSettings(Model):
     api: tuple[ApiProbe, ...] = Field((), description="API endpoints to probe.")
     replicas: int = Field(1, ge=1)
     resources: Resources = Field(default_factory=_small_resources)
+    extra_values: ExtraValues
 
     @model_validator(mode="after")
     def _unique_names(self) -> BlackboxSettings:
@@ -423,12 +447,14 @@ class PostgresExporterSettings(Model):
         "terrafusion-db", description="The `service` label on pg_* series; database SLOs group by it."
     )
     resources: Resources = Field(default_factory=_small_resources)
+    extra_values: ExtraValues
 
 
 class ElasticsearchExporterSettings(Model):
     """elasticsearch_exporter for the platform's own Elasticsearch (always deployed with it)."""
 
     resources: Resources = Field(default_factory=_small_resources)
+    extra_values: ExtraValues
 
 
 class PushgatewaySettings(Model):
@@ -439,6 +465,7 @@ class PushgatewaySettings(Model):
     )
     storage_size: Quantity = Field("1Gi", description="PVC size when persistence is on.")
     resources: Resources = Field(default_factory=_small_resources)
+    extra_values: ExtraValues
 
 
 class TrivyOperatorSettings(Model):
@@ -463,6 +490,7 @@ class TrivyOperatorSettings(Model):
     concurrent_scan_jobs: int = Field(
         2, ge=1, le=10, description="Scan Jobs running at once (each asks for scanJobResources)."
     )
+    extra_values: ExtraValues
 
 
 class SecuritySettings(Model):
@@ -489,6 +517,7 @@ class InfluxdbSettings(Model):
         "the program keeps the previous generation, with which the schema Job sets the new one "
         "(InfluxDB only creates its admin on an empty volume). docs/operations.md \"Secrets\".",
     )
+    extra_values: ExtraValues
 
 
 class ElasticsearchSettings(Model):
@@ -504,6 +533,7 @@ class ElasticsearchSettings(Model):
         "node.store.allow_mmap: false instead (no privilege anywhere, slower searches: dev).",
     )
     resources: Resources
+    extra_values: ExtraValues  # the eck-operator chart (the cluster itself is an Elasticsearch resource)
 
 
 class FluentBitSettings(Model):
@@ -511,6 +541,8 @@ class FluentBitSettings(Model):
     events_resources: Resources = Field(
         default_factory=_small_resources, description="The single Kubernetes-events collector."
     )
+    extra_values: ExtraValues  # the node DaemonSet's release
+    events_extra_values: ExtraValues  # the events collector's release
 
 
 # The longest of Jaeger's daily index names after the prefix (span, service, dependencies, sampling).
@@ -527,6 +559,7 @@ class JaegerSettings(Model):
     retention_days: int = Field(7, ge=1, description="Days of traces kept; older daily indices are deleted.")
     sampling: SamplingSettings = Field(default_factory=lambda: SamplingSettings())
     resources: Resources
+    extra_values: ExtraValues
 
     @field_validator("index_prefix")
     @classmethod
@@ -569,6 +602,7 @@ class OtelCollectorSettings(OtelCollectorSpec):
     )
     ingress: OtelCollectorIngress = Field(default_factory=OtelCollectorIngress)
     resources: Resources
+    extra_values: ExtraValues  # checked by the chart's values.schema.json when Helm renders it
 
     @field_validator("cors_origins")
     @classmethod
