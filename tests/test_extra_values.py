@@ -178,3 +178,10 @@ def test_a_chart_schema_rejects_a_bad_extra_value(tmp_path):
     Ref: opentelemetry-collector 0.170.0 values.schema.json (`mode`: daemonset, deployment, statefulset)."""
     with pytest.raises(helm.HelmError, match="schema"):
         render.render("prod", tmp_path, overrides={"otelCollector.extraValues": {"mode": "sideways"}})
+
+
+def test_the_readme_lists_every_key():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Escape hatch: extraValues", 1)[1].split("\n## ", 1)[0]
+    missing = [key for key, *_ in CHARTS.values() if f"`{key}`" not in section]
+    assert not missing, missing
