@@ -49,7 +49,7 @@ from components.chart import child_options, declare_chart
 from components.labels import secret, standard_labels
 from components.rollout import ContentDigests, ObjectRef
 from components.security import NOBODY, restricted_container, restricted_pod, tmp_mount
-from components.versions import GRAFANA, GRAFANA_IMAGE_TAG
+from components.versions import GRAFANA, GRAFANA_IMAGE, GRAFANA_IMAGE_TAG
 from monitoring.dashboards import KUBERNETES
 from monitoring.dashboards.upstream import SIDECAR_LABEL, SIDECAR_LABEL_VALUE
 from stacks.settings import GrafanaSettings
@@ -127,7 +127,7 @@ def reset_admin_password_container(settings: GrafanaSettings) -> dict[str, Any]:
     return {
         "name": "reset-admin-password",
         # Ref: grafana 12.11.1 values.yaml `image` (registry docker.io, repository grafana/grafana).
-        "image": f"docker.io/grafana/grafana:{GRAFANA_IMAGE_TAG}",
+        "image": f"{GRAFANA_IMAGE}:{GRAFANA_IMAGE_TAG}",
         "command": ["/bin/sh", "-c", RESET_ADMIN_PASSWORD_SCRIPT],
         "env": env,
         # The chart's volumes: `config` (grafana.ini), `storage` (the data directory: dev's sqlite).
