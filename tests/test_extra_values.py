@@ -18,10 +18,10 @@ import pytest
 from components.chart import deep_merge
 from components.versions import ALL_CHARTS
 from stacks.config import PROJECT, ConfigError, parse_settings
+from helpers import ROOT
 from tools import helm, render
 from tools.mockrun import _is_secure, read_stack_file, set_path
 
-ROOT = Path(__file__).resolve().parent.parent
 MARK = "terrafusion.io/extra-values-test"
 MEMORY = "9999Mi"  # a memory limit no stack sets
 
@@ -74,6 +74,13 @@ def _at(values: Any, path: tuple[str, ...]) -> Any:
     return values
 
 
+def _at_or_empty(values: Any, path: tuple[str, ...]) -> Any:
+    try:
+        return _at(values, path)
+    except KeyError:
+        return {}
+
+
 def _mappings(node: Any) -> Iterator[dict[str, Any]]:
     if isinstance(node, dict):
         yield node
@@ -121,13 +128,6 @@ def test_each_override_replaces_a_value_the_program_sets(releases, stem):
     typed = _at(releases[stem].values, typed_path)
     assert typed is not None and typed != value
     assert MARK not in (_at_or_empty(releases[stem].values, marked_path))
-
-
-def _at_or_empty(values: Any, path: tuple[str, ...]) -> Any:
-    try:
-        return _at(values, path)
-    except KeyError:
-        return {}
 
 
 @pytest.mark.parametrize("stem", sorted(CHARTS))
