@@ -337,7 +337,9 @@ class Elasticsearch(pulumi.ComponentResource):
             "podSecurityContext": restricted_pod(run_as_user=NOBODY, run_as_group=NOBODY),
             "securityContext": restricted_container(),
         }
-        operator = declare_chart(f"{name}-operator", ECK_OPERATOR, ns, operator_values, child)
+        operator = declare_chart(
+            f"{name}-operator", ECK_OPERATOR, ns, operator_values, child, extra_values=args.settings.extra_values
+        )
         self.charts = {ECK_OPERATOR.chart: operator_values}
 
         # TLS: a CA of our own and the HTTP certificate it signs, for the Service's DNS names.

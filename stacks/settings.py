@@ -12,7 +12,7 @@ import ipaddress
 import re
 import typing
 from collections.abc import Sequence
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Mapping
 from urllib.parse import urlparse
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -75,6 +75,26 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 DnsSubdomain = Annotated[str, Field(pattern=_DNS_SUBDOMAIN.pattern, max_length=253)]
 # host[:port] with no scheme or path: what the S3 client and Grafana's database settings take.
 HostPort = Annotated[str, Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")]
+
+
+def _chart_values(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError("must be a mapping of chart values (e.g. {podAnnotations: {...}})")
+    return dict(value)
+
+
+# `extraValues` of a section that deploys a chart: any values of that chart, merged last over the
+# ones the program builds from the typed settings (components/chart.py declare_chart). Only its
+# shape is checked here; the chart checks the rest, with its values.schema.json where it ships one.
+ExtraValues = Annotated[
+    dict[str, Any],
+    BeforeValidator(_chart_values),
+    Field(
+        default_factory=dict,
+        description="Escape hatch: values of this section's chart, merged last over the program's "
+        "(README, \"Escape hatch: extraValues\"). Not validated by the program.",
+    ),
+]
 
 
 def _is_ip(host: str) -> bool:
@@ -191,6 +211,7 @@ class PrometheusSettings(Model):
         "soft", description="Spread replicas over nodes: preferred (soft) or required (hard)."
     )
     resources: Resources = Field(description="The Prometheus container of each replica.")
+    extra_values: ExtraValues  # kube-prometheus-stack (Prometheus, Alertmanager, the operator, the ruler)
 
     @model_validator(mode="after")
     def _retention_covers_uploads(self) -> PrometheusSettings:
@@ -269,6 +290,7 @@ class ThanosSettings(Model):
     ruler: ThanosRulerSettings = Field(
         description="Thanos Ruler: the rule groups whose window Prometheus does not keep.",
     )
+    extra_values: ExtraValues  # the thanos chart (the ruler is kube-prometheus-stack's: prometheus.extraValues)
 
 
 class GrafanaTeam(Model):
@@ -333,6 +355,7 @@ class GrafanaSettings(Model):
     )
     teams: tuple[GrafanaTeam, ...] = Field((), description="Grafana teams (role-based access).")
     resources: Resources = Field(description="The Grafana container of each replica.")
+    extra_values: ExtraValues
 
     @field_validator("url")
     @classmethod
@@ -430,6 +453,7 @@ class BlackboxSettings(Model):
     resources: Resources = Field(
         default_factory=_small_resources, description="The blackbox exporter container.",
     )
+    extra_values: ExtraValues
 
     @model_validator(mode="after")
     def _unique_names(self) -> BlackboxSettings:
@@ -449,6 +473,7 @@ class PostgresExporterSettings(Model):
     resources: Resources = Field(
         default_factory=_small_resources, description="The postgres_exporter container.",
     )
+    extra_values: ExtraValues
 
 
 class ElasticsearchExporterSettings(Model):
@@ -457,6 +482,7 @@ class ElasticsearchExporterSettings(Model):
     resources: Resources = Field(
         default_factory=_small_resources, description="The elasticsearch_exporter container.",
     )
+    extra_values: ExtraValues
 
 
 class PushgatewaySettings(Model):
@@ -467,6 +493,7 @@ class PushgatewaySettings(Model):
     )
     storage_size: Quantity = Field("1Gi", description="PVC size when persistence is on.")
     resources: Resources = Field(default_factory=_small_resources, description="The Pushgateway container.")
+    extra_values: ExtraValues
 
 
 class TrivyOperatorSettings(Model):
@@ -491,6 +518,7 @@ class TrivyOperatorSettings(Model):
     concurrent_scan_jobs: int = Field(
         2, ge=1, le=10, description="Scan Jobs running at once (each asks for scanJobResources)."
     )
+    extra_values: ExtraValues
 
 
 class SecuritySettings(Model):
@@ -527,6 +555,7 @@ class InfluxdbSettings(Model):
         "the program keeps the previous generation, with which the schema Job sets the new one "
         "(InfluxDB only creates its admin on an empty volume). docs/operations.md \"Secrets\".",
     )
+    extra_values: ExtraValues
 
 
 class ElasticsearchSettings(Model):
@@ -542,6 +571,7 @@ class ElasticsearchSettings(Model):
         "node.store.allow_mmap: false instead (no privilege anywhere, slower searches: dev).",
     )
     resources: Resources = Field(description="The Elasticsearch container of each node.")
+    extra_values: ExtraValues  # the eck-operator chart (the cluster itself is an Elasticsearch resource)
 
 
 class FluentBitSettings(Model):
@@ -549,6 +579,8 @@ class FluentBitSettings(Model):
     events_resources: Resources = Field(
         default_factory=_small_resources, description="The single Kubernetes-events collector."
     )
+    extra_values: ExtraValues  # the node DaemonSet's release
+    events_extra_values: ExtraValues  # the events collector's release
 
 
 # The longest of Jaeger's daily index names after the prefix (span, service, dependencies, sampling).
@@ -567,6 +599,7 @@ class JaegerSettings(Model):
         default_factory=lambda: SamplingSettings(), description="Remote sampling strategies served to the SDKs.",
     )
     resources: Resources = Field(description="The Jaeger container of each replica.")
+    extra_values: ExtraValues
 
     @field_validator("index_prefix")
     @classmethod
@@ -611,6 +644,7 @@ class OtelCollectorSettings(OtelCollectorSpec):
         default_factory=OtelCollectorIngress, description="The public OTLP/HTTP endpoint for browsers.",
     )
     resources: Resources = Field(description="The collector container of each replica.")
+    extra_values: ExtraValues  # checked by the chart's values.schema.json when Helm renders it
 
     @field_validator("cors_origins")
     @classmethod
