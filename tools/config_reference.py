@@ -119,7 +119,9 @@ def _container(annotation: Any) -> tuple[str, Any] | None:
     return None
 
 
-def _resolve(schema: dict[str, Any], defs: Mapping[str, Any]) -> dict[str, Any]:
+def _resolve(schema: dict[str, Any] | bool, defs: Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(schema, bool):  # JSON Schema's `true`: any value (e.g. a chart's extraValues)
+        return {}
     while "$ref" in schema:
         schema = defs[schema["$ref"].rsplit("/", 1)[-1]]
     return schema
