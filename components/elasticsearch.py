@@ -205,11 +205,11 @@ def elasticsearch_spec(settings: ElasticsearchSettings, storage_class: str | Non
     }
 
 
-def lifecycle_job_files(logs: LogsSpec) -> dict[str, str]:
+def lifecycle_job_files(logs: LogsSpec, index_replicas: int) -> dict[str, str]:
     """ConfigMap files of the lifecycle Job: one JSON body per request and an ordered plan."""
     files: dict[str, str] = {}
     plan = []
-    for index, (method, path, body) in enumerate(es_requests(logs)):
+    for index, (method, path, body) in enumerate(es_requests(logs, index_replicas)):
         name = f"{index:03d}.json"
         files[name] = json.dumps(body, sort_keys=True, indent=2)
         plan.append(f"{method} {path} {name}")
@@ -304,6 +304,8 @@ class ElasticsearchArgs:
     storage_class: str | None
     settings: ElasticsearchSettings
     logs: LogsSpec
+    # Replica shards of each log index (StackSettings.index_replicas, as for the trace indices).
+    index_replicas: int
     trace_index_prefix: str
     # Node agents' namespace: the max_map_count DaemonSet and the Fluent Bit DaemonSet's Secret copies.
     agents_namespace: str
@@ -335,7 +337,9 @@ class Elasticsearch(pulumi.ComponentResource):
             "podSecurityContext": restricted_pod(run_as_user=NOBODY, run_as_group=NOBODY),
             "securityContext": restricted_container(),
         }
-        operator = declare_chart(f"{name}-operator", ECK_OPERATOR, ns, operator_values, child)
+        operator = declare_chart(
+            f"{name}-operator", ECK_OPERATOR, ns, operator_values, child, extra_values=args.settings.extra_values
+        )
         self.charts = {ECK_OPERATOR.chart: operator_values}
 
         # TLS: a CA of our own and the HTTP certificate it signs, for the Service's DNS names.
@@ -443,10 +447,10 @@ class Elasticsearch(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=cluster_dependencies)),
         )
 
-        self.lifecycle_requests = es_requests(args.logs)
-        job_name = f"es-lifecycle-{es_requests_hash(args.logs)}"
+        self.lifecycle_requests = es_requests(args.logs, args.index_replicas)
+        job_name = f"es-lifecycle-{es_requests_hash(args.logs, args.index_replicas)}"
         self.lifecycle_job_labels = labels  # its pods' labels: a client of the cluster's HTTP port
-        files = lifecycle_job_files(args.logs)
+        files = lifecycle_job_files(args.logs, args.index_replicas)
         requests_map = config_map(f"{name}-lifecycle", job_name, ns, labels, files, child, args.digests)
         self.lifecycle_job = k8s.batch.v1.Job(
             f"{name}-lifecycle-job",

@@ -33,7 +33,7 @@ from components.rollout import ContentDigests, ObjectRef
 from components.security import NOBODY, restricted_container, restricted_pod
 from components.versions import BLACKBOX_EXPORTER, ELASTICSEARCH_EXPORTER, POSTGRES_EXPORTER, PUSHGATEWAY
 from monitoring.alert_rules.platform import ES_CLUSTER_LABEL
-from monitoring.slo import API_PROBE_JOB, FRONTEND_PROBE_JOB
+from monitoring.slo_catalogue import API_PROBE_JOB, FRONTEND_PROBE_JOB
 from stacks.settings import (
     BlackboxSettings,
     ElasticsearchExporterSettings,
@@ -154,7 +154,10 @@ class Exporters(pulumi.ComponentResource):
         probes = probe_specs(args.blackbox, args.namespace)
         if probes:
             values = blackbox_values(args.blackbox)
-            chart = declare_chart(f"{name}-blackbox", BLACKBOX_EXPORTER, args.namespace, values, child)
+            chart = declare_chart(
+                f"{name}-blackbox", BLACKBOX_EXPORTER, args.namespace, values, child,
+                extra_values=args.blackbox.extra_values,
+            )  # fmt: skip
             self.charts[BLACKBOX_EXPORTER.chart] = values
             for probe_name, spec in probes.items():
                 k8s.apiextensions.CustomResource(
@@ -194,6 +197,7 @@ class Exporters(pulumi.ComponentResource):
                 args.namespace,
                 values,
                 pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[dsn])),
+                extra_values=args.postgres.extra_values,
             )
             self.charts[POSTGRES_EXPORTER.chart] = values
         self.register_outputs({})
@@ -298,7 +302,7 @@ class ElasticsearchExporter(pulumi.ComponentResource):
         )
         self.chart = declare_chart(
             f"{name}-chart", ELASTICSEARCH_EXPORTER, args.namespace, self.values, child_options(self, opts),
-            object_patch=elasticsearch_exporter_object_patch,
+            extra_values=args.settings.extra_values, object_patch=elasticsearch_exporter_object_patch,
         )  # fmt: skip
         self.register_outputs({})
 
@@ -354,6 +358,9 @@ class Pushgateway(pulumi.ComponentResource):
     def __init__(self, name: str, args: PushgatewayArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("terrafusion:monitoring:Pushgateway", name, None, opts)
         self.values = pushgateway_values(args.settings, args.namespace, args.storage_class)
-        self.chart = declare_chart(f"{name}-chart", PUSHGATEWAY, args.namespace, self.values, child_options(self, opts))
+        self.chart = declare_chart(
+            f"{name}-chart", PUSHGATEWAY, args.namespace, self.values, child_options(self, opts),
+            extra_values=args.settings.extra_values,
+        )  # fmt: skip
         self.url = f"http://{PUSHGATEWAY_FULLNAME}.{args.namespace}.svc:{PUSHGATEWAY_PORT}"
         self.register_outputs({})

@@ -154,6 +154,8 @@ class FluentBit(pulumi.ComponentResource):
                     ObjectRef("Secret", namespace, CA_SECRET),
                 ]
             )
+        # fluentBit.extraValues and fluentBit.eventsExtraValues, as `resources` and `eventsResources`.
+        extra_values = {"node": args.settings.extra_values, "events": args.settings.events_extra_values}
         for role, dependency in (("node", node_config), ("events", events_config)):
             declare_chart(
                 f"{name}-{role}",
@@ -161,5 +163,6 @@ class FluentBit(pulumi.ComponentResource):
                 self.namespaces[role],
                 self.values[role],
                 pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[dependency])),
+                extra_values=extra_values[role],
             )
         self.register_outputs({})

@@ -37,7 +37,7 @@ ClusterRole would also read every Secret. The sidecar does not call Grafana's re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlparse
 
 import pulumi
@@ -45,11 +45,11 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pulumiverse_grafana as grafana
 
-from components.chart import child_options, declare_chart, deep_merge
+from components.chart import child_options, declare_chart
 from components.labels import secret, standard_labels
 from components.rollout import ContentDigests, ObjectRef
 from components.security import NOBODY, restricted_container, restricted_pod, tmp_mount
-from components.versions import GRAFANA, GRAFANA_IMAGE_TAG
+from components.versions import GRAFANA, GRAFANA_IMAGE, GRAFANA_IMAGE_TAG
 from monitoring.dashboards import KUBERNETES
 from monitoring.dashboards.upstream import SIDECAR_LABEL, SIDECAR_LABEL_VALUE
 from stacks.settings import GrafanaSettings
@@ -91,7 +91,6 @@ class GrafanaArgs:
     settings: GrafanaSettings
     # Password of settings.database.user; required when a database is configured.
     database_password: pulumi.Output[str] | None = None
-    extra_values: Mapping[str, Any] = field(default_factory=dict)
     # Records the admin and database Secrets, whose digest rolls the Grafana pods.
     digests: ContentDigests = field(kw_only=True)
 
@@ -128,7 +127,7 @@ def reset_admin_password_container(settings: GrafanaSettings) -> dict[str, Any]:
     return {
         "name": "reset-admin-password",
         # Ref: grafana 12.11.1 values.yaml `image` (registry docker.io, repository grafana/grafana).
-        "image": f"docker.io/grafana/grafana:{GRAFANA_IMAGE_TAG}",
+        "image": f"{GRAFANA_IMAGE}:{GRAFANA_IMAGE_TAG}",
         "command": ["/bin/sh", "-c", RESET_ADMIN_PASSWORD_SCRIPT],
         "env": env,
         # The chart's volumes: `config` (grafana.ini), `storage` (the data directory: dev's sqlite).
@@ -325,7 +324,7 @@ class Grafana(pulumi.ComponentResource):
         )
         dependencies.append(sidecar_role)
 
-        self.values = deep_merge(grafana_values(args.settings, args.storage_class, args.namespace), args.extra_values)
+        self.values = grafana_values(args.settings, args.storage_class, args.namespace)
         # Both Secrets are env vars; the chart's `checksum/secret` only covers a Secret it renders
         # itself, which it does not with `admin.existingSecret` (grafana 12.11.1
         # templates/deployment.yaml l.44-46). grafana.ini has the chart's `checksum/config`.
@@ -337,6 +336,7 @@ class Grafana(pulumi.ComponentResource):
             args.namespace,
             self.values,
             pulumi.ResourceOptions.merge(child_options(self, opts), pulumi.ResourceOptions(depends_on=dependencies)),
+            extra_values=args.settings.extra_values,
         )
         self.url = pulumi.Output.from_input(args.settings.url)
         self.in_cluster_url = f"http://{FULLNAME}.{args.namespace}.svc:{SERVICE_PORT}"

@@ -168,6 +168,7 @@ class Influxdb(pulumi.ComponentResource):
             args.namespace,
             self.values,
             pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[auth])),
+            extra_values=args.settings.extra_values,
             object_patch=influxdb_object_patch,
         )
 

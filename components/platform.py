@@ -76,8 +76,8 @@ class MonitoringPlatform(pulumi.ComponentResource):
         super().__init__("terrafusion:monitoring:MonitoringPlatform", name, None, opts)
         self.settings = settings
         ns_name = settings.namespace
-        # Prod data must survive a mistaken `pulumi destroy`: the namespace (whose deletion takes
-        # every volume claim with it) and every chart with state are protected.
+        # Where the environment says so (prod), data must survive a mistaken `pulumi destroy`: the
+        # namespace (whose deletion takes every volume claim with it) and every chart with state.
         stateful = pulumi.ResourceOptions(parent=self, protect=settings.protect)
 
         # Pod Security: every platform pod is `restricted` (components/security.py); only the node
@@ -223,6 +223,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 storage_class=settings.storage_class,
                 settings=settings.elasticsearch,
                 logs=settings.logs,
+                index_replicas=settings.index_replicas,
                 trace_index_prefix=settings.jaeger.index_prefix,
                 agents_namespace=agents_ns_name,
                 digests=digests,
@@ -256,7 +257,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 collector=settings.otel_collector,
                 sampling=settings.sampling_spec,
                 es_url=self.elasticsearch.url,
-                index_replicas=min(1, settings.elasticsearch.nodes - 1),
+                index_replicas=settings.index_replicas,
                 digests=digests,
             ),
             opts=after_es,

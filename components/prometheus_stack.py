@@ -97,7 +97,7 @@ THANOS_RULER_EVALUATION_INTERVAL = "1m"
 # group-owned by the fsGroup); kept so existing volumes stay readable.
 OPERATED_UID, OPERATED_GID = 1000, 2000
 
-# Small, steady workloads the platform sizes itself; `extra_values` can still override them.
+# Small, steady workloads the platform sizes itself; `prometheus.extraValues` can still override them.
 OPERATOR_RESOURCES = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}}
 NODE_EXPORTER_RESOURCES = {"requests": {"cpu": "20m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}}
 KUBE_STATE_METRICS_RESOURCES = {"requests": {"cpu": "20m", "memory": "96Mi"}, "limits": {"memory": "256Mi"}}
@@ -156,7 +156,6 @@ class PrometheusStackArgs:
     ruler: ThanosRulerSettings | None = None
     ruler_query_endpoint: str = ""
     ruler_alertmanagers_secret: SecretKeyRef | None = None
-    extra_values: Mapping[str, Any] = field(default_factory=dict)
     # The object-storage Secret's content (recorded by the platform) rolls the Prometheus pods.
     digests: ContentDigests = field(kw_only=True)
 
@@ -335,7 +334,7 @@ def prometheus_stack_values(args: PrometheusStackArgs) -> dict[str, Any]:
     }
     for toggle in EXCLUDED_BY_VALUES.values():
         values = deep_merge(values, toggle)
-    return deep_merge(values, args.extra_values)
+    return values
 
 
 def release_patch(obj: dict[str, Any]) -> dict[str, Any]:
@@ -382,6 +381,7 @@ class PrometheusStack(pulumi.ComponentResource):
             args.namespace,
             self.values,
             child_options(self, opts),
+            extra_values=args.prometheus.extra_values,
             # Upstream severities -> P1-P4 in the PrometheusRules themselves (monitoring/upstream_rules.py);
             # the dashboard ConfigMaps as monitoring/dashboards/upstream.py decides.
             object_patch=release_patch,

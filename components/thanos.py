@@ -16,12 +16,12 @@ mount no token (`serviceAccount.automountToken: false`), and each pod says so to
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
-from components.chart import child_options, declare_chart, deep_merge
+from components.chart import child_options, declare_chart
 from components.prometheus_stack import REPLICA_LABEL, THANOS_RULER_REPLICA_LABEL, SecretKeyRef
 from components.rollout import ContentDigests, ObjectRef
 from components.versions import THANOS, THANOS_IMAGE_TAG
@@ -48,7 +48,6 @@ class ThanosArgs:
     digests: ContentDigests
     # StoreAPI of the Thanos Ruler, whose recent samples are not in the bucket yet.
     ruler_endpoints: tuple[str, ...] = ()
-    extra_values: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _pdb(replicas: int) -> dict[str, Any]:
@@ -139,7 +138,7 @@ def thanos_values(args: ThanosArgs) -> dict[str, Any]:
         "rule": {"enabled": False},
         "receive": {"enabled": False},
     }
-    return deep_merge(values, args.extra_values)
+    return values
 
 
 class Thanos(pulumi.ComponentResource):
@@ -159,8 +158,9 @@ class Thanos(pulumi.ComponentResource):
         for component in ("compact", "storeGateway"):
             self.values[component]["podAnnotations"] = args.digests.annotations([objstore])
         self.chart = declare_chart(
-            f"{name}-chart", THANOS, args.namespace, self.values, child_options(self, opts)
-        )
+            f"{name}-chart", THANOS, args.namespace, self.values, child_options(self, opts),
+            extra_values=args.settings.extra_values,
+        )  # fmt: skip
         svc = f"{args.namespace}.svc"
         self.query_url = f"http://{QUERY_SERVICE}.{svc}:{HTTP_PORT}"
         # Grafana queries through the frontend: split and retried range queries.

@@ -252,7 +252,7 @@ class TracingArgs:
     collector: OtelCollectorSettings
     sampling: SamplingSpec
     es_url: str
-    # Replicas of each Jaeger index: 1 where the cluster has a second node to hold it.
+    # Replica shards of each Jaeger index (StackSettings.index_replicas, as for the log indices).
     index_replicas: int
     # Jaeger's config is recorded here; its ES user and CA Secrets were (components/elasticsearch.py).
     digests: ContentDigests
@@ -301,6 +301,7 @@ class Tracing(pulumi.ComponentResource):
             ns,
             {**self.jaeger_values, "jaeger": {**self.jaeger_values["jaeger"], "podLabels": digest}},
             pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[sampling])),
+            extra_values=args.jaeger.extra_values,
         )
         if args.jaeger.replicas > 1:
             # The chart has no PodDisruptionBudget template; a drain then evicts one replica at a
@@ -324,6 +325,7 @@ class Tracing(pulumi.ComponentResource):
             ns,
             self.collector_values,
             pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[jaeger])),
+            extra_values=args.collector.extra_values,
         )
         self._trace_retention(name, args, child)
         self.otlp_grpc_endpoint = f"{COLLECTOR_FULLNAME}.{ns}.svc:4317"

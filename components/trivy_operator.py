@@ -87,5 +87,8 @@ class TrivyOperator(pulumi.ComponentResource):
     def __init__(self, name: str, args: TrivyOperatorArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("terrafusion:monitoring:TrivyOperator", name, None, opts)
         self.values = trivy_operator_values(args.settings)
-        self.chart = declare_chart(f"{name}-chart", TRIVY_OPERATOR, args.namespace, self.values, child_options(self, opts))
+        self.chart = declare_chart(
+            f"{name}-chart", TRIVY_OPERATOR, args.namespace, self.values, child_options(self, opts),
+            extra_values=args.settings.extra_values,
+        )  # fmt: skip
         self.register_outputs({})

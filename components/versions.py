@@ -2,6 +2,12 @@
 
 Bumping a version is a one-line change here; the mocks tests pin that every chart a stack
 declares takes its version from this module, and `make render` shows the change in review.
+
+Each version line follows a `# renovate:` comment naming its datasource and package, which the
+regex custom manager in renovate.json reads (Renovate then proposes bumps of these lines). A new
+pin needs one: tests/test_versions.py runs that regex with node against this file and compares
+what it extracts with what this module pins.
+Ref: https://docs.renovatebot.com/modules/manager/regex/
 """
 
 from __future__ import annotations
@@ -20,111 +26,103 @@ class ChartRef:
 
 # Ref: https://github.com/prometheus-community/helm-charts/blob/main/charts/kube-prometheus-stack/Chart.yaml
 # (88.5.3: prometheus-operator v0.93.1, Prometheus v3.14.0, Alertmanager v0.34.0)
-KUBE_PROMETHEUS_STACK = ChartRef(
-    chart="kube-prometheus-stack",
-    version="88.5.3",
-    repository="https://prometheus-community.github.io/helm-charts",
-)
+# renovate: datasource=helm depName=kube-prometheus-stack registryUrl=https://prometheus-community.github.io/helm-charts
+KUBE_PROMETHEUS_STACK = ChartRef(chart="kube-prometheus-stack", version="88.5.3", repository="https://prometheus-community.github.io/helm-charts")
 
 # Ref: https://github.com/stevehipwell/helm-charts/blob/main/charts/thanos/Chart.yaml
 # (1.24.1: appVersion 0.42.4, image quay.io/thanos/thanos). Not Bitnami: its Thanos images froze in 2025.
-THANOS = ChartRef(
-    chart="thanos",
-    version="1.24.1",
-    repository="https://stevehipwell.github.io/helm-charts/",
-)
+# renovate: datasource=helm depName=thanos registryUrl=https://stevehipwell.github.io/helm-charts/
+THANOS = ChartRef(chart="thanos", version="1.24.1", repository="https://stevehipwell.github.io/helm-charts/")
 
 # Ref: https://github.com/grafana-community/helm-charts/blob/main/charts/grafana/Chart.yaml
 # (12.11.1: appVersion 13.2.0). The grafana/helm-charts copy of this chart is frozen.
-GRAFANA = ChartRef(
-    chart="grafana",
-    version="12.11.1",
-    repository="https://grafana-community.github.io/helm-charts",
-)
+# renovate: datasource=helm depName=grafana registryUrl=https://grafana-community.github.io/helm-charts
+GRAFANA = ChartRef(chart="grafana", version="12.11.1", repository="https://grafana-community.github.io/helm-charts")
 
 # Image tags set explicitly. Prometheus (v3.14.0) and Alertmanager (v0.34.0) images stay as the
 # kube-prometheus-stack version above pins them; the Thanos tag is set so the sidecar that the
-# operator injects and the Thanos chart's components always run the same release.
-# Ref: kube-prometheus-stack 88.5.3 values.yaml prometheusOperator.thanosImage.tag; thanos 1.24.1 appVersion
+# operator injects and the Thanos chart's components always run the same release. Each `*_IMAGE`
+# names the image of its tag (the program sets only the tag where the chart's image is the one).
+# Ref: kube-prometheus-stack 88.5.3 values.yaml prometheusOperator.thanosImage; thanos 1.24.1 values.yaml
+# `image` (quay.io/thanos/thanos, tag `v` + appVersion)
+THANOS_IMAGE = "quay.io/thanos/thanos"
+# renovate: datasource=docker depName=quay.io/thanos/thanos versioning=docker
 THANOS_IMAGE_TAG = "v0.42.4"
-# Ref: grafana-community/helm-charts charts/grafana 12.11.1 Chart.yaml appVersion
+# Ref: grafana-community/helm-charts charts/grafana 12.11.1 Chart.yaml appVersion; values.yaml `image`
+# (registry docker.io, repository grafana/grafana)
+GRAFANA_IMAGE = "docker.io/grafana/grafana"
+# renovate: datasource=docker depName=docker.io/grafana/grafana versioning=docker
 GRAFANA_IMAGE_TAG = "13.2.0"
 # Grafana's dashboard sidecar (quay.io/kiwigrid/k8s-sidecar 2.10.1) stays as grafana 12.11.1 pins it
 # (values.yaml `sidecar.image.tag`): it changes only with the chart version above.
 
 # Ref: https://github.com/prometheus-community/helm-charts/blob/main/charts/prometheus-blackbox-exporter/Chart.yaml
 # (11.17.2: blackbox_exporter v0.28.0)
-BLACKBOX_EXPORTER = ChartRef(
-    chart="prometheus-blackbox-exporter",
-    version="11.17.2",
-    repository="https://prometheus-community.github.io/helm-charts",
-)
+# renovate: datasource=helm depName=prometheus-blackbox-exporter registryUrl=https://prometheus-community.github.io/helm-charts
+BLACKBOX_EXPORTER = ChartRef(chart="prometheus-blackbox-exporter", version="11.17.2", repository="https://prometheus-community.github.io/helm-charts")
 
 # Ref: https://github.com/prometheus-community/helm-charts/blob/main/charts/prometheus-postgres-exporter/Chart.yaml
 # (8.2.0: postgres_exporter v0.20.1)
-POSTGRES_EXPORTER = ChartRef(
-    chart="prometheus-postgres-exporter",
-    version="8.2.0",
-    repository="https://prometheus-community.github.io/helm-charts",
-)
+# renovate: datasource=helm depName=prometheus-postgres-exporter registryUrl=https://prometheus-community.github.io/helm-charts
+POSTGRES_EXPORTER = ChartRef(chart="prometheus-postgres-exporter", version="8.2.0", repository="https://prometheus-community.github.io/helm-charts")
 
 # Ref: https://github.com/prometheus-community/helm-charts/blob/main/charts/prometheus-elasticsearch-exporter/Chart.yaml
 # (7.4.0: elasticsearch_exporter v1.11.0)
-ELASTICSEARCH_EXPORTER = ChartRef(
-    chart="prometheus-elasticsearch-exporter",
-    version="7.4.0",
-    repository="https://prometheus-community.github.io/helm-charts",
-)
+# renovate: datasource=helm depName=prometheus-elasticsearch-exporter registryUrl=https://prometheus-community.github.io/helm-charts
+ELASTICSEARCH_EXPORTER = ChartRef(chart="prometheus-elasticsearch-exporter", version="7.4.0", repository="https://prometheus-community.github.io/helm-charts")
 
 # Ref: https://github.com/prometheus-community/helm-charts/blob/main/charts/prometheus-pushgateway/Chart.yaml
 # (3.8.0: pushgateway v1.11.3)
-PUSHGATEWAY = ChartRef(
-    chart="prometheus-pushgateway",
-    version="3.8.0",
-    repository="https://prometheus-community.github.io/helm-charts",
-)
+# renovate: datasource=helm depName=prometheus-pushgateway registryUrl=https://prometheus-community.github.io/helm-charts
+PUSHGATEWAY = ChartRef(chart="prometheus-pushgateway", version="3.8.0", repository="https://prometheus-community.github.io/helm-charts")
 
 # Ref: https://github.com/influxdata/helm-charts/blob/master/charts/influxdb/Chart.yaml (4.12.5)
+# renovate: datasource=helm depName=influxdb registryUrl=https://helm.influxdata.com/
 INFLUXDB = ChartRef(chart="influxdb", version="4.12.5", repository="https://helm.influxdata.com/")
 # The chart defaults to 1.8.10-alpine; 1.11 is the maintained 1.x line (influxdata-docker
 # influxdb/1.11/Dockerfile: 1.11.8). Never `latest`: that is InfluxDB 3, which has no InfluxQL CQs.
 INFLUXDB_IMAGE = "influxdb"
+# renovate: datasource=docker depName=influxdb versioning=docker
 INFLUXDB_IMAGE_TAG = "1.11.8-alpine"
 
 # Ref: https://github.com/elastic/cloud-on-k8s/blob/main/deploy/eck-operator/Chart.yaml (v3.5.0)
+# renovate: datasource=helm depName=eck-operator registryUrl=https://helm.elastic.co
 ECK_OPERATOR = ChartRef(chart="eck-operator", version="3.5.0", repository="https://helm.elastic.co")
-# Ref: ECK v3.5.0 config/samples/elasticsearch/elasticsearch.yaml (spec.version)
+# Ref: ECK v3.5.0 config/samples/elasticsearch/elasticsearch.yaml (spec.version). ECK runs it as
+# this image (elastic/cloud-on-k8s pkg/controller/common/container/container.go: DefaultContainerRegistry,
+# ElasticsearchImage).
+ELASTICSEARCH_IMAGE = "docker.elastic.co/elasticsearch/elasticsearch"
+# renovate: datasource=docker depName=docker.elastic.co/elasticsearch/elasticsearch versioning=docker
 ELASTICSEARCH_VERSION = "9.4.3"
 # The lifecycle Job only needs curl; pinned like every other image.
+# renovate: datasource=docker depName=curlimages/curl versioning=docker
 CURL_IMAGE = "curlimages/curl:8.11.1"
 # The vm.max_map_count DaemonSet (elasticsearch.maxMapCount: daemonset): the image ECK's
 # documentation uses for it. Ref: https://www.elastic.co/docs/deploy-manage/deploy/cloud-on-k8s/virtual-memory
 # ("Using a DaemonSet to set virtual memory").
+# renovate: datasource=docker depName=docker.io/library/bash versioning=docker
 MAX_MAP_COUNT_IMAGE = "docker.io/library/bash:5.2.21"
 
 # Ref: https://github.com/fluent/helm-charts/blob/main/charts/fluent-bit/Chart.yaml (0.58.1: Fluent Bit 5.1.1)
+# renovate: datasource=helm depName=fluent-bit registryUrl=https://fluent.github.io/helm-charts
 FLUENT_BIT = ChartRef(chart="fluent-bit", version="0.58.1", repository="https://fluent.github.io/helm-charts")
 
 # Ref: https://github.com/jaegertracing/helm-charts/blob/main/charts/jaeger/Chart.yaml (4.11.1: Jaeger 2.19.0)
+# renovate: datasource=helm depName=jaeger registryUrl=https://jaegertracing.github.io/helm-charts
 JAEGER = ChartRef(chart="jaeger", version="4.11.1", repository="https://jaegertracing.github.io/helm-charts")
 
 # Ref: https://github.com/open-telemetry/opentelemetry-helm-charts/blob/main/charts/opentelemetry-collector/Chart.yaml
 # (0.170.0: collector 0.158.0). The contrib image: the k8s distribution has no prometheus exporter.
-OTEL_COLLECTOR = ChartRef(
-    chart="opentelemetry-collector",
-    version="0.170.0",
-    repository="https://open-telemetry.github.io/opentelemetry-helm-charts",
-)
+# renovate: datasource=helm depName=opentelemetry-collector registryUrl=https://open-telemetry.github.io/opentelemetry-helm-charts
+OTEL_COLLECTOR = ChartRef(chart="opentelemetry-collector", version="0.170.0", repository="https://open-telemetry.github.io/opentelemetry-helm-charts")
 OTEL_COLLECTOR_IMAGE = "otel/opentelemetry-collector-contrib"
+# renovate: datasource=docker depName=otel/opentelemetry-collector-contrib versioning=docker
 OTEL_COLLECTOR_IMAGE_TAG = "0.158.0"
 
 # Ref: https://github.com/aquasecurity/trivy-operator/blob/v0.32.0/deploy/helm/Chart.yaml
 # (0.34.0: appVersion 0.32.0; scan jobs run Trivy 0.72.0, values.yaml trivy.image.tag)
-TRIVY_OPERATOR = ChartRef(
-    chart="trivy-operator",
-    version="0.34.0",
-    repository="https://aquasecurity.github.io/helm-charts/",
-)
+# renovate: datasource=helm depName=trivy-operator registryUrl=https://aquasecurity.github.io/helm-charts/
+TRIVY_OPERATOR = ChartRef(chart="trivy-operator", version="0.34.0", repository="https://aquasecurity.github.io/helm-charts/")
 
 ALL_CHARTS: tuple[ChartRef, ...] = (
     KUBE_PROMETHEUS_STACK,

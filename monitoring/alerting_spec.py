@@ -1,10 +1,11 @@
 """The input of the alerting builders: what a stack decides about alerting (no secrets here).
 
-Field names are snake_case in Python and camelCase in stack config (`alerting.sloOverrides`), both
+Field names are snake_case in Python and camelCase in stack config (`sloOverrides`), both
 accepted. Secrets (PagerDuty routing key, Slack webhook URL, SMTP password, ticket token) are not
 part of this model: the program keeps them as Pulumi secrets in the Kubernetes Secret named
 `monitoring.alertmanager.ALERTMANAGER_RECEIVER_SECRET`, and the Alertmanager config refers to them
-by file. Validation messages start with the config key they are about.
+by file. Validation errors (SpecError) name the key inside the spec (`receivers.email.to`);
+stacks/settings.py adds where the spec sits in the stack file.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import re
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from monitoring.severity import ReceiverKind, Severity
-from monitoring.slo import SLO_IDS, SloKind, parse_duration, slo_by_id
+from monitoring.durations import parse_duration
+from monitoring.errors import SpecError
 from monitoring.models import SpecModel
+from monitoring.severity import ReceiverKind, Severity
+from monitoring.slo_catalogue import SLO_IDS, SloKind, slo_by_id
 
-CONFIG_ROOT = "alerting"
 DEFAULT_RUNBOOK_BASE_URL = "https://github.com/terrafusion/terrafusion-monitoring/blob/main/docs/runbooks"
 # Reserved time-interval name used for P3/P4 routing; maintenance windows must not reuse it.
 BUSINESS_HOURS_INTERVAL = "business-hours"
@@ -52,29 +54,26 @@ class SloOverride(SpecModel):
 
 
 def validate_slo_overrides(overrides: dict[str, SloOverride]) -> dict[str, SloOverride]:
-    """Reject unknown SLO ids and impossible targets/windows, naming the config key."""
+    """Reject unknown SLO ids and impossible targets/windows, naming the key."""
     for slo_id, override in overrides.items():
-        key = f"{CONFIG_ROOT}.sloOverrides.{slo_id}"
+        key = f"sloOverrides.{slo_id}"
         if slo_id not in SLO_IDS:
-            raise ValueError(f"{key}: unknown SLO id; known ids: {', '.join(SLO_IDS)}")
+            raise SpecError(key, f"unknown SLO id; known ids: {', '.join(SLO_IDS)}")
         slo = slo_by_id(slo_id)
         target = override.target
         if target is not None:
             if slo.kind is SloKind.RATIO and not 0 < target < 1:
-                raise ValueError(
-                    f"{key}.target: {target} is not a ratio strictly between 0 and 1 "
-                    f"(write 99.9% as 0.999)"
-                )
+                raise SpecError(f"{key}.target", f"{target} is not a ratio strictly between 0 and 1 (write 99.9% as 0.999)")
             if slo.kind is SloKind.THRESHOLD and not target > 0:
-                raise ValueError(f"{key}.target: {target} must be a positive limit for threshold SLO {slo_id}")
+                raise SpecError(f"{key}.target", f"{target} must be a positive limit for threshold SLO {slo_id}")
         if override.window is not None:
             try:
                 seconds = parse_duration(override.window)
             except ValueError as exc:
-                raise ValueError(f"{key}.window: {exc}") from None
+                raise SpecError(f"{key}.window", str(exc)) from None
             if seconds < parse_duration("1h"):
-                raise ValueError(f"{key}.window: {override.window} is shorter than 1h; an SLO window "
-                                 f"must be longer than the 1h/5m burn-rate window")
+                raise SpecError(f"{key}.window", f"{override.window} is shorter than 1h; an SLO window "
+                                                 "must be longer than the 1h/5m burn-rate window")
     return overrides
 
 
@@ -116,9 +115,9 @@ class EmailReceiver(SpecModel):
         if self.enabled:
             for name, value in (("to", self.to), ("from", self.from_), ("smarthost", self.smarthost)):
                 if not value:
-                    raise ValueError(f"{CONFIG_ROOT}.receivers.email.{name}: required when email is enabled")
+                    raise SpecError(f"receivers.email.{name}", "required when email is enabled")
             if ":" not in (self.smarthost or ""):
-                raise ValueError(f"{CONFIG_ROOT}.receivers.email.smarthost: expected host:port")
+                raise SpecError("receivers.email.smarthost", "expected host:port")
         return self
 
 
@@ -133,7 +132,7 @@ class TicketReceiver(SpecModel):
     @model_validator(mode="after")
     def _url_when_enabled(self) -> TicketReceiver:
         if self.enabled and not (self.url or "").startswith(("http://", "https://")):
-            raise ValueError(f"{CONFIG_ROOT}.receivers.ticket.url: an http(s) URL is required when enabled")
+            raise SpecError("receivers.ticket.url", "an http(s) URL is required when enabled")
         return self
 
 
@@ -149,7 +148,7 @@ class WatchdogReceiver(SpecModel):
     @model_validator(mode="after")
     def _url_when_enabled(self) -> WatchdogReceiver:
         if self.enabled and not (self.url or "").startswith(("http://", "https://")):
-            raise ValueError(f"{CONFIG_ROOT}.receivers.watchdog.url: an http(s) URL is required when enabled")
+            raise SpecError("receivers.watchdog.url", "an http(s) URL is required when enabled")
         return self
 
 
@@ -170,10 +169,7 @@ class ReceiversSpec(SpecModel):
 
             for severity, policy in SEVERITIES.items():
                 if ReceiverKind.SLACK in policy.receivers and not self.slack.channels.get(severity):
-                    raise ValueError(
-                        f"{CONFIG_ROOT}.receivers.slack.channels.{severity.value}: required, "
-                        f"{severity.value} notifies Slack"
-                    )
+                    raise SpecError(f"receivers.slack.channels.{severity.value}", f"required, {severity.value} notifies Slack")
         return self
 
 
@@ -186,7 +182,7 @@ def _check_location(value: str | None, key: str) -> str | None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{key}: unknown IANA time zone {value!r} (e.g. 'Europe/Berlin')") from None
+        raise SpecError(key, f"unknown IANA time zone {value!r} (e.g. 'Europe/Berlin')") from None
     return value
 
 
@@ -197,24 +193,26 @@ def _check_ranges(values: list[str], allowed: tuple[str, ...], key: str, cycle: 
     for item in values:
         parts = item.lower().split(":")
         if len(parts) > 2 or any(p not in allowed for p in parts):
-            raise ValueError(f"{key}: {item!r} is not a name or range of {', '.join(allowed[:cycle])}")
+            raise SpecError(key, f"{item!r} is not a name or range of {', '.join(allowed[:cycle])}")
         if len(parts) == 2 and allowed.index(parts[0]) % cycle > allowed.index(parts[1]) % cycle:
-            raise ValueError(f"{key}: range {item!r} runs backwards; order is {', '.join(allowed[:cycle])}")
+            raise SpecError(key, f"range {item!r} runs backwards; order is {', '.join(allowed[:cycle])}")
     return values
 
 
+def _check_times(start_time: str, end_time: str, key: str) -> None:
+    """HH:MM times of day, start before end; `key` is where startTime/endTime sit."""
+    for name, value in (("startTime", start_time), ("endTime", end_time)):
+        if not _HHMM.match(value):
+            raise SpecError(f"{key}.{name}", f"{value!r} is not HH:MM")
+    if start_time >= end_time:
+        raise SpecError(f"{key}.startTime", f"startTime {start_time} must be before endTime {end_time}")
+
+
 class TimeRange(SpecModel):
+    """Checked where it is used (_check_times), which knows its key."""
+
     start_time: str = Field(description="Start, HH:MM (inclusive).")
     end_time: str = Field(description="End, HH:MM (exclusive); 24:00 for end of day.")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> TimeRange:
-        for name, value in (("startTime", self.start_time), ("endTime", self.end_time)):
-            if not _HHMM.match(value):
-                raise ValueError(f"times.{name}: {value!r} is not HH:MM")
-        if self.start_time >= self.end_time:
-            raise ValueError(f"times: startTime {self.start_time} must be before endTime {self.end_time}")
-        return self
 
 
 class BusinessHours(SpecModel):
@@ -226,23 +224,16 @@ class BusinessHours(SpecModel):
     @field_validator("location")
     @classmethod
     def _location(cls, value: str) -> str:
-        return _check_location(value, f"{CONFIG_ROOT}.businessHours.location") or value
+        return _check_location(value, "businessHours.location") or value
 
     @field_validator("weekdays")
     @classmethod
     def _weekdays(cls, value: list[str]) -> list[str]:
-        return _check_ranges(value, _WEEKDAYS, f"{CONFIG_ROOT}.businessHours.weekdays")
+        return _check_ranges(value, _WEEKDAYS, "businessHours.weekdays")
 
     @model_validator(mode="after")
     def _times(self) -> BusinessHours:
-        try:
-            TimeRange(start_time=self.start_time, end_time=self.end_time)
-        except ValidationError as exc:
-            # One line naming startTime/endTime, not the nested model's multi-line report.
-            problem = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
-            key, _, rest = problem.partition(": ")
-            key = key.removeprefix("times").removeprefix(".") or "startTime"
-            raise ValueError(f"{CONFIG_ROOT}.businessHours.{key}: {rest}") from None
+        _check_times(self.start_time, self.end_time, "businessHours")
         return self
 
 
@@ -264,21 +255,23 @@ class MaintenanceWindow(SpecModel):
 
     @model_validator(mode="after")
     def _valid(self) -> MaintenanceWindow:
-        key = f"{CONFIG_ROOT}.maintenanceWindows.{self.name}"
+        key = f"maintenanceWindows.{self.name}"
         if not _NAME.match(self.name):
-            raise ValueError(f"{CONFIG_ROOT}.maintenanceWindows: name {self.name!r} must be lower-case kebab")
+            raise SpecError("maintenanceWindows", f"name {self.name!r} must be lower-case kebab")
+        for i, times in enumerate(self.times):
+            _check_times(times.start_time, times.end_time, f"{key}.times[{i}]")
         _check_ranges(self.weekdays, _WEEKDAYS, f"{key}.weekdays")
         months = _MONTHS + tuple(str(i) for i in range(1, 13))
         _check_ranges(self.months, months, f"{key}.months", cycle=12)
         for day in self.days_of_month:
             if not re.fullmatch(r"-?\d{1,2}(:-?\d{1,2})?", day):
-                raise ValueError(f"{key}.daysOfMonth: {day!r} is not a day or day range")
+                raise SpecError(f"{key}.daysOfMonth", f"{day!r} is not a day or day range")
         for year in self.years:
             if not re.fullmatch(r"\d{4}(:\d{4})?", year):
-                raise ValueError(f"{key}.years: {year!r} is not a year or year range")
+                raise SpecError(f"{key}.years", f"{year!r} is not a year or year range")
         _check_location(self.location, f"{key}.location")
         if not (self.times or self.weekdays or self.days_of_month or self.months or self.years):
-            raise ValueError(f"{key}: a window needs at least one of times, weekdays, daysOfMonth, months, years")
+            raise SpecError(key, "a window needs at least one of times, weekdays, daysOfMonth, months, years")
         return self
 
 
@@ -290,7 +283,8 @@ class AlertingSpec(SpecModel):
         description="Environment name; the static `environment` label on every alert."
     )
     slo_overrides: dict[str, SloOverride] = Field(
-        default_factory=dict, description="Per-SLO target/window overrides keyed by SLO id."
+        default_factory=dict, description="Per-SLO target/window overrides keyed by SLO id.",
+        json_schema_extra={"propertyNames": {"enum": list(SLO_IDS)}},
     )
     receivers: ReceiversSpec = Field(default_factory=ReceiversSpec, description="Notification receivers.")
     business_hours: BusinessHours = Field(
@@ -312,14 +306,14 @@ class AlertingSpec(SpecModel):
     @classmethod
     def _environment(cls, value: str) -> str:
         if not _NAME.match(value):
-            raise ValueError(f"{CONFIG_ROOT}.environment: {value!r} must be lower-case kebab (e.g. 'prod')")
+            raise SpecError("environment", f"{value!r} must be lower-case kebab (e.g. 'prod')")
         return value
 
     @field_validator("runbook_base_url")
     @classmethod
     def _runbook_base(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
-            raise ValueError(f"{CONFIG_ROOT}.runbookBaseUrl: {value!r} must be an http(s) URL")
+            raise SpecError("runbookBaseUrl", f"{value!r} must be an http(s) URL")
         return value.rstrip("/")
 
     @model_validator(mode="after")
@@ -327,5 +321,5 @@ class AlertingSpec(SpecModel):
         names = [w.name for w in self.maintenance_windows]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"{CONFIG_ROOT}.maintenanceWindows: duplicate names {', '.join(duplicates)}")
+            raise SpecError("maintenanceWindows", f"duplicate names {', '.join(duplicates)}")
         return self

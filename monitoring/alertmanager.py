@@ -269,14 +269,15 @@ def build_alertmanager_config(spec: AlertingSpec) -> dict:
     }
 
 
-def missing_receivers_warning(spec: AlertingSpec) -> str | None:
-    """A warning for the program to log when some severity would notify nobody, else None."""
+def missing_receivers_warning(spec: AlertingSpec, key: str) -> str | None:
+    """A warning for the program to log when some severity would notify nobody, else None; `key` is
+    where the caller's settings hold `spec` (the warning names it)."""
     enabled = spec.receivers.enabled_kinds()
     if not enabled:
         return (
-            f"alerting: no receiver is enabled in environment {spec.environment!r}; every alert goes "
+            f"{key}: no receiver is enabled in environment {spec.environment!r}; every alert goes "
             f"to the '{NULL_RECEIVER}' receiver and nobody is notified. Enable receivers under "
-            f"alerting.receivers and set the secrets in Secret {ALERTMANAGER_RECEIVER_SECRET!r}."
+            f"{key}.receivers and set the secrets in Secret {ALERTMANAGER_RECEIVER_SECRET!r}."
         )
     silent = [s.value for s, p in SEVERITIES.items() if not any(k in enabled for k in p.receivers)]
     partial = [
@@ -290,6 +291,6 @@ def missing_receivers_warning(spec: AlertingSpec) -> str | None:
         parts.append(f"severities {', '.join(silent)} notify nobody")
     if partial:
         parts.append(f"severities {', '.join(partial)} reach only some of their receivers")
-    return f"alerting ({spec.environment}): " + "; ".join(parts) + (
+    return f"{key} ({spec.environment}): " + "; ".join(parts) + (
         f" (enabled: {', '.join(sorted(k.value for k in enabled))})."
     )

@@ -2,8 +2,9 @@
 
 Pure builders, no Pulumi import. What they produce:
 
-- `InfluxRetentionSpec`: the stack's choice of how long each resolution is kept
-  (stack config `influxdb.retention`, camelCase keys, validated with messages naming the key);
+- `InfluxRetentionSpec`: the stack's choice of how long each resolution is kept (camelCase keys,
+  validated with SpecErrors naming the key inside the spec; stacks/settings.py adds where the spec
+  sits in the stack file);
 - `build_influxql(spec)`: the schema as InfluxQL, one statement per line, safe to apply again and
   again: it creates what is missing and converges what changed (see "How the Job applies it");
 - `influxql_hash(text)`: the short hash the schema Job is named after (`influxdb-schema-<hash>`), so a
@@ -43,9 +44,8 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+from monitoring.errors import SpecError
 from monitoring.models import SpecModel
-
-CONFIG_ROOT = "influxdb.retention"
 
 # Retention policy and continuous query names are part of the contract with Grafana dashboards
 # (they select `"<db>"."downsampled_1h"."<measurement>"`), so they are constants, not settings.
@@ -155,7 +155,7 @@ def shard_duration_seconds(policy: str, retention_seconds: float) -> int:
 
 
 class InfluxRetentionSpec(SpecModel):
-    """How long InfluxDB keeps each resolution of the trend series (stack config `influxdb.retention`)."""
+    """How long InfluxDB keeps each resolution of the trend series."""
 
 
     database: str = Field(
@@ -180,22 +180,19 @@ class InfluxRetentionSpec(SpecModel):
     @classmethod
     def _database_is_a_plain_identifier(cls, value: str) -> str:
         if not _DATABASE_RE.match(value):
-            raise ValueError(
-                f"{CONFIG_ROOT}.database: {value!r} must be letters, digits and underscores, "
-                f"not starting with a digit"
-            )
+            raise SpecError("database", f"{value!r} must be letters, digits and underscores, not starting with a digit")
         return value
 
     @field_validator("raw_retention", "five_minute_retention", "one_hour_retention")
     @classmethod
     def _is_a_duration_of_at_least_an_hour(cls, value: str, info: ValidationInfo) -> str:
-        key = f"{CONFIG_ROOT}.{to_camel(info.field_name)}"
+        key = to_camel(info.field_name)
         try:
             seconds = influx_duration_seconds(value)
         except ValueError as exc:
-            raise ValueError(f"{key}: {exc}") from None
+            raise SpecError(key, str(exc)) from None
         if seconds < MIN_RETENTION_SECONDS:
-            raise ValueError(f"{key}: {value!r} is shorter than 1h (InfluxDB's minimum)")
+            raise SpecError(key, f"{value!r} is shorter than 1h (InfluxDB's minimum)")
         return value
 
     @model_validator(mode="after")
@@ -209,9 +206,10 @@ class InfluxRetentionSpec(SpecModel):
         )
         for (shorter_key, shorter), (longer_key, longer) in zip(tiers, tiers[1:]):
             if not influx_duration_seconds(longer) > influx_duration_seconds(shorter):
-                raise ValueError(
-                    f"{CONFIG_ROOT}.{longer_key}: {longer!r} must be longer than {shorter_key} "
-                    f"{shorter!r} (a downsampled tier must outlive the data it summarises)"
+                raise SpecError(
+                    longer_key,
+                    f"{longer!r} must be longer than {shorter_key} {shorter!r} "
+                    "(a downsampled tier must outlive the data it summarises)",
                 )
         return self
 

@@ -18,8 +18,9 @@ Why data streams and not rollover aliases (Elasticsearch 9 + Fluent Bit `es` out
   retry forever with `Retry_Limit no_limits`. Ref:
   https://www.elastic.co/docs/manage-data/data-store/data-streams/failure-store
 
-Pure module: no Pulumi import. Field names are snake_case in Python and camelCase in stack config
-(`logs.families.audit.deleteAfter`); validation messages start with that config key.
+Pure module: no Pulumi import. Field names are snake_case in Python and camelCase in stack config;
+validation errors (SpecError) name the key inside the spec (`families.audit.deleteAfter`), and
+stacks/settings.py adds where the spec sits in the stack file.
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ import re
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from monitoring.environments import AUDIT_TRAIL_RETENTION, EnvironmentPolicy
+from monitoring.errors import SpecError
 from monitoring.models import SpecModel
 
-CONFIG_ROOT = "logs"
 MANAGED_BY = "terrafusion-monitoring"
 
 # Elasticsearch ships built-in templates for `logs-*-*` at priority 100, and the docs ask templates
@@ -44,10 +47,6 @@ TEMPLATE_PRIORITY = 501
 # Data stream naming scheme <type>-<dataset>-<namespace>; one namespace per cluster (one cluster
 # per stack). Ref: https://www.elastic.co/docs/reference/fleet/data-streams#data-streams-naming-scheme
 DATA_STREAM_NAMESPACE = "default"
-
-# Prod invariants (validate_for_environment): audit trail kept at least a year, debug only days.
-PROD_AUDIT_MIN_RETENTION = "365d"
-PROD_DEBUG_MAX_RETENTION = "7d"
 
 
 class LogFamily(StrEnum):
@@ -70,18 +69,18 @@ _SIZE_BYTES = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4, 
 
 
 def es_time_seconds(value: str, key: str) -> int:
-    """Seconds in an Elasticsearch time value such as '30d'; ValueError naming `key` otherwise."""
+    """Seconds in an Elasticsearch time value such as '30d'; SpecError naming `key` otherwise."""
     match = _TIME.match(value) if isinstance(value, str) else None
     if not match:
-        raise ValueError(f"{key}: {value!r} is not an Elasticsearch time value (e.g. '7d', '12h')")
+        raise SpecError(key, f"{value!r} is not an Elasticsearch time value (e.g. '7d', '12h')")
     return int(match.group(1)) * _TIME_SECONDS[match.group(2)]
 
 
 def es_size_bytes(value: str, key: str) -> int:
-    """Bytes in an Elasticsearch byte size such as '50gb'; ValueError naming `key` otherwise."""
+    """Bytes in an Elasticsearch byte size such as '50gb'; SpecError naming `key` otherwise."""
     match = _SIZE.match(value) if isinstance(value, str) else None
     if not match:
-        raise ValueError(f"{key}: {value!r} is not an Elasticsearch byte size (e.g. '50gb', '512mb')")
+        raise SpecError(key, f"{value!r} is not an Elasticsearch byte size (e.g. '50gb', '512mb')")
     return int(match.group(1)) * _SIZE_BYTES[match.group(2)]
 
 
@@ -89,6 +88,10 @@ def es_size_bytes(value: str, key: str) -> int:
 
 class LogFamilySettings(SpecModel):
     """Lifecycle of one family. Ages after rollover are measured from the rollover, as ILM does."""
+
+    # In a stack file every key may be left out: LogsSpec fills it from the family's defaults
+    # first, so the stack-file JSON Schema requires none of them.
+    model_config = ConfigDict(json_schema_extra=lambda schema: schema.pop("required", None))
 
     rollover_max_age: str = Field(
         description="Hot phase: roll the write index over once it is this old (ES time value, e.g. '1d')."
@@ -109,7 +112,8 @@ DEFAULT_FAMILIES: dict[LogFamily, dict[str, str | None]] = {
         "rollover_max_age": "7d",
         "rollover_max_primary_shard_size": "50gb",
         "warm_after": "7d",
-        "delete_after": PROD_AUDIT_MIN_RETENTION,
+        # Kept as long as the strictest environment requires (monitoring/environments.py).
+        "delete_after": AUDIT_TRAIL_RETENTION,
     },
     LogFamily.APP: {
         "rollover_max_age": "1d",
@@ -150,17 +154,15 @@ def _merge_family(family: str, given: Any) -> Any:
 
 
 class LogsSpec(SpecModel):
-    """What a stack decides about logs: one lifecycle per family (unset families keep defaults)."""
+    """What a stack decides about logs: one lifecycle per family (unset families keep defaults).
+    Replica shards are not a choice of the stack: they follow its Elasticsearch node count
+    (monitoring/environments.py EnvironmentPolicy.index_replicas), as the trace indices' do."""
 
     families: dict[str, LogFamilySettings] = Field(
         default_factory=dict,
         description="Lifecycle per family (audit, app, k8s, debug); a family given partly keeps "
         "its defaults for the other keys.",
-    )
-    replicas: int = Field(
-        default=1,
-        ge=0,
-        description="Replica shards per backing index; 0 on a single-node cluster, else it stays yellow.",
+        json_schema_extra={"propertyNames": {"enum": [family.value for family in LogFamily]}},
     )
 
     @model_validator(mode="before")
@@ -168,14 +170,17 @@ class LogsSpec(SpecModel):
     def _with_defaults(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
+        if "replicas" in data:
+            # Once a setting here; a stack file that still has it is told why it went.
+            raise SpecError("replicas", "is not set here any more: replica shards follow the Elasticsearch node "
+                                        "count, for log and trace indices alike (remove the key)")
         given = data.get("families") or {}
         if not isinstance(given, dict):
             return data
         unknown = sorted(set(given) - {f.value for f in LogFamily})
         if unknown:
-            raise ValueError(
-                f"{CONFIG_ROOT}.families.{unknown[0]}: unknown log family; known: "
-                f"{', '.join(f.value for f in LogFamily)}"
+            raise SpecError(
+                f"families.{unknown[0]}", f"unknown log family; known: {', '.join(f.value for f in LogFamily)}"
             )
         families = {f.value: _merge_family(f.value, given.get(f.value, {})) for f in LogFamily}
         return {**data, "families": families}
@@ -194,44 +199,44 @@ def check_family(family: str, settings: LogFamilySettings) -> None:
     """Units, minimums and phase order of one family; ILM itself rejects a policy whose phases go
     backwards in time. Ref: https://www.elastic.co/docs/manage-data/lifecycle/index-lifecycle-management/index-lifecycle
     """
-    key = f"{CONFIG_ROOT}.families.{family}"
+    key = f"families.{family}"
     max_age = es_time_seconds(settings.rollover_max_age, f"{key}.rolloverMaxAge")
     if max_age < 3600:
-        raise ValueError(f"{key}.rolloverMaxAge: {settings.rollover_max_age!r} must be at least 1h "
-                         f"(each rollover adds a backing index)")
+        raise SpecError(f"{key}.rolloverMaxAge", f"{settings.rollover_max_age!r} must be at least 1h "
+                                                 f"(each rollover adds a backing index)")
     size = es_size_bytes(settings.rollover_max_primary_shard_size, f"{key}.rolloverMaxPrimaryShardSize")
     if size < 1024**2:
-        raise ValueError(f"{key}.rolloverMaxPrimaryShardSize: {settings.rollover_max_primary_shard_size!r} "
-                         f"must be at least 1mb")
+        raise SpecError(f"{key}.rolloverMaxPrimaryShardSize",
+                        f"{settings.rollover_max_primary_shard_size!r} must be at least 1mb")
     delete = es_time_seconds(settings.delete_after, f"{key}.deleteAfter")
     if delete < 86400:
-        raise ValueError(f"{key}.deleteAfter: {settings.delete_after!r} must be at least 1d")
+        raise SpecError(f"{key}.deleteAfter", f"{settings.delete_after!r} must be at least 1d")
     if settings.warm_after is not None:
         warm = es_time_seconds(settings.warm_after, f"{key}.warmAfter")
         if warm >= delete:
-            raise ValueError(
-                f"{key}.warmAfter: {settings.warm_after!r} must be before deleteAfter "
-                f"{settings.delete_after!r} (phases run in order)"
+            raise SpecError(
+                f"{key}.warmAfter",
+                f"{settings.warm_after!r} must be before deleteAfter {settings.delete_after!r} (phases run in order)",
             )
 
 
-def validate_for_environment(spec: LogsSpec, environment: str) -> LogsSpec:
-    """Environment invariants. prod: audit kept >= 365d (a year of audit trail), debug only days."""
-    if environment != "prod":
-        return spec
+def check_retention_bounds(spec: LogsSpec, policy: EnvironmentPolicy) -> LogsSpec:
+    """The environment's bounds on retention (monitoring/environments.py): the audit trail kept at
+    least its minimum, debug lines at most their maximum."""
     audit = spec.family(LogFamily.AUDIT)
-    minimum = es_time_seconds(PROD_AUDIT_MIN_RETENTION, "")
-    if es_time_seconds(audit.delete_after, "") < minimum:
-        raise ValueError(
-            f"{CONFIG_ROOT}.families.audit.deleteAfter: {audit.delete_after!r} is below the prod "
-            f"minimum of {PROD_AUDIT_MIN_RETENTION} (the audit trail is kept at least a year)"
+    minimum = policy.min_audit_log_retention
+    if minimum is not None and es_time_seconds(audit.delete_after, "") < es_time_seconds(minimum, ""):
+        raise SpecError(
+            "families.audit.deleteAfter",
+            f"{audit.delete_after!r} is below the {policy.name} minimum of {minimum} (the audit trail is "
+            "kept at least a year)",
         )
     debug = spec.family(LogFamily.DEBUG)
-    maximum = es_time_seconds(PROD_DEBUG_MAX_RETENTION, "")
-    if es_time_seconds(debug.delete_after, "") > maximum:
-        raise ValueError(
-            f"{CONFIG_ROOT}.families.debug.deleteAfter: {debug.delete_after!r} exceeds the prod "
-            f"maximum of {PROD_DEBUG_MAX_RETENTION} (debug logs are kept only days)"
+    maximum = policy.max_debug_log_retention
+    if maximum is not None and es_time_seconds(debug.delete_after, "") > es_time_seconds(maximum, ""):
+        raise SpecError(
+            "families.debug.deleteAfter",
+            f"{debug.delete_after!r} exceeds the {policy.name} maximum of {maximum} (debug logs are kept only days)",
         )
     return spec
 
@@ -389,7 +394,8 @@ def _mappings(family: LogFamily) -> dict[str, Any]:
 
 
 def index_template(family: LogFamily | str, replicas: int) -> dict[str, Any]:
-    """Body of PUT _index_template/<name> for one family's data stream.
+    """Body of PUT _index_template/<name> for one family's data stream, `replicas` replica shards
+    per backing index (EnvironmentPolicy.index_replicas of the cluster's node count).
 
     Ref: https://www.elastic.co/docs/api/doc/elasticsearch/operation/operation-indices-put-index-template
     """
@@ -415,15 +421,15 @@ def index_template(family: LogFamily | str, replicas: int) -> dict[str, Any]:
     }
 
 
-def index_templates(spec: LogsSpec) -> dict[str, dict[str, Any]]:
+def index_templates(spec: LogsSpec, replicas: int) -> dict[str, dict[str, Any]]:
     """Template name -> PUT _index_template body, one per family, in family order."""
-    return {template_name(f): index_template(f, spec.replicas) for f in LogFamily}
+    return {template_name(f): index_template(f, replicas) for f in LogFamily}
 
 
 # --- apply Job ---------------------------------------------------------------------------------
 
 
-def es_requests(spec: LogsSpec) -> list[tuple[str, str, dict[str, Any]]]:
+def es_requests(spec: LogsSpec, replicas: int) -> list[tuple[str, str, dict[str, Any]]]:
     """(method, path, body) for the apply Job, in order: every ILM policy before any template
     (a template naming a missing policy is accepted, but an index created in between would run
     without a lifecycle). Every request is a PUT of the whole object: re-running is a no-op.
@@ -431,21 +437,21 @@ def es_requests(spec: LogsSpec) -> list[tuple[str, str, dict[str, Any]]]:
     requests: list[tuple[str, str, dict[str, Any]]] = []
     for name, body in ilm_policies(spec).items():
         requests.append(("PUT", f"/_ilm/policy/{name}", body))
-    for name, body in index_templates(spec).items():
+    for name, body in index_templates(spec, replicas).items():
         requests.append(("PUT", f"/_index_template/{name}", body))
     return requests
 
 
-def es_requests_json(spec: LogsSpec) -> str:
+def es_requests_json(spec: LogsSpec, replicas: int) -> str:
     """Canonical JSON of es_requests (sorted keys, no spaces): what the Job applies and hashes."""
     return json.dumps(
-        [{"method": m, "path": p, "body": b} for m, p, b in es_requests(spec)],
+        [{"method": m, "path": p, "body": b} for m, p, b in es_requests(spec, replicas)],
         sort_keys=True,
         separators=(",", ":"),
     )
 
 
-def es_requests_hash(spec: LogsSpec, length: int = 10) -> str:
+def es_requests_hash(spec: LogsSpec, replicas: int, length: int = 10) -> str:
     """Short sha256 of the requests, for the Job name: a changed retention is a new Job (Jobs are
     immutable), an unchanged one is left alone."""
-    return hashlib.sha256(es_requests_json(spec).encode()).hexdigest()[:length]
+    return hashlib.sha256(es_requests_json(spec, replicas).encode()).hexdigest()[:length]

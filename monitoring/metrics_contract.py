@@ -376,14 +376,11 @@ PRODUCERS: dict[str, Producer] = {
 # Producers a stack may leave out by a setting; the rules, SLOs and panels that read only them are
 # then left out of that stack too (AlertRule/Slo `requires`, dashboards `without`), never rendered to
 # read nothing. Every other producer's readers are always rendered, so its producer must be deployed.
-# Producer id -> the settings that deploy it (stacks/settings.py StackSettings.undeployed_producers).
-OPTIONAL_PRODUCERS: dict[str, str] = {
-    "postgres-exporter": "exporters.postgres.enabled",
-    "blackbox-exporter": "exporters.blackbox.frontend / exporters.blackbox.api",
-    "trivy-operator": "security.trivyOperator.enabled",
-    "cilium-agent": "cluster.cni",
-    "hubble": "cluster.cni",
-}
+# Which setting deploys each is the stack settings' business (stacks/settings.py
+# StackSettings.undeployed_producers; each Producer's how_to_deploy says it in words).
+OPTIONAL_PRODUCERS: frozenset[str] = frozenset(
+    {"postgres-exporter", "blackbox-exporter", "trivy-operator", "cilium-agent", "hubble"}
+)
 
 
 # --- families ---------------------------------------------------------------------------------
@@ -860,13 +857,13 @@ FAMILIES: tuple[Family, ...] = (
         f"{_SEMCONV} docs/db/database-metrics.md (db.client.connection.max)",
     ),
     # Connection attempts/failures: no semantic convention counts them (the pool metrics are gauges,
-    # timeouts and timings), so DESIGN.md's decision gives them `terrafusion_` names.
+    # timeouts and timings), so the design gives them `terrafusion_` names (docs/architecture.md#decisions).
     *(
         _f(
             f"terrafusion_db_connection_{m}_total", "counter", ("db_client_connection_pool_name", *_OTEL_SCOPE),
             "application",
             f"README.md Application contract (Database); {_SEMCONV} docs/db/database-metrics.md (no attempt/failure "
-            "counter); ../shared/DESIGN.md 'Decisions added after the first review'",
+            "counter); docs/architecture.md#decisions 'Names from OpenTelemetry'",
         )
         for m in ("attempts", "failures")
     ),
@@ -891,7 +888,7 @@ FAMILIES: tuple[Family, ...] = (
     # --- delivery values from CI, pushed per run (grouping key {job, pipeline}) ---
     _f(
         "terrafusion_build_duration_seconds", "gauge", ("pipeline",), "pushgateway",
-        "README.md Application contract (CI jobs); DESIGN.md 'a gauge per run is right for a duration pushed that way'",
+        "README.md Application contract (CI jobs); docs/architecture.md#decisions 'Events, not counters, from many short-lived senders'",
     ),
     _f("terrafusion_test_coverage_ratio", "gauge", ("pipeline",), "pushgateway", "README.md Application contract (CI jobs)"),
     *_UPSTREAM_RULE_FAMILIES,
@@ -922,16 +919,16 @@ WRONG_NAMES: dict[str, Hint] = {
     ),
     "db_client_connection_attempts_total": Hint(
         "no such metric in the semantic conventions (pool metrics are db.client.connection.count, idle.max, "
-        "idle.min, max, pending_requests, timeouts, create_time, wait_time, use_time); DESIGN.md requires a "
+        "idle.min, max, pending_requests, timeouts, create_time, wait_time, use_time); the design requires a "
         "`terrafusion_` name for it, e.g. terrafusion_db_connection_attempts_total (proposed, to be added to "
         "the README contract)",
-        f"{_SEMCONV} docs/db/database-metrics.md; ../shared/DESIGN.md 'Decisions added after the first review'",
+        f"{_SEMCONV} docs/db/database-metrics.md; docs/architecture.md#decisions 'Names from OpenTelemetry'",
     ),
     "db_client_connection_failures_total": Hint(
         "no such metric in the semantic conventions (closest: db.client.connection.timeouts -> "
-        "db_client_connection_timeouts_total, timeouts only); DESIGN.md requires a `terrafusion_` name, e.g. "
+        "db_client_connection_timeouts_total, timeouts only); the design requires a `terrafusion_` name, e.g. "
         "terrafusion_db_connection_failures_total (proposed, to be added to the README contract)",
-        f"{_SEMCONV} docs/db/database-metrics.md; ../shared/DESIGN.md 'Decisions added after the first review'",
+        f"{_SEMCONV} docs/db/database-metrics.md; docs/architecture.md#decisions 'Names from OpenTelemetry'",
     ),
 }
 
@@ -1330,10 +1327,11 @@ def _rule_expressions(stack: str, stack_dir: Path) -> list[Expression]:
 
 
 def slo_expressions(stack: str, stack_dir: Path | None = None) -> list[Expression]:
-    """The SLI of every SLO of the catalogue (monitoring/slo.py), over the SLO's window; with a
-    render, only the SLOs the stack has (its recording group `slo-<id>`: a stack without an SLO's
-    optional producer has no such SLO, monitoring/slo.py `Slo.requires`)."""
-    from monitoring.slo import SLO_CATALOGUE, error_ratio_expr
+    """The SLI of every SLO of the catalogue (monitoring/slo_catalogue.py), over the SLO's window; with
+    a render, only the SLOs the stack has (its recording group `slo-<id>`: a stack without an SLO's
+    optional producer has no such SLO, monitoring/slo_catalogue.py `Slo.requires`)."""
+    from monitoring.slo_catalogue import SLO_CATALOGUE
+    from monitoring.slo import error_ratio_expr
 
     groups = None
     if stack_dir is not None:

@@ -5,7 +5,7 @@ to Jaeger over OTLP and through the spanmetrics connector; metrics (the applicat
 metrics, the browser metrics, the span metrics) leave through one Prometheus exporter on :8889
 that Prometheus scrapes. The collector's own metrics are on :8888.
 
-Which names reach Prometheus (the instrumentation contract in DESIGN.md / README):
+Which names reach Prometheus (the metrics contract, docs/architecture.md#metrics-contract, and README "Application contract"):
 the Prometheus exporter turns an OTel name into a Prometheus name by replacing every character
 outside [a-zA-Z0-9:] with '_', appending the unit ('s' -> '_seconds', 'ms' -> '_milliseconds',
 'By' -> '_bytes', '1' and '{...}' -> nothing) and '_total' to monotonic counters; histograms then
@@ -25,7 +25,8 @@ keeps ~10%, health checks 0%), so span-derived counts are not request counts. Th
 `http_server_request_duration_seconds` comes unsampled from each service's SDK metrics; span
 metrics serve the Jaeger Monitor tab and trace-to-metrics links.
 
-Pure module: no Pulumi import. Validation messages start with the stack config key (`otel.*`).
+Pure module: no Pulumi import. Validation errors (SpecError) name the key inside the spec, e.g.
+`batchTimeout`; stacks/settings.py adds where the spec sits in the stack file.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import Field, model_validator
+from monitoring.errors import SpecError
 from monitoring.models import SpecModel
 
-CONFIG_ROOT = "otelCollector"
 OTLP_GRPC_PORT = 4317
 OTLP_HTTP_PORT = 4318
 PROMETHEUS_EXPORTER_PORT = 8889
@@ -45,7 +46,7 @@ TELEMETRY_METRICS_PORT = 8888
 HEALTH_CHECK_PORT = 13133
 
 # Bucket bounds (seconds) the rules and dashboards rely on: latency SLI at le="0.3", RED panels at
-# 0.1/1/2/3 s (DESIGN.md, instrumentation contract).
+# 0.1/1/2/3 s (README "Application contract").
 CONTRACT_BUCKET_BOUNDS_SECONDS = (0.1, 0.3, 1.0, 2.0, 3.0)
 DEFAULT_SPANMETRICS_BUCKETS = (
     "5ms", "10ms", "25ms", "50ms", "100ms", "250ms", "300ms", "500ms", "1s", "2s", "3s", "5s", "10s",
@@ -173,7 +174,7 @@ _HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
 def go_duration_seconds(value: str, key: str) -> float:
     match = _GO_DURATION.match(value) if isinstance(value, str) else None
     if not match:
-        raise ValueError(f"{key}: {value!r} is not a duration like '100ms', '1s', '2m'")
+        raise SpecError(key, f"{value!r} is not a duration like '100ms', '1s', '2m'")
     return float(match.group(1)) * _GO_UNIT_SECONDS[match.group(2)]
 
 
@@ -198,32 +199,34 @@ class OtelCollectorSpec(SpecModel):
     @model_validator(mode="after")
     def _valid(self) -> OtelCollectorSpec:
         if self.memory_spike_limit_percentage >= self.memory_limit_percentage:
-            raise ValueError(
-                f"{CONFIG_ROOT}.memorySpikeLimitPercentage: {self.memory_spike_limit_percentage} must be "
-                f"below memoryLimitPercentage {self.memory_limit_percentage}"
+            raise SpecError(
+                "memorySpikeLimitPercentage",
+                f"{self.memory_spike_limit_percentage} must be below memoryLimitPercentage "
+                f"{self.memory_limit_percentage}",
             )
         if self.batch_max_size < self.batch_send_size:
-            raise ValueError(
-                f"{CONFIG_ROOT}.batchMaxSize: {self.batch_max_size} must be >= batchSendSize "
-                f"{self.batch_send_size} (batch processor rule)"
+            raise SpecError(
+                "batchMaxSize",
+                f"{self.batch_max_size} must be >= batchSendSize {self.batch_send_size} (batch processor rule)",
             )
-        go_duration_seconds(self.batch_timeout, f"{CONFIG_ROOT}.batchTimeout")
-        go_duration_seconds(self.spanmetrics_flush_interval, f"{CONFIG_ROOT}.spanmetricsFlushInterval")
+        go_duration_seconds(self.batch_timeout, "batchTimeout")
+        go_duration_seconds(self.spanmetrics_flush_interval, "spanmetricsFlushInterval")
         bounds = [
-            go_duration_seconds(b, f"{CONFIG_ROOT}.spanmetricsBuckets[{i}]")
+            go_duration_seconds(b, f"spanmetricsBuckets[{i}]")
             for i, b in enumerate(self.spanmetrics_buckets)
         ]
         for i in range(1, len(bounds)):
             if bounds[i] <= bounds[i - 1]:
-                raise ValueError(
-                    f"{CONFIG_ROOT}.spanmetricsBuckets[{i}]: {self.spanmetrics_buckets[i]!r} must be greater "
-                    f"than the previous bound {self.spanmetrics_buckets[i - 1]!r}"
+                raise SpecError(
+                    f"spanmetricsBuckets[{i}]",
+                    f"{self.spanmetrics_buckets[i]!r} must be greater than the previous bound "
+                    f"{self.spanmetrics_buckets[i - 1]!r}",
                 )
         missing = [b for b in CONTRACT_BUCKET_BOUNDS_SECONDS if not any(abs(b - x) < 1e-9 for x in bounds)]
         if missing:
-            raise ValueError(
-                f"{CONFIG_ROOT}.spanmetricsBuckets: missing contract bound(s) "
-                f"{', '.join(f'{m:g}s' for m in missing)} (rules and dashboards use them)"
+            raise SpecError(
+                "spanmetricsBuckets",
+                f"missing contract bound(s) {', '.join(f'{m:g}s' for m in missing)} (rules and dashboards use them)",
             )
         return self
 
@@ -238,9 +241,10 @@ def validate_cors_origins(origins: list[str]) -> list[str]:
     """
     for i, origin in enumerate(origins):
         if not _ORIGIN.match(origin):
-            raise ValueError(
-                f"{CONFIG_ROOT}.corsOrigins[{i}]: {origin!r} must be an origin such as "
-                f"'https://app.example.com' or 'https://*.example.com' (no path, no bare '*')"
+            raise SpecError(
+                f"corsOrigins[{i}]",
+                f"{origin!r} must be an origin such as 'https://app.example.com' or 'https://*.example.com' "
+                "(no path, no bare '*')",
             )
     return origins
 

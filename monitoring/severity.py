@@ -1,6 +1,6 @@
 """The severity model P1-P4: one table that routing, inhibition, docs and tests all derive from.
 
-Escalation chains themselves live in PagerDuty (DESIGN.md, alert contract); this table says which
+Escalation chains themselves live in PagerDuty (docs/architecture.md#alert-contract); this table says which
 receivers each severity reaches, when, and how aggressively Alertmanager groups and repeats.
 """
 

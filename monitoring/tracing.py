@@ -18,7 +18,8 @@ Facts from provider.go that shape this module:
   name the same operation, so health checks at 0 need to be written once, in the default;
 - a service's own probabilistic `param` becomes its per-operation default probability.
 
-Pure module: no Pulumi import. Validation messages start with the stack config key.
+Pure module: no Pulumi import. Validation errors (SpecError) name the key inside the spec,
+e.g. `overrides[0].probability`; stacks/settings.py adds where the spec sits in the stack file.
 """
 
 from __future__ import annotations
@@ -29,14 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field, model_validator
+
+from monitoring.environments import POLICIES, EnvironmentName
+from monitoring.errors import SpecError
 from monitoring.models import SpecModel
 
-CONFIG_ROOT = "jaeger.sampling"
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "jaeger-sampling-strategies.schema.json"
-
-# Head-sampling probability per environment when the stack sets none.
-DEFAULT_PROBABILITY_BY_ENVIRONMENT = {"prod": 0.1, "staging": 0.5, "dev": 1.0}
-FALLBACK_DEFAULT_PROBABILITY = 1.0
 
 # Span names of health checks and scrapes, as HTTP server instrumentations name them:
 # "{method} {route}" (semantic conventions) and the bare route (e.g. Go otelhttp's handler name).
@@ -73,13 +72,14 @@ def is_health_operation(operation: str) -> bool:
 
 
 class SamplingSpec(SpecModel):
-    environment: str = Field(min_length=1, description="Environment; picks the default probability.")
+    environment: EnvironmentName = Field(description="Environment; picks the default probability.")
     default_probability: float | None = Field(
         default=None,
         ge=0.0,
         le=1.0,
-        description="Default head-sampling probability; unset = the environment's "
-        "(prod 0.1, staging 0.5, dev 1.0).",
+        description="Default head-sampling probability; unset = the environment's ("
+        + ", ".join(f"{p.name} {p.default_sampling_probability:g}" for p in POLICIES.values())
+        + ").",
     )
     health_operations: list[str] = Field(
         default_factory=lambda: list(DEFAULT_HEALTH_OPERATIONS),
@@ -100,38 +100,40 @@ class SamplingSpec(SpecModel):
     def effective_default_probability(self) -> float:
         if self.default_probability is not None:
             return self.default_probability
-        return DEFAULT_PROBABILITY_BY_ENVIRONMENT.get(self.environment, FALLBACK_DEFAULT_PROBABILITY)
+        return POLICIES[self.environment].default_sampling_probability
 
     @model_validator(mode="after")
     def _policy(self) -> SamplingSpec:
         seen: set[tuple[str, str]] = set()
         for i, override in enumerate(self.overrides):
-            key = f"{CONFIG_ROOT}.overrides[{i}]"
+            key = f"overrides[{i}]"
             pair = (override.service, override.operation)
             if pair in seen:
-                raise ValueError(f"{key}: duplicate override for service {override.service!r} "
-                                 f"operation {override.operation!r}")
+                raise SpecError(key, f"duplicate override for service {override.service!r} "
+                                     f"operation {override.operation!r}")
             seen.add(pair)
             if is_critical_operation(override.operation) and override.probability < CRITICAL_MIN_PROBABILITY:
-                raise ValueError(
-                    f"{key}.probability: {override.probability} for {override.operation!r} is below "
+                raise SpecError(
+                    f"{key}.probability",
+                    f"{override.probability} for {override.operation!r} is below "
                     f"{CRITICAL_MIN_PROBABILITY}; checkout/payment-like endpoints are sampled high"
                 )
             if (override.operation in self.health_operations or is_health_operation(override.operation)) \
                     and override.probability > 0:
-                raise ValueError(
-                    f"{key}.probability: {override.probability} for health/metrics endpoint "
+                raise SpecError(
+                    f"{key}.probability",
+                    f"{override.probability} for health/metrics endpoint "
                     f"{override.operation!r} must be 0; health checks are never sampled"
                 )
             if override.service in self.rate_limited_services:
-                raise ValueError(
-                    f"{key}.service: {override.service!r} is in rateLimitedServices; Jaeger serves "
+                raise SpecError(
+                    f"{key}.service",
+                    f"{override.service!r} is in rateLimitedServices; Jaeger serves "
                     f"per-endpoint probabilities only to probabilistic services"
                 )
         for service, limit in self.rate_limited_services.items():
             if limit < 0:
-                raise ValueError(f"{CONFIG_ROOT}.rateLimitedServices.{service}: {limit} must be >= 0 "
-                                 f"traces per second")
+                raise SpecError(f"rateLimitedServices.{service}", f"{limit} must be >= 0 traces per second")
         return self
 
 

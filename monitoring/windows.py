@@ -21,13 +21,15 @@ evaluates a rule (or serves a panel) keeps the whole range the expression reads.
 The lookback of an expression is range + offset + subquery range, nested; an instant selector adds
 the 5m staleness lookback. A rule that reads a recorded series inherits the lookback of the rule
 that records it (its value is only as complete as its input). `check_windows` returns the problems
-as one-line messages naming the retention key; the stack settings raise the first one.
+as one-line messages naming the retention's key, as the caller names it (Retentions.keys: the stack
+settings pass the stack-file keys, and raise the first problem).
 
 Pure module: PromQL is parsed with promql_parser (as monitoring/metrics_contract.py does).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
@@ -65,6 +67,19 @@ class LookbackError(ValueError):
     pass
 
 
+# A stack's expressions are analysed several times (settings validation, where each group is
+# evaluated, the rule files' split): each distinct expression is parsed once per process.
+_CACHE_SIZE = 8192
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _parse(expr: str) -> Any:
+    import promql_parser as pp
+
+    return pp.parse(expr)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def lookback_seconds(expr: str) -> float:
     """The longest range back from the evaluation time that `expr` reads."""
     import promql_parser as pp
@@ -91,10 +106,11 @@ def lookback_seconds(expr: str) -> float:
             return walk(node.expr)
         return 0.0
 
-    return max(walk(pp.parse(expr)), 0.0)
+    return max(walk(_parse(expr)), 0.0)
 
 
-def selected_names(expr: str) -> set[str]:
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def selected_names(expr: str) -> frozenset[str]:
     """Metric names an expression selects (recorded series included)."""
     import promql_parser as pp
 
@@ -106,8 +122,8 @@ def selected_names(expr: str) -> set[str]:
                 names.add(node.name)
             names.update(m.value for m in node.matchers.matchers if m.name == "__name__" and str(m.op) == "MatchOp.Equal")
 
-    pp.walk(pp.parse(expr), visit)
-    return names
+    pp.walk(_parse(expr), visit)
+    return frozenset(names)
 
 
 @dataclass(frozen=True)
@@ -160,8 +176,11 @@ def group_evaluators(rule_files: Mapping[str, Mapping[str, Any]], prometheus_ret
     A group goes to the Thanos Ruler when it has no alert and either reads more than Prometheus
     keeps (with margin) or reads a series only the ruler records (Prometheus never sees those).
     """
+    return _evaluators(rule_windows(rule_files), prometheus_retention)
+
+
+def _evaluators(windows: list[RuleWindow], prometheus_retention: str) -> dict[tuple[str, str], str]:
     local = usable(parse_duration(prometheus_retention))
-    windows = rule_windows(rule_files)
     by_group: dict[tuple[str, str], list[RuleWindow]] = {}
     for w in windows:
         by_group.setdefault((w.stem, w.group), []).append(w)
@@ -204,18 +223,18 @@ def split_rule_files(rule_files: Mapping[str, Mapping[str, Any]], prometheus_ret
 
 @dataclass(frozen=True)
 class Retentions:
-    """The data each engine keeps, with the config key that sets it."""
+    """The data each engine keeps, with the key that sets each figure (for the messages)."""
 
-    prometheus: str  # prometheus.retention
-    thanos: Mapping[str, str]  # resolution ("raw", "5m", "1h") -> thanos.compactor.retention*
-    # InfluxDB retention policy -> (its duration, "INF" = forever; its config key)
+    prometheus: str  # Prometheus' local retention
+    thanos: Mapping[str, str]  # resolution ("raw", "5m", "1h") -> the compactor's retention of it
+    # InfluxDB retention policy -> (its duration, "INF" = forever; its key)
     influx: Mapping[str, tuple[str, str]]
     influx_default: str  # the DEFAULT retention policy (FROM without one)
     scrape_interval: str
+    # The key of each figure: "prometheus", each Thanos resolution, and "influx" (the retention
+    # policies as a whole, for a panel that reads one the schema does not create).
+    keys: Mapping[str, str]
     auto_downsampling: bool = True
-
-
-THANOS_KEYS = {"raw": "thanos.compactor.retentionRaw", "5m": "thanos.compactor.retention5m", "1h": "thanos.compactor.retention1h"}
 
 
 def _kept(duration: str) -> float:
@@ -227,25 +246,24 @@ def _problem(key: str, kept: str, need: float, what: str) -> str:
 
 
 def check_rules(rule_files: Mapping[str, Mapping[str, Any]], r: Retentions) -> list[str]:
-    evaluators = group_evaluators(rule_files, r.prometheus)
-    ruler_records = {
-        w.record for w in rule_windows(rule_files) if w.record and evaluators[(w.stem, w.group)] == THANOS_RULER
-    }
+    windows = rule_windows(rule_files)
+    evaluators = _evaluators(windows, r.prometheus)
+    ruler_records = {w.record for w in windows if w.record and evaluators[(w.stem, w.group)] == THANOS_RULER}
     problems = []
-    for w in rule_windows(rule_files):
+    for w in windows:
         evaluator = evaluators[(w.stem, w.group)]
         via = f" via {w.via}" if w.via else ""
         what = f"{w.name} (group {w.group}{via})"
         if evaluator == PROMETHEUS:
             if read := sorted(w.reads & ruler_records):
                 problems.append(
-                    f"prometheus.retention: {r.prometheus} is too short for group {w.group}: {w.name} reads "
+                    f"{r.keys['prometheus']}: {r.prometheus} is too short for group {w.group}: {w.name} reads "
                     f"{read[0]}, which only the Thanos Ruler records (move the alert's window inside the retention)"
                 )
             elif w.lookback > usable(parse_duration(r.prometheus)):
-                problems.append(_problem("prometheus.retention", r.prometheus, w.lookback, what))
+                problems.append(_problem(r.keys["prometheus"], r.prometheus, w.lookback, what))
         elif w.lookback > usable(_kept(r.thanos["raw"])):
-            problems.append(_problem(THANOS_KEYS["raw"], r.thanos["raw"], w.lookback, f"{what}, evaluated by the Thanos Ruler"))
+            problems.append(_problem(r.keys["raw"], r.thanos["raw"], w.lookback, f"{what}, evaluated by the Thanos Ruler"))
     return problems
 
 
@@ -317,11 +335,11 @@ def check_dashboards(dashboards: Iterable[tuple[str, Mapping[str, Any]]], r: Ret
                     need = lookback if target.get("instant") else window + lookback
                     tier, kept = _thanos_kept(r, min_step)
                     if need > usable(kept):
-                        problems.append(_problem(THANOS_KEYS[tier], r.thanos[tier], need, what))
+                        problems.append(_problem(r.keys[tier], r.thanos[tier], need, what))
                 elif ds_type == "influxdb" and target.get("query"):
                     rp = influx_retention_policy(str(target["query"])) or r.influx_default
                     if rp not in r.influx:
-                        problems.append(f"influxdb.retention: {what} reads retention policy {rp!r}, which the schema does not create")
+                        problems.append(f"{r.keys['influx']}: {what} reads retention policy {rp!r}, which the schema does not create")
                         continue
                     kept, key = r.influx[rp]
                     if window > usable(_kept(kept)):

@@ -7,6 +7,8 @@ read with `require_secret`/`get_secret` only, because `get_object` drops the sec
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -15,8 +17,9 @@ import pulumi
 import pydantic
 from pulumi.runtime import config as runtime_config
 
+from monitoring.errors import SpecError
 from monitoring.severity import ReceiverKind
-from stacks.settings import StackSettings
+from stacks.settings import StackSettings, stack_file_key
 
 PROJECT = "terrafusion-monitoring"
 
@@ -80,12 +83,15 @@ class StackSecrets:
         return self.values.get(key)
 
 
+def all_secrets() -> tuple[SecretKey, ...]:
+    """Every secret key the program may read, each once (docs/configuration.md lists them)."""
+    secrets = [s for group in OBJECT_STORAGE_SECRETS.values() for s in group]
+    secrets += [GRAFANA_DATABASE_PASSWORD, POSTGRES_DSN, *RECEIVER_SECRETS.values()]
+    return tuple(secrets)
+
+
 def _secret_key_names() -> set[str]:
-    names = {s.key for group in OBJECT_STORAGE_SECRETS.values() for s in group}
-    names.add(GRAFANA_DATABASE_PASSWORD.key)
-    names.add(POSTGRES_DSN.key)
-    names.update(s.key for s in RECEIVER_SECRETS.values())
-    return names
+    return {s.key for s in all_secrets()}
 
 
 _NAMED_MESSAGE = re.compile(r"^(?P<key>[A-Za-z0-9_.-]+(\[\d+\])?): (?P<rest>.*)$", re.DOTALL)
@@ -103,6 +109,10 @@ def format_validation_error(error: pydantic.ValidationError) -> str:
     """
     lines = []
     for problem in error.errors(include_url=False):
+        # A monitoring spec names the key inside itself; the settings models know where it sits.
+        if isinstance(spec_error := (problem.get("ctx") or {}).get("error"), SpecError):
+            lines.append(f"{PROJECT}:{stack_file_key(problem['loc'], spec_error.key)}: {spec_error.message}")
+            continue
         path = [str(part) for part in problem["loc"]]
         message = problem["msg"].removeprefix("Value error, ")
         # Cross-field validators name the offending sub-key first ("retentionRaw: ...").
@@ -132,8 +142,24 @@ def parse_settings(raw: Mapping[str, Any]) -> StackSettings:
         raise ConfigError(
             "\n".join(f"{PROJECT}:{key}: unknown config key (typo?)" for key in unknown)
         )
+    plain = {k: v for k, v in raw.items() if k in SETTINGS_KEYS}
     try:
-        return StackSettings.model_validate({k: v for k, v in raw.items() if k in SETTINGS_KEYS})
+        key = json.dumps(plain, sort_keys=True)
+    except (TypeError, ValueError):  # not JSON (Pulumi's config always is): validated uncached
+        return _validate(plain)
+    return _validated(key)
+
+
+# Validation builds every rule file and dashboard to check its window (stacks/settings.py
+# window_problems), so the same settings are validated once per process: StackSettings is frozen.
+@functools.lru_cache(maxsize=32)
+def _validated(raw_json: str) -> StackSettings:
+    return _validate(json.loads(raw_json))
+
+
+def _validate(plain: Mapping[str, Any]) -> StackSettings:
+    try:
+        return StackSettings.model_validate(plain)
     except pydantic.ValidationError as error:
         raise ConfigError(format_validation_error(error)) from None
 

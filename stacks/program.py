@@ -55,7 +55,7 @@ def main() -> ProgramResult:
     settings = load_settings()
     secrets = load_secrets(settings)
     warnings = exporter_warnings(settings.exporters.blackbox, settings.exporters.postgres)
-    if receivers_warning := missing_receivers_warning(settings.alerting_spec):
+    if receivers_warning := missing_receivers_warning(settings.alerting_spec, "alerting"):
         warnings.append(receivers_warning)
     for warning in warnings:
         pulumi.log.warn(warning)

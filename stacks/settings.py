@@ -10,25 +10,29 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import re
-from typing import Annotated, Literal
+import typing
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal, Mapping
 from urllib.parse import urlparse
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import SkipJsonSchema
 
 from monitoring.alerting_spec import AlertingSpec
-from monitoring.slo import BLACKBOX_EXPORTER, CILIUM_AGENT, HUBBLE, POSTGRES_EXPORTER, TRIVY_OPERATOR
+from monitoring.slo_catalogue import BLACKBOX_EXPORTER, CILIUM_AGENT, HUBBLE, POSTGRES_EXPORTER, TRIVY_OPERATOR
 from monitoring.dashboards import TEAMS as DASHBOARD_TEAMS
 from monitoring import windows
 from monitoring.datasources import LOG_INDEX_PATTERN
 from monitoring.influxdb import FIVE_MINUTE_POLICY, ONE_HOUR_POLICY, RAW_POLICY, InfluxRetentionSpec
-from monitoring.logs import LogsSpec, validate_for_environment
+from monitoring.environments import POLICIES, EnvironmentName, EnvironmentPolicy
+from monitoring.errors import SpecError, join_key
+from monitoring.logs import LogsSpec, check_retention_bounds
+from monitoring.models import SpecModel
 from monitoring.otel import OtelCollectorSpec, validate_cors_origins
 from monitoring.tracing import SamplingSpec
 from monitoring.durations import parse_duration
 from stacks import units
-
-ENVIRONMENTS = ("dev", "staging", "prod")
 
 # Thanos downsamples raw blocks to 5m resolution once they are 40h old, and 5m blocks to 1h once they
 # are 10d old; retention shorter than that deletes data before it can be downsampled.
@@ -58,9 +62,11 @@ def _byte_size(value: str) -> str:
     return value
 
 
-Duration = Annotated[str, AfterValidator(_duration)]
-Quantity = Annotated[str | int | float, AfterValidator(_quantity)]
-ByteSize = Annotated[str, AfterValidator(_byte_size)]
+# `format` names the kind of value in the stack-file JSON Schema and docs/configuration.md (an
+# annotation only: the validators above are the check).
+Duration = Annotated[str, AfterValidator(_duration), Field(json_schema_extra={"format": "duration"})]
+Quantity = Annotated[str | int | float, AfterValidator(_quantity), Field(json_schema_extra={"format": "quantity"})]
+ByteSize = Annotated[str, AfterValidator(_byte_size), Field(json_schema_extra={"format": "byte-size"})]
 # RFC 1123 label: what Kubernetes accepts as a namespace or object name.
 K8sName = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
 # RFC 1123 subdomain: what Kubernetes accepts as an Ingress host, a StorageClass or IngressClass name.
@@ -69,6 +75,26 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 DnsSubdomain = Annotated[str, Field(pattern=_DNS_SUBDOMAIN.pattern, max_length=253)]
 # host[:port] with no scheme or path: what the S3 client and Grafana's database settings take.
 HostPort = Annotated[str, Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")]
+
+
+def _chart_values(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError("must be a mapping of chart values (e.g. {podAnnotations: {...}})")
+    return dict(value)
+
+
+# `extraValues` of a section that deploys a chart: any values of that chart, merged last over the
+# ones the program builds from the typed settings (components/chart.py declare_chart). Only its
+# shape is checked here; the chart checks the rest, with its values.schema.json where it ships one.
+ExtraValues = Annotated[
+    dict[str, Any],
+    BeforeValidator(_chart_values),
+    Field(
+        default_factory=dict,
+        description="Escape hatch: values of this section's chart, merged last over the program's "
+        "(README, \"Escape hatch: extraValues\"). Not validated by the program.",
+    ),
+]
 
 
 def _is_ip(host: str) -> bool:
@@ -80,8 +106,11 @@ def _is_ip(host: str) -> bool:
 
 
 class Model(BaseModel):
+    # defer_build: a section's validator is built when first used, not at import (most sections are
+    # validated only inside StackSettings); about 0.2 s of every run.
+    # Ref: https://docs.pydantic.dev/latest/api/config/#pydantic.config.ConfigDict.defer_build
     model_config = ConfigDict(
-        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
+        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True, defer_build=True
     )
 
 
@@ -93,7 +122,7 @@ class ResourceList(Model):
 class Resources(Model):
     """Container requests and limits; requests are mandatory so every workload is schedulable."""
 
-    requests: ResourceList = Field(description="What the scheduler reserves.")
+    requests: ResourceList = Field(description="What the scheduler reserves; both cpu and memory are required.")
     limits: ResourceList = Field(
         default_factory=ResourceList,
         description="Upper bounds. Memory limits prevent a runaway query from taking a node; "
@@ -184,7 +213,8 @@ class PrometheusSettings(Model):
     pod_anti_affinity: Literal["soft", "hard"] = Field(
         "soft", description="Spread replicas over nodes: preferred (soft) or required (hard)."
     )
-    resources: Resources
+    resources: Resources = Field(description="The Prometheus container of each replica.")
+    extra_values: ExtraValues  # kube-prometheus-stack (Prometheus, Alertmanager, the operator, the ruler)
 
     @model_validator(mode="after")
     def _retention_covers_uploads(self) -> PrometheusSettings:
@@ -201,12 +231,12 @@ class AlertmanagerSettings(Model):
     retention: Duration = Field("120h", description="How long silences and notification logs are kept.")
     storage_size: Quantity = Field(description="PersistentVolume size per replica.")
     pod_anti_affinity: Literal["soft", "hard"] = Field("soft", description="As for Prometheus.")
-    resources: Resources
+    resources: Resources = Field(description="The Alertmanager container of each replica.")
 
 
 class ThanosComponentSettings(Model):
     replicas: int = Field(1, ge=1, description="Replicas of this stateless Thanos component.")
-    resources: Resources
+    resources: Resources = Field(description="The container of each replica of this component.")
 
 
 class ThanosStoreGatewaySettings(ThanosComponentSettings):
@@ -218,7 +248,9 @@ class ThanosCompactorSettings(Model):
     retention_raw: Duration = Field(description="Keep raw-resolution blocks this long.")
     retention_5m: Duration = Field(alias="retention5m", description="Keep 5m-downsampled blocks this long.")
     retention_1h: Duration = Field(alias="retention1h", description="Keep 1h-downsampled blocks this long.")
-    resources: Resources
+    resources: Resources = Field(
+        description="The compactor container (one replica: the compactor must run alone).",
+    )
 
     @model_validator(mode="after")
     def _retention_outlives_downsampling(self) -> ThanosCompactorSettings:
@@ -246,11 +278,22 @@ class ThanosRulerSettings(ThanosComponentSettings):
 
 
 class ThanosSettings(Model):
-    query: ThanosComponentSettings
-    query_frontend: ThanosComponentSettings
-    store_gateway: ThanosStoreGatewaySettings
-    compactor: ThanosCompactorSettings
-    ruler: ThanosRulerSettings
+    query: ThanosComponentSettings = Field(
+        description="Thanos Query: the global query over the sidecars, the ruler and the store gateway.",
+    )
+    query_frontend: ThanosComponentSettings = Field(
+        description="Thanos query-frontend: splits and retries range queries; Grafana's metrics datasource.",
+    )
+    store_gateway: ThanosStoreGatewaySettings = Field(
+        description="Thanos store gateway: serves the blocks in the bucket.",
+    )
+    compactor: ThanosCompactorSettings = Field(
+        description="Thanos compactor: compaction, downsampling and retention of the bucket.",
+    )
+    ruler: ThanosRulerSettings = Field(
+        description="Thanos Ruler: the rule groups whose window Prometheus does not keep.",
+    )
+    extra_values: ExtraValues  # the thanos chart (the ruler is kube-prometheus-stack's: prometheus.extraValues)
 
 
 class GrafanaTeam(Model):
@@ -293,11 +336,13 @@ class GrafanaIngress(Model):
 class GrafanaDatabase(Model):
     """Shared database, required for more than one Grafana replica (sqlite cannot be shared)."""
 
-    type: Literal["postgres", "mysql"]
+    type: Literal["postgres", "mysql"] = Field(description="Database engine.")
     host: HostPort = Field(description="host:port of the database server.")
     name: str = Field(min_length=1, description="Database name.")
     user: str = Field(min_length=1, description="Database user; its password is the grafanaDatabasePassword secret.")
-    ssl_mode: Literal["disable", "require", "verify-full"] = Field("require")
+    ssl_mode: Literal["disable", "require", "verify-full"] = Field(
+        "require", description="TLS mode of the connection (Grafana's database.ssl_mode).",
+    )
 
 
 class GrafanaSettings(Model):
@@ -305,12 +350,15 @@ class GrafanaSettings(Model):
         pattern=r"^https?://[^/\s]+(/.*)?$",
         description="Public URL of Grafana: its root_url, and where the Grafana provider connects.",
     )
-    replicas: int = Field(1, ge=1)
+    replicas: int = Field(1, ge=1, description="Grafana replicas; more than one needs `database`.")
     storage_size: Quantity = Field(description="PersistentVolume for Grafana's data directory.")
-    ingress: GrafanaIngress = Field(default_factory=GrafanaIngress)
-    database: GrafanaDatabase | None = None
+    ingress: GrafanaIngress = Field(default_factory=GrafanaIngress, description="The Ingress serving `url`.")
+    database: GrafanaDatabase | None = Field(
+        None, description="Shared database; unset keeps sqlite on Grafana's volume (one replica).",
+    )
     teams: tuple[GrafanaTeam, ...] = Field((), description="Grafana teams (role-based access).")
-    resources: Resources
+    resources: Resources = Field(description="The Grafana container of each replica.")
+    extra_values: ExtraValues
 
     @field_validator("url")
     @classmethod
@@ -364,7 +412,7 @@ class _EnvironmentFromStack(BaseModel):
     """Mixin for a section that wraps a spec with an `environment` field: the value comes from the
     stack's top-level `environment` key, so a stack cannot label its data as another's."""
 
-    environment: str = Field("", exclude=True, description="Set from the top-level key; not configurable here.")
+    environment: SkipJsonSchema[str] = Field("", exclude=True, description="Set from the top-level key; not configurable here.")
 
     @field_validator("environment")
     @classmethod
@@ -404,8 +452,11 @@ class BlackboxSettings(Model):
     interval: Duration = Field("30s", description="Probe interval.")
     frontend: tuple[FrontendProbe, ...] = Field((), description="Frontend pages to probe.")
     api: tuple[ApiProbe, ...] = Field((), description="API endpoints to probe.")
-    replicas: int = Field(1, ge=1)
-    resources: Resources = Field(default_factory=_small_resources)
+    replicas: int = Field(1, ge=1, description="blackbox exporter replicas.")
+    resources: Resources = Field(
+        default_factory=_small_resources, description="The blackbox exporter container.",
+    )
+    extra_values: ExtraValues
 
     @model_validator(mode="after")
     def _unique_names(self) -> BlackboxSettings:
@@ -422,13 +473,19 @@ class PostgresExporterSettings(Model):
     service: K8sName = Field(
         "terrafusion-db", description="The `service` label on pg_* series; database SLOs group by it."
     )
-    resources: Resources = Field(default_factory=_small_resources)
+    resources: Resources = Field(
+        default_factory=_small_resources, description="The postgres_exporter container.",
+    )
+    extra_values: ExtraValues
 
 
 class ElasticsearchExporterSettings(Model):
     """elasticsearch_exporter for the platform's own Elasticsearch (always deployed with it)."""
 
-    resources: Resources = Field(default_factory=_small_resources)
+    resources: Resources = Field(
+        default_factory=_small_resources, description="The elasticsearch_exporter container.",
+    )
+    extra_values: ExtraValues
 
 
 class PushgatewaySettings(Model):
@@ -438,7 +495,8 @@ class PushgatewaySettings(Model):
         True, description="Keep pushed groups on a PVC across restarts (else the last run's values vanish)."
     )
     storage_size: Quantity = Field("1Gi", description="PVC size when persistence is on.")
-    resources: Resources = Field(default_factory=_small_resources)
+    resources: Resources = Field(default_factory=_small_resources, description="The Pushgateway container.")
+    extra_values: ExtraValues
 
 
 class TrivyOperatorSettings(Model):
@@ -463,17 +521,28 @@ class TrivyOperatorSettings(Model):
     concurrent_scan_jobs: int = Field(
         2, ge=1, le=10, description="Scan Jobs running at once (each asks for scanJobResources)."
     )
+    extra_values: ExtraValues
 
 
 class SecuritySettings(Model):
-    trivy_operator: TrivyOperatorSettings = Field(default_factory=TrivyOperatorSettings)
+    trivy_operator: TrivyOperatorSettings = Field(
+        default_factory=TrivyOperatorSettings, description="The Trivy Operator and its scan Jobs.",
+    )
 
 
 class ExporterSettings(Model):
-    blackbox: BlackboxSettings = Field(default_factory=BlackboxSettings)
-    postgres: PostgresExporterSettings = Field(default_factory=PostgresExporterSettings)
-    elasticsearch: ElasticsearchExporterSettings = Field(default_factory=ElasticsearchExporterSettings)
-    pushgateway: PushgatewaySettings = Field(default_factory=PushgatewaySettings)
+    blackbox: BlackboxSettings = Field(
+        default_factory=BlackboxSettings, description="Blackbox probes of frontend pages and API endpoints.",
+    )
+    postgres: PostgresExporterSettings = Field(
+        default_factory=PostgresExporterSettings, description="postgres_exporter for the application database.",
+    )
+    elasticsearch: ElasticsearchExporterSettings = Field(
+        default_factory=ElasticsearchExporterSettings, description="elasticsearch_exporter for the platform's Elasticsearch.",
+    )
+    pushgateway: PushgatewaySettings = Field(
+        default_factory=PushgatewaySettings, description="The Pushgateway for CI jobs' per-run values.",
+    )
 
 
 class InfluxdbSettings(Model):
@@ -481,7 +550,7 @@ class InfluxdbSettings(Model):
 
     retention: InfluxRetentionSpec = Field(description="Retention of the raw, 5m and 1h tiers.")
     storage_size: Quantity = Field(description="PersistentVolume of the InfluxDB node.")
-    resources: Resources
+    resources: Resources = Field(description="The InfluxDB container.")
     admin_password_version: int = Field(
         1,
         ge=1,
@@ -489,6 +558,7 @@ class InfluxdbSettings(Model):
         "the program keeps the previous generation, with which the schema Job sets the new one "
         "(InfluxDB only creates its admin on an empty volume). docs/operations.md \"Secrets\".",
     )
+    extra_values: ExtraValues
 
 
 class ElasticsearchSettings(Model):
@@ -503,7 +573,8 @@ class ElasticsearchSettings(Model):
         "raises it on every node, and the Elasticsearch pods wait until it is set; `disable-mmap` sets "
         "node.store.allow_mmap: false instead (no privilege anywhere, slower searches: dev).",
     )
-    resources: Resources
+    resources: Resources = Field(description="The Elasticsearch container of each node.")
+    extra_values: ExtraValues  # the eck-operator chart (the cluster itself is an Elasticsearch resource)
 
 
 class FluentBitSettings(Model):
@@ -511,6 +582,8 @@ class FluentBitSettings(Model):
     events_resources: Resources = Field(
         default_factory=_small_resources, description="The single Kubernetes-events collector."
     )
+    extra_values: ExtraValues  # the node DaemonSet's release
+    events_extra_values: ExtraValues  # the events collector's release
 
 
 # The longest of Jaeger's daily index names after the prefix (span, service, dependencies, sampling).
@@ -520,13 +593,16 @@ JAEGER_LONGEST_INDEX_SUFFIX = "-jaeger-dependencies-0000-00-00"
 
 
 class JaegerSettings(Model):
-    replicas: int = Field(1, ge=1)
+    replicas: int = Field(1, ge=1, description="Jaeger replicas (each receives spans and serves queries).")
     index_prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")] = Field(
         "traces", description="Prefix of Jaeger's Elasticsearch indices."
     )
     retention_days: int = Field(7, ge=1, description="Days of traces kept; older daily indices are deleted.")
-    sampling: SamplingSettings = Field(default_factory=lambda: SamplingSettings())
-    resources: Resources
+    sampling: SamplingSettings = Field(
+        default_factory=lambda: SamplingSettings(), description="Remote sampling strategies served to the SDKs.",
+    )
+    resources: Resources = Field(description="The Jaeger container of each replica.")
+    extra_values: ExtraValues
 
     @field_validator("index_prefix")
     @classmethod
@@ -563,12 +639,15 @@ class OtelCollectorIngress(GrafanaIngress):
 
 
 class OtelCollectorSettings(OtelCollectorSpec):
-    replicas: int = Field(1, ge=1)
+    replicas: int = Field(1, ge=1, description="Collector replicas.")
     cors_origins: tuple[str, ...] = Field(
         (), description="Browser origins allowed to send OTLP/HTTP (the frontend's URLs)."
     )
-    ingress: OtelCollectorIngress = Field(default_factory=OtelCollectorIngress)
-    resources: Resources
+    ingress: OtelCollectorIngress = Field(
+        default_factory=OtelCollectorIngress, description="The public OTLP/HTTP endpoint for browsers.",
+    )
+    resources: Resources = Field(description="The collector container of each replica.")
+    extra_values: ExtraValues  # checked by the chart's values.schema.json when Helm renders it
 
     @field_validator("cors_origins")
     @classmethod
@@ -649,8 +728,9 @@ class AlertingSettings(_EnvironmentFromStack, AlertingSpec):
 class StackSettings(Model):
     """Everything a stack decides. Loaded once by stacks.config.load_settings()."""
 
-    environment: Literal["dev", "staging", "prod"] = Field(
-        description="Environment name; the `environment` label on every alert."
+    environment: EnvironmentName = Field(
+        description="Environment name; the `environment` label on every alert, and the policy "
+        "(monitoring/environments.py) the stack is held to."
     )
     namespace: K8sName = Field(
         "monitoring",
@@ -658,20 +738,31 @@ class StackSettings(Model):
         "run in `<namespace>-agents` (Pod Security `privileged`).",
     )
     storage_class: Annotated[DnsSubdomain | None, BeforeValidator(lambda v: v or None)] = Field(
-        None, description="StorageClass for every volume; unset or empty uses the cluster default."
+        None, description="StorageClass for every volume; unset or empty uses the cluster default.",
+        json_schema_extra=lambda schema: schema["anyOf"].append({"const": ""}),  # "" is read as unset
     )
-    cluster: ClusterSettings
-    object_storage: ObjectStorageSettings
-    prometheus: PrometheusSettings
-    alertmanager: AlertmanagerSettings
-    thanos: ThanosSettings
-    grafana: GrafanaSettings
-    influxdb: InfluxdbSettings
-    elasticsearch: ElasticsearchSettings
+    cluster: ClusterSettings = Field(
+        description="The cluster the stack deploys to: name, kubeconfig context, size, flavour.",
+    )
+    object_storage: ObjectStorageSettings = Field(description="The bucket Thanos keeps metric blocks in.")
+    prometheus: PrometheusSettings = Field(
+        description="Prometheus: replicas, local retention, scrape and evaluation intervals.",
+    )
+    alertmanager: AlertmanagerSettings = Field(
+        description="Alertmanager: replicas and volume (routing is `alerting`).",
+    )
+    thanos: ThanosSettings = Field(
+        description="Thanos: query, query-frontend, store gateway, compactor and ruler.",
+    )
+    grafana: GrafanaSettings = Field(description="Grafana: URL, ingress, database, teams.")
+    influxdb: InfluxdbSettings = Field(description="InfluxDB 1.x for long-term trends.")
+    elasticsearch: ElasticsearchSettings = Field(description="Elasticsearch (ECK) for logs and traces.")
     logs: LogsSpec = Field(default_factory=LogsSpec, description="Log families and their retention (ILM).")
-    fluent_bit: FluentBitSettings
-    jaeger: JaegerSettings
-    otel_collector: OtelCollectorSettings
+    fluent_bit: FluentBitSettings = Field(
+        description="Fluent Bit: the node DaemonSet and the Kubernetes-events collector.",
+    )
+    jaeger: JaegerSettings = Field(description="Jaeger v2: trace indices, retention, sampling.")
+    otel_collector: OtelCollectorSettings = Field(description="The OpenTelemetry Collector gateway.")
     exporters: ExporterSettings = Field(
         default_factory=ExporterSettings, description="Blackbox probes and postgres_exporter for the SLOs."
     )
@@ -717,13 +808,19 @@ class StackSettings(Model):
         return f"{self.namespace}{AGENTS_NAMESPACE_SUFFIX}"
 
     @property
-    def is_production(self) -> bool:
-        return self.environment == "prod"
+    def policy(self) -> EnvironmentPolicy:
+        """What this stack's environment decides (monitoring/environments.py)."""
+        return POLICIES[self.environment]
 
     @property
     def protect(self) -> bool:
-        """Stateful resources of prod are protected: `pulumi destroy` must not take its data."""
-        return self.is_production
+        """Whether stateful resources are protected: `pulumi destroy` must not take their data."""
+        return self.policy.protect_stateful
+
+    @property
+    def index_replicas(self) -> int:
+        """Replica shards of every log and trace index: the environment's rule on this cluster."""
+        return self.policy.index_replicas(self.elasticsearch.nodes)
 
     @field_validator("namespace")
     @classmethod
@@ -770,23 +867,51 @@ class StackSettings(Model):
         return self
 
     @model_validator(mode="after")
-    def _prod_is_highly_available(self) -> StackSettings:
-        if not self.is_production:
-            return self
+    def _meets_its_environment_policy(self) -> StackSettings:
+        policy = self.policy
+        least = policy.minimum_replicas
         minimums = {
-            "prometheus.replicas": (self.prometheus.replicas, 2),
-            "alertmanager.replicas": (self.alertmanager.replicas, 3),
-            "thanos.query.replicas": (self.thanos.query.replicas, 2),
-            "thanos.queryFrontend.replicas": (self.thanos.query_frontend.replicas, 2),
-            "thanos.storeGateway.replicas": (self.thanos.store_gateway.replicas, 2),
-            "elasticsearch.nodes": (self.elasticsearch.nodes, 3),
+            "prometheus.replicas": (self.prometheus.replicas, least.prometheus),
+            "alertmanager.replicas": (self.alertmanager.replicas, least.alertmanager),
+            "thanos.query.replicas": (self.thanos.query.replicas, least.thanos_query),
+            "thanos.queryFrontend.replicas": (self.thanos.query_frontend.replicas, least.thanos_query_frontend),
+            "thanos.storeGateway.replicas": (self.thanos.store_gateway.replicas, least.thanos_store_gateway),
+            "elasticsearch.nodes": (self.elasticsearch.nodes, least.elasticsearch_nodes),
         }
         for key, (value, minimum) in minimums.items():
             if value < minimum:
-                raise ValueError(f"{key}: is {value}; prod needs at least {minimum} for high availability")
-        # Retention rules by log importance (audit kept a year, debug only days) hold in prod.
-        validate_for_environment(self.logs, self.environment)
+                raise ValueError(f"{key}: is {value}; {policy.name} needs at least {minimum} for high availability")
+        # Retention bounds by log importance (e.g. prod: audit kept a year, debug only days).
+        try:
+            check_retention_bounds(self.logs, policy)
+        except SpecError as error:
+            raise error.under("logs") from None
         return self
+
+
+def _section_model(annotation: object) -> type[BaseModel] | None:
+    """The model a field holds (through `X | None`), else None."""
+    for option in typing.get_args(annotation) or (annotation,):
+        if isinstance(option, type) and issubclass(option, BaseModel):
+            return option
+    return None
+
+
+def stack_file_key(loc: Sequence[str | int], key: str) -> str:
+    """The stack-file key of a monitoring spec's error: `key` is relative to the spec (SpecError.key),
+    `loc` is where pydantic met the error. The spec is the outermost SpecModel on the way down from
+    StackSettings, and its stack-file key is that part of `loc` (e.g. jaeger.sampling): monitoring/
+    does not know where its specs sit in a stack file, the models here do."""
+    model: type[BaseModel] = StackSettings
+    for depth, part in enumerate(loc):
+        field = next((f for name, f in model.model_fields.items() if part in (name, f.alias)), None)
+        section = _section_model(field.annotation) if field is not None else None
+        if section is None:
+            break
+        if issubclass(section, SpecModel):
+            return join_key(".".join(str(p) for p in loc[: depth + 1]), key)
+        model = section
+    return key
 
 
 def retentions(settings: StackSettings) -> windows.Retentions:
@@ -804,6 +929,13 @@ def retentions(settings: StackSettings) -> windows.Retentions:
         # The raw policy is the DEFAULT one (monitoring/influxdb.py _retention_policy_clause).
         influx_default=RAW_POLICY,
         scrape_interval=settings.prometheus.scrape_interval,
+        keys={
+            "prometheus": "prometheus.retention",
+            "raw": "thanos.compactor.retentionRaw",
+            "5m": "thanos.compactor.retention5m",
+            "1h": "thanos.compactor.retention1h",
+            "influx": key,
+        },
     )
 
 

@@ -15,7 +15,6 @@ first, the heaviest first, so that the longest ones do not start last.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -71,33 +70,8 @@ def _tell_xdist_the_groups(items: list[pytest.Item], group) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _shared_object_reads(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Every read of a render's objects (tools.render.read_objects) parses it once per run (tests/renders.py)."""
+    """Every read of a render's objects (tools.helm.read_objects) parses it once per run (tests/renders.py)."""
     with renders.cache_read_objects(tmp_path_factory):
-        yield
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _settings_validated_once_per_config() -> Iterator[None]:
-    """`stacks.config.parse_settings` is pure (raw config in, a frozen StackSettings or a ConfigError
-    out), and each run of the program validates its config twice (tools.mockrun asks which secrets
-    it needs, then the program itself): a valid config is validated once per worker, so the runs of
-    one config (a stack and its rotations: most of the config-change check) share it. Invalid
-    configs are validated every time (their error is the point of the test)."""
-    from stacks import config
-    from tools import mockrun
-
-    validate = config.parse_settings
-    valid: dict[str, Any] = {}
-
-    def parse_settings(raw):
-        key = json.dumps(raw, sort_keys=True, default=repr)
-        if key not in valid:
-            valid[key] = validate(raw)
-        return valid[key]
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(config, "parse_settings", parse_settings)
-        patch.setattr(mockrun, "parse_settings", parse_settings)
         yield
 
 

@@ -4,11 +4,12 @@
   worker needs it first makes it (under a file lock in the run's common temp dir), the others wait
   for it and read the same directory. Read-only: a test that writes into a render copies it first
   (`private_copy`).
-- `objects(out)`: `tools.render.read_objects` of a render, parsed once per test run (the parse is
+- `objects(out)`: `tools.helm.read_objects` of a render, parsed once per test run (the parse is
   kept as JSON in the common temp dir) and returned as a fresh copy each call, so a test may edit
   what it gets. Keyed by every object file's path, size and mtime: a rewritten render is parsed again.
-  `cache_read_objects` puts it behind `tools.render.read_objects` for the whole session, so the
-  checks that read a render (tools.checks) share it too.
+  `cache_read_objects` puts it behind `tools.helm.read_objects` (and its alias
+  `tools.render.read_objects`) for the whole session, so the checks that read a render
+  (tools.checks) share it too.
 """
 
 from __future__ import annotations
@@ -24,10 +25,9 @@ from typing import Any
 
 import pytest
 
-from tools import render
-from tools.mockrun import StackRun
+from tools import helm, render
 
-_READ_OBJECTS = render.read_objects  # the real parse
+_READ_OBJECTS = helm.read_objects  # the real parse
 _PARSED: dict[str, str] = {}  # fingerprint -> JSON text of the objects (this process)
 _SHARED_ROOT: Path | None = None
 
@@ -60,7 +60,7 @@ def shared_render(tmp_path_factory: pytest.TempPathFactory, stack: str, override
     with _locked(_SHARED_ROOT / f"render-{stack}-{key}.lock"):
         if not (root / "done").exists():
             shutil.rmtree(root, ignore_errors=True)
-            render.write(StackRun(stack, overrides=dict(overrides or {})).execute(), root)
+            render.render(stack, root, overrides=overrides)
             (root / "done").touch()
     return root / stack
 
@@ -80,7 +80,7 @@ def _fingerprint(out: Path) -> str:
 
 
 def objects(out: Path) -> list[dict[str, Any]]:
-    """Every Kubernetes object of a render (tools.render.read_objects), a fresh copy."""
+    """Every Kubernetes object of a render (tools.helm.read_objects), a fresh copy."""
     key = _fingerprint(Path(out))
     if key not in _PARSED:
         cached = _SHARED_ROOT / f"objects-{key}.json" if _SHARED_ROOT else None
@@ -96,9 +96,10 @@ def objects(out: Path) -> list[dict[str, Any]]:
 
 @contextlib.contextmanager
 def cache_read_objects(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """`tools.render.read_objects` answered by `objects` while the context is open."""
+    """`tools.helm.read_objects` (and `tools.render.read_objects`) answered by `objects` while open."""
     global _SHARED_ROOT
     _SHARED_ROOT = common_temp_dir(tmp_path_factory)
     with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(helm, "read_objects", objects)
         patch.setattr(render, "read_objects", objects)
         yield

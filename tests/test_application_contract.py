@@ -10,7 +10,7 @@ from pathlib import Path
 from components import exporters
 from monitoring import metrics_contract as mc
 from monitoring import otel
-from monitoring.slo import SLO_CATALOGUE, LatencySli
+from monitoring.slo_catalogue import SLO_CATALOGUE, LatencySli
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 # What senders outside the platform produce (the platform's own exporters are not their contract).

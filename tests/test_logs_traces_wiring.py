@@ -104,7 +104,8 @@ def test_grafana_can_only_read():
 
 def test_lifecycle_job_is_named_after_its_requests(prod):
     job = prod.one(JOB_TYPE, "terrafusion-elasticsearch-lifecycle-job").plain_inputs
-    assert job["metadata"]["name"] == f"es-lifecycle-{es_requests_hash(prod.result.platform.settings.logs)}"
+    settings = prod.result.platform.settings
+    assert job["metadata"]["name"] == f"es-lifecycle-{es_requests_hash(settings.logs, settings.index_replicas)}"
 
 
 def test_changing_a_log_retention_replaces_the_lifecycle_job(prod, stack):

@@ -243,7 +243,7 @@ def test_coverage_claims_need_every_claimed_producer():
 
 def test_optional_producers_are_the_ones_rules_slos_and_settings_know():
     from monitoring.alert_rules import catalogue_alerts
-    from monitoring.slo import SLO_CATALOGUE
+    from monitoring.slo_catalogue import SLO_CATALOGUE
 
     from monitoring.dashboards import build_dashboards
 
@@ -260,7 +260,7 @@ def test_optional_producers_are_the_ones_rules_slos_and_settings_know():
 
 def required_by_rules_or_slos(producer: str) -> bool:
     from monitoring.alert_rules import catalogue_alerts
-    from monitoring.slo import SLO_CATALOGUE
+    from monitoring.slo_catalogue import SLO_CATALOGUE
 
     return any(r.requires == producer for r in catalogue_alerts()) or any(s.requires == producer for s in SLO_CATALOGUE)
 
@@ -268,7 +268,7 @@ def required_by_rules_or_slos(producer: str) -> bool:
 @pytest.mark.parametrize("stack", STACKS)
 def test_a_stack_renders_the_readers_of_an_optional_producer_exactly_when_it_deploys_it(rendered, stack):
     from monitoring.alert_rules import catalogue_alerts
-    from monitoring.slo import SLO_CATALOGUE
+    from monitoring.slo_catalogue import SLO_CATALOGUE
 
     inv = mc.inventory_from_render(rendered[stack])
     expressions = mc.collect_expressions(stack, rendered[stack])

@@ -161,3 +161,35 @@ def test_a_stack_file_with_a_duplicate_key_is_rejected(tmp_path, monkeypatch):
     monkeypatch.setattr(mockrun, "ROOT", tmp_path)
     with pytest.raises(ConfigError, match=r"^Pulumi\.twice\.yaml:3:3: duplicate key 'a:b' \(first set on line 2\)$"):
         mockrun.read_stack_file("twice")
+
+
+# A monitoring spec names the key inside itself (monitoring/errors.py SpecError); the user reads the
+# stack-file key, wherever the spec sits and however deep the model that raised it.
+SAMPLING_OVERRIDE = {"service": "a", "operation": "GET /x", "probability": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("stack", "overrides", "line"),
+    [
+        ("dev", {"jaeger.sampling.overrides": [SAMPLING_OVERRIDE] * 2},
+         "jaeger.sampling.overrides[1]: duplicate override for service 'a' operation 'GET /x'"),
+        ("prod", {"jaeger.sampling": {"overrides": [{"service": "a", "operation": "POST /checkout", "probability": 0.1}]}},
+         "jaeger.sampling.overrides[0].probability: 0.1 for 'POST /checkout' is below 0.5; "
+         "checkout/payment-like endpoints are sampled high"),
+        ("dev", {"otelCollector.batchTimeout": "soon"}, "otelCollector.batchTimeout: 'soon' is not a duration like '100ms', '1s', '2m'"),
+        ("dev", {"alerting.receivers.email": {"enabled": True}}, "alerting.receivers.email.to: required when email is enabled"),
+        ("dev", {"alerting.maintenanceWindows": [{"name": "patch", "times": [{"startTime": "10:00", "endTime": "09:00"}]}]},
+         "alerting.maintenanceWindows.patch.times[0].startTime: startTime 10:00 must be before endTime 09:00"),
+        ("dev", {"influxdb.retention.database": "a b"},
+         "influxdb.retention.database: 'a b' must be letters, digits and underscores, not starting with a digit"),
+        ("dev", {"logs.families.app.rolloverMaxAge": "10m"},
+         "logs.families.app.rolloverMaxAge: '10m' must be at least 1h (each rollover adds a backing index)"),
+        ("prod", {"logs.families.audit.deleteAfter": "180d"},
+         "logs.families.audit.deleteAfter: '180d' is below the prod minimum of 365d (the audit trail is kept at least a year)"),
+        ("prod", {"logs.replicas": 1},
+         "logs.replicas: is not set here any more: replica shards follow the Elasticsearch node count, for log and "
+         "trace indices alike (remove the key)"),
+    ],
+)
+def test_a_monitoring_spec_error_names_the_stack_file_key(stack, overrides, line):
+    assert _error(stack, overrides) == f"{KEY}:{line}"

@@ -168,7 +168,8 @@ def test_an_alert_reading_a_ruler_record_is_rejected():
             ]
         }
     }
-    r = windows.Retentions("15d", {"raw": "35d", "5m": "180d", "1h": "2y"}, {}, RAW_POLICY, "30s")
+    keys = {"prometheus": "prometheus.retention", "raw": "retentionRaw", "5m": "retention5m", "1h": "retention1h", "influx": "influx"}
+    r = windows.Retentions("15d", {"raw": "35d", "5m": "180d", "1h": "2y"}, {}, RAW_POLICY, "30s", keys)
     (problem,) = windows.check_rules(files, r)
     assert problem.startswith("prometheus.retention: 15d is too short for group alerts: A reads r:30d")
 

@@ -46,7 +46,7 @@ from monitoring.alert_rules import build_rule_files  # noqa: E402
 from monitoring.alerting_spec import AlertingSpec  # noqa: E402
 from monitoring.alertmanager import RECEIVER_SECRET_KEYS, build_alertmanager_config  # noqa: E402
 from monitoring.severity import RouteTiming, Severity  # noqa: E402
-from monitoring.slo import parse_duration  # noqa: E402
+from monitoring.durations import parse_duration  # noqa: E402
 
 FOR = "5s"  # shortened `for` so the latency run stays short; the floor accounts for it
 P1_GROUP_WAIT = "1s"

@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from components.versions import ALL_CHARTS
-from tools import cluster_checks, engines, helm, render, security_scan
+from tools import cluster_checks, engines, helm, security_scan
 
 
 def _generations(tool: str) -> str:
@@ -67,7 +67,7 @@ def check_alertmanager(out: Path) -> list[str]:
 
 
 def check_objects(out: Path) -> list[str]:
-    return cluster_checks.check_all(render.read_objects(out), helm.SUPPORTED_KUBERNETES)
+    return cluster_checks.check_all(helm.read_objects(out), helm.SUPPORTED_KUBERNETES)
 
 
 def chart_releases(out: Path) -> tuple[list[helm.Release], dict[str, set[str]]]:
@@ -86,7 +86,7 @@ def check_first_deploy(out: Path) -> list[str]:
 
 
 def check_security(out: Path) -> list[str]:
-    return security_scan.check({out.name: render.read_objects(out)})
+    return security_scan.check({out.name: helm.read_objects(out)})
 
 
 def check_render(out: Path) -> list[str]:

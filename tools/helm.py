@@ -21,7 +21,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -122,15 +122,42 @@ def _template_text(release: Release, api_versions: Sequence[str]) -> str:
     return proc.stdout
 
 
+class TemplateJobs:
+    """`helm template` processes started as releases become known, so Helm runs beside whatever
+    the caller does next (the render starts each chart while the program is still being evaluated
+    under mocks, which holds the GIL but leaves the other core to Helm); `objects` waits for them
+    and parses their output in parallel (see `parse_documents`)."""
+
+    def __init__(self, api_versions: Sequence[str] = PLATFORM_API_VERSIONS):
+        self._api_versions = tuple(api_versions)
+        self._pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
+        self._jobs: dict[str, tuple[Release, Future[str]]] = {}
+
+    def start(self, release: Release) -> None:
+        self._jobs[release.name] = (release, self._pool.submit(_template_text, release, self._api_versions))
+
+    def objects(self) -> dict[str, list[dict[str, Any]]]:
+        """Every started release's objects, keyed by release name."""
+        try:
+            jobs = list(self._jobs.values())
+            texts = [future.result() for _, future in jobs]
+        finally:
+            self.close()
+        return {r.name: _objects(r, docs) for (r, _), docs in zip(jobs, parse_documents(texts))}
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def template_all(
     releases: Iterable[Release], api_versions: Sequence[str] = PLATFORM_API_VERSIONS
 ) -> dict[str, list[dict[str, Any]]]:
     """`template` of each release, keyed by release name: the helm processes run in parallel, then
-    their output is parsed in parallel (see `parse_documents`)."""
-    releases = list(releases)
-    with ThreadPoolExecutor(max_workers=max(1, min(len(releases), os.cpu_count() or 2))) as pool:
-        texts = list(pool.map(lambda r: _template_text(r, api_versions), releases))
-    return {r.name: _objects(r, docs) for r, docs in zip(releases, parse_documents(texts))}
+    their output is parsed in parallel."""
+    jobs = TemplateJobs(api_versions)
+    for release in releases:
+        jobs.start(release)
+    return jobs.objects()
 
 
 # Parsing YAML, not Helm, is most of a render: kube-prometheus-stack alone is 4 MB of CRD schemas,
@@ -171,6 +198,15 @@ def parse_documents(texts: Sequence[str]) -> list[list[Any]]:
     for (i, _), docs in zip(chunks, parsed):
         result[i].extend(docs)
     return result
+
+
+def read_objects(out: Path) -> list[dict[str, Any]]:
+    """Every Kubernetes object of a render directory (tools/render.py writes it): the program's
+    (manifests/) and the charts' (objects/). Here rather than in render.py, so that the checks
+    render runs (tools/checks.py) read it without importing render back."""
+    paths = sorted((out / "manifests").glob("*.yaml")) + sorted((out / "objects").glob("*/*.yaml"))
+    # One object per file; read as one stream so that the parse is spread like a chart's.
+    return parse_documents(["".join(f"---\n{p.read_text()}" for p in paths)])[0]
 
 
 def _chunks(text: str) -> list[str]:

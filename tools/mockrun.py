@@ -15,7 +15,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import pulumi
 import yaml
@@ -131,9 +131,10 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
     """The SDK's mock monitor, also keeping the options the engine would see (protect, parent), and
     refusing a duplicate URN as the engine does (the SDK's mock monitor accepts it silently)."""
 
-    def __init__(self, mocks: pulumi_mocks.Mocks):
+    def __init__(self, mocks: pulumi_mocks.Mocks, on_record: Callable[[Resource], None] | None = None):
         super().__init__(mocks)
         self.recorded: list[Resource] = []
+        self.on_record = on_record
         self._urns: set[str] = set()
 
     def RegisterResource(self, request):
@@ -143,19 +144,20 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             raise DuplicateUrnError(f"Duplicate resource URN '{response.urn}'; try giving it a unique name")
         self._urns.add(response.urn)
         if request.type != "pulumi:pulumi:Stack":
-            self.recorded.append(
-                Resource(
-                    type=request.type,
-                    name=request.name,
-                    urn=response.urn,
-                    parent=request.parent,
-                    custom=request.custom,
-                    protect=bool(request.protect),
-                    provider=request.provider,
-                    depends_on=list(request.dependencies),
-                    serialized_inputs=request.object,
-                )
+            resource = Resource(
+                type=request.type,
+                name=request.name,
+                urn=response.urn,
+                parent=request.parent,
+                custom=request.custom,
+                protect=bool(request.protect),
+                provider=request.provider,
+                depends_on=list(request.dependencies),
+                serialized_inputs=request.object,
             )
+            self.recorded.append(resource)
+            if self.on_record is not None:
+                self.on_record(resource)
         return response
 
 
@@ -264,6 +266,8 @@ class StackRun:
     # How many resources the engine had registered when the run failed (None: it did not fail).
     # Bad config must fail at 0: before anything exists.
     registered_at_failure: int | None = None
+    # Called with each resource as the engine registers it (the render starts Helm on a chart then).
+    on_record: Callable[[Resource], None] | None = None
 
     def config(self) -> tuple[dict[str, str], list[str]]:
         """(config as the CLI passes it, secret keys): objects as JSON, secure values as placeholders."""
@@ -310,7 +314,7 @@ class StackRun:
         logger = logging.getLogger(f"terrafusion.mockrun.{self.stack}")
         logger.propagate = False
         logger.handlers = [collector]
-        monitor = _RecordingMonitor(_Mocks(self.rotate))
+        monitor = _RecordingMonitor(_Mocks(self.rotate), self.on_record)
         pulumi_mocks.set_mocks(
             _Mocks(self.rotate), project=PROJECT, stack=self.stack, preview=False, logger=logger, monitor=monitor
         )

@@ -3,7 +3,7 @@
     python -m tools.render --stack dev [--check] [--out build]
 
 Runs the real program under the Pulumi SDK's mock runtime (tools/mockrun.py) with the stack's
-`Pulumi.<stack>.yaml` and writes build/<stack>/ (see DESIGN.md, "Offline render"). Secrets are
+`Pulumi.<stack>.yaml` and writes build/<stack>/ (docs/architecture.md#verification; README "What the render writes"). Secrets are
 replaced by "[secret]" everywhere. Output is deterministic: sorted keys, no timestamps, so
 `diff -r` of two renders is a review artefact. `--check` also runs the real-tool checks on the
 output (tools/checks.py) and exits non-zero on any error.
@@ -84,22 +84,28 @@ def _manifest_filename(manifest: dict[str, Any]) -> str:
 
 def chart_releases(run: StackRun) -> dict[str, helm.Release]:
     """Every chart the program declares, keyed by its file stem: the chart's name, or the release
-    name for a chart deployed twice (Fluent Bit). Values are redacted: a secret never reaches
-    Helm's output, and the Secrets it renders are redacted whole anyway."""
-    refs = {(ref.chart, ref.version): ref for ref in ALL_CHARTS}
+    name for a chart deployed twice (Fluent Bit)."""
     charts = run.of_type(CHART_TYPE)
     chart_names = [c.inputs["chart"] for c in charts]
-    releases = {}
-    for chart in charts:
-        inputs = redact(chart.inputs)
-        stem = inputs["chart"] if chart_names.count(inputs["chart"]) == 1 else chart.name
-        releases[stem] = helm.Release(
-            name=inputs["name"],
-            ref=refs[(inputs["chart"], inputs["version"])],
-            namespace=inputs["namespace"],
-            values=inputs.get("values", {}),
-        )
-    return releases
+    return {
+        (c.inputs["chart"] if chart_names.count(c.inputs["chart"]) == 1 else c.name): chart_release(c)
+        for c in charts
+    }
+
+
+_REFS = {(ref.chart, ref.version): ref for ref in ALL_CHARTS}
+
+
+def chart_release(chart: Resource) -> helm.Release:
+    """The release a Chart resource declares. Values are redacted: a secret never reaches Helm's
+    output, and the Secrets it renders are redacted whole anyway."""
+    inputs = redact(chart.inputs)
+    return helm.Release(
+        name=inputs["name"],
+        ref=_REFS[(inputs["chart"], inputs["version"])],
+        namespace=inputs["namespace"],
+        values=inputs.get("values", {}),
+    )
 
 
 def chart_dependencies(run: StackRun, releases: dict[str, helm.Release]) -> dict[str, set[str]]:
@@ -139,11 +145,17 @@ def _fix_custom_scope(objects: list[dict[str, Any]], cluster_kinds: set[tuple[st
             obj.get("metadata", {}).pop("namespace", None)
 
 
-def template_charts(releases: dict[str, helm.Release]) -> dict[str, list[dict[str, Any]]]:
+def template_charts(
+    releases: dict[str, helm.Release], jobs: helm.TemplateJobs | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """Every object each chart renders, with the program's object patches applied, Secrets redacted,
     cluster-scoped custom kinds without a namespace (the v4 Chart only namespaces what the API
-    server says is namespaced)."""
-    by_release = helm.template_all(releases.values())
+    server says is namespaced). `jobs`: Helm already started on these releases."""
+    if jobs is None:
+        jobs = helm.TemplateJobs()
+        for release in releases.values():
+            jobs.start(release)
+    by_release = jobs.objects()
     # The Pulumi transforms of components/chart.py (`object_patch`), applied the same way here.
     objects = {
         stem: [_redact_secret_data(o) for o in patch_objects(r.name, by_release[r.name])]
@@ -167,18 +179,27 @@ def _write_objects(directory: Path, objects: list[dict[str, Any]]) -> None:
         _dump_yaml(directory / filename, obj)
 
 
-def render(stack: str, out_root: Path, charts: bool = True) -> tuple[Path, dict[str, Any]]:
+def render(
+    stack: str, out_root: Path, charts: bool = True, overrides: dict[str, Any] | None = None
+) -> tuple[Path, dict[str, Any]]:
     """Write build/<stack>/. With `charts=False` (bench only) the charts are not templated, so
-    objects/ and the request totals are missing."""
-    return write(StackRun(stack).execute(), out_root, charts)
+    objects/ and the request totals are missing. `overrides` change the stack's config the way
+    `pulumi config set --path` would (tests render a variant of a stack with them)."""
+    # Helm starts on each chart as soon as the program declares it, beside the rest of the run.
+    jobs = helm.TemplateJobs() if charts else None
 
+    def start_chart(resource: Resource) -> None:
+        if resource.type == CHART_TYPE:
+            jobs.start(chart_release(resource))
 
-def write(run: StackRun, out_root: Path, charts: bool = True) -> tuple[Path, dict[str, Any]]:
-    """Write <out_root>/<stack>/ from a run of the program (tests render variants of a stack with
-    runs of their own: StackRun overrides)."""
-    stack = run.stack
+    try:
+        run = StackRun(stack, overrides=dict(overrides or {}), on_record=start_chart if jobs else None).execute()
+    except BaseException:
+        if jobs:
+            jobs.close()
+        raise
     releases = chart_releases(run)
-    chart_objects = template_charts(releases) if charts else {}
+    chart_objects = template_charts(releases, jobs) if jobs else {}
     settings_nodes = run.result.platform.settings.cluster.nodes
     out = out_root / stack
     if out.exists():
@@ -243,11 +264,8 @@ def write(run: StackRun, out_root: Path, charts: bool = True) -> tuple[Path, dic
     return out, summary
 
 
-def read_objects(out: Path) -> list[dict[str, Any]]:
-    """Every Kubernetes object of a render: the program's (manifests/) and the charts' (objects/)."""
-    paths = sorted((out / "manifests").glob("*.yaml")) + sorted((out / "objects").glob("*/*.yaml"))
-    # One object per file; read as one stream so that the parse is spread like a chart's.
-    return helm.parse_documents(["".join(f"---\n{p.read_text()}" for p in paths)])[0]
+# Every Kubernetes object of a render directory (the function lives with the YAML parser).
+read_objects = helm.read_objects
 
 
 def _write_grafana(run: StackRun, out: Path) -> None:

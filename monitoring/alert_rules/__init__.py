@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from monitoring.alert_rules import api, database, frontend, kubernetes, platform, security
 from monitoring.alert_rules._rule import AlertRule, RuleGroup
-from monitoring.slo import Area, build_slo_rule_groups
+from monitoring.slo_catalogue import Area
+from monitoring.slo import build_slo_rule_groups
 
 if TYPE_CHECKING:
     from monitoring.alerting_spec import AlertingSpec

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from monitoring.slo import kebab
+from monitoring.slo_catalogue import kebab
 from monitoring.severity import Severity
 
 if TYPE_CHECKING:

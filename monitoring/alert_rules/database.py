@@ -8,7 +8,7 @@ Ref: https://github.com/prometheus-community/postgres_exporter
 from __future__ import annotations
 
 from monitoring.alert_rules._rule import AlertRule, RuleGroup
-from monitoring.slo import POSTGRES_EXPORTER
+from monitoring.slo_catalogue import POSTGRES_EXPORTER
 from monitoring.severity import Severity
 
 POSTGRES = RuleGroup(

@@ -6,7 +6,7 @@ The alert contract wants `service`: it is templated from `app` (see AlertRule.ex
 from __future__ import annotations
 
 from monitoring.alert_rules._rule import AlertRule, RuleGroup
-from monitoring.slo import BLACKBOX_EXPORTER, FRONTEND_PROBE_JOB, FRONTEND_PROBES
+from monitoring.slo_catalogue import BLACKBOX_EXPORTER, FRONTEND_PROBE_JOB, FRONTEND_PROBES
 from monitoring.severity import Severity
 
 _APP_AS_SERVICE = {"service": "{{ $labels.app }}"}

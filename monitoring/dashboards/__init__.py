@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from monitoring.dashboards import _grafana, developer, executive, operational, security
 from monitoring.dashboards import slos as slo_dashboard
-from monitoring.slo import SLO_CATALOGUE, Slo
+from monitoring.slo_catalogue import SLO_CATALOGUE, Slo
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from monitoring.dashboards import _grafana as g
 from monitoring.dashboards._grafana import ENV, FULL, THIRD
 from monitoring.dashboards.links import trace_by_id_link, trace_search_link
-from monitoring.slo import POSTGRES_EXPORTER
+from monitoring.slo_catalogue import POSTGRES_EXPORTER
 
 UID = "tf-developer-service"
 TITLE = "Service (developers)"

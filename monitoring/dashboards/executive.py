@@ -10,7 +10,8 @@ from __future__ import annotations
 from monitoring.dashboards import _grafana as g
 from monitoring.dashboards._grafana import ENV, FULL, QUARTER, THIRD, Step
 from monitoring.influxdb import ONE_HOUR_POLICY
-from monitoring.slo import BLACKBOX_EXPORTER, BUDGET_REMAINING_RECORD, FRONTEND_PROBE_JOB, ratio_record, slo_by_id
+from monitoring.slo_catalogue import BLACKBOX_EXPORTER, FRONTEND_PROBE_JOB, slo_by_id
+from monitoring.slo import BUDGET_REMAINING_RECORD, ratio_record
 
 UID = "tf-executive-overview"
 TITLE = "Executive overview"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from monitoring.dashboards import _grafana as g
 from monitoring.dashboards._grafana import ENV, FULL, HALF, QUARTER, THIRD, Step
-from monitoring.slo import CILIUM_AGENT, HUBBLE, TRIVY_OPERATOR
+from monitoring.slo_catalogue import CILIUM_AGENT, HUBBLE, TRIVY_OPERATOR
 
 UID = "tf-security"
 TITLE = "Security"

@@ -14,16 +14,13 @@ from collections.abc import Sequence
 from monitoring.dashboards import _grafana as g
 from monitoring.dashboards._grafana import ENV, QUARTER, SIXTH, THIRD, Step
 from monitoring.severity import Severity
+from monitoring.slo_catalogue import FRONTEND_LABEL, SLO_CATALOGUE, Slo, SloKind
 from monitoring.slo import (
     BUDGET_RECORD,
     BUDGET_REMAINING_RECORD,
     BURN_RATE_WINDOWS,
-    FRONTEND_LABEL,
     OBJECTIVE_RECORD,
-    SLO_CATALOGUE,
     THRESHOLD_RECORD,
-    Slo,
-    SloKind,
     burn_windows_for,
     format_number,
     ratio_record,

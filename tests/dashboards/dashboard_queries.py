@@ -1,6 +1,6 @@
 """Helpers of the dashboard tests: walk built dashboards, resolve Grafana variables, check queries.
 
-A module of its own (not conftest) so `from dashboard_queries import ...` cannot pick up another
+A module of its own (not conftest): tests import it as `tests.dashboards.dashboard_queries`; it cannot pick up another
 package's conftest. The allow-lists of metric sources are explicit here on purpose: a dashboard that
 starts reading a new metric must be added to one of them, with the reason.
 """
@@ -39,7 +39,7 @@ assert THANOS_UID in PROVISIONED_DATASOURCES and ALERTMANAGER_UID in PROVISIONED
 
 # --- metric sources ---------------------------------------------------------------------------
 
-# The instrumentation contract (shared/DESIGN.md, README "Application contract").
+# The instrumentation contract (README "Application contract", docs/architecture.md#metrics-contract).
 _HISTOGRAMS = (
     "http_server_request_duration_seconds",
     "browser_page_load_duration_seconds",

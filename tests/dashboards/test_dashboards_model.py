@@ -129,7 +129,7 @@ def test_every_panel_has_a_unit_title_and_description(dashboards):
 
 
 def test_slo_dashboard_has_one_row_per_slo_of_the_catalogue(dashboards):
-    from monitoring.slo import SLO_CATALOGUE
+    from monitoring.slo_catalogue import SLO_CATALOGUE
 
     model = next(d.model for d in dashboards if d.uid == "tf-slo")
     rows = [p["title"] for p in model["panels"] if p["type"] == "row"]

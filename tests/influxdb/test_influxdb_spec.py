@@ -36,26 +36,26 @@ def test_every_field_has_a_description():
 def test_retention_shorter_than_an_hour_names_the_key_and_influx_minimum():
     with pytest.raises(ValidationError) as info:
         make_spec(rawRetention="10m")
-    assert "influxdb.retention.rawRetention: '10m' is shorter than 1h (InfluxDB's minimum)" in str(info.value)
+    assert "Value error, rawRetention: '10m' is shorter than 1h (InfluxDB's minimum)" in str(info.value)
 
 
 def test_year_unit_is_rejected_with_a_hint():
-    with pytest.raises(ValidationError, match=r"influxdb.retention.oneHourRetention: '5y' .*no year unit"):
+    with pytest.raises(ValidationError, match=r"Value error, oneHourRetention: '5y' .*no year unit"):
         make_spec(oneHourRetention="5y")
 
 
 def test_upper_case_unit_is_rejected_naming_the_key():
-    with pytest.raises(ValidationError, match=r"influxdb.retention.fiveMinuteRetention: '365D' is not an InfluxQL duration"):
+    with pytest.raises(ValidationError, match=r"Value error, fiveMinuteRetention: '365D' is not an InfluxQL duration"):
         make_spec(fiveMinuteRetention="365D")
 
 
 def test_five_minute_tier_must_outlive_raw():
-    with pytest.raises(ValidationError, match=r"influxdb.retention.fiveMinuteRetention: '30d' must be longer than rawRetention '30d'"):
+    with pytest.raises(ValidationError, match=r"Value error, fiveMinuteRetention: '30d' must be longer than rawRetention '30d'"):
         make_spec(fiveMinuteRetention="30d")
 
 
 def test_one_hour_tier_must_outlive_five_minute_tier():
-    with pytest.raises(ValidationError, match=r"influxdb.retention.oneHourRetention: '52w' must be longer than fiveMinuteRetention '365d'"):
+    with pytest.raises(ValidationError, match=r"Value error, oneHourRetention: '52w' must be longer than fiveMinuteRetention '365d'"):
         make_spec(oneHourRetention="52w")
 
 
@@ -64,7 +64,7 @@ def test_inf_is_allowed_for_the_one_hour_tier():
 
 
 def test_inf_below_the_last_tier_breaks_the_ordering():
-    with pytest.raises(ValidationError, match=r"influxdb.retention.oneHourRetention: '1825d' must be longer than fiveMinuteRetention 'INF'"):
+    with pytest.raises(ValidationError, match=r"Value error, oneHourRetention: '1825d' must be longer than fiveMinuteRetention 'INF'"):
         make_spec(fiveMinuteRetention="INF")
 
 
@@ -74,7 +74,7 @@ def test_lower_case_inf_is_rejected_with_a_hint():
 
 
 def test_database_name_must_be_a_plain_identifier():
-    with pytest.raises(ValidationError, match=r"influxdb.retention.database: 'prom\"; DROP' must be letters"):
+    with pytest.raises(ValidationError, match=r"Value error, database: 'prom\"; DROP' must be letters"):
         make_spec(database='prom"; DROP')
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from monitoring.fluentbit import FAMILY_LABEL
 from monitoring.logs import LogFamily, LogsSpec, data_stream_name
 from monitoring.otel import OTLP_GRPC_PORT, OTLP_HTTP_PORT
-from monitoring.tracing import DEFAULT_PROBABILITY_BY_ENVIRONMENT, SAMPLING_HTTP_PORT
+from monitoring.environments import POLICIES
+from monitoring.tracing import SAMPLING_HTTP_PORT
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "logs-and-traces.md").read_text()
 
@@ -32,5 +33,5 @@ def test_docs_retention_table_matches_the_defaults():
 def test_docs_name_the_ports_label_and_default_probabilities():
     for text in (f":{OTLP_GRPC_PORT}", f":{OTLP_HTTP_PORT}", f":{SAMPLING_HTTP_PORT}", FAMILY_LABEL):
         assert text in DOC
-    for environment, probability in DEFAULT_PROBABILITY_BY_ENVIRONMENT.items():
-        assert f"{environment} {probability:g}" in DOC.replace("1.0", "1")
+    for policy in POLICIES.values():
+        assert f"{policy.name} {policy.default_sampling_probability:g}" in DOC.replace("1.0", "1")

@@ -121,7 +121,7 @@ def test_spanmetrics_dimensions_are_the_http_semantic_conventions(otel):
 def test_spanmetrics_buckets_without_the_contract_are_rejected(buckets, message):
     with pytest.raises(ValidationError) as error:
         OtelCollectorSpec(spanmetrics_buckets=buckets)
-    assert f"otelCollector.{message}" in str(error.value) or message in str(error.value)
+    assert message in str(error.value) and "otelCollector" not in str(error.value)
 
 
 def test_span_metric_names_are_what_prometheus_will_see(otel):
@@ -173,9 +173,9 @@ def test_k8sattributes_does_not_associate_by_connection(otel):
 @pytest.mark.parametrize(
     ("update", "message"),
     [
-        ({"memory_limit_percentage": 50, "memory_spike_limit_percentage": 50}, "otelCollector.memorySpikeLimitPercentage"),
-        ({"batch_send_size": 10000, "batch_max_size": 100}, "otelCollector.batchMaxSize"),
-        ({"batch_timeout": "soon"}, "otelCollector.batchTimeout"),
+        ({"memory_limit_percentage": 50, "memory_spike_limit_percentage": 50}, "Value error, memorySpikeLimitPercentage: 50"),
+        ({"batch_send_size": 10000, "batch_max_size": 100}, "Value error, batchMaxSize: 100"),
+        ({"batch_timeout": "soon"}, "Value error, batchTimeout: 'soon'"),
     ],
 )
 def test_invalid_collector_settings_are_rejected(update, message):

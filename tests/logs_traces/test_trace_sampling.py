@@ -88,11 +88,11 @@ def test_checkout_sampled_low_is_rejected():
     with pytest.raises(ValidationError) as error:
         SamplingSpec(environment="prod", overrides=[{"service": "checkout", "operation": "POST /checkout",
                                                      "probability": 0.01}])
-    assert "jaeger.sampling.overrides[0].probability: 0.01 for 'POST /checkout' is below 0.5" in str(error.value)
+    assert "Value error, overrides[0].probability: 0.01 for 'POST /checkout' is below 0.5" in str(error.value)
 
 
 def test_health_check_sampled_above_zero_is_rejected():
-    with pytest.raises(ValidationError, match=r"jaeger\.sampling\.overrides\[0\]\.probability: 0\.2 for health"):
+    with pytest.raises(ValidationError, match=r"Value error, overrides\[0\]\.probability: 0\.2 for health"):
         SamplingSpec(environment="dev", overrides=[{"service": "web", "operation": "GET /readyz", "probability": 0.2}])
 
 
@@ -105,7 +105,7 @@ def test_probability_outside_zero_one_is_rejected():
 
 def test_duplicate_override_is_rejected():
     override = {"service": "web", "operation": "GET /a", "probability": 0.3}
-    with pytest.raises(ValidationError, match=r"jaeger\.sampling\.overrides\[1\]: duplicate override"):
+    with pytest.raises(ValidationError, match=r"Value error, overrides\[1\]: duplicate override"):
         SamplingSpec(environment="dev", overrides=[override, override])
 
 

@@ -19,17 +19,9 @@ import math
 import re
 from dataclasses import dataclass
 
-from monitoring.slo import (
-    EventRatioSli,
-    GaugeLimitSli,
-    LatencySli,
-    Slo,
-    SloKind,
-    UptimeSli,
-    burn_windows_for,
-    has_threshold_alert,
-    parse_duration,
-)
+from monitoring.slo_catalogue import EventRatioSli, GaugeLimitSli, LatencySli, Slo, SloKind, UptimeSli
+from monitoring.slo import burn_windows_for, has_threshold_alert
+from monitoring.durations import parse_duration
 
 SCRAPE = "1m"
 # Long enough for the 3d window to be full and the slowest tier's `for: 1h` to have elapsed.

@@ -144,16 +144,16 @@ def test_without_receivers_everything_goes_to_the_null_receiver(spec):
 
 
 def test_without_receivers_a_warning_says_nobody_is_notified(spec):
-    assert "nobody is notified" in missing_receivers_warning(spec)
+    assert "nobody is notified" in missing_receivers_warning(spec, "alerting")
 
 
 def test_with_every_receiver_there_is_no_warning(full_spec):
-    assert missing_receivers_warning(full_spec) is None
+    assert missing_receivers_warning(full_spec, "alerting") is None
 
 
 def test_partial_receivers_warn_which_severities_are_unrouted():
     spec = make_spec(receivers={"slack": {"enabled": True}})
-    warning = missing_receivers_warning(spec)
+    warning = missing_receivers_warning(spec, "alerting")
     assert "P4 notify nobody" in warning and "P1, P2, P3 reach only some" in warning
 
 

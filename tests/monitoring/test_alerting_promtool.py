@@ -20,7 +20,8 @@ from tests.monitoring.alerting_helpers import make_spec, write_yaml
 from tests.helpers import engine_params, require_engine
 
 from monitoring.alert_rules import SLO_FILES, build_rule_files
-from monitoring.slo import Area, build_slo_rule_groups, effective_slos
+from monitoring.slo_catalogue import Area
+from monitoring.slo import build_slo_rule_groups, effective_slos
 
 # Independent promtool runs on cheap fixtures: each test may go to any worker.
 pytestmark = pytest.mark.spread

@@ -1,4 +1,4 @@
-"""The rule catalogue against the alert contract (DESIGN.md) and the instrumentation contract."""
+"""The rule catalogue against the alert contract (docs/architecture.md#alert-contract) and the instrumentation contract."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pytest
 from tests.monitoring.alerting_helpers import REPO_ROOT, make_spec
 
 from monitoring.alert_rules import RULE_FILE_STEMS, build_rule_files, catalogue_alerts, iter_alerts
-from monitoring.slo import kebab
+from monitoring.slo_catalogue import kebab
 
 RUNBOOKS = REPO_ROOT / "docs" / "runbooks"
 SEVERITY_VALUES = {"P1", "P2", "P3", "P4"}
 
-# Metric names rules may use: DESIGN.md's instrumentation contract, exact or by family...
+# Metric names rules may use: the application contract (README), exact or by family...
 CONTRACT_METRICS = {
     *(f"http_server_request_duration_seconds_{s}" for s in ("bucket", "count", "sum")),
     *(f"browser_page_load_duration_seconds_{s}" for s in ("bucket", "count", "sum")),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from monitoring.severity import SEVERITIES, Hours, ReceiverKind, Severity, expected_receivers
-from monitoring.slo import parse_duration
+from monitoring.durations import parse_duration
 from tests.monitoring.alerting_helpers import enabled_receivers
 
 

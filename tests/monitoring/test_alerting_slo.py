@@ -6,17 +6,15 @@ import pytest
 from tests.monitoring.alerting_helpers import make_spec, with_for
 
 from monitoring.severity import Severity
+from monitoring.slo_catalogue import SLO_CATALOGUE, SloKind, slo_by_id
 from monitoring.slo import (
     BURN_RATE_WINDOWS,
-    SLO_CATALOGUE,
-    SloKind,
     build_slo_rule_groups,
     burn_windows_for,
-    canonical,
     effective_slos,
     le_matcher,
-    slo_by_id,
 )
+from monitoring.durations import canonical
 
 
 def _alerts(groups, name=None):
