@@ -13,8 +13,11 @@ import yaml
 from tests.helpers import require_engine
 from tools import checks, engines, helm, render, security_scan
 
-# The security scan of both stacks is the long part (trivy takes ~0.1 s of CPU per object).
+# Template-heavy checks (the first-deploy check templates every chart again), next to the renders.
 pytestmark = pytest.mark.heavy(40)
+# The security scan of both stacks is as long again (trivy takes ~0.1 s of CPU per object): a group
+# of its own, so that it runs on another worker than the rest of the module.
+SECURITY_SCAN = pytest.mark.xdist_group("security-scan")
 
 
 @pytest.fixture(scope="module")
@@ -175,15 +178,21 @@ def findings(rendered) -> dict[str, list]:
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
+@SECURITY_SCAN
+@pytest.mark.heavy(50)
 def test_no_security_finding_outside_the_exceptions_file(findings, stack):
     assert [str(f) for f in security_scan.unexcepted(findings[stack], security_scan.load_exceptions())] == []
 
 
+@SECURITY_SCAN
+@pytest.mark.heavy(50)
 def test_every_security_exception_still_matches_a_finding(findings):
     every = [f for stack in findings.values() for f in stack]
     assert security_scan.unused(security_scan.load_exceptions(), every) == []
 
 
+@SECURITY_SCAN
+@pytest.mark.heavy(50)
 def test_the_scanners_find_a_writable_root_filesystem(tmp_path):
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "n"},
            "spec": {"containers": [{"name": "c", "image": "busybox:1.37"}]}}

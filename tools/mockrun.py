@@ -315,6 +315,9 @@ class StackRun:
         logger.propagate = False
         logger.handlers = [collector]
         monitor = _RecordingMonitor(_Mocks(self.rotate), self.on_record)
+        # set_mocks makes a root Stack resource only when there is none: without this, every later run
+        # in the process (tests, the bench) parents its resources to the first run's stack.
+        pulumi.runtime.settings.ROOT.set(None)
         pulumi_mocks.set_mocks(
             _Mocks(self.rotate), project=PROJECT, stack=self.stack, preview=False, logger=logger, monitor=monitor
         )
