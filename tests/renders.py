@@ -10,6 +10,11 @@
   `cache_read_objects` puts it behind `tools.helm.read_objects` (and its alias
   `tools.render.read_objects`) for the whole session, so the checks that read a render
   (tools.checks) share it too.
+- `helm template` of a release and the parse of its output are kept for the run as well, keyed by
+  everything Helm is given (release, chart archive, namespace, values, API versions) and by the
+  text: a variant render, or the first-deploy check that templates every chart again, runs Helm
+  only for the charts whose values changed. Failures are not kept. `uncached()` turns all of this
+  off, for the test that two renders from scratch are identical.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,8 +34,11 @@ import pytest
 from tools import helm, render
 
 _READ_OBJECTS = helm.read_objects  # the real parse
+_TEMPLATE_TEXT = helm._template_text  # the real `helm template`
+_PARSE_DOCUMENTS = helm.parse_documents
 _PARSED: dict[str, str] = {}  # fingerprint -> JSON text of the objects (this process)
 _SHARED_ROOT: Path | None = None
+_ENABLED = True
 
 
 def common_temp_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -81,6 +90,8 @@ def _fingerprint(out: Path) -> str:
 
 def objects(out: Path) -> list[dict[str, Any]]:
     """Every Kubernetes object of a render (tools.helm.read_objects), a fresh copy."""
+    if not _ENABLED:
+        return _READ_OBJECTS(Path(out))
     key = _fingerprint(Path(out))
     if key not in _PARSED:
         cached = _SHARED_ROOT / f"objects-{key}.json" if _SHARED_ROOT else None
@@ -94,12 +105,66 @@ def objects(out: Path) -> list[dict[str, Any]]:
     return json.loads(_PARSED[key])
 
 
+def _keep(path: Path, text: str) -> None:
+    """Write a cache entry whole or not at all (another worker may read it at any time)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial.write_text(text)
+    partial.replace(path)
+
+
+def _template_text(release: helm.Release, api_versions) -> str:
+    if not _ENABLED or _SHARED_ROOT is None:
+        return _TEMPLATE_TEXT(release, api_versions)
+    try:
+        given = [release.name, release.ref.chart, release.ref.version, str(helm.chart_archive(release.ref)),
+                 release.namespace, release.values, list(api_versions), helm.NEWEST_KUBERNETES, helm.helm_binary()]  # fmt: skip
+        key = hashlib.sha256(json.dumps(given, sort_keys=True).encode()).hexdigest()
+    except (TypeError, ValueError, helm.HelmError):  # not JSON, or no chart: Helm says what is wrong
+        return _TEMPLATE_TEXT(release, api_versions)
+    path = _SHARED_ROOT / "helm" / f"{key}.yaml"
+    if path.exists():
+        return path.read_text()
+    text = _TEMPLATE_TEXT(release, api_versions)
+    _keep(path, text)
+    return text
+
+
+def _parse_documents(texts):
+    if not _ENABLED or _SHARED_ROOT is None:
+        return _PARSE_DOCUMENTS(texts)
+    paths = [_SHARED_ROOT / "parsed" / f"{hashlib.sha256(t.encode()).hexdigest()}.json" for t in texts]
+    result: list[Any] = [json.loads(p.read_text()) if p.exists() else None for p in paths]
+    missing = [i for i, docs in enumerate(result) if docs is None]
+    if missing:
+        for i, docs in zip(missing, _PARSE_DOCUMENTS([texts[i] for i in missing])):
+            result[i] = docs
+            text = json.dumps(docs, default=str)
+            if json.loads(text) == docs:  # kept only where JSON gives back the same values
+                _keep(paths[i], text)
+    return result
+
+
 @contextlib.contextmanager
 def cache_read_objects(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """`tools.helm.read_objects` (and `tools.render.read_objects`) answered by `objects` while open."""
+    """`tools.helm.read_objects` (and `tools.render.read_objects`) answered by `objects`, and
+    `helm template` and its parse kept (see the module docstring), while open."""
     global _SHARED_ROOT
     _SHARED_ROOT = common_temp_dir(tmp_path_factory)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(helm, "read_objects", objects)
         patch.setattr(render, "read_objects", objects)
+        patch.setattr(helm, "_template_text", _template_text)
+        patch.setattr(helm, "parse_documents", _parse_documents)
         yield
+
+
+@contextlib.contextmanager
+def uncached() -> Iterator[None]:
+    """Every render, Helm run and parse from scratch while open."""
+    global _ENABLED
+    _ENABLED, before = False, _ENABLED
+    try:
+        yield
+    finally:
+        _ENABLED = before
