@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import tarfile
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -25,14 +25,11 @@ from components.versions import KUBE_PROMETHEUS_STACK
 from monitoring import upstream_rules as ur
 from monitoring.alertmanager import WATCHDOG_ALERT
 from monitoring.severity import UPSTREAM_SEVERITY, Severity, expected_receivers
-from tools import helm, render
+from tools import engines, helm, render
 from tests.engines import WebhookRecorder, run_prometheus
 
 STACKS = ("dev", "prod")
 P_LEVELS = {s.value for s in Severity}
-# Cheap fixtures (the session's renders): the two real-Prometheus tests, mostly waiting, may run on
-# different workers.
-pytestmark = pytest.mark.spread
 
 
 @pytest.fixture(scope="module")
@@ -212,10 +209,8 @@ def _external_labels(out: Path) -> dict[str, str]:
     return dict(prometheus["spec"].get("externalLabels") or {})
 
 
-@pytest.mark.parametrize("generation", engine_params("prometheus"))
-def test_every_alert_reaches_alertmanager_with_a_p_level_and_a_runbook(rendered, tmp_path, generation):
-    binary = require_engine("prometheus", generation)
-    out = rendered["prod"]
+def _deliver(binary: str, out: Path, workdir: Path) -> tuple[Counter, dict]:
+    """Every rendered alert made to fire in a real Prometheus: (what should arrive, what arrived)."""
     files = _firing_rule_files(out)
     expected = Counter(
         (rule["alert"], rule.get("labels", {}).get("severity"))
@@ -228,7 +223,7 @@ def test_every_alert_reaches_alertmanager_with_a_p_level_and_a_runbook(rendered,
             return {(a["labels"]["alertname"], a["labels"].get("severity")): a for a in alerts}
 
         with run_prometheus(
-            binary, tmp_path, rule_files=files, scrape_target="127.0.0.1:1", alertmanager_url=alertmanager.url,
+            binary, workdir, rule_files=files, scrape_target="127.0.0.1:1", alertmanager_url=alertmanager.url,
             external_labels=_external_labels(out),
         ) as prom:  # fmt: skip
             try:
@@ -237,7 +232,27 @@ def test_every_alert_reaches_alertmanager_with_a_p_level_and_a_runbook(rendered,
                 missing = sorted(set(expected) - set(arrived()))[:10]
                 raise AssertionError(f"{exc}; missing {missing}\n{prom.log_tail()}") from None
             time.sleep(2)
-    received = arrived()
+        return expected, arrived()
+
+
+@pytest.fixture(scope="module")
+def deliveries(rendered, tmp_path_factory) -> dict[str, Future]:
+    """`_deliver` for every generation whose Prometheus is there, all at once (the run is mostly
+    waiting; each has its own Prometheus, recorder and ports); a failure stays in its Future."""
+    available = {g: engines.find("prometheus", g) for g in engines.GENERATIONS}
+    pool = ThreadPoolExecutor(max_workers=len(available))
+    futures = {
+        g: pool.submit(_deliver, binary, rendered["prod"], tmp_path_factory.mktemp(f"deliver-{g}"))
+        for g, binary in available.items() if binary
+    }  # fmt: skip
+    pool.shutdown(wait=False)
+    return futures
+
+
+@pytest.mark.parametrize("generation", engine_params("prometheus"))
+def test_every_alert_reaches_alertmanager_with_a_p_level_and_a_runbook(deliveries, generation):
+    require_engine("prometheus", generation)
+    expected, received = deliveries[generation].result()
     assert sum(expected.values()) > 150
     bad = [
         f"{name}: severity {severity!r}, runbook {a.get('annotations', {}).get('runbook_url')!r}"

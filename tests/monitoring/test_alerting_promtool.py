@@ -20,6 +20,7 @@ from tests.monitoring.alerting_helpers import make_spec, write_yaml
 from tests.helpers import engine_params, require_engine
 
 from monitoring.alert_rules import SLO_FILES, build_rule_files
+from monitoring.durations import parse_duration
 from monitoring.slo_catalogue import Area
 from monitoring.slo import build_slo_rule_groups, effective_slos
 
@@ -68,13 +69,14 @@ def test_promtool_check_rules_accepts_overridden_slos(promtool, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-# Evaluating every 5 minutes over three synthetic days takes minutes; the series are constant, so an
-# hourly evaluation reaches the same verdicts (every `for:` is at most 1h) in seconds.
-SLO_TEST_EVALUATION_INTERVAL = "1h"
-# The SLO cases are the slowest tests (~30-35 s per generation on 2 CPUs, CPU-bound, so running
-# generations in parallel does not help): 3.5.3 runs every area, 2.42 the database area only (ratio
-# and threshold SLOs, every burn tier), which keeps 2.42's window semantics (LEFT_OPEN_RANGES in
-# alerting_promtool_cases.py) covered for ~7 s instead of ~30 s.
+# Evaluating every 5 minutes over three synthetic days takes minutes; the series are constant (a
+# recovered probe's last phase included, for longer than any short window), so an evaluation every
+# 2h reaches the same verdicts in seconds: every `for:` is at most that long (an alert pending at
+# one step fires at the next) and every eval_time of the cases is a step (both checked below).
+SLO_TEST_EVALUATION_INTERVAL = "2h"
+# The SLO cases are the slowest tests (~10 s of CPU on 3.5.3, which runs every area; 2.42 runs the
+# database area only (ratio and threshold SLOs, every burn tier), which keeps 2.42's window
+# semantics (LEFT_OPEN_RANGES in alerting_promtool_cases.py) covered for a third of that.
 SLO_AREAS = {"2": ("slo-database",), "3": tuple(SLO_FILES)}
 
 
@@ -96,9 +98,13 @@ def _slo_test_files(spec, tmp_path: Path, generation: str) -> list[Path]:
             assert len(groups) == 2, slo.id
             alerts = [r for g in groups for r in g["rules"] if "alert" in r]
             assert alerts and all(f'{{slo="{slo.id}"}}' in r["expr"] for r in alerts if "slo:" in r["expr"]), slo.id
-            hourly = [{**g, "interval": SLO_TEST_EVALUATION_INTERVAL} if "interval" in g else g for g in groups]
-            rules = write_yaml(tmp_path / f"slo-{slo.id}.yaml", {"groups": hourly})
-            test = rule_test_file([str(rules)], [slo_case(slo, groups, generation)], evaluation_interval=SLO_TEST_EVALUATION_INTERVAL)
+            step = parse_duration(SLO_TEST_EVALUATION_INTERVAL)
+            assert all(parse_duration(r["for"]) <= step for r in alerts), slo.id
+            stepped = [{**g, "interval": SLO_TEST_EVALUATION_INTERVAL} if "interval" in g else g for g in groups]
+            rules = write_yaml(tmp_path / f"slo-{slo.id}.yaml", {"groups": stepped})
+            case = slo_case(slo, groups, generation)
+            assert all(parse_duration(c["eval_time"]) % step == 0 for c in case["alert_rule_test"]), slo.id
+            test = rule_test_file([str(rules)], [case], evaluation_interval=SLO_TEST_EVALUATION_INTERVAL)
             files.append(write_yaml(tmp_path / f"test-slo-{slo.id}.yaml", test))
     return files
 
