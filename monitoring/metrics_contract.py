@@ -59,6 +59,7 @@ from typing import Any
 
 import yaml
 
+from monitoring import yaml_text
 from monitoring.otel import EVENT_METRICS
 from monitoring.dashboards.upstream import SIDECAR_LABEL
 from monitoring.upstream_rules import UPSTREAM_RULE_PREFIX
@@ -1121,7 +1122,7 @@ def _load_objects(stack_dir: Path) -> list[tuple[str, dict]]:
         if not path.name.startswith(wanted):
             continue
         try:
-            obj = yaml.safe_load(path.read_text())
+            obj = yaml_text.load(path.read_text())
         except yaml.YAMLError:
             continue
         if isinstance(obj, dict) and obj.get("kind"):
@@ -1237,7 +1238,7 @@ def inventory_from_render(stack_dir: str | Path) -> StackInventory:
         elif kind == "ConfigMap" and "otel-collector" in rel:
             for text in (obj.get("data") or {}).values():
                 try:
-                    config = yaml.safe_load(text)
+                    config = yaml_text.load(text)
                 except yaml.YAMLError:
                     continue
                 if isinstance(config, dict) and "service" in config:
@@ -1312,7 +1313,7 @@ def substitute_grafana(expr: str, tags: str = 'service="placeholder"') -> str:
 def _rule_expressions(stack: str, stack_dir: Path) -> list[Expression]:
     out = []
     for path in sorted((stack_dir / "prometheus" / "rules").glob("*.yaml")):
-        content = yaml.safe_load(path.read_text()) or {}
+        content = yaml_text.load(path.read_text()) or {}
         rel = str(path.relative_to(stack_dir))
         for group in content.get("groups", []):
             for rule in group.get("rules", []):
@@ -1381,7 +1382,7 @@ def _dashboard_models(stack_dir: Path) -> list[tuple[str, dict]]:
         model = json.loads(path.read_text())
         models.append((str(path.relative_to(stack_dir)), model.get("dashboard", model)))
     for path in sorted(stack_dir.glob("objects/kube-prometheus-stack*/configmap-*.yaml")):
-        obj = yaml.safe_load(path.read_text())
+        obj = yaml_text.load(path.read_text())
         if SIDECAR_LABEL not in ((obj.get("metadata") or {}).get("labels") or {}):
             continue
         for key, text in sorted((obj.get("data") or {}).items()):
