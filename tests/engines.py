@@ -390,10 +390,31 @@ bind-address = "{LOCALHOST}:{free_port()}"
             return exc.code
 
 
+# --- local HTTP stand-ins ---------------------------------------------------------------------------------
+
+
+class _LocalHttpServer:
+    """A handler class served on 127.0.0.1, on a free port, in a daemon thread while the context is
+    open (`address` is its host:port)."""
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> str:
+        self._server = ThreadingHTTPServer((LOCALHOST, 0), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        return f"{LOCALHOST}:{self._server.server_address[1]}"
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 # --- the synthetic exporter -------------------------------------------------------------------------------
 
 
-class SyntheticExporter:
+class SyntheticExporter(_LocalHttpServer):
     """The one fake scrape target: /metrics on 127.0.0.1 (`target` is its host:port) in the text
     exposition format, made at each scrape from its sources, each a `lines(now)` giving its series
     (ApiTraffic, PostgresStats, EveryMetric, FixedSeries below). Use as a context manager."""
@@ -415,17 +436,7 @@ class SyntheticExporter:
             def log_message(self, *args) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer((LOCALHOST, 0), Handler)
-        self.target = f"{LOCALHOST}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> SyntheticExporter:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self.target = self._serve(Handler)
 
     def render(self) -> str:
         with self._lock:
@@ -594,7 +605,7 @@ class Notification:
     received_at: float  # time.monotonic()
 
 
-class WebhookRecorder:
+class WebhookRecorder(_LocalHttpServer):
     """Records every POST (PagerDuty, Slack and webhook payloads, and Prometheus' alerts when it
     stands in for Alertmanager, are all JSON) and answers 200 with the body the real service sends:
     Alertmanager >= 0.26 reads a Slack answer and counts anything but a plain "ok" (incoming
@@ -631,17 +642,7 @@ class WebhookRecorder:
             def log_message(self, *args) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer((LOCALHOST, 0), Handler)
-        self.url = f"http://{LOCALHOST}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> WebhookRecorder:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self.url = f"http://{self._serve(Handler)}"
 
     def received(self, path: str | None = None) -> list[Notification]:
         with self._lock:
