@@ -8,7 +8,7 @@ from typing import Any, Callable, Mapping
 import pulumi
 from pulumi_kubernetes.helm import v4 as helm
 
-from components.versions import ChartRef
+from plan.versions import ChartRef
 
 # A pure function of one rendered object (apiVersion/kind/metadata/spec...) returning the object to
 # apply: for the rare setting a chart has no value for (e.g. a container securityContext). It returns
@@ -87,7 +87,7 @@ def declare_chart(
 
     v4 Charts never run Helm hooks; each component's values switch off or replace what its chart
     does in hooks (see the component's docstring). `extra_values` is the `extraValues` of the
-    chart's section in the stack file (stacks/settings.py ExtraValues), merged here, last, over the
+    chart's section in the stack file (plan/settings.py ExtraValues), merged here, last, over the
     component's typed values; it is required, so no chart is declared without the escape hatch
     (README, "Escape hatch: extraValues"). `object_patch` changes what no value can: it is applied
     to every object by a Pulumi transform, and by the offline render (OBJECT_PATCHES).

@@ -43,58 +43,41 @@ from components.chart import child_options, declare_chart
 from components.jobs import env_from_secret, plain_env, script_pod
 from components.labels import config_map, secret, standard_labels
 from components.rollout import ContentDigests
-from components.security import (
-    NOBODY,
-    RUNTIME_DEFAULT_SECCOMP,
-    container_security_context_args,
-    restricted_container,
-    restricted_pod,
-)
-from components.versions import (
+from components.security import container_security_context_args
+from plan.pod_security import NOBODY, RUNTIME_DEFAULT_SECCOMP, restricted_container, restricted_pod
+from plan.versions import (
     CURL_IMAGE,
     ECK_OPERATOR,
     ELASTICSEARCH_VERSION,
     MAX_MAP_COUNT_IMAGE,
 )
 from monitoring import yaml_text
+from plan.elasticsearch import (
+    CA_KEY,
+    CA_SECRET,
+    CLUSTER,
+    DATA_VOLUME,
+    ELASTIC_USER_SECRET,
+    ES_UID,
+    EXPORTER_USER,
+    EsUser,
+    FLUENT_BIT_USER,
+    GRAFANA_USER,
+    HTTP_PORT,
+    HTTP_SERVICE,
+    HTTP_TLS_SECRET,
+    JAEGER_USER,
+    MAX_MAP_COUNT,
+    MAX_MAP_COUNT_DAEMONSET,
+    OPERATOR_WEBHOOK_PORT,
+    ROLES_SECRET,
+    TRANSPORT_PORT,
+    USERS,
+)
 from monitoring.logs import LogsSpec, es_requests, es_requests_hash
-from stacks.settings import ElasticsearchSettings
+from plan.settings import ElasticsearchSettings
 
-CLUSTER = "logs"
-HTTP_SERVICE = f"{CLUSTER}-es-http"  # created by ECK
-HTTP_PORT = 9200
-# Node-to-node transport. Ref: ECK v3.5.0 pkg/controller/elasticsearch/network/ports.go
-TRANSPORT_PORT = 9300
-# The operator's admission webhook (`https-webhook`; eck-operator chart `webhook.port` default).
-OPERATOR_WEBHOOK_PORT = 9443
-ELASTIC_USER_SECRET = f"{CLUSTER}-es-elastic-user"  # created by ECK, key `elastic`
-HTTP_TLS_SECRET = f"{CLUSTER}-es-http-tls"
-CA_SECRET = f"{CLUSTER}-es-ca"  # ca.crt only: what clients mount
-CA_KEY = "ca.crt"
-ROLES_SECRET = f"{CLUSTER}-es-roles"
-# Data volume name ECK expects. Ref: ECK pkg/controller/elasticsearch/volume/names.go
-DATA_VOLUME = "elasticsearch-data"
-# The Elasticsearch image's user (`USER 1000:0`) and ECK's default fsGroup (podspec.go `defaultFsGroup`).
-ES_UID = 1000
-# Elasticsearch 8.16+ wants vm.max_map_count >= 1048576 (262144 before).
-# Ref: https://www.elastic.co/docs/deploy-manage/deploy/cloud-on-k8s/virtual-memory
-MAX_MAP_COUNT = 1048576
-MAX_MAP_COUNT_DAEMONSET = "elasticsearch-max-map-count"
 _SMALL_RESOURCES = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}}
-
-
-@dataclass(frozen=True)
-class EsUser:
-    username: str
-    role: str
-    secret_name: str
-
-
-FLUENT_BIT_USER = EsUser("fluentbit", "terrafusion_log_writer", f"{CLUSTER}-es-user-fluentbit")
-JAEGER_USER = EsUser("jaeger", "terrafusion_trace_writer", f"{CLUSTER}-es-user-jaeger")
-GRAFANA_USER = EsUser("grafana", "terrafusion_reader", f"{CLUSTER}-es-user-grafana")
-EXPORTER_USER = EsUser("exporter", "terrafusion_monitor", f"{CLUSTER}-es-user-exporter")
-USERS = (FLUENT_BIT_USER, JAEGER_USER, GRAFANA_USER, EXPORTER_USER)
 
 
 def es_roles(trace_index_prefix: str) -> dict[str, Any]:

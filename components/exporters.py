@@ -27,14 +27,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.chart import child_options, declare_chart
-from components.elasticsearch import CA_KEY as ES_CA_KEY, CA_SECRET as ES_CA_SECRET, EXPORTER_USER
+from plan.elasticsearch import CA_KEY as ES_CA_KEY, CA_SECRET as ES_CA_SECRET, EXPORTER_USER
 from components.labels import secret, standard_labels
 from components.rollout import ContentDigests, ObjectRef
-from components.security import NOBODY, restricted_container, restricted_pod
-from components.versions import BLACKBOX_EXPORTER, ELASTICSEARCH_EXPORTER, POSTGRES_EXPORTER, PUSHGATEWAY
+from plan.pod_security import NOBODY, restricted_container, restricted_pod
+from plan.versions import BLACKBOX_EXPORTER, ELASTICSEARCH_EXPORTER, POSTGRES_EXPORTER, PUSHGATEWAY
 from monitoring.alert_rules.platform import ES_CLUSTER_LABEL
 from monitoring.slo_catalogue import API_PROBE_JOB, FRONTEND_PROBE_JOB
-from stacks.settings import (
+from plan.settings import (
     BlackboxSettings,
     ElasticsearchExporterSettings,
     PostgresExporterSettings,

@@ -28,14 +28,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.chart import child_options, declare_chart
-from components.elasticsearch import CA_KEY, CA_SECRET, FLUENT_BIT_USER, HTTP_PORT, HTTP_SERVICE
+from plan.elasticsearch import CA_KEY, CA_SECRET, FLUENT_BIT_USER, HTTP_PORT, HTTP_SERVICE
 from components.labels import config_map, standard_labels
 from components.rollout import ContentDigests, ObjectRef
-from components.security import NOBODY, node_agent_container, restricted_container, restricted_pod
-from components.versions import FLUENT_BIT
+from plan.pod_security import NOBODY, node_agent_container, restricted_container, restricted_pod
+from plan.versions import FLUENT_BIT
 from monitoring.fluentbit import CONFIG_FILE_NAME, STATE_DIR, fluentbit_config, fluentbit_events_config
 from monitoring.logs import LogsSpec
-from stacks.settings import FluentBitSettings
+from plan.settings import FluentBitSettings
 
 NODE_FULLNAME = "fluent-bit"
 EVENTS_FULLNAME = "fluent-bit-events"

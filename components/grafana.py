@@ -48,11 +48,11 @@ import pulumiverse_grafana as grafana
 from components.chart import child_options, declare_chart
 from components.labels import secret, standard_labels
 from components.rollout import ContentDigests, ObjectRef
-from components.security import NOBODY, restricted_container, restricted_pod, tmp_mount
-from components.versions import GRAFANA, GRAFANA_IMAGE, GRAFANA_IMAGE_TAG
+from plan.pod_security import NOBODY, restricted_container, restricted_pod, tmp_mount
+from plan.versions import GRAFANA, GRAFANA_IMAGE, GRAFANA_IMAGE_TAG
 from monitoring.dashboards import KUBERNETES
 from monitoring.dashboards.upstream import SIDECAR_LABEL, SIDECAR_LABEL_VALUE
-from stacks.settings import GrafanaSettings
+from plan.settings import GrafanaSettings
 
 FULLNAME = "grafana"
 ADMIN_SECRET = "grafana-admin"

@@ -17,7 +17,7 @@ import pulumiverse_grafana as grafana
 
 from monitoring.dashboards import BuiltDashboard, FolderSpec
 from monitoring.datasources import DatasourceSpec
-from stacks.settings import GrafanaTeam
+from plan.settings import GrafanaTeam
 
 
 @dataclass(frozen=True)

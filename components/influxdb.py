@@ -41,10 +41,10 @@ from components.chart import child_options, declare_chart
 from components.jobs import env_from_secret, plain_env, script_pod
 from components.labels import config_map, secret, standard_labels
 from components.rollout import ContentDigests, ObjectRef
-from components.security import NOBODY, restricted_container, restricted_pod, tmp_mount, tmp_volume
-from components.versions import INFLUXDB, INFLUXDB_IMAGE, INFLUXDB_IMAGE_TAG
+from plan.pod_security import NOBODY, restricted_container, restricted_pod, tmp_mount, tmp_volume
+from plan.versions import INFLUXDB, INFLUXDB_IMAGE, INFLUXDB_IMAGE_TAG
 from monitoring.influxdb import apply_script, build_influxql, remote_write_config, remote_write_url, schema_job_name
-from stacks.settings import InfluxdbSettings
+from plan.settings import InfluxdbSettings
 
 FULLNAME = "influxdb"
 PORT = 8086

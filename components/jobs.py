@@ -10,8 +10,8 @@ from typing import Mapping, Sequence
 
 import pulumi_kubernetes as k8s
 
+from plan.pod_security import NOBODY
 from components.security import (
-    NOBODY,
     container_security_context_args,
     pod_security_context_args,
     tmp_mount_args,

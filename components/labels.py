@@ -9,24 +9,7 @@ import pulumi_kubernetes as k8s
 from pulumi import Input
 
 from components.rollout import ContentDigests
-
-PART_OF = "terrafusion-monitoring"
-MANAGED_BY = "pulumi"
-
-
-def standard_labels(name: str, instance: str, component: str) -> dict[str, str]:
-    """Recommended labels; `version` is deliberately absent so selectors survive upgrades.
-
-    Ref: https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/
-    """
-    return {
-        "app.kubernetes.io/name": name,
-        "app.kubernetes.io/instance": instance,
-        "app.kubernetes.io/component": component,
-        "app.kubernetes.io/part-of": PART_OF,
-        "app.kubernetes.io/managed-by": MANAGED_BY,
-    }
-
+from plan.labels import standard_labels  # noqa: F401  (re-exported: components label what they declare)
 
 def secret(
     resource_name: str,

@@ -26,10 +26,11 @@ from typing import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import elasticsearch, exporters, grafana, influxdb, prometheus_stack as kps, thanos, trivy_operator
+from components import exporters, grafana, influxdb, prometheus_stack as kps, thanos, trivy_operator
+from plan import elasticsearch
 from components.chart import child_options
 from components.labels import standard_labels
-from components.versions import (
+from plan.versions import (
     ELASTICSEARCH_EXPORTER,
     GRAFANA,
     JAEGER,
@@ -52,7 +53,7 @@ from monitoring.network_policy import (
     network_policies,
     platform_flow_table,
 )
-from stacks.settings import NetworkPolicySettings
+from plan.settings import NetworkPolicySettings
 
 NAME = "app.kubernetes.io/name"
 COMPONENT = "app.kubernetes.io/component"

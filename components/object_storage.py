@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from monitoring import yaml_text
-from stacks.settings import ObjectStorageSettings
+from plan.settings import ObjectStorageSettings
 
 SECRET_NAME = "thanos-objstore"
 SECRET_KEY = "objstore.yml"

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Mapping
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import object_storage
-from components.alerting import (
-    ALERTMANAGER_CONFIG_SECRET,
-    RULER_ALERTMANAGERS_KEY,
-    RULER_ALERTMANAGERS_SECRET,
-    AlertingArgs,
-    AlertingConfig,
-    AlertRules,
-    AlertRulesArgs,
-)
-from components.elasticsearch import GRAFANA_USER as ES_GRAFANA_USER
+from components.alerting import AlertingConfig, AlertRules
+from plan.elasticsearch import GRAFANA_USER as ES_GRAFANA_USER
 from components.elasticsearch import Elasticsearch, ElasticsearchArgs
 from components.exporters import (
     ElasticsearchExporter,
@@ -37,15 +30,14 @@ from components.influxdb import Influxdb, InfluxdbArgs
 from components.grafana import Grafana, GrafanaArgs
 from components.grafana_content import GrafanaContent, GrafanaContentArgs
 from components.labels import secret, standard_labels
-from components.security import namespace_labels
+from plan.pod_security import namespace_labels
 from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from components.prometheus_stack import PrometheusStack, PrometheusStackArgs, SecretKeyRef
 from components.thanos import QUERY_SERVICE as THANOS_QUERY_SERVICE
 from components.rollout import ContentDigests
 from components.thanos import Thanos, ThanosArgs
-from components.versions import BLACKBOX_EXPORTER, POSTGRES_EXPORTER
-from monitoring.dashboards import FOLDER_PERMISSIONS, FOLDERS, PROVISIONED_FOLDERS, build_dashboards
-from monitoring.slo import effective_slos
+from plan.versions import BLACKBOX_EXPORTER, POSTGRES_EXPORTER
+from monitoring.dashboards import FOLDER_PERMISSIONS, FOLDERS, PROVISIONED_FOLDERS
 from monitoring.datasources import (
     ELASTICSEARCH_LOGS_UID,
     INFLUXDB_TRENDS_UID,
@@ -55,8 +47,9 @@ from monitoring.datasources import (
     trends_datasource,
 )
 from monitoring.alertmanager import ALERTMANAGER_RECEIVER_SECRET
-from stacks.config import GRAFANA_DATABASE_PASSWORD, OBJECT_STORAGE_SECRETS, POSTGRES_DSN, RECEIVER_SECRETS, StackSecrets
-from stacks.settings import StackSettings
+from plan import Plan
+from plan.alerting import ALERTMANAGER_CONFIG_SECRET, RULER_ALERTMANAGERS_KEY, RULER_ALERTMANAGERS_SECRET
+from plan.secrets import GRAFANA_DATABASE_PASSWORD, OBJECT_STORAGE_SECRETS, POSTGRES_DSN
 
 
 class MonitoringPlatform(pulumi.ComponentResource):
@@ -68,13 +61,13 @@ class MonitoringPlatform(pulumi.ComponentResource):
 
     def __init__(
         self,
-        name: str,
-        settings: StackSettings,
-        secrets: StackSecrets,
+        plan: Plan,
+        secrets: Mapping[str, pulumi.Output[str]],
         opts: pulumi.ResourceOptions | None = None,
     ):
+        name = plan.context.name
         super().__init__("terrafusion:monitoring:MonitoringPlatform", name, None, opts)
-        self.settings = settings
+        settings = self.settings = plan.settings
         ns_name = settings.namespace
         # Where the environment says so (prod), data must survive a mistaken `pulumi destroy`: the
         # namespace (whose deletion takes every volume claim with it) and every chart with state.
@@ -131,23 +124,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
             in_namespace,
             digests,
         )
-        spec = settings.alerting_spec
-        enabled_receivers = spec.receivers.enabled_kinds()
-        self.alerting = AlertingConfig(
-            f"{name}-alerting",
-            AlertingArgs(
-                namespace=ns_name,
-                spec=spec,
-                receiver_credentials={
-                    kind.value: secrets[secret.key]
-                    for kind, secret in RECEIVER_SECRETS.items()
-                    if kind in enabled_receivers
-                },
-                digests=digests,
-            ),
-            opts=in_namespace,
-        )
-        self.alertmanager_config_yaml = self.alerting.config_yaml
+        self.alerting = AlertingConfig(f"{name}-alerting", plan.alerting, ns_name, secrets, digests, opts=in_namespace)
         self.influxdb = Influxdb(
             f"{name}-influxdb",
             InfluxdbArgs(
@@ -193,13 +170,9 @@ class MonitoringPlatform(pulumi.ComponentResource):
         )
         # PrometheusRule is an Operator CRD: the rules wait for the chart that installs it.
         self.alert_rules = AlertRules(
-            f"{name}-rules",
-            AlertRulesArgs(
-                namespace=ns_name, spec=spec, without=settings.undeployed_producers,
-                prometheus_retention=settings.prometheus.retention,
-            ),
+            f"{name}-rules", plan.alerting, ns_name,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus_stack]),
-        )
+        )  # fmt: skip
         self.thanos = Thanos(
             f"{name}-thanos",
             ThanosArgs(
@@ -352,11 +325,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
                 folders=[f for f in FOLDERS if f not in PROVISIONED_FOLDERS],
                 provisioned_folders=PROVISIONED_FOLDERS,
                 folder_permissions=FOLDER_PERMISSIONS,
-                dashboards=build_dashboards(
-                    settings.environment,
-                    slos=effective_slos(spec, settings.undeployed_producers),
-                    without=settings.undeployed_producers,
-                ),
+                dashboards=plan.dashboards,
             ),
             provider=self.grafana.provider,
             grafana_ready=[self.grafana.chart],

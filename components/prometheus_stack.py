@@ -40,8 +40,8 @@ import pulumi
 
 from components.chart import child_options, declare_chart, deep_merge
 from components.rollout import ContentDigests, ObjectRef
-from components.security import NOBODY, restricted_container, restricted_pod
-from components.versions import KUBE_PROMETHEUS_STACK, THANOS_IMAGE_TAG
+from plan.pod_security import NOBODY, restricted_container, restricted_pod
+from plan.versions import KUBE_PROMETHEUS_STACK, THANOS_IMAGE_TAG
 from monitoring.dashboards.upstream import (
     EXCLUDED_BY_VALUES,
     SIDECAR_LABEL,
@@ -50,7 +50,7 @@ from monitoring.dashboards.upstream import (
 )
 from monitoring.upstream_rules import default_rules_values, upstream_rule_patch
 from monitoring.windows import EVALUATOR_LABEL, THANOS_RULER
-from stacks.settings import AlertmanagerSettings, PrometheusSettings, ThanosRulerSettings
+from plan.settings import AlertmanagerSettings, PrometheusSettings, ThanosRulerSettings
 
 # fullnameOverride: every object name below derives from it (templates/_helpers.tpl).
 FULLNAME = "kps"

@@ -24,9 +24,9 @@ import pulumi
 from components.chart import child_options, declare_chart
 from components.prometheus_stack import REPLICA_LABEL, THANOS_RULER_REPLICA_LABEL, SecretKeyRef
 from components.rollout import ContentDigests, ObjectRef
-from components.versions import THANOS, THANOS_IMAGE_TAG
+from plan.versions import THANOS, THANOS_IMAGE_TAG
 from monitoring.windows import QUERY_AUTO_DOWNSAMPLING
-from stacks.settings import ThanosSettings
+from plan.settings import ThanosSettings
 
 FULLNAME = "thanos"
 QUERY_SERVICE = f"{FULLNAME}-query"

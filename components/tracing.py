@@ -32,11 +32,11 @@ import pulumi_kubernetes as k8s
 
 from components.chart import child_options, declare_chart
 from components.jobs import env_from_secret, plain_env, script_pod
-from components.elasticsearch import CA_KEY, CA_SECRET, JAEGER_USER
+from plan.elasticsearch import CA_KEY, CA_SECRET, JAEGER_USER
 from components.labels import standard_labels
 from components.rollout import ContentDigests, ObjectRef
-from components.security import restricted_container, restricted_pod, tmp_mount, tmp_volume
-from components.versions import CURL_IMAGE, JAEGER, OTEL_COLLECTOR, OTEL_COLLECTOR_IMAGE, OTEL_COLLECTOR_IMAGE_TAG
+from plan.pod_security import restricted_container, restricted_pod, tmp_mount, tmp_volume
+from plan.versions import CURL_IMAGE, JAEGER, OTEL_COLLECTOR, OTEL_COLLECTOR_IMAGE, OTEL_COLLECTOR_IMAGE_TAG
 from monitoring.otel import OTLP_HTTP_PORT, PROMETHEUS_EXPORTER_PORT, collector_api_rules, otel_collector_config, otlp_http_paths
 from monitoring.tracing import (
     OTLP_GRPC_PORT,
@@ -46,7 +46,7 @@ from monitoring.tracing import (
     sampling_strategies_json,
     trace_index_cleanup_script,
 )
-from stacks.settings import JaegerSettings, OtelCollectorIngress, OtelCollectorSettings
+from plan.settings import JaegerSettings, OtelCollectorIngress, OtelCollectorSettings
 
 JAEGER_FULLNAME = "jaeger"
 COLLECTOR_FULLNAME = "otel-collector"

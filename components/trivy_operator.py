@@ -32,9 +32,9 @@ from typing import Any
 import pulumi
 
 from components.chart import child_options, declare_chart
-from components.security import NOBODY, restricted_container, restricted_pod
-from components.versions import TRIVY_OPERATOR
-from stacks.settings import TrivyOperatorSettings
+from plan.pod_security import NOBODY, restricted_container, restricted_pod
+from plan.versions import TRIVY_OPERATOR
+from plan.settings import TrivyOperatorSettings
 
 FULLNAME = "trivy-operator"
 METRICS_PORT = 8080  # the container's `metrics` port (chart deployment.yaml; config.go :8080)

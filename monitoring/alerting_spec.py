@@ -5,7 +5,7 @@ accepted. Secrets (PagerDuty routing key, Slack webhook URL, SMTP password, tick
 part of this model: the program keeps them as Pulumi secrets in the Kubernetes Secret named
 `monitoring.alertmanager.ALERTMANAGER_RECEIVER_SECRET`, and the Alertmanager config refers to them
 by file. Validation errors (SpecError) name the key inside the spec (`receivers.email.to`);
-stacks/settings.py adds where the spec sits in the stack file.
+plan/settings.py adds where the spec sits in the stack file.
 """
 
 from __future__ import annotations

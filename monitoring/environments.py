@@ -6,7 +6,7 @@ Nothing else compares an environment's name (tests/test_environments.py walks th
 comparison). What a stack merely chooses (sizes, retention inside the bounds, receivers) stays in
 its stack file.
 
-Pure module: no Pulumi import, and no stack-file keys: stacks/settings.py checks a stack against its
+Pure module: no Pulumi import, and no stack-file keys: plan/settings.py checks a stack against its
 policy and names the keys in its messages; builders read the values they need.
 """
 

@@ -2,7 +2,7 @@
 
 A spec does not know where it sits in a stack file (`SamplingSpec` is `jaeger.sampling`, but that is
 the stack file's business): it names the key relative to itself, camelCase as stack files write it
-(`overrides[0].probability`), and stacks/settings.py, where settings are validated, puts the
+(`overrides[0].probability`), and plan/settings.py, where settings are validated, puts the
 stack-file prefix in front. A SpecError is a ValueError, so pydantic validators may raise it like
 any other validation error.
 """

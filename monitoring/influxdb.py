@@ -3,7 +3,7 @@
 Pure builders, no Pulumi import. What they produce:
 
 - `InfluxRetentionSpec`: the stack's choice of how long each resolution is kept (camelCase keys,
-  validated with SpecErrors naming the key inside the spec; stacks/settings.py adds where the spec
+  validated with SpecErrors naming the key inside the spec; plan/settings.py adds where the spec
   sits in the stack file);
 - `build_influxql(spec)`: the schema as InfluxQL, one statement per line, safe to apply again and
   again: it creates what is missing and converges what changed (see "How the Job applies it");

@@ -20,7 +20,7 @@ Why data streams and not rollover aliases (Elasticsearch 9 + Fluent Bit `es` out
 
 Pure module: no Pulumi import. Field names are snake_case in Python and camelCase in stack config;
 validation errors (SpecError) name the key inside the spec (`families.audit.deleteAfter`), and
-stacks/settings.py adds where the spec sits in the stack file.
+plan/settings.py adds where the spec sits in the stack file.
 """
 
 from __future__ import annotations

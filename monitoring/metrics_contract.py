@@ -259,7 +259,7 @@ PRODUCERS: dict[str, Producer] = {
         ),
         Producer(
             "postgres-exporter",
-            "postgres_exporter v0.20.1 (prometheus-postgres-exporter 8.2.0, components/versions.py), deployed "
+            "postgres_exporter v0.20.1 (prometheus-postgres-exporter 8.2.0, plan/versions.py), deployed "
             "when exporters.postgres.enabled; its ServiceMonitor sets `service`",
             "prometheus-community/postgres_exporter@v0.20.1 collector/pg_stat_database.go, collector/pg_locks.go, "
             "collector/pg_setting.go, collector/pg_replication.go, exporter/postgres_exporter.go (pg_up)",
@@ -377,7 +377,7 @@ PRODUCERS: dict[str, Producer] = {
 # Producers a stack may leave out by a setting; the rules, SLOs and panels that read only them are
 # then left out of that stack too (AlertRule/Slo `requires`, dashboards `without`), never rendered to
 # read nothing. Every other producer's readers are always rendered, so its producer must be deployed.
-# Which setting deploys each is the stack settings' business (stacks/settings.py
+# Which setting deploys each is the stack settings' business (plan/settings.py
 # StackSettings.undeployed_producers; each Producer's how_to_deploy says it in words).
 OPTIONAL_PRODUCERS: frozenset[str] = frozenset(
     {"postgres-exporter", "blackbox-exporter", "trivy-operator", "cilium-agent", "hubble"}

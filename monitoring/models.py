@@ -14,5 +14,5 @@ class SpecModel(BaseModel):
         alias_generator=to_camel,
         validate_by_name=True,
         validate_by_alias=True,
-        defer_build=True,  # as stacks/settings.py Model: built on first use, not at import
+        defer_build=True,  # as plan/settings.py Model: built on first use, not at import
     )

@@ -26,7 +26,7 @@ keeps ~10%, health checks 0%), so span-derived counts are not request counts. Th
 metrics serve the Jaeger Monitor tab and trace-to-metrics links.
 
 Pure module: no Pulumi import. Validation errors (SpecError) name the key inside the spec, e.g.
-`batchTimeout`; stacks/settings.py adds where the spec sits in the stack file.
+`batchTimeout`; plan/settings.py adds where the spec sits in the stack file.
 """
 
 from __future__ import annotations
@@ -322,7 +322,7 @@ def otel_collector_config(
         raise AssertionError(
             f"jaeger_otlp_endpoint: {jaeger_otlp_endpoint!r} must be host:port (OTLP gRPC, no scheme)"
         )
-    # cors_origins were checked by validate_cors_origins in settings validation (stacks/settings.py).
+    # cors_origins were checked by validate_cors_origins in settings validation (plan/settings.py).
     receivers = {
         # Ref: https://github.com/open-telemetry/opentelemetry-collector/blob/main/receiver/otlpreceiver/README.md
         "otlp": {

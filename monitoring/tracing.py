@@ -19,7 +19,7 @@ Facts from provider.go that shape this module:
 - a service's own probabilistic `param` becomes its per-operation default probability.
 
 Pure module: no Pulumi import. Validation errors (SpecError) name the key inside the spec,
-e.g. `overrides[0].probability`; stacks/settings.py adds where the spec sits in the stack file.
+e.g. `overrides[0].probability`; plan/settings.py adds where the spec sits in the stack file.
 """
 
 from __future__ import annotations
@@ -232,7 +232,7 @@ def jaeger_user_config(
     """
     if not es_url.startswith("https://"):
         raise AssertionError(f"es_url: {es_url!r} must be https:// (ECK serves TLS)")
-    # index_prefix is validated with the settings (stacks/settings.py JaegerSettings.index_prefix).
+    # index_prefix is validated with the settings (plan/settings.py JaegerSettings.index_prefix).
     # One primary shard per daily index: Jaeger writes four index types a day, five shards each by
     # default would be hundreds of shards a month on a small cluster.
     index_options = {"shards": 1, "replicas": replicas}

@@ -18,56 +18,15 @@ import pydantic
 from pulumi.runtime import config as runtime_config
 
 from monitoring.errors import SpecError
-from monitoring.severity import ReceiverKind
-from stacks.settings import StackSettings, stack_file_key
+from plan import Plan, PlanError, build_plan
+from plan.secrets import all_secrets, required_secrets
+from plan.settings import StackSettings, stack_file_key
 
 PROJECT = "terrafusion-monitoring"
 
 
 class ConfigError(pulumi.RunError):
     """A stack config problem; Pulumi prints RunError messages without a traceback."""
-
-
-@dataclass(frozen=True)
-class SecretKey:
-    """A secret config key: when the program needs it, and how to set it."""
-
-    key: str
-    description: str
-
-
-# Every secret the program may read. `required_secrets(settings)` says which a stack needs.
-OBJECT_STORAGE_SECRETS = {
-    "S3": (
-        SecretKey("objectStorageAccessKey", "S3 access key id for the Thanos bucket"),
-        SecretKey("objectStorageSecretKey", "S3 secret access key for the Thanos bucket"),
-    ),
-    "GCS": (SecretKey("objectStorageServiceAccount", "GCS service account JSON key for the Thanos bucket"),),
-    "AZURE": (SecretKey("objectStorageAccountKey", "Azure storage account key for the Thanos container"),),
-}
-GRAFANA_DATABASE_PASSWORD = SecretKey("grafanaDatabasePassword", "password of grafana.database.user")
-POSTGRES_DSN = SecretKey(
-    "postgresDsn", "DSN of the application database, postgresql://user:password@host:5432/db?sslmode=require"
-)
-# One secret per enabled alert receiver (alerting.receivers.<kind>.enabled: true).
-RECEIVER_SECRETS = {
-    ReceiverKind.PAGERDUTY: SecretKey("pagerdutyRoutingKey", "PagerDuty Events API v2 routing key"),
-    ReceiverKind.SLACK: SecretKey("slackWebhookUrl", "Slack incoming webhook URL"),
-    ReceiverKind.EMAIL: SecretKey("smtpPassword", "SMTP password of alerting.receivers.email.authUsername"),
-    ReceiverKind.TICKET: SecretKey("ticketWebhookToken", "bearer token of the ticket webhook"),
-}
-
-
-def required_secrets(settings: StackSettings) -> tuple[SecretKey, ...]:
-    """The secret keys this stack cannot deploy without, derived from its plain settings."""
-    needed = list(OBJECT_STORAGE_SECRETS[settings.object_storage.type])
-    if settings.grafana.database is not None:
-        needed.append(GRAFANA_DATABASE_PASSWORD)
-    if settings.exporters.postgres.enabled:
-        needed.append(POSTGRES_DSN)
-    enabled = settings.alerting.receivers.enabled_kinds()
-    needed += [secret for kind, secret in RECEIVER_SECRETS.items() if kind in enabled]
-    return tuple(needed)
 
 
 @dataclass(frozen=True)
@@ -81,13 +40,6 @@ class StackSecrets:
 
     def get(self, key: str) -> pulumi.Output[str] | None:
         return self.values.get(key)
-
-
-def all_secrets() -> tuple[SecretKey, ...]:
-    """Every secret key the program may read, each once (docs/configuration.md lists them)."""
-    secrets = [s for group in OBJECT_STORAGE_SECRETS.values() for s in group]
-    secrets += [GRAFANA_DATABASE_PASSWORD, POSTGRES_DSN, *RECEIVER_SECRETS.values()]
-    return tuple(secrets)
 
 
 def _secret_key_names() -> set[str]:
@@ -150,8 +102,8 @@ def parse_settings(raw: Mapping[str, Any]) -> StackSettings:
     return _validated(key)
 
 
-# Validation builds every rule file and dashboard to check its window (stacks/settings.py
-# window_problems), so the same settings are validated once per process: StackSettings is frozen.
+# The same settings are validated once per process (StackSettings is frozen): the mock harness
+# parses a stack twice per run (required secrets, then the program), tests many times.
 @functools.lru_cache(maxsize=32)
 def _validated(raw_json: str) -> StackSettings:
     return _validate(json.loads(raw_json))
@@ -183,6 +135,31 @@ def load_settings(config: pulumi.Config | None = None) -> StackSettings:
             # Scalars such as `environment: dev` are not JSON; take them as strings.
             raw[key] = config.get(key)
     return parse_settings(raw)
+
+
+def plan_stack(settings: StackSettings) -> Plan:
+    """The stack's plan (plan/__init__.py); what it cannot be built from is a ConfigError, one line
+    per problem with its key, like a settings error: raised before any resource exists."""
+    try:
+        key = settings.model_dump_json()
+        if (plan := _PLANS.get(key)) is None:
+            plan = build_plan(settings)
+            if len(_PLANS) >= 32:
+                _PLANS.pop(next(iter(_PLANS)))
+            _PLANS[key] = plan
+        return plan
+    except PlanError as error:
+        raise ConfigError("\n".join(f"{PROJECT}:{problem}" for problem in error.problems)) from None
+
+
+# One plan per settings value and process, like `_validated` (the plan is immutable data); keyed by
+# the settings' JSON, since a model holding dicts (extraValues) has no hash.
+_PLANS: dict[str, Plan] = {}
+
+
+def parse_plan(raw: Mapping[str, Any]) -> Plan:
+    """Validate raw config and plan it: every error a stack file can have, before any resource."""
+    return plan_stack(parse_settings(raw))
 
 
 def load_secrets(settings: StackSettings, config: pulumi.Config | None = None) -> StackSecrets:

@@ -19,7 +19,7 @@ def _am_spec(run):
 
 def test_every_rule_file_is_a_prometheus_rule_in_the_namespace(dev):
     rules = dev.of_type(RULE_TYPE)
-    files = dev.result.platform.alert_rules.rule_files
+    files = dev.result.plan.alerting.rule_files
     # A file whose long-window groups the Thanos Ruler evaluates is two PrometheusRules
     # (tests/test_windows.py); every group is deployed exactly once.
     assert len(rules) >= len(files) >= 8
@@ -57,7 +57,7 @@ def test_receiver_credentials_are_secret_and_keyed_for_the_config(prod):
 
 
 def test_routing_config_reads_credentials_from_the_mounted_files(prod):
-    config = yaml.safe_load(prod.result.platform.alertmanager_config_yaml)
+    config = yaml.safe_load(prod.result.plan.alerting.alertmanager_config_yaml)
     files = [
         c.get("routing_key_file") or c.get("api_url_file") or c.get("auth_password_file")
         for r in config["receivers"]
@@ -69,14 +69,14 @@ def test_routing_config_reads_credentials_from_the_mounted_files(prod):
 
 
 def test_routing_config_holds_no_credential(prod):
-    text = prod.result.platform.alertmanager_config_yaml
+    text = prod.result.plan.alerting.alertmanager_config_yaml
     for key in ("pagerdutyRoutingKey", "slackWebhookUrl", "smtpPassword", "ticketWebhookToken"):
         assert placeholder_secret(key) not in text
 
 
 def test_stack_without_receivers_warns_and_routes_to_null(dev):
     assert any("no receiver is enabled" in w for w in dev.warnings)
-    config = yaml.safe_load(dev.result.platform.alertmanager_config_yaml)
+    config = yaml.safe_load(dev.result.plan.alerting.alertmanager_config_yaml)
     assert config["route"]["receiver"] == "null"
     assert dev.one("kubernetes:core/v1:Secret", "terrafusion-alerting-receivers").plain_inputs.get("stringData", {}) == {}
 

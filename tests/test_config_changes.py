@@ -20,13 +20,14 @@ from typing import Any, Callable
 
 import pytest
 
-import components.alerting
 import components.fluent_bit
 import components.influxdb
 import components.tracing
+import plan.alerting
+import stacks.config
 from components.chart import patch_objects
 from components.rollout import DIGEST_KEY, SELF_RELOADING, ObjectRef, hmac_digest
-from components.versions import ALL_CHARTS
+from plan.versions import ALL_CHARTS
 from tools import cluster_checks, helm
 from tools.mockrun import GENERATED_TYPES, StackRun, is_secret, read_stack_file, set_path, unwrap
 
@@ -147,8 +148,8 @@ CONFIG_CHANGES = (
     Change("logs.families (the node pipeline, the lifecycle requests)", {"logs.families.app.deleteAfter": "31d"}),
     Change("jaeger sampling (the strategies ConfigMap)", {"jaeger.sampling.defaultProbability": 0.5}),
     Change("node pipeline (code)", {}, patch=_append_to(components.fluent_bit, "fluentbit_config", "\n# changed\n")),
-    Change("Alertmanager routing (code)", {}, patch=_append_to(components.alerting, "alertmanager_config_yaml", "\n# changed\n")),
-    Change("Thanos Ruler's Alertmanagers (code)", {}, patch=_append_to(components.alerting, "ruler_alertmanagers_yaml", "\n# changed\n")),
+    Change("Alertmanager routing (code)", {}, patch=_append_to(plan.alerting, "alertmanager_config_yaml", "\n# changed\n")),
+    Change("Thanos Ruler's Alertmanagers (code)", {}, patch=_append_to(plan.alerting, "ruler_alertmanagers_yaml", "\n# changed\n")),
     Change("events pipeline (code)", {}, patch=_append_to(components.fluent_bit, "fluentbit_events_config", "\n# changed\n")),
     Change("schema Job script (code)", {}, patch=_append_to(components.influxdb, "apply_script", "\n# changed\n")),
     Change("trace retention script (code)", {}, patch=_append_to(components.tracing, "trace_index_cleanup_script", "\n# changed\n")),
@@ -160,6 +161,8 @@ def _run(stack: str, change: Change, monkeypatch: pytest.MonkeyPatch) -> StackRu
     with monkeypatch.context() as mp:
         if change.patch:
             change.patch(mp)
+            # A code change: the plans built so far were built by the code as it was.
+            mp.setattr(stacks.config, "_PLANS", {})
         return StackRun(stack, overrides=change.overrides, rotate=change.rotate).execute()
 
 

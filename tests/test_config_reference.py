@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from tests.helpers import ROOT
 from monitoring import yaml_text
 from stacks.config import PROJECT, SECRET_KEYS, parse_settings
-from stacks.settings import StackSettings
+from plan.settings import StackSettings
 from tools import config_reference
 from tools.mockrun import known_stacks, read_stack_file
 

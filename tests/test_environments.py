@@ -15,11 +15,11 @@ import pytest
 
 from monitoring.environments import ENVIRONMENTS, POLICIES, EnvironmentPolicy, MinimumReplicas
 from stacks.config import PROJECT, ConfigError, parse_settings
-from stacks.settings import StackSettings
+from plan.settings import StackSettings
 from tools.mockrun import ROOT, StackRun, _is_secure, read_stack_file, run_stack, set_path
 
 TABLE = Path("monitoring/environments.py")
-CODE = ("components", "monitoring", "stacks")
+CODE = ("components", "monitoring", "plan", "stacks")
 
 
 def _sources() -> dict[Path, ast.Module]:

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import pytest
 
 from components.chart import deep_merge
-from components.versions import ALL_CHARTS
+from plan.versions import ALL_CHARTS
 from stacks.config import PROJECT, ConfigError, parse_settings
 from tests.helpers import ROOT
 from tools import helm, render

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from components.versions import GRAFANA
+from plan.versions import GRAFANA
 from monitoring.datasources import ALERTMANAGER_UID, THANOS_UID
 from tools.mockrun import is_secret
 
@@ -95,7 +95,7 @@ def test_teams_from_stack_config_exist(prod):
 
 def _grafana_deployment(run):
     from tools import helm
-    from components.versions import GRAFANA as REF
+    from plan.versions import GRAFANA as REF
 
     inputs = run.chart("grafana").plain_inputs
     release = helm.Release(name=inputs["name"], ref=REF, namespace=inputs["namespace"], values=inputs["values"])

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from components.versions import INFLUXDB_IMAGE_TAG
+from plan.versions import INFLUXDB_IMAGE_TAG
 from monitoring.datasources import INFLUXDB_TRENDS_UID
 from monitoring.influxdb import build_influxql, schema_job_name
 from stacks.config import ConfigError

@@ -1,6 +1,6 @@
 """The layers, from the import statements (function-level and TYPE_CHECKING ones included):
 monitoring/ is pure (no Pulumi, no components, stacks or tools) and does not spell stack-file keys
-(its specs name keys relative to themselves; stacks/settings.py adds the prefix), and no project
+(its specs name keys relative to themselves; plan/settings.py adds the prefix), and no project
 module imports itself back through others."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ import ast
 import re
 from pathlib import Path
 
-from stacks.settings import StackSettings
+from plan.settings import StackSettings
 from tools.mockrun import ROOT
 
-PACKAGES = ("components", "monitoring", "stacks", "tools")
+PACKAGES = ("components", "monitoring", "plan", "stacks", "tools")
 FORBIDDEN_IN_MONITORING = ("pulumi", "pulumi_kubernetes", "pulumi_random", "pulumi_tls", "pulumiverse_grafana",
-                           "components", "stacks", "tools")
+                           "components", "plan", "stacks", "tools")
 # Keyword arguments whose strings are prose for people (what a producer is, how to deploy it), not
 # keys a message is built from.
 PROSE_KEYWORDS = {"description", "how_to_deploy"}
@@ -166,7 +166,7 @@ def test_monitoring_spells_no_stack_file_key():
         for path in sorted((ROOT / "monitoring").rglob("*.py"))
         if (spelled := _spelled_keys(ast.parse(path.read_text()), pattern))
     }
-    assert found == {}, "monitoring/ names keys relative to its specs; stacks/settings.py adds the prefix"
+    assert found == {}, "monitoring/ names keys relative to its specs; plan/settings.py adds the prefix"
 
 
 def test_the_key_check_finds_a_spelled_key():

@@ -10,7 +10,8 @@ import jsonschema
 import pytest
 import yaml
 
-from components.elasticsearch import CA_SECRET, EXPORTER_USER, FLUENT_BIT_USER, GRAFANA_USER, JAEGER_USER, es_roles
+from components.elasticsearch import es_roles
+from plan.elasticsearch import CA_SECRET, EXPORTER_USER, FLUENT_BIT_USER, GRAFANA_USER, JAEGER_USER
 from monitoring.datasources import ELASTICSEARCH_LOGS_UID, JAEGER_UID, THANOS_UID
 from monitoring.logs import LogFamily, es_requests_hash
 from monitoring.tracing import sampling_strategies_schema

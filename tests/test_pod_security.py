@@ -24,11 +24,11 @@ from tests.pod_security_evaluator import (
     pod_templates,
 )
 
-from components import security
-from components.elasticsearch import CA_SECRET, FLUENT_BIT_USER, MAX_MAP_COUNT, MAX_MAP_COUNT_DAEMONSET
+from plan import pod_security as security
+from plan.elasticsearch import CA_SECRET, FLUENT_BIT_USER, MAX_MAP_COUNT, MAX_MAP_COUNT_DAEMONSET
 from components.fluent_bit import NODE_FULLNAME
 from stacks.config import ConfigError
-from stacks.settings import AGENTS_NAMESPACE_SUFFIX
+from plan.settings import AGENTS_NAMESPACE_SUFFIX
 from tools import helm
 
 STACKS = ("dev", "prod")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from components.prometheus_stack import REPLICA_LABEL
-from components.versions import KUBE_PROMETHEUS_STACK, THANOS_IMAGE_TAG
+from plan.versions import KUBE_PROMETHEUS_STACK, THANOS_IMAGE_TAG
 
 
 def _values(run):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from monitoring.durations import parse_duration
-from stacks import units
+from plan import units
 from stacks.config import ConfigError
 from tools.mockrun import DELETE, run_stack
 

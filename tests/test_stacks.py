@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.versions import ALL_CHARTS
+from plan.versions import ALL_CHARTS
 from tools.mockrun import placeholder_secret, redact
 
 CHART_TYPE = "kubernetes:helm.sh/v4:Chart"

@@ -9,10 +9,10 @@ from components.prometheus_stack import (
     THANOS_RULER_REPLICA_LABEL,
     THANOS_SIDECAR_SERVICE,
 )
-from components.versions import THANOS, THANOS_IMAGE_TAG
+from plan.versions import THANOS, THANOS_IMAGE_TAG
 from monitoring.durations import parse_duration
 from monitoring.windows import QUERY_AUTO_DOWNSAMPLING
-from stacks.settings import DOWNSAMPLE_1H_AFTER_SECONDS, DOWNSAMPLE_5M_AFTER_SECONDS
+from plan.settings import DOWNSAMPLE_1H_AFTER_SECONDS, DOWNSAMPLE_5M_AFTER_SECONDS
 
 
 def _values(run):

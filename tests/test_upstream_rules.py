@@ -21,7 +21,7 @@ import pytest
 import yaml
 from tests.helpers import engine_params, require_engine, wait_until
 
-from components.versions import KUBE_PROMETHEUS_STACK
+from plan.versions import KUBE_PROMETHEUS_STACK
 from monitoring import upstream_rules as ur
 from monitoring.alertmanager import WATCHDOG_ALERT
 from monitoring.severity import UPSTREAM_SEVERITY, Severity, expected_receivers

@@ -1,4 +1,4 @@
-"""components/versions.py: every pin is one line Renovate can bump, and each image tag agrees with its
+"""plan/versions.py: every pin is one line Renovate can bump, and each image tag agrees with its
 chart's appVersion where it must.
 
 The Renovate check runs renovate.json's own regex with a JavaScript engine (node; Renovate matches
@@ -20,8 +20,8 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from components import versions
-from components.versions import (
+from plan import versions
+from plan.versions import (
     ECK_OPERATOR,
     GRAFANA,
     INFLUXDB,
@@ -33,7 +33,7 @@ from components.versions import (
 from tests.helpers import ROOT, require_tool
 from tools import helm
 
-VERSIONS_PY = ROOT / "components" / "versions.py"
+VERSIONS_PY = ROOT / "plan" / "versions.py"
 
 # Each matchString compiled as Renovate compiles it (flag `g`, every match of the whole file).
 # Ref: renovatebot/renovate lib/modules/manager/custom/regex/strategies.ts handleAny (regEx(matchString, 'g'))
@@ -136,7 +136,7 @@ def test_renovate_regex_stays_within_re2():
     # RE2 has no lookaround and no backreferences. Ref: https://github.com/google/re2/wiki/Syntax
     config = json.loads((ROOT / "renovate.json").read_text())
     for manager in config["customManagers"]:
-        assert manager["managerFilePatterns"] == ["/^components/versions\\.py$/"]
+        assert manager["managerFilePatterns"] == ["/^plan/versions\\.py$/"]
         for source in manager["matchStrings"]:
             for construct in ("(?=", "(?!", "(?<=", "(?<!", "\\1"):
                 assert construct not in source, construct

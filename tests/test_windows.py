@@ -1,15 +1,17 @@
 """Every window has its data: each rule is evaluated where its whole range exists (Prometheus or the
 Thanos Ruler), each panel reads a tier that keeps its whole range, and a stack that breaks either
-is rejected before any resource exists (monitoring/windows.py, stacks/settings.py)."""
+is rejected before any resource exists (monitoring/windows.py, plan/settings.py)."""
 
 from __future__ import annotations
+
+import json
 
 import copy
 
 import pytest
 import yaml
 
-from components.alerting import RULER_ALERTMANAGERS_KEY, RULER_ALERTMANAGERS_SECRET
+from plan.alerting import RULER_ALERTMANAGERS_KEY, RULER_ALERTMANAGERS_SECRET
 from components.prometheus_stack import THANOS_RULER_NAME
 from components.thanos import QUERY_SERVICE
 from monitoring import windows
@@ -18,7 +20,7 @@ from monitoring.dashboards import build_dashboards
 from monitoring.durations import parse_duration
 from monitoring.influxdb import ONE_HOUR_POLICY, RAW_POLICY
 from stacks.config import ConfigError
-from stacks.settings import retentions, window_problems
+from plan.settings import retentions
 from tools.cluster_checks import selector_matches
 from tools.mockrun import run_stack
 
@@ -81,8 +83,8 @@ def test_a_rule_reading_a_recorded_series_inherits_its_window():
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_ruler_groups_are_recording_only_and_longer_than_local_retention(stack, dev, prod):
     run = {"dev": dev, "prod": prod}[stack]
-    local = windows.usable(parse_duration(run.result.platform.settings.prometheus.retention))
-    by_name = {w.name: w for w in windows.rule_windows(run.result.platform.alert_rules.rule_files)}
+    local = windows.usable(parse_duration(run.result.plan.settings.prometheus.retention))
+    by_name = {w.name: w for w in windows.rule_windows(run.result.plan.alerting.rule_files)}
     ruler = [r for r in run.of_type(RULE_TYPE) if r.plain_inputs["metadata"]["labels"].get(windows.EVALUATOR_LABEL)]
     assert ruler, "no group is evaluated by the Thanos Ruler"
     for rule in ruler:
@@ -104,7 +106,7 @@ def test_prod_keeps_the_7d_budget_in_prometheus_and_moves_the_30d_budgets(prod):
 
 def test_every_group_is_deployed_once(prod):
     deployed = [g["name"] for r in prod.of_type(RULE_TYPE) for g in r.plain_inputs["spec"]["groups"]]
-    built = [g["name"] for f in prod.result.platform.alert_rules.rule_files.values() for g in f["groups"]]
+    built = [g["name"] for f in prod.result.plan.alerting.rule_files.values() for g in f["groups"]]
     assert sorted(deployed) == sorted(built)
 
 
@@ -136,7 +138,9 @@ def test_ruler_writes_the_stack_labels_reads_thanos_query_and_alerts_alertmanage
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_real_stacks_keep_every_window(stack, dev, prod):
-    assert window_problems({"dev": dev, "prod": prod}[stack].result.platform.settings) == []
+    plan = {"dev": dev, "prod": prod}[stack].result.plan
+    dashboards = [(d.title, d.model) for d in plan.dashboards]
+    assert windows.check_windows(plan.alerting.rule_files, dashboards, retentions(plan.settings)) == []
 
 
 def test_prometheus_retention_shorter_than_an_alert_window_is_rejected():
@@ -187,7 +191,7 @@ def _panel(dashboards, title: str) -> dict:
 
 
 def _prod_retentions(prod):
-    return retentions(prod.result.platform.settings)
+    return retentions(prod.result.plan.settings)
 
 
 def test_a_long_panel_without_a_downsampled_step_is_rejected(prod):
@@ -228,6 +232,15 @@ def test_influxql_retention_policy_of_the_from_clause(query, policy):
     assert windows.influx_retention_policy(query) == policy
 
 
-def test_rule_files_are_the_ones_validated(prod):
-    # The validator builds the rules as the program deploys them: same groups, same order.
-    assert build_rule_files(prod.result.platform.settings.alerting_spec) == prod.result.platform.alert_rules.rule_files
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_window_check_sees_exactly_what_is_deployed(stack, dev, prod):
+    # build_plan checks the plan's rule files and dashboards; the program deploys those same objects
+    # (dev leaves out the rules and panels of producers it does not deploy: checked as left out).
+    run = {"dev": dev, "prod": prod}[stack]
+    deployed_rules = sorted(
+        json.dumps(g, sort_keys=True) for r in run.of_type(RULE_TYPE) for g in r.plain_inputs["spec"]["groups"]
+    )
+    planned_rules = sorted(json.dumps(g, sort_keys=True) for f in run.result.plan.alerting.rule_files.values() for g in f["groups"])
+    assert deployed_rules == planned_rules
+    deployed_dashboards = [json.loads(r.plain_inputs["configJson"]) for r in run.of_type("grafana:oss/dashboard:Dashboard")]
+    assert {d["uid"]: d for d in deployed_dashboards} == {d.model["uid"]: d.model for d in run.result.plan.dashboards}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from components.versions import ALL_CHARTS
+from plan.versions import ALL_CHARTS
 from tools import cluster_checks, engines, helm, security_scan
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from components.versions import ChartRef
+from plan.versions import ChartRef
 from monitoring import yaml_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -294,7 +294,7 @@ def _with_namespace(obj: dict[str, Any], namespace: str) -> dict[str, Any]:
 
 def pull(into: Path = LOCAL_CHARTS) -> list[Path]:
     """`helm pull` of every pinned chart into the cache (for machines that reach the repositories)."""
-    from components.versions import ALL_CHARTS
+    from plan.versions import ALL_CHARTS
 
     into.mkdir(parents=True, exist_ok=True)
     pulled = []

@@ -26,7 +26,8 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from monitoring import yaml_text
-from stacks.config import PROJECT, ConfigError, parse_settings, required_secrets
+from plan.secrets import required_secrets
+from stacks.config import PROJECT, ConfigError, parse_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 REDACTED = "[secret]"

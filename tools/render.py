@@ -12,19 +12,23 @@ output (tools/checks.py) and exits non-zero on any error.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import enum
 import json
 import re
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
+
+import pydantic
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from components.chart import patch_objects  # noqa: E402
-from components.versions import ALL_CHARTS  # noqa: E402
+from plan.versions import ALL_CHARTS  # noqa: E402
 from monitoring import yaml_text  # noqa: E402
 from stacks.config import ConfigError  # noqa: E402
 from tools import helm, requests  # noqa: E402
@@ -200,7 +204,7 @@ def render(
         raise
     releases = chart_releases(run)
     chart_objects = template_charts(releases, jobs) if jobs else {}
-    settings_nodes = run.result.platform.settings.cluster.nodes
+    settings_nodes = run.result.plan.settings.cluster.nodes
     out = out_root / stack
     if out.exists():
         shutil.rmtree(out)
@@ -217,6 +221,7 @@ def render(
         for r in run.resources
     ]
     _dump_json(out / "resources.json", resources)
+    _dump_json(out / "plan.json", plain(run.result.plan))
 
     program_objects = [_manifest(r) for r in run.resources if _is_kubernetes_object(r)]
     _write_objects(out / "manifests", program_objects)
@@ -264,6 +269,24 @@ def render(
     return out, summary
 
 
+def plain(value: Any) -> Any:
+    """The plan as JSON data: dataclasses and settings models as objects (stack-file spelling),
+    tuples as lists; the settings are left out (the stack file is their source, and every part the
+    platform deploys is in the slices)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name != "settings"}
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, frozenset, set)):
+        items = [plain(v) for v in value]
+        return sorted(items, key=json.dumps) if isinstance(value, (frozenset, set)) else items
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
 # Every Kubernetes object of a render directory (the function lives with the YAML parser).
 read_objects = helm.read_objects
 
@@ -300,7 +323,7 @@ def _write_alerting(run: StackRun, out: Path) -> None:
     # tests/test_stacks.py pins that), so it is written verbatim for amtool and for review.
     path = out / "alertmanager" / "alertmanager.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(run.result.platform.alertmanager_config_yaml)
+    path.write_text(run.result.plan.alerting.alertmanager_config_yaml)
 
 
 def _write_chart_rules(chart_objects: dict[str, list[dict[str, Any]]], out: Path) -> None:

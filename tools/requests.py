@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping
 
-from stacks import units
+from plan import units
 
 Resources = tuple[Decimal, Decimal]  # (cpu cores, memory bytes)
 ZERO: Resources = (Decimal(0), Decimal(0))

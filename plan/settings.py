@@ -32,7 +32,7 @@ from monitoring.models import SpecModel
 from monitoring.otel import OtelCollectorSpec, validate_cors_origins
 from monitoring.tracing import SamplingSpec
 from monitoring.durations import parse_duration
-from stacks import units
+from plan import units
 
 # Thanos downsamples raw blocks to 5m resolution once they are 40h old, and 5m blocks to 1h once they
 # are 10d old; retention shorter than that deletes data before it can be downsampled.
@@ -859,14 +859,6 @@ class StackSettings(Model):
         return value
 
     @model_validator(mode="after")
-    def _every_window_has_its_data(self) -> StackSettings:
-        # Every rule and panel against the data its engine keeps (monitoring/windows.py); the first
-        # problem names its retention key, e.g. "prometheus.retention: 2d is shorter than ...".
-        if problems := window_problems(self):
-            raise ValueError(problems[0])
-        return self
-
-    @model_validator(mode="after")
     def _meets_its_environment_policy(self) -> StackSettings:
         policy = self.policy
         least = policy.minimum_replicas
@@ -937,14 +929,3 @@ def retentions(settings: StackSettings) -> windows.Retentions:
             "influx": key,
         },
     )
-
-
-def window_problems(settings: StackSettings) -> list[str]:
-    """The stack's rules and dashboards, built as the program deploys them, against its retentions."""
-    from monitoring.alert_rules import build_rule_files
-    from monitoring.dashboards import build_dashboards
-    from monitoring.slo import effective_slos
-
-    spec = settings.alerting_spec
-    dashboards = [(d.title, d.model) for d in build_dashboards(settings.environment, slos=effective_slos(spec))]
-    return windows.check_windows(build_rule_files(spec), dashboards, retentions(settings))

@@ -1,0 +1,59 @@
+"""The secret config keys of a stack: which the program may read, which a stack needs, and what
+each is for. Plain facts of the stack file, so the plan can say which secret each part of the
+platform takes; stacks/config.py reads the values, as secret Outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from monitoring.severity import ReceiverKind
+from plan.settings import StackSettings
+
+
+@dataclass(frozen=True)
+class SecretKey:
+    """A secret config key: when the program needs it, and how to set it."""
+
+    key: str
+    description: str
+
+
+# Every secret the program may read. `required_secrets(settings)` says which a stack needs.
+OBJECT_STORAGE_SECRETS = {
+    "S3": (
+        SecretKey("objectStorageAccessKey", "S3 access key id for the Thanos bucket"),
+        SecretKey("objectStorageSecretKey", "S3 secret access key for the Thanos bucket"),
+    ),
+    "GCS": (SecretKey("objectStorageServiceAccount", "GCS service account JSON key for the Thanos bucket"),),
+    "AZURE": (SecretKey("objectStorageAccountKey", "Azure storage account key for the Thanos container"),),
+}
+GRAFANA_DATABASE_PASSWORD = SecretKey("grafanaDatabasePassword", "password of grafana.database.user")
+POSTGRES_DSN = SecretKey(
+    "postgresDsn", "DSN of the application database, postgresql://user:password@host:5432/db?sslmode=require"
+)
+# One secret per enabled alert receiver (alerting.receivers.<kind>.enabled: true).
+RECEIVER_SECRETS = {
+    ReceiverKind.PAGERDUTY: SecretKey("pagerdutyRoutingKey", "PagerDuty Events API v2 routing key"),
+    ReceiverKind.SLACK: SecretKey("slackWebhookUrl", "Slack incoming webhook URL"),
+    ReceiverKind.EMAIL: SecretKey("smtpPassword", "SMTP password of alerting.receivers.email.authUsername"),
+    ReceiverKind.TICKET: SecretKey("ticketWebhookToken", "bearer token of the ticket webhook"),
+}
+
+
+def required_secrets(settings: StackSettings) -> tuple[SecretKey, ...]:
+    """The secret keys this stack cannot deploy without, derived from its plain settings."""
+    needed = list(OBJECT_STORAGE_SECRETS[settings.object_storage.type])
+    if settings.grafana.database is not None:
+        needed.append(GRAFANA_DATABASE_PASSWORD)
+    if settings.exporters.postgres.enabled:
+        needed.append(POSTGRES_DSN)
+    enabled = settings.alerting.receivers.enabled_kinds()
+    needed += [secret for kind, secret in RECEIVER_SECRETS.items() if kind in enabled]
+    return tuple(needed)
+
+
+def all_secrets() -> tuple[SecretKey, ...]:
+    """Every secret key the program may read, each once (docs/configuration.md lists them)."""
+    secrets = [s for group in OBJECT_STORAGE_SECRETS.values() for s in group]
+    secrets += [GRAFANA_DATABASE_PASSWORD, POSTGRES_DSN, *RECEIVER_SECRETS.values()]
+    return tuple(secrets)
