@@ -11,7 +11,7 @@ import pulumi_random as random
 from components import object_storage
 from components.alerting import AlertingConfig, AlertRules
 from plan.elasticsearch import GRAFANA_USER as ES_GRAFANA_USER
-from components.elasticsearch import Elasticsearch, ElasticsearchArgs
+from components.elasticsearch import Elasticsearch
 from components.exporters import (
     ElasticsearchExporter,
     ElasticsearchExporterArgs,
@@ -20,7 +20,7 @@ from components.exporters import (
     Pushgateway,
     PushgatewayArgs,
 )
-from components.fluent_bit import FluentBit, FluentBitArgs
+from components.fluent_bit import FluentBit
 from components.tracing import Tracing, TracingArgs
 from components.trivy_operator import TrivyOperator, TrivyOperatorArgs
 from components.cni import CniMonitors, CniMonitorsArgs
@@ -190,38 +190,21 @@ class MonitoringPlatform(pulumi.ComponentResource):
             ),
         )
         self.elasticsearch = Elasticsearch(
-            f"{name}-elasticsearch",
-            ElasticsearchArgs(
-                namespace=ns_name,
-                storage_class=settings.storage_class,
-                settings=settings.elasticsearch,
-                logs=settings.logs,
-                index_replicas=settings.index_replicas,
-                trace_index_prefix=settings.jaeger.index_prefix,
-                agents_namespace=agents_ns_name,
-                digests=digests,
-            ),
+            f"{name}-elasticsearch", plan.elasticsearch, plan.context, digests,
             opts=pulumi.ResourceOptions.merge(stateful, pulumi.ResourceOptions(depends_on=namespaces)),
-        )
+        )  # fmt: skip
         # Shippers start once the lifecycle Job has put the templates in place, and once the
         # Operator CRDs exist (their charts declare ServiceMonitors).
         after_es = pulumi.ResourceOptions(
             parent=self, depends_on=[self.elasticsearch.lifecycle_job, self.prometheus_stack]
         )
         self.fluent_bit = FluentBit(
-            f"{name}-fluent-bit",
-            FluentBitArgs(
-                namespace=ns_name,
-                node_namespace=agents_ns_name,
-                settings=settings.fluent_bit,
-                logs=settings.logs,
-                digests=digests,
-            ),
+            f"{name}-fluent-bit", plan.fluent_bit, plan.context, digests,
             # The node DaemonSet mounts the CA and user Secret copies of its own namespace.
             opts=pulumi.ResourceOptions.merge(
                 after_es, pulumi.ResourceOptions(depends_on=self.elasticsearch.agents_client_secrets)
             ),
-        )
+        )  # fmt: skip
         self.tracing = Tracing(
             f"{name}-tracing",
             TracingArgs(

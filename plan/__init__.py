@@ -17,6 +17,8 @@ from monitoring.dashboards import BuiltDashboard, build_dashboards
 from monitoring.windows import check_windows
 from plan.alerting import AlertingPlan, alerting_plan
 from plan.context import PlatformContext, platform_context
+from plan.elasticsearch import ElasticsearchPlan, elasticsearch_plan
+from plan.fluent_bit import FluentBitPlan, fluent_bit_plan
 from plan.secrets import SecretKey, required_secrets
 from plan.settings import StackSettings, retentions
 
@@ -38,6 +40,8 @@ class Plan:
     # The secret config keys the stack reads (their values never enter the plan).
     secrets: tuple[SecretKey, ...]
     alerting: AlertingPlan
+    elasticsearch: ElasticsearchPlan
+    fluent_bit: FluentBitPlan
     dashboards: tuple[BuiltDashboard, ...]
     # What the stack will not measure or notify: logged by the program, before any resource.
     warnings: tuple[str, ...]
@@ -61,11 +65,14 @@ def build_plan(settings: StackSettings, name: str = PLATFORM_NAME) -> Plan:
     warnings = []
     if receivers := missing_receivers_warning(alerting.spec, "alerting"):
         warnings.append(receivers)
+    elasticsearch = elasticsearch_plan(settings, context)
     return Plan(
         settings=settings,
         context=context,
         secrets=required_secrets(settings),
         alerting=alerting,
+        elasticsearch=elasticsearch,
+        fluent_bit=fluent_bit_plan(settings, context, elasticsearch.http),
         dashboards=dashboards,
         warnings=tuple(warnings),
     )

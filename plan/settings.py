@@ -608,7 +608,7 @@ class JaegerSettings(Model):
     @classmethod
     def _apart_from_the_logs(cls, value: str) -> str:
         # Jaeger's indices are `<prefix>-jaeger-span-<day>`; inside `logs-*` they would be read as logs
-        # by the logs datasource and writable by Fluent Bit's role (components/elasticsearch.py es_roles).
+        # by the logs datasource and writable by Fluent Bit's role (plan/elasticsearch.py es_roles).
         if fnmatch.fnmatchcase(f"{value}-jaeger-span-", LOG_INDEX_PATTERN):
             raise ValueError(f"puts the trace indices inside the log indices {LOG_INDEX_PATTERN!r}")
         # Elasticsearch refuses index names over 255 bytes, when Jaeger first writes a span.

@@ -20,10 +20,10 @@ from typing import Any, Callable
 
 import pytest
 
-import components.fluent_bit
 import components.influxdb
 import components.tracing
 import plan.alerting
+import plan.fluent_bit
 import stacks.config
 from components.chart import patch_objects
 from components.rollout import DIGEST_KEY, SELF_RELOADING, ObjectRef, hmac_digest
@@ -147,10 +147,10 @@ CONFIG_CHANGES = (
     Change("grafana.url (grafana.ini)", {"grafana.url": "https://grafana-2.example.com"}),
     Change("logs.families (the node pipeline, the lifecycle requests)", {"logs.families.app.deleteAfter": "31d"}),
     Change("jaeger sampling (the strategies ConfigMap)", {"jaeger.sampling.defaultProbability": 0.5}),
-    Change("node pipeline (code)", {}, patch=_append_to(components.fluent_bit, "fluentbit_config", "\n# changed\n")),
+    Change("node pipeline (code)", {}, patch=_append_to(plan.fluent_bit, "fluentbit_config", "\n# changed\n")),
     Change("Alertmanager routing (code)", {}, patch=_append_to(plan.alerting, "alertmanager_config_yaml", "\n# changed\n")),
     Change("Thanos Ruler's Alertmanagers (code)", {}, patch=_append_to(plan.alerting, "ruler_alertmanagers_yaml", "\n# changed\n")),
-    Change("events pipeline (code)", {}, patch=_append_to(components.fluent_bit, "fluentbit_events_config", "\n# changed\n")),
+    Change("events pipeline (code)", {}, patch=_append_to(plan.fluent_bit, "fluentbit_events_config", "\n# changed\n")),
     Change("schema Job script (code)", {}, patch=_append_to(components.influxdb, "apply_script", "\n# changed\n")),
     Change("trace retention script (code)", {}, patch=_append_to(components.tracing, "trace_index_cleanup_script", "\n# changed\n")),
     Change("InfluxDB server config (code)", {}, patch=_influxdb_config_change),

@@ -132,7 +132,7 @@ def _sampling_default(run: StackRun) -> float:
 def _log_index_replicas(run: StackRun) -> set[int]:
     return {
         body["template"]["settings"]["index.number_of_replicas"]
-        for _, path, body in run.result.platform.elasticsearch.lifecycle_requests
+        for _, path, body in run.result.plan.elasticsearch.lifecycle_requests
         if path.startswith("/_index_template/")
     }
 

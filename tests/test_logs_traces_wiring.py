@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from components.elasticsearch import es_roles
+from plan.elasticsearch import es_roles
 from plan.elasticsearch import CA_SECRET, EXPORTER_USER, FLUENT_BIT_USER, GRAFANA_USER, JAEGER_USER
 from monitoring.datasources import ELASTICSEARCH_LOGS_UID, JAEGER_UID, THANOS_UID
 from monitoring.logs import LogFamily, es_requests_hash
@@ -32,7 +32,7 @@ def _chart_values(run, resource_name):
 
 
 def _node_pipeline(run):
-    return yaml.safe_load(run.result.platform.fluent_bit.node_config)
+    return yaml.safe_load(run.result.plan.fluent_bit.node_config)
 
 
 def test_prod_elasticsearch_has_three_persistent_nodes_on_separate_hosts(prod):
@@ -182,13 +182,13 @@ def test_events_are_collected_by_exactly_one_pod(prod):
     assert node["kind"] == "DaemonSet" and events["kind"] == "Deployment" and events["replicaCount"] == 1
     assert events["rbac"]["eventsAccess"] is True
     node_inputs = [i["name"] for i in _node_pipeline(prod)["pipeline"]["inputs"]]
-    events_inputs = [i["name"] for i in yaml.safe_load(prod.result.platform.fluent_bit.events_config)["pipeline"]["inputs"]]
+    events_inputs = [i["name"] for i in yaml.safe_load(prod.result.plan.fluent_bit.events_config)["pipeline"]["inputs"]]
     assert "kubernetes_events" not in node_inputs and events_inputs == ["kubernetes_events"]
 
 
 def test_no_password_in_any_log_or_trace_config(prod):
-    platform = prod.result.platform
-    texts = [platform.fluent_bit.node_config, platform.fluent_bit.events_config, json.dumps(platform.tracing.jaeger_values)]
+    platform, plan = prod.result.platform, prod.result.plan
+    texts = [plan.fluent_bit.node_config, plan.fluent_bit.events_config, json.dumps(platform.tracing.jaeger_values)]
     for text in texts:
         assert "mock-password" not in text
 

@@ -26,7 +26,7 @@ from tests.pod_security_evaluator import (
 
 from plan import pod_security as security
 from plan.elasticsearch import CA_SECRET, FLUENT_BIT_USER, MAX_MAP_COUNT, MAX_MAP_COUNT_DAEMONSET
-from components.fluent_bit import NODE_FULLNAME
+from plan.fluent_bit import NODE_FULLNAME
 from stacks.config import ConfigError
 from plan.settings import AGENTS_NAMESPACE_SUFFIX
 from tools import helm

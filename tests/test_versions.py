@@ -195,7 +195,7 @@ IMAGE_TAGS: dict[str, Agrees | Differs] = {
     ),
     "CURL_IMAGE": Differs(
         None, "the program's own Jobs (Elasticsearch lifecycle, trace retention): no chart deploys it",
-        "components/elasticsearch.py, components/tracing.py",
+        "plan/elasticsearch.py, components/tracing.py",
     ),
     "MAX_MAP_COUNT_IMAGE": Differs(
         None, "the program's own vm.max_map_count DaemonSet: no chart deploys it",

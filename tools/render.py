@@ -338,15 +338,15 @@ def _write_chart_rules(chart_objects: dict[str, list[dict[str, Any]]], out: Path
 
 def _write_logs_and_traces(run: StackRun, out: Path) -> None:
     platform = run.result.platform
-    for method, path, body in platform.elasticsearch.lifecycle_requests:
+    for method, path, body in run.result.plan.elasticsearch.lifecycle_requests:
         # "/_ilm/policy/terrafusion-logs-audit" -> ilm-policy-terrafusion-logs-audit.json
         name = path.strip("/").replace("_", "").replace("/", "-")
         _dump_json(out / "elasticsearch" / f"{name}.json", {"method": method, "path": path, "body": body})
     (out / "jaeger").mkdir(exist_ok=True)
     (out / "jaeger" / "sampling.json").write_text(platform.tracing.sampling_json)
     (out / "fluent-bit").mkdir(exist_ok=True)
-    (out / "fluent-bit" / "node.yaml").write_text(platform.fluent_bit.node_config)
-    (out / "fluent-bit" / "events.yaml").write_text(platform.fluent_bit.events_config)
+    (out / "fluent-bit" / "node.yaml").write_text(run.result.plan.fluent_bit.node_config)
+    (out / "fluent-bit" / "events.yaml").write_text(run.result.plan.fluent_bit.events_config)
 
 
 def _print_table(out: Path, summary: dict[str, Any]) -> None:
