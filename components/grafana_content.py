@@ -2,37 +2,21 @@
 folder per audience with role-based permissions, and the dashboards.
 
 Every object waits for the Grafana chart (`depends_on`), because the provider can only reach
-Grafana once it runs. Dashboards are built by monitoring/dashboards and refer to datasources only
-by their stable UIDs.
+Grafana once it runs. Teams, folders, permissions and dashboards are the plan's
+(plan/grafana_content.py); dashboards are built by monitoring/dashboards and refer to datasources
+only by their stable UIDs.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import pulumi
 import pulumiverse_grafana as grafana
 
-from monitoring.dashboards import BuiltDashboard, FolderSpec
 from monitoring.datasources import DatasourceSpec
-from plan.settings import GrafanaTeam
-
-
-@dataclass(frozen=True)
-class GrafanaContentArgs:
-    datasources: Sequence[DatasourceSpec]
-    teams: Sequence[GrafanaTeam]
-    # Datasource uid -> secureJsonData (passwords, CA): Outputs, kept secret, encrypted by Grafana.
-    datasource_secure_json: Mapping[str, Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
-    folders: Sequence[FolderSpec] = ()
-    # Folders Grafana's own dashboard provisioning creates (the sidecar provider's folderUid,
-    # components/grafana.py): not created here, only their permissions set.
-    provisioned_folders: Sequence[FolderSpec] = ()
-    # Folder uid -> team name -> View | Edit | Admin: each folder's only permissions.
-    folder_permissions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    dashboards: Sequence[BuiltDashboard] = ()
+from plan.grafana_content import GrafanaContentPlan
 
 
 class GrafanaContent(pulumi.ComponentResource):
@@ -43,7 +27,11 @@ class GrafanaContent(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        args: GrafanaContentArgs,
+        plan: GrafanaContentPlan,
+        # Built by components/platform.py from the other systems' URLs.
+        datasources: Sequence[DatasourceSpec],
+        # Datasource uid -> secureJsonData (passwords, CA): Outputs, kept secret, encrypted by Grafana.
+        datasource_secure_json: Mapping[str, Mapping[str, pulumi.Input[str]]],
         provider: grafana.Provider,
         grafana_ready: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
@@ -63,10 +51,10 @@ class GrafanaContent(pulumi.ComponentResource):
                 username=spec.username,
                 basic_auth_enabled=spec.basic_auth_user is not None or None,
                 basic_auth_username=spec.basic_auth_user,
-                secure_json_data_encoded=_secure_json(args.datasource_secure_json.get(spec.uid)),
+                secure_json_data_encoded=_secure_json(datasource_secure_json.get(spec.uid)),
                 opts=child,
             )
-            for spec in args.datasources
+            for spec in datasources
         }
         self.teams = {
             team.name: grafana.oss.Team(
@@ -76,18 +64,17 @@ class GrafanaContent(pulumi.ComponentResource):
                 members=list(team.members),
                 opts=child,
             )
-            for team in args.teams
+            for team in plan.teams
         }
-        self.folder_permissions = {uid: dict(grants) for uid, grants in args.folder_permissions.items()}
         self.folders = {
             folder.uid: grafana.oss.Folder(f"{name}-folder-{folder.uid}", uid=folder.uid, title=folder.title, opts=child)
-            for folder in args.folders
+            for folder in plan.folders
         }
         # A provisioned folder exists once Grafana runs (its provisioning creates it at start-up,
         # before the first rescan), which is what `grafana_ready` waits for.
-        folder_uids: dict[str, pulumi.Input[str]] = {f.uid: f.uid for f in args.provisioned_folders}
+        folder_uids: dict[str, pulumi.Input[str]] = {f.uid: f.uid for f in plan.provisioned_folders}
         folder_uids |= {uid: folder.uid for uid, folder in self.folders.items()}
-        for folder_uid, grants in sorted(args.folder_permissions.items()):
+        for folder_uid, grants in sorted(plan.folder_permissions.items()):
             # Replaces the folder's whole permission list, which drops Grafana's default
             # Viewer/Editor role grants: only the listed teams (and Grafana admins) get in.
             grafana.oss.FolderPermission(
@@ -107,7 +94,7 @@ class GrafanaContent(pulumi.ComponentResource):
                 overwrite=True,
                 opts=child,
             )
-            for dashboard in args.dashboards
+            for dashboard in plan.dashboards
         }
         self.datasource_uids = pulumi.Output.from_input(sorted(self.datasources))
         self.register_outputs({"datasource_uids": self.datasource_uids})

@@ -22,13 +22,13 @@ from components.exporters import (
 )
 from components.fluent_bit import FluentBit
 from components.tracing import Tracing, TracingArgs
-from components.trivy_operator import TrivyOperator, TrivyOperatorArgs
-from components.cni import CniMonitors, CniMonitorsArgs
+from components.trivy_operator import TrivyOperator
+from components.cni import CniMonitors
 from components.influxdb import READER_USER as INFLUX_READER_USER
 from components.influxdb import declare_service_monitor as influxdb_service_monitor
 from components.influxdb import Influxdb, InfluxdbArgs
-from components.grafana import Grafana, GrafanaArgs
-from components.grafana_content import GrafanaContent, GrafanaContentArgs
+from components.grafana import Grafana
+from components.grafana_content import GrafanaContent
 from components.labels import secret, standard_labels
 from plan.pod_security import namespace_labels
 from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
@@ -37,7 +37,6 @@ from components.thanos import QUERY_SERVICE as THANOS_QUERY_SERVICE
 from components.rollout import ContentDigests
 from components.thanos import Thanos, ThanosArgs
 from plan.versions import BLACKBOX_EXPORTER, POSTGRES_EXPORTER
-from monitoring.dashboards import FOLDER_PERMISSIONS, FOLDERS, PROVISIONED_FOLDERS
 from monitoring.datasources import (
     ELASTICSEARCH_LOGS_UID,
     INFLUXDB_TRENDS_UID,
@@ -49,7 +48,7 @@ from monitoring.datasources import (
 from monitoring.alertmanager import ALERTMANAGER_RECEIVER_SECRET
 from plan import Plan
 from plan.alerting import ALERTMANAGER_CONFIG_SECRET, RULER_ALERTMANAGERS_KEY, RULER_ALERTMANAGERS_SECRET
-from plan.secrets import GRAFANA_DATABASE_PASSWORD, OBJECT_STORAGE_SECRETS, POSTGRES_DSN
+from plan.secrets import OBJECT_STORAGE_SECRETS, POSTGRES_DSN
 
 
 class MonitoringPlatform(pulumi.ComponentResource):
@@ -253,63 +252,43 @@ class MonitoringPlatform(pulumi.ComponentResource):
         # The Security dashboard's producers: the Trivy Operator (optional) and the CNI's metrics.
         self.trivy_operator = (
             TrivyOperator(
-                f"{name}-trivy-operator",
-                TrivyOperatorArgs(namespace=ns_name, settings=settings.security.trivy_operator),
+                f"{name}-trivy-operator", plan.trivy_operator, plan.context,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus_stack]),
-            )
-            if settings.security.trivy_operator.enabled
+            )  # fmt: skip
+            if plan.trivy_operator is not None
             else None
         )
-        if settings.cluster.cni == "cilium":
+        if plan.cni is not None:
             CniMonitors(
-                f"{name}-cni",
-                CniMonitorsArgs(namespace=ns_name),
+                f"{name}-cni", plan.cni, plan.context,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus_stack]),
-            )
-        database_password = (
-            secrets[GRAFANA_DATABASE_PASSWORD.key] if settings.grafana.database is not None else None
-        )
+            )  # fmt: skip
         self.grafana = Grafana(
-            f"{name}-grafana",
-            GrafanaArgs(
-                namespace=ns_name,
-                storage_class=settings.storage_class,
-                settings=settings.grafana,
-                database_password=database_password,
-                digests=digests,
-            ),
+            f"{name}-grafana", plan.grafana, plan.context, secrets, digests,
             opts=pulumi.ResourceOptions.merge(
                 stateful, pulumi.ResourceOptions(depends_on=[namespace, self.prometheus_stack])
             ),
-        )
+        )  # fmt: skip
         self.grafana_content = GrafanaContent(
             f"{name}-grafana-content",
-            GrafanaContentArgs(
-                datasources=[
-                    *metrics_datasources(
-                        thanos_url=self.thanos.query_frontend_url,
-                        alertmanager_url=self.prometheus_stack.alertmanager_url,
-                        scrape_interval=settings.prometheus.scrape_interval,
-                    ),
-                    trends_datasource(
-                        self.influxdb.service_url, settings.influxdb.retention.database, INFLUX_READER_USER
-                    ),
-                    logs_datasource(self.elasticsearch.url, ES_GRAFANA_USER.username),
-                    traces_datasource(self.tracing.jaeger_query_url),
-                ],
-                teams=settings.grafana.teams,
-                datasource_secure_json={
-                    INFLUXDB_TRENDS_UID: {"password": self.influxdb.reader_password},
-                    ELASTICSEARCH_LOGS_UID: {
-                        "basicAuthPassword": self.elasticsearch.user_passwords[ES_GRAFANA_USER.username],
-                        "tlsCACert": self.elasticsearch.ca_pem,
-                    },
+            plan.grafana_content,
+            datasources=[
+                *metrics_datasources(
+                    thanos_url=self.thanos.query_frontend_url,
+                    alertmanager_url=self.prometheus_stack.alertmanager_url,
+                    scrape_interval=settings.prometheus.scrape_interval,
+                ),
+                trends_datasource(self.influxdb.service_url, settings.influxdb.retention.database, INFLUX_READER_USER),
+                logs_datasource(self.elasticsearch.url, ES_GRAFANA_USER.username),
+                traces_datasource(self.tracing.jaeger_query_url),
+            ],
+            datasource_secure_json={
+                INFLUXDB_TRENDS_UID: {"password": self.influxdb.reader_password},
+                ELASTICSEARCH_LOGS_UID: {
+                    "basicAuthPassword": self.elasticsearch.user_passwords[ES_GRAFANA_USER.username],
+                    "tlsCACert": self.elasticsearch.ca_pem,
                 },
-                folders=[f for f in FOLDERS if f not in PROVISIONED_FOLDERS],
-                provisioned_folders=PROVISIONED_FOLDERS,
-                folder_permissions=FOLDER_PERMISSIONS,
-                dashboards=plan.dashboards,
-            ),
+            },
             provider=self.grafana.provider,
             grafana_ready=[self.grafana.chart],
             opts=pulumi.ResourceOptions(parent=self),

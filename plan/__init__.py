@@ -13,14 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from monitoring.alertmanager import missing_receivers_warning
-from monitoring.dashboards import BuiltDashboard, build_dashboards
 from monitoring.windows import check_windows
 from plan.alerting import AlertingPlan, alerting_plan
+from plan.cni import CniPlan, cni_plan
 from plan.context import PlatformContext, platform_context
 from plan.elasticsearch import ElasticsearchPlan, elasticsearch_plan
 from plan.fluent_bit import FluentBitPlan, fluent_bit_plan
+from plan.grafana import GrafanaPlan, grafana_plan
+from plan.grafana_content import GrafanaContentPlan, grafana_content_plan
 from plan.secrets import SecretKey, required_secrets
 from plan.settings import StackSettings, retentions
+from plan.trivy_operator import TrivyOperatorPlan, trivy_operator_plan
 
 PLATFORM_NAME = "terrafusion"
 
@@ -42,7 +45,12 @@ class Plan:
     alerting: AlertingPlan
     elasticsearch: ElasticsearchPlan
     fluent_bit: FluentBitPlan
-    dashboards: tuple[BuiltDashboard, ...]
+    grafana: GrafanaPlan
+    # Teams, folders, permissions and every dashboard the stack deploys.
+    grafana_content: GrafanaContentPlan
+    # None where the stack does not deploy them (security.trivyOperator.enabled, cluster.cni).
+    trivy_operator: TrivyOperatorPlan | None
+    cni: CniPlan | None
     # What the stack will not measure or notify: logged by the program, before any resource.
     warnings: tuple[str, ...]
 
@@ -50,12 +58,11 @@ class Plan:
 def build_plan(settings: StackSettings, name: str = PLATFORM_NAME) -> Plan:
     context = platform_context(settings, name)
     alerting = alerting_plan(settings)
-    dashboards = tuple(
-        build_dashboards(settings.environment, slos=alerting.slos, without=settings.undeployed_producers)
-    )
+    grafana_content = grafana_content_plan(settings, alerting.slos)
     # Every rule and panel the stack deploys, against the data its engine keeps (monitoring/windows.py);
     # each problem names its retention key, e.g. "prometheus.retention: 2d is shorter than ...".
-    problems = check_windows(alerting.rule_files, [(d.title, d.model) for d in dashboards], retentions(settings))
+    dashboards = [(d.title, d.model) for d in grafana_content.dashboards]
+    problems = check_windows(alerting.rule_files, dashboards, retentions(settings))
     if problems:
         # The first problem of each key: one line says what to raise; the rest follow from it.
         first: dict[str, str] = {}
@@ -73,6 +80,9 @@ def build_plan(settings: StackSettings, name: str = PLATFORM_NAME) -> Plan:
         alerting=alerting,
         elasticsearch=elasticsearch,
         fluent_bit=fluent_bit_plan(settings, context, elasticsearch.http),
-        dashboards=dashboards,
+        grafana=grafana_plan(settings),
+        grafana_content=grafana_content,
+        trivy_operator=trivy_operator_plan(settings),
+        cni=cni_plan(settings),
         warnings=tuple(warnings),
     )

@@ -19,7 +19,7 @@ from plan.settings import StackSettings
 raw = yaml.safe_load(open("Pulumi.prod.yaml"))["config"]
 plain = {k.split(":", 1)[1]: v for k, v in raw.items() if not (isinstance(v, dict) and set(v) == {"secure"})}
 plan = build_plan(StackSettings.model_validate(plain))
-assert plan.alerting.rule_parts and plan.dashboards
+assert plan.alerting.rule_parts and plan.grafana_content.dashboards
 print(sorted(m for m in sys.modules if m.split(".")[0].startswith("pulumi")))
 """
 

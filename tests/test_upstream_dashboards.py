@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from components.grafana import SERVICE_ACCOUNT_DIR, SIDECAR_ROLE
+from plan.grafana import SERVICE_ACCOUNT_DIR, SIDECAR_ROLE
 from monitoring.dashboards import (
     FOLDER_PERMISSIONS,
     KUBERNETES,

@@ -173,7 +173,7 @@ IMAGE_TAGS: dict[str, Agrees | Differs] = {
     "GRAFANA_IMAGE_TAG": Agrees(
         GRAFANA, str,
         "grafana 12.11.1 values.yaml image.tag (\"default is the chart appVersion\"); set explicitly because "
-        "the reset-admin-password init container (components/grafana.py) runs the same image",
+        "the reset-admin-password init container (plan/grafana.py) runs the same image",
     ),
     "OTEL_COLLECTOR_IMAGE_TAG": Agrees(
         OTEL_COLLECTOR, str,

@@ -139,7 +139,7 @@ def test_ruler_writes_the_stack_labels_reads_thanos_query_and_alerts_alertmanage
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_real_stacks_keep_every_window(stack, dev, prod):
     plan = {"dev": dev, "prod": prod}[stack].result.plan
-    dashboards = [(d.title, d.model) for d in plan.dashboards]
+    dashboards = [(d.title, d.model) for d in plan.grafana_content.dashboards]
     assert windows.check_windows(plan.alerting.rule_files, dashboards, retentions(plan.settings)) == []
 
 
@@ -243,4 +243,4 @@ def test_the_window_check_sees_exactly_what_is_deployed(stack, dev, prod):
     planned_rules = sorted(json.dumps(g, sort_keys=True) for f in run.result.plan.alerting.rule_files.values() for g in f["groups"])
     assert deployed_rules == planned_rules
     deployed_dashboards = [json.loads(r.plain_inputs["configJson"]) for r in run.of_type("grafana:oss/dashboard:Dashboard")]
-    assert {d["uid"]: d for d in deployed_dashboards} == {d.model["uid"]: d.model for d in run.result.plan.dashboards}
+    assert {d["uid"]: d for d in deployed_dashboards} == {d.model["uid"]: d.model for d in run.result.plan.grafana_content.dashboards}

@@ -304,7 +304,7 @@ def _write_grafana(run: StackRun, out: Path) -> None:
         for r in run.of_type("grafana:oss/dataSource:DataSource")
     ]
     _dump_json(out / "grafana" / "datasources.json", sorted(datasources, key=lambda d: d["uid"]))
-    permissions = run.result.platform.grafana_content.folder_permissions
+    permissions = run.result.plan.grafana_content.folder_permissions
     folders = [
         {**redact(r.inputs), "permissions": permissions.get(r.inputs["uid"], {})}
         for r in run.of_type("grafana:oss/folder:Folder")

@@ -41,7 +41,7 @@ DEVELOPERS = FolderSpec(uid="tf-developers", title="Developers", audience="devel
 SECURITY = FolderSpec(uid="tf-security", title="Security", audience="security")
 SLO = FolderSpec(uid="tf-slo", title="Service level objectives", audience="everyone who owns or reports on an SLO")
 # kube-prometheus-stack's node/pod/namespace/workload dashboards (monitoring/dashboards/upstream.py),
-# loaded by Grafana's dashboard sidecar, whose provisioning creates this folder (components/grafana.py).
+# loaded by Grafana's dashboard sidecar, whose provisioning creates this folder (plan/grafana.py).
 KUBERNETES = FolderSpec(uid="tf-kubernetes", title="Kubernetes", audience="operations and developers")
 
 FOLDERS: tuple[FolderSpec, ...] = (EXECUTIVE, OPERATIONS, DEVELOPERS, SECURITY, SLO, KUBERNETES)

@@ -5,7 +5,7 @@ networking, volumes, node-exporter USE) are the kubernetes-mixin and node-export
 the chart ships. Nothing of them is in this repository: the chart renders them as ConfigMaps
 labelled for Grafana's dashboard sidecar (`grafana.forceDeployDashboards`, components/prometheus_stack.py),
 and our Grafana's sidecar loads the labelled ones of the platform namespace into the "Kubernetes"
-folder (components/grafana.py). The release's object patch (`upstream_dashboard_patch`, applied by
+folder (plan/grafana.py). The release's object patch (`upstream_dashboard_patch`, applied by
 the Pulumi transform and by tools/render.py) decides per ConfigMap: an excluded dashboard loses the
 sidecar's label, so the sidecar ignores it; a kept one gets its `datasource` variable defaulting to
 Thanos and loses the queries of series the stack does not store. They read the recording rules of
