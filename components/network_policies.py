@@ -26,8 +26,8 @@ from typing import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import exporters, grafana, influxdb, prometheus_stack as kps, thanos, trivy_operator
-from plan import elasticsearch
+from components import grafana, influxdb, prometheus_stack as kps, thanos, trivy_operator
+from plan import elasticsearch, exporters
 from components.chart import child_options
 from components.labels import standard_labels
 from plan.versions import (

@@ -17,8 +17,19 @@ from monitoring.dashboards import BuiltDashboard, build_dashboards
 from monitoring.windows import check_windows
 from plan.alerting import AlertingPlan, alerting_plan
 from plan.context import PlatformContext, platform_context
+from plan.elasticsearch import http_endpoint as es_http_endpoint
+from plan.exporters import (
+    ElasticsearchExporterPlan,
+    ExportersPlan,
+    PushgatewayPlan,
+    elasticsearch_exporter_plan,
+    exporter_warnings,
+    exporters_plan,
+    pushgateway_plan,
+)
 from plan.secrets import SecretKey, required_secrets
 from plan.settings import StackSettings, retentions
+from plan.tracing import TracingPlan, tracing_plan
 
 PLATFORM_NAME = "terrafusion"
 
@@ -39,6 +50,10 @@ class Plan:
     secrets: tuple[SecretKey, ...]
     alerting: AlertingPlan
     dashboards: tuple[BuiltDashboard, ...]
+    tracing: TracingPlan
+    exporters: ExportersPlan
+    elasticsearch_exporter: ElasticsearchExporterPlan
+    pushgateway: PushgatewayPlan
     # What the stack will not measure or notify: logged by the program, before any resource.
     warnings: tuple[str, ...]
 
@@ -58,7 +73,7 @@ def build_plan(settings: StackSettings, name: str = PLATFORM_NAME) -> Plan:
         for problem in problems:
             first.setdefault(problem.split(": ", 1)[0], problem)
         raise PlanError(list(first.values()))
-    warnings = []
+    warnings = exporter_warnings(settings.exporters.blackbox, settings.exporters.postgres)
     if receivers := missing_receivers_warning(alerting.spec, "alerting"):
         warnings.append(receivers)
     return Plan(
@@ -67,5 +82,9 @@ def build_plan(settings: StackSettings, name: str = PLATFORM_NAME) -> Plan:
         secrets=required_secrets(settings),
         alerting=alerting,
         dashboards=dashboards,
+        tracing=tracing_plan(settings, es_http_endpoint(settings.namespace)),
+        exporters=exporters_plan(settings),
+        elasticsearch_exporter=elasticsearch_exporter_plan(settings, es_http_endpoint(settings.namespace)),
+        pushgateway=pushgateway_plan(settings),
         warnings=tuple(warnings),
     )
