@@ -1,366 +1,147 @@
-"""The exporters the SLOs and rules need beyond kube-prometheus-stack: the blackbox exporter with
-one Prometheus Operator `Probe` per frontend page / API endpoint, postgres_exporter for the
-application database, elasticsearch_exporter for the platform's Elasticsearch, and the Pushgateway
-CI jobs push their per-run delivery values to (each a producer of monitoring/metrics_contract.py).
-
-Chart facts (prometheus-blackbox-exporter 11.17.2, prometheus-postgres-exporter 8.2.0, read in
-their values.yaml and templates): neither has Helm hooks; the blackbox chart has no Probe
-template, so the Probes are declared here; a Probe's `prober.url` is host:port without a scheme;
-postgres_exporter takes the whole DSN from an existing Secret (`config.datasourceSecret`), and
-its ServiceMonitor accepts `relabelings`, used to set the `service` label the database SLOs
-group by (the operator would otherwise label the series with the exporter's Service name).
-
-Pod security: both charts already drop every capability, read-only, without a token; the values
-add seccomp RuntimeDefault where missing and run both as nobody, the images' own user (`USER
-nobody`; the charts default to 1000/1001), since they write nothing. Helm merges these maps into
-the charts' defaults, so the container-level users are set too. postgres_exporter's Role has no
-rules: no RBAC objects.
-"""
+"""The exporters the SLOs and rules need beyond kube-prometheus-stack, as deployed objects: the
+blackbox exporter and its Probes, postgres_exporter, elasticsearch_exporter and the Pushgateway.
+Their values, Probe specs, names and endpoints are the plan's (plan/exporters.py, with the chart
+facts and the pod security of each)."""
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.chart import child_options, declare_chart
-from plan.elasticsearch import CA_KEY as ES_CA_KEY, CA_SECRET as ES_CA_SECRET, EXPORTER_USER
 from components.labels import secret, standard_labels
 from components.rollout import ContentDigests, ObjectRef
-from plan.pod_security import NOBODY, restricted_container, restricted_pod
-from plan.versions import BLACKBOX_EXPORTER, ELASTICSEARCH_EXPORTER, POSTGRES_EXPORTER, PUSHGATEWAY
-from monitoring.alert_rules.platform import ES_CLUSTER_LABEL
-from monitoring.slo_catalogue import API_PROBE_JOB, FRONTEND_PROBE_JOB
-from plan.settings import (
-    BlackboxSettings,
-    ElasticsearchExporterSettings,
-    PostgresExporterSettings,
-    PushgatewaySettings,
+from plan.context import PlatformContext
+from plan.exporters import (
+    ElasticsearchExporterPlan,
+    ExportersPlan,
+    PushgatewayPlan,
+    elasticsearch_exporter_object_patch,
 )
-
-BLACKBOX_FULLNAME = "blackbox-exporter"
-BLACKBOX_PORT = 9115
-BLACKBOX_MODULE = "http_2xx"
-POSTGRES_FULLNAME = "postgres-exporter"
-POSTGRES_PORT = 9187  # the container's `http` port (chart default); the Service maps 80 to it
-POSTGRES_DSN_SECRET = "postgres-exporter-dsn"
-POSTGRES_DSN_KEY = "dsn"
-
-
-def blackbox_values(settings: BlackboxSettings) -> dict[str, Any]:
-    return {
-        "fullnameOverride": BLACKBOX_FULLNAME,
-        "replicas": settings.replicas,
-        "resources": settings.resources.to_k8s(),
-        # Ref: https://github.com/prometheus/blackbox_exporter/blob/master/CONFIGURATION.md#http_probe
-        "config": {
-            "modules": {
-                BLACKBOX_MODULE: {
-                    "prober": "http",
-                    "timeout": "5s",
-                    "http": {
-                        "valid_http_versions": ["HTTP/1.1", "HTTP/2.0"],
-                        "follow_redirects": True,
-                        "preferred_ip_protocol": "ip4",
-                    },
-                }
-            }
-        },
-        "podDisruptionBudget": {"maxUnavailable": 1} if settings.replicas > 1 else {},
-        # Ref: prometheus-blackbox-exporter 11.17.2 values.yaml `podSecurityContext`, `securityContext`
-        # (the http prober needs no NET_RAW); templates/_helpers.tpl podSpec.
-        "podSecurityContext": restricted_pod(run_as_user=NOBODY, run_as_group=NOBODY),
-        "securityContext": restricted_container(runAsUser=NOBODY, runAsGroup=NOBODY),
-    }
-
-
-def probe_specs(settings: BlackboxSettings, namespace: str) -> dict[str, dict[str, Any]]:
-    """Probe name -> spec. One Probe per target, because static labels apply to a whole Probe."""
-    prober = {"url": f"{BLACKBOX_FULLNAME}.{namespace}.svc:{BLACKBOX_PORT}", "path": "/probe"}
-
-    def spec(job: str, url: str, labels: dict[str, str]) -> dict[str, Any]:
-        return {
-            "jobName": job,
-            "interval": settings.interval,
-            "module": BLACKBOX_MODULE,
-            "prober": prober,
-            "targets": {"staticConfig": {"static": [url], "labels": labels}},
-        }
-
-    probes = {f"frontend-{p.app}": spec(FRONTEND_PROBE_JOB, p.url, {"app": p.app}) for p in settings.frontend}
-    probes |= {f"api-{p.service}": spec(API_PROBE_JOB, p.url, {"service": p.service}) for p in settings.api}
-    return dict(sorted(probes.items()))
-
-
-def postgres_exporter_values(settings: PostgresExporterSettings) -> dict[str, Any]:
-    return {
-        "fullnameOverride": POSTGRES_FULLNAME,
-        "resources": settings.resources.to_k8s(),
-        "config": {"datasourceSecret": {"name": POSTGRES_DSN_SECRET, "key": POSTGRES_DSN_KEY}},
-        # Ref: prometheus-postgres-exporter 8.2.0 values.yaml `podSecurityContext`, `securityContext`,
-        # `rbac.create` (templates/role.yaml renders a Role with no rules).
-        "podSecurityContext": restricted_pod(run_as_user=NOBODY, run_as_group=NOBODY),
-        "securityContext": restricted_container(),
-        "rbac": {"create": False},
-        "serviceMonitor": {
-            "enabled": True,
-            # Relabelings run after the operator's own, so this replaces service="postgres-exporter".
-            "relabelings": [{"action": "replace", "targetLabel": "service", "replacement": settings.service}],
-        },
-    }
-
-
-def exporter_warnings(blackbox: BlackboxSettings, postgres: PostgresExporterSettings) -> list[str]:
-    """What the stack will not measure, for the program to warn about."""
-    warnings = []
-    if not blackbox.frontend and blackbox.api:
-        warnings.append(
-            "exporters.blackbox.frontend: no frontend probe targets; the frontend availability SLO "
-            "(probe_success) has no data in this stack"
-        )
-    elif not blackbox.frontend:
-        warnings.append(
-            "exporters.blackbox: no probe targets; this stack has no frontend availability SLO and no "
-            "probe alerts or panels"
-        )
-    if not postgres.enabled:
-        warnings.append(
-            "exporters.postgres.enabled: false; this stack has no database availability or replication "
-            "lag SLO and no pg_* alerts or panels"
-        )
-    return warnings
-
-
-@dataclass(frozen=True)
-class ExportersArgs:
-    namespace: str
-    blackbox: BlackboxSettings
-    postgres: PostgresExporterSettings
-    postgres_dsn: pulumi.Output[str] | None = None
-    digests: ContentDigests = field(kw_only=True)
+from plan.versions import (
+    BLACKBOX_EXPORTER,
+    ELASTICSEARCH_EXPORTER,
+    POSTGRES_EXPORTER,
+    PUSHGATEWAY,
+)
 
 
 class Exporters(pulumi.ComponentResource):
     """Blackbox exporter + Probes when there are targets; postgres_exporter when enabled."""
 
-    def __init__(self, name: str, args: ExportersArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        plan: ExportersPlan,
+        ctx: PlatformContext,
+        postgres_dsn: pulumi.Output[str] | None,
+        digests: ContentDigests,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        """`postgres_dsn`: the value of the secret config key `plan.postgres_dsn_key`, when it is set."""
         super().__init__("terrafusion:monitoring:Exporters", name, None, opts)
         child = child_options(self, opts)
+        ns = ctx.namespace
         self.charts: dict[str, dict[str, Any]] = {}
 
-        probes = probe_specs(args.blackbox, args.namespace)
-        if probes:
-            values = blackbox_values(args.blackbox)
+        if plan.blackbox_values is not None:
+            values = dict(plan.blackbox_values)
             chart = declare_chart(
-                f"{name}-blackbox", BLACKBOX_EXPORTER, args.namespace, values, child,
-                extra_values=args.blackbox.extra_values,
+                f"{name}-blackbox", BLACKBOX_EXPORTER, ns, values, child,
+                extra_values=plan.blackbox_extra_values,
             )  # fmt: skip
             self.charts[BLACKBOX_EXPORTER.chart] = values
-            for probe_name, spec in probes.items():
+            for probe_name, spec in plan.probes.items():
                 k8s.apiextensions.CustomResource(
                     f"{name}-probe-{probe_name}",
                     api_version="monitoring.coreos.com/v1",
                     kind="Probe",
                     metadata=k8s.meta.v1.ObjectMetaArgs(
                         name=probe_name,
-                        namespace=args.namespace,
+                        namespace=ns,
                         labels=standard_labels("blackbox-exporter", name, "probe"),
                     ),
                     spec=spec,
                     opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[chart])),
                 )
 
-        if args.postgres.enabled:
-            if args.postgres_dsn is None:
+        if plan.postgres_values is not None:
+            if postgres_dsn is None:
                 # stacks/config.py required_secrets makes postgresDsn required before any resource exists.
-                raise AssertionError("ExportersArgs.postgres_dsn is required when postgres is enabled")
+                raise AssertionError("Exporters: postgres_dsn is required when postgres is enabled")
+            dsn_secret = plan.postgres_dsn_secret
             dsn = secret(
                 f"{name}-postgres-dsn",
-                POSTGRES_DSN_SECRET,
-                args.namespace,
+                dsn_secret.name,
+                ns,
                 standard_labels("postgres-exporter", name, "credentials"),
-                {POSTGRES_DSN_KEY: args.postgres_dsn},
+                {dsn_secret.key: postgres_dsn},
                 child,
-                args.digests,
+                digests,
             )
-            values = postgres_exporter_values(args.postgres)
             # The DSN is an env var (DATA_SOURCE_NAME from the Secret); the chart's `checksum/secrets`
             # hashes its own secrets.yaml, empty with `config.datasourceSecret` (8.2.0
             # templates/deployment.yaml l.31-33). Ref: values.yaml `annotations` (pod template).
-            values["annotations"] = args.digests.annotations([ObjectRef("Secret", args.namespace, POSTGRES_DSN_SECRET)])
+            values = {**plan.postgres_values, "annotations": digests.annotations([ObjectRef("Secret", ns, dsn_secret.name)])}
             declare_chart(
                 f"{name}-postgres",
                 POSTGRES_EXPORTER,
-                args.namespace,
+                ns,
                 values,
                 pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[dsn])),
-                extra_values=args.postgres.extra_values,
+                extra_values=plan.postgres_extra_values,
             )
             self.charts[POSTGRES_EXPORTER.chart] = values
         self.register_outputs({})
-
-
-# --- Elasticsearch: elasticsearch_exporter ------------------------------------------------------
-
-ES_EXPORTER_FULLNAME = "elasticsearch-exporter"
-ES_EXPORTER_PORT = 9108  # chart `service.httpPort`, also the container's listen port
-ES_EXPORTER_CA_DIR = "/etc/elasticsearch-exporter/ca"
-# The exporter's `cluster` label (the Elasticsearch cluster name, "logs") would shadow the Prometheus
-# external label `cluster` (the Kubernetes cluster) on these series: external labels never replace a
-# series label. The ServiceMonitor renames it to ES_CLUSTER_LABEL, which the rules group by.
-
-
-def elasticsearch_exporter_values(settings: ElasticsearchExporterSettings, es_url: str) -> dict[str, Any]:
-    """elasticsearch_exporter against the ECK cluster over https, trusting the platform's ES CA, as a
-    user whose only privilege is `monitor` on the cluster (components/elasticsearch.py EXPORTER_USER).
-
-    Only the default collectors (cluster health, node stats of every node with `es.all`) run: the
-    rules and panels read elasticsearch_cluster_health_status and elasticsearch_filesystem_data_*,
-    and the index/shard/snapshot collectors would need index privileges.
-    Ref: prometheus-elasticsearch-exporter 7.4.0 values.yaml (`es.*`, `es.ssl.useExistingSecrets`,
-    `secretMounts`, `extraEnvSecrets`, `serviceAccount`, `serviceMonitor`), templates/deployment.yaml
-    (flags --es.uri/--es.all/--es.ca), templates/servicemonitor.yaml (honorLabels: true, jobLabel);
-    prometheus-community/elasticsearch_exporter@v1.11.0 README.md (ES_USERNAME/ES_PASSWORD override
-    the URI's credentials; privileges per collector), Dockerfile (USER nobody).
-    """
-    if not es_url.startswith("https://"):
-        raise AssertionError(f"es_url: {es_url!r} must be https:// (ECK serves TLS)")
-    return {
-        "fullnameOverride": ES_EXPORTER_FULLNAME,
-        "resources": settings.resources.to_k8s(),
-        "es": {
-            "uri": es_url,
-            "all": True,
-            "indices": False,
-            "indices_settings": False,
-            "indices_mappings": False,
-            "shards": False,
-            "snapshots": False,
-            "ssl": {
-                "enabled": True,
-                "useExistingSecrets": True,
-                "ca": {"path": f"{ES_EXPORTER_CA_DIR}/{ES_CA_KEY}"},
-                "client": {"enabled": False},
-            },
-        },
-        "secretMounts": [{"name": "es-ca", "secretName": ES_CA_SECRET, "path": ES_EXPORTER_CA_DIR}],
-        "extraEnvSecrets": {
-            "ES_USERNAME": {"secret": EXPORTER_USER.secret_name, "key": "username"},
-            "ES_PASSWORD": {"secret": EXPORTER_USER.secret_name, "key": "password"},
-        },
-        # Its own ServiceAccount without a token (the chart's default is the namespace's `default`).
-        "serviceAccount": {"create": True, "name": ES_EXPORTER_FULLNAME, "automountServiceAccountToken": False},
-        "podSecurityContext": restricted_pod(run_as_user=NOBODY, run_as_group=NOBODY),
-        "securityContext": restricted_container(),
-        "serviceMonitor": {
-            "enabled": True,
-            # Health changes slowly; the chart's 10s default would query the cluster 6x a minute.
-            "interval": "30s",
-            "scrapeTimeout": "10s",
-            "metricRelabelings": [
-                {"sourceLabels": ["cluster"], "targetLabel": ES_CLUSTER_LABEL, "action": "replace"},
-                {"regex": "cluster", "action": "labeldrop"},
-            ],
-        },
-    }
-
-
-@dataclass(frozen=True)
-class ElasticsearchExporterArgs:
-    namespace: str
-    settings: ElasticsearchExporterSettings
-    es_url: str
-    # The exporter user's and the CA's Secrets are env and a mount: their content rolls the pod.
-    digests: ContentDigests
-
-
-def elasticsearch_exporter_object_patch(obj: dict[str, Any]) -> dict[str, Any]:
-    """The chart has no value for the pod's automountServiceAccountToken (only its ServiceAccount's):
-    state it on the pod too, the exporter never calls the Kubernetes API.
-    Ref: prometheus-elasticsearch-exporter 7.4.0 templates/deployment.yaml, templates/serviceaccount.yaml"""
-    if obj.get("kind") != "Deployment" or obj.get("metadata", {}).get("name") != ES_EXPORTER_FULLNAME:
-        return obj
-    obj = copy.deepcopy(obj)
-    obj["spec"]["template"]["spec"]["automountServiceAccountToken"] = False
-    return obj
 
 
 class ElasticsearchExporter(pulumi.ComponentResource):
     """elasticsearch_exporter + its ServiceMonitor: the producer of the Elasticsearch alerts and panels.
     Its opts must wait for the Elasticsearch component (CA and user Secrets) and the Operator CRDs."""
 
-    def __init__(self, name: str, args: ElasticsearchExporterArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        plan: ElasticsearchExporterPlan,
+        ctx: PlatformContext,
+        digests: ContentDigests,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        """`digests`: the exporter user's and the CA's Secrets are env and a mount: their content rolls the pod."""
         super().__init__("terrafusion:monitoring:ElasticsearchExporter", name, None, opts)
-        self.values = elasticsearch_exporter_values(args.settings, args.es_url)
+        ns = ctx.namespace
         # Ref: prometheus-elasticsearch-exporter 7.4.0 values.yaml `podAnnotations`
         # (templates/deployment.yaml l.33); the chart has no checksum of Secrets it does not render.
-        self.values["podAnnotations"] = args.digests.annotations(
-            [ObjectRef("Secret", args.namespace, EXPORTER_USER.secret_name), ObjectRef("Secret", args.namespace, ES_CA_SECRET)]
-        )
+        self.values = {
+            **plan.values,
+            "podAnnotations": digests.annotations(
+                [ObjectRef("Secret", ns, plan.es_user.secret), ObjectRef("Secret", ns, plan.es.ca.name)]
+            ),
+        }
         self.chart = declare_chart(
-            f"{name}-chart", ELASTICSEARCH_EXPORTER, args.namespace, self.values, child_options(self, opts),
-            extra_values=args.settings.extra_values, object_patch=elasticsearch_exporter_object_patch,
+            f"{name}-chart", ELASTICSEARCH_EXPORTER, ns, self.values, child_options(self, opts),
+            extra_values=plan.extra_values, object_patch=elasticsearch_exporter_object_patch,
         )  # fmt: skip
         self.register_outputs({})
-
-
-# --- CI delivery values: the Pushgateway --------------------------------------------------------
-
-PUSHGATEWAY_FULLNAME = "pushgateway"
-PUSHGATEWAY_PORT = 9091  # chart `service.port`/`targetPort`, the container's only port
-PUSHGATEWAY_DATA_DIR = "/data"  # chart `persistentVolume.mountPath`
-
-
-def pushgateway_values(settings: PushgatewaySettings, namespace: str, storage_class: str | None) -> dict[str, Any]:
-    """The Pushgateway CI jobs push per-run values to (README "Application contract").
-
-    It is a metrics cache, not an aggregator: a push replaces its group's values, so it carries the
-    per-run gauges (build duration, coverage) and never a counter of runs (those go through the
-    collector's event path, monitoring/otel.py). honorLabels keeps the pushed `job` and grouping
-    labels instead of the Pushgateway target's. Persistence (default on): without `--persistence.file`
-    the groups live in memory and a restart empties them until each pipeline runs again.
-    Ref: prometheus-pushgateway 3.8.0 values.yaml (`serviceMonitor.honorLabels`, `persistentVolume`,
-    `extraArgs`, `securityContext`, `containerSecurityContext`, `automountServiceAccountToken`,
-    `strategy: Recreate`), templates/_helpers.tpl podSpec (emptyDir at /data without a PVC);
-    prometheus/pushgateway@v1.11.3 README.md ("About the job and instance labels", grouping key,
-    PUT/POST/DELETE, `--persistence.file`).
-    """
-    values: dict[str, Any] = {
-        "fullnameOverride": PUSHGATEWAY_FULLNAME,
-        "resources": settings.resources.to_k8s(),
-        "automountServiceAccountToken": False,
-        "securityContext": restricted_pod(run_as_user=NOBODY, run_as_group=NOBODY, fs_group=NOBODY),
-        "containerSecurityContext": restricted_container(),
-        "serviceMonitor": {"enabled": True, "namespace": namespace, "honorLabels": True},
-        "persistentVolume": {"enabled": settings.persistence},
-    }
-    if settings.persistence:
-        values["persistentVolume"] |= {"size": str(settings.storage_size)}
-        if storage_class:
-            values["persistentVolume"]["storageClass"] = storage_class
-        values["extraArgs"] = [f"--persistence.file={PUSHGATEWAY_DATA_DIR}/pushgateway.db"]
-    return values
-
-
-@dataclass(frozen=True)
-class PushgatewayArgs:
-    namespace: str
-    settings: PushgatewaySettings
-    storage_class: str | None = None
 
 
 class Pushgateway(pulumi.ComponentResource):
     """The Pushgateway and its ServiceMonitor (opts must wait for the Operator CRDs)."""
 
-    def __init__(self, name: str, args: PushgatewayArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        plan: PushgatewayPlan,
+        ctx: PlatformContext,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("terrafusion:monitoring:Pushgateway", name, None, opts)
-        self.values = pushgateway_values(args.settings, args.namespace, args.storage_class)
+        self.values = plan.values
         self.chart = declare_chart(
-            f"{name}-chart", PUSHGATEWAY, args.namespace, self.values, child_options(self, opts),
-            extra_values=args.settings.extra_values,
+            f"{name}-chart", PUSHGATEWAY, ctx.namespace, self.values, child_options(self, opts),
+            extra_values=plan.extra_values,
         )  # fmt: skip
-        self.url = f"http://{PUSHGATEWAY_FULLNAME}.{args.namespace}.svc:{PUSHGATEWAY_PORT}"
+        self.url = plan.endpoint.url()
         self.register_outputs({})

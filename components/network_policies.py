@@ -26,8 +26,8 @@ from typing import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import exporters, influxdb, prometheus_stack as kps, thanos
-from plan import elasticsearch, grafana, trivy_operator
+from components import influxdb, prometheus_stack as kps, thanos
+from plan import elasticsearch, exporters, grafana, trivy_operator
 from components.chart import child_options
 from components.labels import standard_labels
 from plan.versions import (

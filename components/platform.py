@@ -12,16 +12,9 @@ from components import object_storage
 from components.alerting import AlertingConfig, AlertRules
 from plan.elasticsearch import GRAFANA_USER as ES_GRAFANA_USER
 from components.elasticsearch import Elasticsearch
-from components.exporters import (
-    ElasticsearchExporter,
-    ElasticsearchExporterArgs,
-    Exporters,
-    ExportersArgs,
-    Pushgateway,
-    PushgatewayArgs,
-)
+from components.exporters import ElasticsearchExporter, Exporters, Pushgateway
 from components.fluent_bit import FluentBit
-from components.tracing import Tracing, TracingArgs
+from components.tracing import Tracing
 from components.trivy_operator import TrivyOperator
 from components.cni import CniMonitors
 from components.influxdb import READER_USER as INFLUX_READER_USER
@@ -48,7 +41,7 @@ from monitoring.datasources import (
 from monitoring.alertmanager import ALERTMANAGER_RECEIVER_SECRET
 from plan import Plan
 from plan.alerting import ALERTMANAGER_CONFIG_SECRET, RULER_ALERTMANAGERS_KEY, RULER_ALERTMANAGERS_SECRET
-from plan.secrets import OBJECT_STORAGE_SECRETS, POSTGRES_DSN
+from plan.secrets import OBJECT_STORAGE_SECRETS
 
 
 class MonitoringPlatform(pulumi.ComponentResource):
@@ -203,29 +196,15 @@ class MonitoringPlatform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(
                 after_es, pulumi.ResourceOptions(depends_on=self.elasticsearch.agents_client_secrets)
             ),
-        )  # fmt: skip
-        self.tracing = Tracing(
-            f"{name}-tracing",
-            TracingArgs(
-                namespace=ns_name,
-                jaeger=settings.jaeger,
-                collector=settings.otel_collector,
-                sampling=settings.sampling_spec,
-                es_url=self.elasticsearch.url,
-                index_replicas=settings.index_replicas,
-                digests=digests,
-            ),
-            opts=after_es,
         )
+        self.tracing = Tracing(f"{name}-tracing", plan.tracing, plan.context, digests, opts=after_es)
+        dsn_key = plan.exporters.postgres_dsn_key
         self.exporters = Exporters(
             f"{name}-exporters",
-            ExportersArgs(
-                namespace=ns_name,
-                blackbox=settings.exporters.blackbox,
-                postgres=settings.exporters.postgres,
-                postgres_dsn=secrets[POSTGRES_DSN.key] if settings.exporters.postgres.enabled else None,
-                digests=digests,
-            ),
+            plan.exporters,
+            plan.context,
+            secrets[dsn_key] if dsn_key is not None else None,
+            digests,
             # Probe and ServiceMonitor are Operator CRDs.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus_stack]),
         )
@@ -235,20 +214,12 @@ class MonitoringPlatform(pulumi.ComponentResource):
         )  # fmt: skip
         # Producers of the Elasticsearch alerts/panels and of the CI delivery panels (metrics contract).
         self.elasticsearch_exporter = ElasticsearchExporter(
-            f"{name}-elasticsearch-exporter",
-            ElasticsearchExporterArgs(
-                namespace=ns_name, settings=settings.exporters.elasticsearch, es_url=self.elasticsearch.url,
-                digests=digests,
-            ),
-            opts=after_es,
+            f"{name}-elasticsearch-exporter", plan.elasticsearch_exporter, plan.context, digests, opts=after_es
         )
         self.pushgateway = Pushgateway(
-            f"{name}-pushgateway",
-            PushgatewayArgs(
-                namespace=ns_name, settings=settings.exporters.pushgateway, storage_class=settings.storage_class
-            ),
+            f"{name}-pushgateway", plan.pushgateway, plan.context,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus_stack]),
-        )
+        )  # fmt: skip
         # The Security dashboard's producers: the Trivy Operator (optional) and the CNI's metrics.
         self.trivy_operator = (
             TrivyOperator(

@@ -242,12 +242,12 @@ PRODUCERS: dict[str, Producer] = {
         Producer(
             "jaeger",
             "Jaeger 2.19.0 (jaeger 4.11.1) internal telemetry: the same otelcol_* families on :8888 "
-            "(Service port internal-metrics), scraped by the ServiceMonitor `jaeger` (components/tracing.py, "
+            "(Service port internal-metrics), scraped by the ServiceMonitor `jaeger` (plan/tracing.py, "
             "chart extraObjects); the storage exporter reports as exporter=\"jaeger_storage_exporter\"",
             "jaegertracing/jaeger@v2.19.0 (built on the collector: otelcol_* metrics) "
             "cmd/jaeger/internal/exporters/storageexporter/factory.go (exporterhelper); rendered "
             "objects/jaeger/configmap-monitoring-user-config.yaml service.telemetry.metrics (pull :8888)",
-            how_to_deploy="the ServiceMonitor of components/tracing.py jaeger_service_monitor()",
+            how_to_deploy="the ServiceMonitor of plan/tracing.py jaeger_service_monitor()",
         ),
         Producer(
             "influxdb",
@@ -408,7 +408,7 @@ _CADV = ("container", "id", "image", "name", "namespace", "pod")
 _FS = ("device", "mountpoint", "fstype", "device_error")
 _PG_DB = ("datid", "datname")
 # elasticsearch_exporter's `cluster` arrives as `es_cluster` (renamed by its ServiceMonitor's
-# metricRelabelings, components/exporters.py), so `cluster` stays the Prometheus external label.
+# metricRelabelings, plan/exporters.py), so `cluster` stays the Prometheus external label.
 _ES_NODE = ("es_cluster", "host", "name", "es_master_node", "es_data_node", "es_ingest_node", "es_client_node")
 _TRIVY_IMAGE = (
     "namespace", "name", "resource_kind", "resource_name", "container_name",

@@ -116,7 +116,7 @@ _HTTP = "http_server_request_duration_seconds"
 # Optional producers (monitoring/metrics_contract.py PRODUCERS ids) that SLOs and rules can require.
 POSTGRES_EXPORTER = "postgres-exporter"
 BLACKBOX_EXPORTER = "blackbox-exporter"
-# The `job` of each kind of blackbox Probe (components/exporters.py probe_specs: the Probe's jobName
+# The `job` of each kind of blackbox Probe (plan/exporters.py probe_specs: the Probe's jobName
 # becomes `job`; Ref: prometheus-operator@v0.93.0 pkg/prometheus/promcfg.go generateProbeConfig).
 # Frontend readers match FRONTEND_PROBE_JOB: API probes have no `app`, and a stack with API probes
 # but no frontend probes would otherwise feed them into `by (app)` as one app named "".

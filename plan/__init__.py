@@ -18,11 +18,21 @@ from plan.alerting import AlertingPlan, alerting_plan
 from plan.cni import CniPlan, cni_plan
 from plan.context import PlatformContext, platform_context
 from plan.elasticsearch import ElasticsearchPlan, elasticsearch_plan
+from plan.exporters import (
+    ElasticsearchExporterPlan,
+    ExportersPlan,
+    PushgatewayPlan,
+    elasticsearch_exporter_plan,
+    exporter_warnings,
+    exporters_plan,
+    pushgateway_plan,
+)
 from plan.fluent_bit import FluentBitPlan, fluent_bit_plan
 from plan.grafana import GrafanaPlan, grafana_plan
 from plan.grafana_content import GrafanaContentPlan, grafana_content_plan
 from plan.secrets import SecretKey, required_secrets
 from plan.settings import StackSettings, retentions
+from plan.tracing import TracingPlan, tracing_plan
 from plan.trivy_operator import TrivyOperatorPlan, trivy_operator_plan
 
 PLATFORM_NAME = "terrafusion"
@@ -45,6 +55,10 @@ class Plan:
     alerting: AlertingPlan
     elasticsearch: ElasticsearchPlan
     fluent_bit: FluentBitPlan
+    tracing: TracingPlan
+    exporters: ExportersPlan
+    elasticsearch_exporter: ElasticsearchExporterPlan
+    pushgateway: PushgatewayPlan
     grafana: GrafanaPlan
     # Teams, folders, permissions and every dashboard the stack deploys.
     grafana_content: GrafanaContentPlan
@@ -69,7 +83,7 @@ def build_plan(settings: StackSettings, name: str = PLATFORM_NAME) -> Plan:
         for problem in problems:
             first.setdefault(problem.split(": ", 1)[0], problem)
         raise PlanError(list(first.values()))
-    warnings = []
+    warnings = exporter_warnings(settings.exporters.blackbox, settings.exporters.postgres)
     if receivers := missing_receivers_warning(alerting.spec, "alerting"):
         warnings.append(receivers)
     elasticsearch = elasticsearch_plan(settings, context)
@@ -80,6 +94,10 @@ def build_plan(settings: StackSettings, name: str = PLATFORM_NAME) -> Plan:
         alerting=alerting,
         elasticsearch=elasticsearch,
         fluent_bit=fluent_bit_plan(settings, context, elasticsearch.http),
+        tracing=tracing_plan(settings, elasticsearch.http),
+        exporters=exporters_plan(settings),
+        elasticsearch_exporter=elasticsearch_exporter_plan(settings, elasticsearch.http),
+        pushgateway=pushgateway_plan(settings),
         grafana=grafana_plan(settings),
         grafana_content=grafana_content,
         trivy_operator=trivy_operator_plan(settings),

@@ -8,7 +8,6 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.exporters import exporter_warnings
 from components.platform import MonitoringPlatform
 from plan import Plan
 from stacks.config import StackSecrets, load_secrets, load_settings, plan_stack
@@ -55,8 +54,7 @@ def main() -> ProgramResult:
     settings = load_settings()
     plan = plan_stack(settings)
     secrets = load_secrets(settings)
-    warnings = [*exporter_warnings(settings.exporters.blackbox, settings.exporters.postgres), *plan.warnings]
-    for warning in warnings:
+    for warning in plan.warnings:
         pulumi.log.warn(warning)
     try:
         result = run(plan, secrets)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from components import exporters
+from plan import exporters
 from monitoring import metrics_contract as mc
 from monitoring import otel
 from monitoring.slo_catalogue import SLO_CATALOGUE, LatencySli

@@ -21,9 +21,9 @@ from typing import Any, Callable
 import pytest
 
 import components.influxdb
-import components.tracing
 import plan.alerting
 import plan.fluent_bit
+import plan.tracing
 import stacks.config
 from components.chart import patch_objects
 from components.rollout import DIGEST_KEY, SELF_RELOADING, ObjectRef, hmac_digest
@@ -152,7 +152,7 @@ CONFIG_CHANGES = (
     Change("Thanos Ruler's Alertmanagers (code)", {}, patch=_append_to(plan.alerting, "ruler_alertmanagers_yaml", "\n# changed\n")),
     Change("events pipeline (code)", {}, patch=_append_to(plan.fluent_bit, "fluentbit_events_config", "\n# changed\n")),
     Change("schema Job script (code)", {}, patch=_append_to(components.influxdb, "apply_script", "\n# changed\n")),
-    Change("trace retention script (code)", {}, patch=_append_to(components.tracing, "trace_index_cleanup_script", "\n# changed\n")),
+    Change("trace retention script (code)", {}, patch=_append_to(plan.tracing, "trace_index_cleanup_script", "\n# changed\n")),
     Change("InfluxDB server config (code)", {}, patch=_influxdb_config_change),
 )
 

@@ -273,20 +273,15 @@ def test_a_late_value_error_is_reported_as_a_bug_not_as_guidance(monkeypatch):
 
 # file::function -> why the check cannot fire on user input (each raises AssertionError).
 INVARIANTS = {
-    "components/exporters.py::elasticsearch_exporter_values": "es_url is the Elasticsearch component's own https URL",
     "components/rollout.py::ContentDigests.record": "each object is declared once by the program",
     "components/rollout.py::ContentDigests.digest": "every digested object is recorded by the component declaring it (tests/test_config_changes.py)",
     "components/exporters.py::Exporters.__init__": "postgresDsn is a required secret when the exporter is enabled (stacks/config.py required_secrets)",
     "components/grafana.py::Grafana.__init__": "grafanaDatabasePassword is a required secret with grafana.database (stacks/config.py required_secrets)",
     "monitoring/alert_rules/_rule.py::AlertRule.__post_init__": "the alert catalogue is program data",
-    "monitoring/tracing.py::_env": "environment variable names are program constants",
-    "monitoring/tracing.py::jaeger_user_config": "the Elasticsearch URL is built by components/elasticsearch.py",
-    "monitoring/otel.py::otel_collector_config": "Jaeger's OTLP endpoint is built by components/tracing.py",
     "monitoring/network_policy.py::Workload.of": "workload labels come from the components",
     "monitoring/network_policy.py::_checked": "the flow table is program data",
     "monitoring/network_policy.py::ingress_policy": "the flow table is program data",
     "monitoring/network_policy.py::network_policies": "workload keys are program constants",
-    "components/exporters.py::elasticsearch_exporter_values": "the Elasticsearch URL is built by components/elasticsearch.py",
     "components/rollout.py::ContentDigests.record": "each object is recorded once, by the component that declares it",
     "components/rollout.py::ContentDigests.digest": "components record an object before a pod's digest names it",
     "monitoring/dashboards/upstream.py::upstream_dashboard_patch": "the pinned chart's dashboards are all decided in the table; a chart bump that adds one fails here",

@@ -126,7 +126,7 @@ def staging() -> StackRun:
 
 
 def _sampling_default(run: StackRun) -> float:
-    return json.loads(run.result.platform.tracing.sampling_json)["default_strategy"]["param"]
+    return json.loads(run.result.plan.tracing.sampling_json)["default_strategy"]["param"]
 
 
 def _log_index_replicas(run: StackRun) -> set[int]:

@@ -3,7 +3,7 @@ postgres_exporter with its DSN from a secret and the `service` label the databas
 
 from __future__ import annotations
 
-from components.exporters import BLACKBOX_FULLNAME, BLACKBOX_PORT, POSTGRES_DSN_SECRET
+from plan.exporters import BLACKBOX_FULLNAME, BLACKBOX_PORT, POSTGRES_DSN_SECRET
 from tools.mockrun import is_secret
 
 PROBE_TYPE = "kubernetes:monitoring.coreos.com/v1:Probe"

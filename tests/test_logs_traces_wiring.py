@@ -188,7 +188,7 @@ def test_events_are_collected_by_exactly_one_pod(prod):
 
 def test_no_password_in_any_log_or_trace_config(prod):
     platform, plan = prod.result.platform, prod.result.plan
-    texts = [plan.fluent_bit.node_config, plan.fluent_bit.events_config, json.dumps(platform.tracing.jaeger_values)]
+    texts = [plan.fluent_bit.node_config, plan.fluent_bit.events_config, json.dumps(plan.tracing.jaeger_values)]
     for text in texts:
         assert "mock-password" not in text
 
@@ -218,7 +218,7 @@ def test_jaeger_reads_sampling_from_the_mounted_strategies(prod):
 
 
 def test_rendered_sampling_strategies_match_jaegers_schema_and_policy(prod):
-    strategies = json.loads(prod.result.platform.tracing.sampling_json)
+    strategies = json.loads(prod.result.plan.tracing.sampling_json)
     jsonschema.validate(strategies, sampling_strategies_schema())
     checkout = {s["service"]: s for s in strategies["service_strategies"]}["checkout"]
     (op,) = [o for o in checkout["operation_strategies"] if o["operation"] == "POST /api/checkout"]

@@ -486,7 +486,7 @@ def test_an_egress_policy_without_the_api_server_cuts_an_api_client_off(rendered
 def test_the_collectors_rules_follow_its_processors(dev):
     """The builder's side: no k8sattributes, no rules (and then no ClusterRole and no token);
     node metadata adds nodes."""
-    config = copy.deepcopy(dev.result.platform.tracing.collector_values["alternateConfig"])
+    config = copy.deepcopy(dev.result.plan.tracing.collector_values["alternateConfig"])
     config["processors"]["k8sattributes"]["extract"]["metadata"].append("k8s.node.uid")
     assert {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]} in collector_api_rules(config)
     config["service"]["pipelines"]["traces"]["processors"].remove("k8sattributes")

@@ -343,7 +343,7 @@ def _write_logs_and_traces(run: StackRun, out: Path) -> None:
         name = path.strip("/").replace("_", "").replace("/", "-")
         _dump_json(out / "elasticsearch" / f"{name}.json", {"method": method, "path": path, "body": body})
     (out / "jaeger").mkdir(exist_ok=True)
-    (out / "jaeger" / "sampling.json").write_text(platform.tracing.sampling_json)
+    (out / "jaeger" / "sampling.json").write_text(run.result.plan.tracing.sampling_json)
     (out / "fluent-bit").mkdir(exist_ok=True)
     (out / "fluent-bit" / "node.yaml").write_text(run.result.plan.fluent_bit.node_config)
     (out / "fluent-bit" / "events.yaml").write_text(run.result.plan.fluent_bit.events_config)

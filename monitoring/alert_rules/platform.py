@@ -23,7 +23,7 @@ _OTEL_SEND_FAILED = '{__name__=~"otelcol_exporter_send_failed_spans(_total)?"}'
 _OTEL_REFUSED = '{__name__=~"otelcol_processor_memory_limiter_refused_spans(_total)?"}'
 
 # elasticsearch_exporter's own `cluster` label (the ES cluster name) is renamed by its ServiceMonitor so
-# that `cluster` stays the Kubernetes cluster (components/exporters.py, metrics_contract.py).
+# that `cluster` stays the Kubernetes cluster (plan/exporters.py, metrics_contract.py).
 ES_CLUSTER_LABEL = "es_cluster"
 
 PROMETHEUS = RuleGroup(

@@ -1,0 +1,360 @@
+"""The tracing slice of the plan: Jaeger v2 storing in Elasticsearch with per-endpoint remote
+sampling, and the OpenTelemetry Collector as the OTLP gateway for services and browsers.
+components/tracing.py declares them; nothing there is computed.
+
+Chart facts:
+- jaeger 4.11.1 (Jaeger 2.19.0): one all-in-one Deployment; the server is configured only by
+  `userconfig` (monitoring/tracing.py builds it); `jaeger.extraEnv`/`extraVolumes` carry the ES
+  credentials (by Secret reference) and the sampling strategies ConfigMap, mounted as a directory
+  so Jaeger's reload sees updates (a subPath mount never changes). The Service lacks the gRPC
+  sampling port 5779, added through `jaeger.service.extraPorts`. Its only hooks belong to the
+  ES rollover job, left off.
+- opentelemetry-collector 0.170.0: `mode` and `image.repository` are required; the contrib image
+  because the k8s distribution has no prometheus exporter; `alternateConfig` replaces the chart's
+  default config instead of merging into it (no stray jaeger/zipkin receivers); the span-metrics
+  port 8889 is added under `ports` and scraped with honorLabels so `service` stays `service`.
+
+Pod security (`restricted`, components/security.py): Jaeger runs as its image's user 10001
+(jaegertracing/jaeger cmd/jaeger/Dockerfile `USER ${USER_UID}`, which declares `VOLUME /tmp`: an
+emptyDir there, the root filesystem read-only); with Elasticsearch storage it writes nothing else
+and never calls the Kubernetes API, so its ServiceAccount mounts no token (the chart has no pod-level
+key; the pod inherits the ServiceAccount's). The collector runs as its image's 10001:10001
+(opentelemetry-collector-releases distributions/otelcol-contrib/Dockerfile) with no file storage,
+and keeps its token: the k8sattributes processor reads pods from the API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from monitoring.otel import OTLP_GRPC_PORT as COLLECTOR_OTLP_GRPC_PORT
+from monitoring.otel import (
+    OTLP_HTTP_PORT,
+    PROMETHEUS_EXPORTER_PORT,
+    collector_api_rules,
+    otel_collector_config,
+    otlp_http_paths,
+)
+from monitoring.tracing import (
+    OTLP_GRPC_PORT,
+    QUERY_HTTP_PORT,
+    SAMPLING_GRPC_PORT,
+    SAMPLING_HTTP_PORT,
+    jaeger_user_config,
+    sampling_strategies_json,
+    trace_index_cleanup_script,
+)
+from plan.elasticsearch import JAEGER_USER
+from plan.endpoints import Credentials, Endpoint
+from plan.pod_security import (
+    restricted_container,
+    restricted_pod,
+    tmp_mount,
+    tmp_volume,
+)
+from plan.settings import (
+    JaegerSettings,
+    OtelCollectorIngress,
+    OtelCollectorSettings,
+    StackSettings,
+)
+from plan.versions import JAEGER, OTEL_COLLECTOR_IMAGE, OTEL_COLLECTOR_IMAGE_TAG
+
+JAEGER_FULLNAME = "jaeger"
+COLLECTOR_FULLNAME = "otel-collector"
+SAMPLING_CONFIG_MAP = "jaeger-sampling-strategies"
+SAMPLING_DIR = "/etc/jaeger/sampling"
+SAMPLING_FILE = "strategies.json"
+CA_DIR = "/etc/jaeger/es-ca"
+USER_ENV, PASSWORD_ENV = "ES_USERNAME", "ES_PASSWORD"
+JAEGER_UID = 10001  # the image's USER_UID (the chart's podSecurityContext default too)
+COLLECTOR_UID = 10001  # the contrib image's USER_UID:USER_GID
+# The chart renders `userconfig` into this ConfigMap (jaeger 4.11.1 templates/jaeger/jaeger-configmap.yaml).
+USER_CONFIG_MAP = "user-config"
+# The daily trace-retention CronJob: its name (and its script ConfigMap's), script and schedule.
+RETENTION_NAME = "jaeger-trace-retention"
+RETENTION_SCRIPT_KEY = "cleanup.sh"
+RETENTION_SCHEDULE = "30 2 * * *"
+
+# The Services' port names, as the charts render them.
+# Ref: jaeger 4.11.1 templates/jaeger/jaeger-service.yaml (otlp-grpc, http-query, config-rest; the
+# extra sampling-grpc port is ours); opentelemetry-collector 0.170.0 values.yaml `ports` (otlp, otlp-http).
+JAEGER_OTLP_GRPC_PORT_NAME = "otlp-grpc"
+JAEGER_QUERY_PORT_NAME = "http-query"
+SAMPLING_HTTP_PORT_NAME = "config-rest"
+SAMPLING_GRPC_PORT_NAME = "sampling-grpc"
+COLLECTOR_OTLP_GRPC_PORT_NAME = "otlp"
+COLLECTOR_OTLP_HTTP_PORT_NAME = "otlp-http"
+
+
+@dataclass(frozen=True)
+class TracingPlan:
+    # Jaeger's chart values (the component adds only the digest pod label) and the stack's extraValues.
+    jaeger_values: Mapping[str, Any]
+    jaeger_extra_values: Mapping[str, Any]
+    jaeger_replicas: int
+    # The Elasticsearch Jaeger stores in, and its user there (Jaeger's and the retention job's).
+    es: Endpoint
+    es_user: Credentials
+    # The sampling strategies file (the ConfigMap SAMPLING_CONFIG_MAP, key SAMPLING_FILE).
+    sampling_json: str
+    collector_values: Mapping[str, Any]
+    collector_extra_values: Mapping[str, Any]
+    # The trace-retention CronJob: its script and its plain environment (the credentials are es_user).
+    retention_script: str
+    retention_env: Mapping[str, str]
+    # What clients address: Jaeger's query UI/API, its OTLP receiver (the collector exports there),
+    # its remote sampling, and the collector's OTLP receivers (services send there).
+    jaeger_query: Endpoint
+    jaeger_otlp: Endpoint
+    sampling: Endpoint
+    collector_otlp: Endpoint
+    # Browsers' OTLP/HTTP endpoint (otelCollector.ingress), or None without an Ingress.
+    otlp_http_public_url: str | None
+
+
+def jaeger_pod_labels(release: str) -> dict[str, str]:
+    """The labels the chart gives the all-in-one pods: what the PodDisruptionBudget selects.
+    Ref: jaeger 4.11.1 templates/jaeger/jaeger-deploy.yaml (`jaeger.selectorLabels` + component)."""
+    return {"app.kubernetes.io/name": JAEGER.chart, "app.kubernetes.io/instance": release, "app.kubernetes.io/component": "all-in-one"}
+
+
+def jaeger_rollout(replicas: int) -> dict[str, Any]:
+    """Values for more than one replica: the chart falls back to `Recreate` (safe for its in-memory
+    and badger storage, where two processes must not share the data), which stops every replica
+    before starting any, i.e. a tracing outage on each rollout. With Elasticsearch storage each
+    replica is stateless (writes go to ES, index templates are an idempotent PUT, the file sampling
+    strategies are read per process), so the pods roll one at a time with a surge and never below
+    `replicas`, spread over nodes. One replica keeps the chart's default.
+    Ref: jaeger 4.11.1 values.yaml jaeger.{strategy,affinity}; templates/jaeger/jaeger-deploy.yaml
+    (`strategy` falls back to Recreate)."""
+    if replicas <= 1:
+        return {}
+    return {
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+        "affinity": {
+            "podAntiAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "weight": 100,
+                        "podAffinityTerm": {
+                            "topologyKey": "kubernetes.io/hostname",
+                            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": JAEGER.chart, "app.kubernetes.io/component": "all-in-one"}},
+                        },
+                    }
+                ]
+            }
+        },
+    }
+
+
+def jaeger_values(settings: JaegerSettings, es: Endpoint, index_replicas: int) -> dict[str, Any]:
+    user = es.user(JAEGER_USER.username)
+    return {
+        "fullnameOverride": JAEGER_FULLNAME,
+        "userconfig": jaeger_user_config(
+            es.url(),
+            USER_ENV,
+            PASSWORD_ENV,
+            f"{CA_DIR}/{es.ca.key}",
+            f"{SAMPLING_DIR}/{SAMPLING_FILE}",
+            settings.index_prefix,
+            replicas=index_replicas,
+        ),
+        "jaeger": {
+            "replicas": settings.replicas,
+            **jaeger_rollout(settings.replicas),
+            "resources": settings.resources.to_k8s(),
+            "extraEnv": [
+                {"name": var, "valueFrom": {"secretKeyRef": {"name": user.secret, "key": key}}}
+                for var, key in ((USER_ENV, user.username_key), (PASSWORD_ENV, user.password_key))
+            ],
+            "extraVolumes": [
+                {"name": "sampling", "configMap": {"name": SAMPLING_CONFIG_MAP}},
+                {"name": "es-ca", "secret": {"secretName": es.ca.name}},
+                tmp_volume(),
+            ],
+            "extraVolumeMounts": [
+                {"name": "sampling", "mountPath": SAMPLING_DIR, "readOnly": True},
+                {"name": "es-ca", "mountPath": CA_DIR, "readOnly": True},
+                tmp_mount(),
+            ],
+            # Ref: jaeger 4.11.1 values.yaml jaeger.podSecurityContext, jaeger.securityContext,
+            # jaeger.serviceAccount.automountServiceAccountToken; templates/jaeger/jaeger-deploy.yaml,
+            # templates/jaeger/jaeger-service-account.yaml.
+            "podSecurityContext": restricted_pod(run_as_user=JAEGER_UID, run_as_group=JAEGER_UID, fs_group=JAEGER_UID),
+            "securityContext": restricted_container(),
+            "serviceAccount": {"automountServiceAccountToken": False},
+            "service": {
+                "extraPorts": [{"name": SAMPLING_GRPC_PORT_NAME, "port": SAMPLING_GRPC_PORT, "targetPort": SAMPLING_GRPC_PORT}]
+            },
+        },
+        # The chart has no ServiceMonitor template; extraObjects go through `tpl`, so the selector
+        # names this release. Jaeger v2 is a collector build: its storage exporter is an
+        # exporterhelper exporter (otelcol_exporter_*{exporter="jaeger_storage_exporter"}), its OTLP
+        # receiver reports otelcol_receiver_*; the user config pulls them on :8888.
+        # Ref: jaeger 4.11.1 templates/jaeger/jaeger-service.yaml (port `internal-metrics` 8888),
+        #      templates/jaeger/jaeger-extra-list.yaml (extraObjects, tpl);
+        #      jaegertracing/jaeger@v2.19.0 cmd/jaeger/internal/exporters/storageexporter/factory.go
+        "extraObjects": [jaeger_service_monitor()],
+    }
+
+
+def jaeger_service_monitor() -> dict[str, Any]:
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": {"name": JAEGER_FULLNAME, "labels": {"app.kubernetes.io/name": JAEGER.chart}},
+        "spec": {
+            "selector": {
+                "matchLabels": {
+                    "app.kubernetes.io/name": JAEGER.chart,
+                    "app.kubernetes.io/instance": "{{ .Release.Name }}",
+                    "app.kubernetes.io/component": "all-in-one",
+                }
+            },
+            "endpoints": [{"port": "internal-metrics", "path": "/metrics"}],
+        },
+    }
+
+
+def collector_ingress(ingress: OtelCollectorIngress, config: dict[str, Any]) -> dict[str, Any]:
+    """The public OTLP/HTTP endpoint for browsers: only port 4318 and only the exact paths the
+    collector takes data on (never the gRPC port, the health check or the metrics ports). CORS
+    stays with the receiver (`cors.allowed_origins`); the ingress adds no CORS headers of its own,
+    since a second set of Access-Control-* headers makes browsers reject the response.
+    Ref: opentelemetry-collector 0.170.0 values.yaml `ingress` (hosts[].paths[].{path,pathType,port},
+    tls[], annotations, ingressClassName), templates/ingress.yaml; cert-manager ingress-shim:
+    https://cert-manager.io/docs/usage/ingress/ (as grafana.ingress.clusterIssuer)."""
+    if not ingress.enabled:
+        return {"enabled": False}
+    values: dict[str, Any] = {
+        "enabled": True,
+        "hosts": [
+            {
+                "host": ingress.host,
+                "paths": [{"path": path, "pathType": "Exact", "port": OTLP_HTTP_PORT} for path in otlp_http_paths(config)],
+            }
+        ],
+    }
+    if ingress.class_name:
+        values["ingressClassName"] = ingress.class_name
+    if ingress.tls_secret_name:
+        values["tls"] = [{"secretName": ingress.tls_secret_name, "hosts": [ingress.host]}]
+    if ingress.cluster_issuer:
+        values["annotations"] = {"cert-manager.io/cluster-issuer": ingress.cluster_issuer}
+    return values
+
+
+def collector_public_url(ingress: OtelCollectorIngress) -> str | None:
+    """Where browsers send OTLP/HTTP (append /v1/traces, /v1/metrics), or None without an Ingress."""
+    if not ingress.enabled:
+        return None
+    return f"{'https' if ingress.tls_secret_name else 'http'}://{ingress.host}"
+
+
+def collector_values(settings: OtelCollectorSettings, jaeger_otlp: Endpoint) -> dict[str, Any]:
+    replicas = settings.replicas
+    config = otel_collector_config(settings, jaeger_otlp.address(), list(settings.cors_origins))
+    api_rules = collector_api_rules(config)
+    return {
+        "fullnameOverride": COLLECTOR_FULLNAME,
+        "mode": "deployment",
+        "image": {"repository": OTEL_COLLECTOR_IMAGE, "tag": OTEL_COLLECTOR_IMAGE_TAG},
+        "replicaCount": replicas,
+        "resources": settings.resources.to_k8s(),
+        "alternateConfig": config,
+        # The chart creates a ClusterRole (and its binding to the chart's ServiceAccount) only when
+        # asked. Not `presets.kubernetesAttributes`: that also merges its own k8s_attributes into
+        # every pipeline, the metrics one included, where the pod attributes would become labels.
+        # The rules are exactly what the config needs (no wildcard); the token stays mounted for
+        # this ServiceAccount only (chart default `serviceAccount.automountServiceAccountToken`).
+        # Ref: opentelemetry-collector 0.170.0 values.yaml clusterRole.{create,rules},
+        # templates/clusterrole.yaml, templates/clusterrolebinding.yaml, templates/_config.tpl
+        # (the kubernetesAttributes preset).
+        "serviceAccount": {"create": True, "automountServiceAccountToken": bool(api_rules)},
+        "clusterRole": {"create": bool(api_rules), "rules": api_rules},
+        "ports": {
+            "jaeger-compact": {"enabled": False},
+            "jaeger-thrift": {"enabled": False},
+            "jaeger-grpc": {"enabled": False},
+            "zipkin": {"enabled": False},
+            "metrics": {"enabled": True},
+            "prom-exporter": {
+                "enabled": True,
+                "containerPort": PROMETHEUS_EXPORTER_PORT,
+                "servicePort": PROMETHEUS_EXPORTER_PORT,
+                "protocol": "TCP",
+            },
+        },
+        "serviceMonitor": {
+            "enabled": True,
+            "metricsEndpoints": [{"port": "metrics"}, {"port": "prom-exporter", "honorLabels": True}],
+        },
+        "podDisruptionBudget": {"enabled": replicas > 1, "maxUnavailable": 1},
+        "ingress": collector_ingress(settings.ingress, config),
+        # Ref: opentelemetry-collector 0.170.0 values.yaml `podSecurityContext`, `securityContext`;
+        # templates/_pod.tpl (both rendered as given when no preset needs root).
+        "podSecurityContext": restricted_pod(run_as_user=COLLECTOR_UID, run_as_group=COLLECTOR_UID),
+        "securityContext": restricted_container(),
+    }
+
+
+def retention_env(settings: JaegerSettings, es: Endpoint) -> dict[str, str]:
+    """The retention script's plain environment (monitoring/tracing.py trace_index_cleanup_script):
+    daily deletion of trace indices older than jaeger.retentionDays (Jaeger never deletes)."""
+    return {
+        "ES_URL": es.url(),
+        "ES_CA_FILE": f"{CA_DIR}/{es.ca.key}",
+        "INDEX_PREFIX": settings.index_prefix,
+        "RETENTION_DAYS": str(settings.retention_days),
+    }
+
+
+def jaeger_query(namespace: str) -> Endpoint:
+    return Endpoint(JAEGER_FULLNAME, namespace, {JAEGER_QUERY_PORT_NAME: QUERY_HTTP_PORT})
+
+
+def jaeger_otlp(namespace: str) -> Endpoint:
+    """Jaeger's OTLP gRPC receiver, plaintext inside the namespace: what the collector exports to."""
+    return Endpoint(JAEGER_FULLNAME, namespace, {JAEGER_OTLP_GRPC_PORT_NAME: OTLP_GRPC_PORT})
+
+
+def sampling(namespace: str) -> Endpoint:
+    """Jaeger's remote sampling (the strategies file), over HTTP and gRPC."""
+    return Endpoint(
+        JAEGER_FULLNAME, namespace, {SAMPLING_HTTP_PORT_NAME: SAMPLING_HTTP_PORT, SAMPLING_GRPC_PORT_NAME: SAMPLING_GRPC_PORT}
+    )
+
+
+def collector_otlp(namespace: str) -> Endpoint:
+    """The collector's OTLP receivers, gRPC and HTTP: where services send traces, metrics and events."""
+    return Endpoint(
+        COLLECTOR_FULLNAME,
+        namespace,
+        {COLLECTOR_OTLP_GRPC_PORT_NAME: COLLECTOR_OTLP_GRPC_PORT, COLLECTOR_OTLP_HTTP_PORT_NAME: OTLP_HTTP_PORT},
+    )
+
+
+def tracing_plan(settings: StackSettings, es: Endpoint) -> TracingPlan:
+    """`es`: the Elasticsearch HTTP endpoint (plan/elasticsearch.py http_endpoint), with Jaeger's user."""
+    ns = settings.namespace
+    otlp = jaeger_otlp(ns)
+    return TracingPlan(
+        jaeger_values=jaeger_values(settings.jaeger, es, settings.index_replicas),
+        jaeger_extra_values=settings.jaeger.extra_values,
+        jaeger_replicas=settings.jaeger.replicas,
+        es=es,
+        es_user=es.user(JAEGER_USER.username),
+        sampling_json=sampling_strategies_json(settings.sampling_spec),
+        collector_values=collector_values(settings.otel_collector, otlp),
+        collector_extra_values=settings.otel_collector.extra_values,
+        retention_script=trace_index_cleanup_script(),
+        retention_env=retention_env(settings.jaeger, es),
+        jaeger_query=jaeger_query(ns),
+        jaeger_otlp=otlp,
+        sampling=sampling(ns),
+        collector_otlp=collector_otlp(ns),
+        otlp_http_public_url=collector_public_url(settings.otel_collector.ingress),
+    )
