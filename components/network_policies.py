@@ -26,7 +26,8 @@ from typing import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import exporters, grafana, influxdb, prometheus_stack as kps, thanos, trivy_operator
+from components import exporters, grafana, trivy_operator
+from plan import influxdb, prometheus_stack as kps, thanos
 from plan import elasticsearch
 from components.chart import child_options
 from components.labels import standard_labels

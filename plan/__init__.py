@@ -17,8 +17,12 @@ from monitoring.dashboards import BuiltDashboard, build_dashboards
 from monitoring.windows import check_windows
 from plan.alerting import AlertingPlan, alerting_plan
 from plan.context import PlatformContext, platform_context
+from plan.influxdb import InfluxdbPlan, influxdb_plan
+from plan.object_storage import ObjectStoragePlan, object_storage_plan
+from plan.prometheus_stack import PrometheusPlan, prometheus_plan
 from plan.secrets import SecretKey, required_secrets
 from plan.settings import StackSettings, retentions
+from plan.thanos import ThanosPlan, query_endpoint, thanos_plan
 
 PLATFORM_NAME = "terrafusion"
 
@@ -38,6 +42,10 @@ class Plan:
     # The secret config keys the stack reads (their values never enter the plan).
     secrets: tuple[SecretKey, ...]
     alerting: AlertingPlan
+    object_storage: ObjectStoragePlan
+    influxdb: InfluxdbPlan
+    prometheus: PrometheusPlan
+    thanos: ThanosPlan
     dashboards: tuple[BuiltDashboard, ...]
     # What the stack will not measure or notify: logged by the program, before any resource.
     warnings: tuple[str, ...]
@@ -66,6 +74,12 @@ def build_plan(settings: StackSettings, name: str = PLATFORM_NAME) -> Plan:
         context=context,
         secrets=required_secrets(settings),
         alerting=alerting,
+        object_storage=(bucket := object_storage_plan(settings)),
+        influxdb=(influxdb := influxdb_plan(settings, context)),
+        prometheus=(prometheus := prometheus_plan(
+            settings, bucket.secret, (influxdb.remote_write,), query_endpoint(settings.namespace)
+        )),
+        thanos=thanos_plan(settings, bucket.secret, (prometheus.thanos_sidecar,), (prometheus.thanos_ruler,)),
         dashboards=dashboards,
         warnings=tuple(warnings),
     )

@@ -278,7 +278,6 @@ INVARIANTS = {
     "components/rollout.py::ContentDigests.digest": "every digested object is recorded by the component declaring it (tests/test_config_changes.py)",
     "components/exporters.py::Exporters.__init__": "postgresDsn is a required secret when the exporter is enabled (stacks/config.py required_secrets)",
     "components/grafana.py::Grafana.__init__": "grafanaDatabasePassword is a required secret with grafana.database (stacks/config.py required_secrets)",
-    "plan/pod_security.py::restricted_pod": "callers pass the program's own user ids, never 0",
     "monitoring/alert_rules/_rule.py::AlertRule.__post_init__": "the alert catalogue is program data",
     "monitoring/fluentbit.py::_env_ref": "environment variable names are program constants",
     "monitoring/tracing.py::_env": "environment variable names are program constants",

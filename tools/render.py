@@ -246,7 +246,7 @@ def render(
     _write_alerting(run, out)
     _write_chart_rules(chart_objects, out)
     (out / "influxdb").mkdir()
-    (out / "influxdb" / "schema.iql").write_text(run.result.platform.influxdb.influxql)
+    (out / "influxdb" / "schema.iql").write_text(run.result.plan.influxdb.influxql)
     _write_logs_and_traces(run, out)
 
     by_type: dict[str, list[str]] = {}
