@@ -8,6 +8,7 @@ from typing import Any, Callable, Mapping
 import pulumi
 from pulumi_kubernetes.helm import v4 as helm
 
+from plan.values import deep_merge
 from plan.versions import ChartRef
 
 # A pure function of one rendered object (apiVersion/kind/metadata/spec...) returning the object to
@@ -40,30 +41,6 @@ def _transform(patch: ObjectPatch) -> pulumi.ResourceTransform:
         return None if patched is props else pulumi.ResourceTransformResult(props=patched, opts=args.opts)
 
     return transform
-
-
-def _copy_tree(value: Any) -> Any:
-    """Maps and lists copied, leaves shared: values hold pulumi Outputs (the content digests), which
-    `copy.deepcopy` refuses, and every leaf is immutable."""
-    if isinstance(value, Mapping):
-        return {key: _copy_tree(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy_tree(item) for item in value]
-    if isinstance(value, tuple):
-        return tuple(_copy_tree(item) for item in value)
-    return value
-
-
-def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Values merged the way Helm merges `-f` files: maps recursively, everything else replaced.
-    A new tree: neither argument is changed by the merge or by edits of its result."""
-    merged = _copy_tree(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = _copy_tree(value)
-    return merged
 
 
 def child_options(parent: pulumi.Resource, opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:

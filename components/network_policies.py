@@ -26,8 +26,7 @@ from typing import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import influxdb, prometheus_stack as kps, thanos
-from plan import elasticsearch, exporters, grafana, trivy_operator
+from plan import elasticsearch, exporters, grafana, influxdb, prometheus_stack as kps, thanos, trivy_operator
 from components.chart import child_options
 from components.labels import standard_labels
 from plan.versions import (

@@ -1,41 +1,37 @@
-"""The Thanos object-storage config (objstore.yml), shared by the sidecar and the Thanos chart.
-
-Ref: https://thanos.io/tip/thanos/storage.md/ (S3, GCS and AZURE config keys)
-"""
+"""The object-storage Secret (objstore.yml), declared by the platform before every reader of the
+bucket: the plan (plan/object_storage.py) holds the document less its credentials, which are secret
+Outputs filled in here."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Mapping
 
-from monitoring import yaml_text
-from plan.settings import ObjectStorageSettings
+import pulumi
+import pulumi_kubernetes as k8s
 
-SECRET_NAME = "thanos-objstore"
-SECRET_KEY = "objstore.yml"
-
-
-def objstore_config(settings: ObjectStorageSettings, credentials: Mapping[str, str]) -> dict[str, Any]:
-    """The objstore.yml document; `credentials` are the stack's object-storage secrets by key."""
-    if settings.type == "S3":
-        config: dict[str, Any] = {
-            "bucket": settings.bucket,
-            "endpoint": settings.endpoint,
-            "access_key": credentials["objectStorageAccessKey"],
-            "secret_key": credentials["objectStorageSecretKey"],
-            "insecure": settings.insecure,
-        }
-        if settings.region:
-            config["region"] = settings.region
-    elif settings.type == "GCS":
-        config = {"bucket": settings.bucket, "service_account": credentials["objectStorageServiceAccount"]}
-    else:
-        config = {
-            "storage_account": settings.storage_account,
-            "storage_account_key": credentials["objectStorageAccountKey"],
-            "container": settings.bucket,
-        }
-    return {"type": settings.type, "config": config}
+from components.labels import secret
+from components.rollout import ContentDigests
+from plan.context import PlatformContext
+from plan.object_storage import ObjectStoragePlan
 
 
-def objstore_yaml(settings: ObjectStorageSettings, credentials: Mapping[str, str]) -> str:
-    return yaml_text.dump(objstore_config(settings, credentials))
+def objstore_secret(
+    name: str,
+    plan: ObjectStoragePlan,
+    ctx: PlatformContext,
+    secrets: Mapping[str, pulumi.Output[str]],
+    digests: ContentDigests,
+    opts: pulumi.ResourceOptions,
+) -> k8s.core.v1.Secret:
+    """The Secret `plan.secret` with objstore.yml; its content is recorded (`digests`), so the
+    bucket's readers roll when the bucket or a credential changes."""
+    credentials = {key: secrets[key] for key in plan.credential_keys}
+    return secret(
+        f"{name}-objstore",
+        plan.secret.name,
+        ctx.namespace,
+        ctx.labels("thanos", "object-storage"),
+        {plan.secret.key: pulumi.Output.all(**credentials).apply(plan.objstore_yaml)},
+        opts,
+        digests,
+    )

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import object_storage
+from components.object_storage import objstore_secret as declare_objstore_secret
 from components.alerting import AlertingConfig, AlertRules
 from plan.elasticsearch import GRAFANA_USER as ES_GRAFANA_USER
 from components.elasticsearch import Elasticsearch
@@ -17,18 +17,17 @@ from components.fluent_bit import FluentBit
 from components.tracing import Tracing
 from components.trivy_operator import TrivyOperator
 from components.cni import CniMonitors
-from components.influxdb import READER_USER as INFLUX_READER_USER
+from plan.influxdb import READER_USER as INFLUX_READER_USER
 from components.influxdb import declare_service_monitor as influxdb_service_monitor
-from components.influxdb import Influxdb, InfluxdbArgs
+from components.influxdb import Influxdb
 from components.grafana import Grafana
 from components.grafana_content import GrafanaContent
-from components.labels import secret, standard_labels
+from components.labels import standard_labels
 from plan.pod_security import namespace_labels
 from components.network_policies import NetworkPolicies, NetworkPoliciesArgs
-from components.prometheus_stack import PrometheusStack, PrometheusStackArgs, SecretKeyRef
-from components.thanos import QUERY_SERVICE as THANOS_QUERY_SERVICE
+from components.prometheus_stack import PrometheusStack
 from components.rollout import ContentDigests
-from components.thanos import Thanos, ThanosArgs
+from components.thanos import Thanos
 from plan.versions import BLACKBOX_EXPORTER, POSTGRES_EXPORTER
 from monitoring.datasources import (
     ELASTICSEARCH_LOGS_UID,
@@ -38,10 +37,7 @@ from monitoring.datasources import (
     traces_datasource,
     trends_datasource,
 )
-from monitoring.alertmanager import ALERTMANAGER_RECEIVER_SECRET
 from plan import Plan
-from plan.alerting import ALERTMANAGER_CONFIG_SECRET, RULER_ALERTMANAGERS_KEY, RULER_ALERTMANAGERS_SECRET
-from plan.secrets import OBJECT_STORAGE_SECRETS
 
 
 class MonitoringPlatform(pulumi.ComponentResource):
@@ -102,50 +98,17 @@ class MonitoringPlatform(pulumi.ComponentResource):
         digests = ContentDigests(digest_key.result)
         self.digests = digests
 
-        credentials = {s.key: secrets[s.key] for s in OBJECT_STORAGE_SECRETS[settings.object_storage.type]}
-        objstore_secret = secret(
-            f"{name}-objstore",
-            object_storage.SECRET_NAME,
-            ns_name,
-            standard_labels("thanos", name, "object-storage"),
-            {
-                object_storage.SECRET_KEY: pulumi.Output.all(**credentials).apply(
-                    lambda creds: object_storage.objstore_yaml(settings.object_storage, creds)
-                )
-            },
-            in_namespace,
-            digests,
-        )
+        objstore_secret = declare_objstore_secret(name, plan.object_storage, plan.context, secrets, digests, in_namespace)
         self.alerting = AlertingConfig(f"{name}-alerting", plan.alerting, ns_name, secrets, digests, opts=in_namespace)
         self.influxdb = Influxdb(
-            f"{name}-influxdb",
-            InfluxdbArgs(
-                namespace=ns_name, storage_class=settings.storage_class, settings=settings.influxdb, digests=digests
-            ),
+            plan.influxdb.name, plan.influxdb, plan.context, digests,
             opts=pulumi.ResourceOptions.merge(stateful, pulumi.ResourceOptions(depends_on=[namespace])),
-        )
-        objstore_ref = SecretKeyRef(object_storage.SECRET_NAME, object_storage.SECRET_KEY)
+        )  # fmt: skip
 
+        # Remote-writes into InfluxDB (plan.influxdb.remote_write); the Thanos Ruler reads through
+        # Thanos Query (plan.thanos.query) and sends to the Alertmanager config of plan.alerting.
         self.prometheus_stack = PrometheusStack(
-            f"{name}-prometheus",
-            PrometheusStackArgs(
-                namespace=ns_name,
-                agents_namespace=agents_ns_name,
-                environment=settings.environment,
-                cluster_name=settings.cluster.name,
-                control_plane=settings.cluster.control_plane,
-                storage_class=settings.storage_class,
-                prometheus=settings.prometheus,
-                alertmanager=settings.alertmanager,
-                objstore_secret=objstore_ref,
-                alertmanager_config_secret=ALERTMANAGER_CONFIG_SECRET,
-                alertmanager_secrets=(ALERTMANAGER_RECEIVER_SECRET,),
-                remote_write=(self.influxdb.remote_write,),
-                ruler=settings.thanos.ruler,
-                ruler_query_endpoint=f"dnssrv+_http._tcp.{THANOS_QUERY_SERVICE}.{ns_name}.svc.cluster.local",
-                ruler_alertmanagers_secret=SecretKeyRef(RULER_ALERTMANAGERS_SECRET, RULER_ALERTMANAGERS_KEY),
-                digests=digests,
-            ),
+            f"{name}-prometheus", plan.prometheus, plan.context, digests,
             # Prometheus remote-writes into InfluxDB only once the schema Job created the policies.
             opts=pulumi.ResourceOptions.merge(
                 stateful,
@@ -166,16 +129,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus_stack]),
         )  # fmt: skip
         self.thanos = Thanos(
-            f"{name}-thanos",
-            ThanosArgs(
-                namespace=ns_name,
-                storage_class=settings.storage_class,
-                settings=settings.thanos,
-                objstore_secret=objstore_ref,
-                sidecar_endpoints=(self.prometheus_stack.sidecar_endpoint,),
-                ruler_endpoints=(self.prometheus_stack.ruler_endpoint,),
-                digests=digests,
-            ),
+            f"{name}-thanos", plan.thanos, plan.context, digests,
             # The chart's ServiceMonitors need the Prometheus Operator CRDs to exist first.
             opts=pulumi.ResourceOptions.merge(
                 stateful, pulumi.ResourceOptions(depends_on=[objstore_secret, self.prometheus_stack])
@@ -209,7 +163,7 @@ class MonitoringPlatform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus_stack]),
         )
         influxdb_service_monitor(
-            f"{name}-influxdb", ns_name, self.influxdb.release,
+            plan.influxdb.name, plan.influxdb, plan.context,
             pulumi.ResourceOptions(parent=self.influxdb, depends_on=[self.prometheus_stack]),
         )  # fmt: skip
         # Producers of the Elasticsearch alerts/panels and of the CI delivery panels (metrics contract).

@@ -30,8 +30,12 @@ from plan.exporters import (
 from plan.fluent_bit import FluentBitPlan, fluent_bit_plan
 from plan.grafana import GrafanaPlan, grafana_plan
 from plan.grafana_content import GrafanaContentPlan, grafana_content_plan
+from plan.influxdb import InfluxdbPlan, influxdb_plan
+from plan.object_storage import ObjectStoragePlan, object_storage_plan
+from plan.prometheus_stack import PrometheusPlan, prometheus_plan
 from plan.secrets import SecretKey, required_secrets
 from plan.settings import StackSettings, retentions
+from plan.thanos import ThanosPlan, query_endpoint, thanos_plan
 from plan.tracing import TracingPlan, tracing_plan
 from plan.trivy_operator import TrivyOperatorPlan, trivy_operator_plan
 
@@ -53,6 +57,10 @@ class Plan:
     # The secret config keys the stack reads (their values never enter the plan).
     secrets: tuple[SecretKey, ...]
     alerting: AlertingPlan
+    object_storage: ObjectStoragePlan
+    influxdb: InfluxdbPlan
+    prometheus: PrometheusPlan
+    thanos: ThanosPlan
     elasticsearch: ElasticsearchPlan
     fluent_bit: FluentBitPlan
     tracing: TracingPlan
@@ -92,6 +100,12 @@ def build_plan(settings: StackSettings, name: str = PLATFORM_NAME) -> Plan:
         context=context,
         secrets=required_secrets(settings),
         alerting=alerting,
+        object_storage=(bucket := object_storage_plan(settings)),
+        influxdb=(influxdb := influxdb_plan(settings, context)),
+        prometheus=(prometheus := prometheus_plan(
+            settings, bucket.secret, (influxdb.remote_write,), query_endpoint(settings.namespace)
+        )),
+        thanos=thanos_plan(settings, bucket.secret, (prometheus.thanos_sidecar,), (prometheus.thanos_ruler,)),
         elasticsearch=elasticsearch,
         fluent_bit=fluent_bit_plan(settings, context, elasticsearch.http),
         tracing=tracing_plan(settings, elasticsearch.http),

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.prometheus_stack import CONTROL_PLANE_TARGETS
+from plan.prometheus_stack import CONTROL_PLANE_TARGETS
 from monitoring import metrics_contract
 from monitoring.otel import OTLP_HTTP_PORT
 from stacks.config import ConfigError, parse_settings

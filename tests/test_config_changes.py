@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import pytest
 
-import components.influxdb
+import plan.influxdb
 import plan.alerting
 import plan.fluent_bit
 import plan.tracing
@@ -130,14 +130,14 @@ def _append_to(module: Any, function: str, text: str) -> Callable[[pytest.Monkey
 
 
 def _influxdb_config_change(mp: pytest.MonkeyPatch) -> None:
-    original = components.influxdb.influxdb_values
+    original = plan.influxdb.influxdb_values
 
     def changed(*args: Any, **kwargs: Any) -> dict[str, Any]:
         values = original(*args, **kwargs)
         values["config"] = {**values["config"], "logging": {"level": "warn"}}
         return values
 
-    mp.setattr(components.influxdb, "influxdb_values", changed)
+    mp.setattr(plan.influxdb, "influxdb_values", changed)
 
 
 # Settings and code constants that change rendered config (secrets are all rotated on their own).
@@ -151,7 +151,7 @@ CONFIG_CHANGES = (
     Change("Alertmanager routing (code)", {}, patch=_append_to(plan.alerting, "alertmanager_config_yaml", "\n# changed\n")),
     Change("Thanos Ruler's Alertmanagers (code)", {}, patch=_append_to(plan.alerting, "ruler_alertmanagers_yaml", "\n# changed\n")),
     Change("events pipeline (code)", {}, patch=_append_to(plan.fluent_bit, "fluentbit_events_config", "\n# changed\n")),
-    Change("schema Job script (code)", {}, patch=_append_to(components.influxdb, "apply_script", "\n# changed\n")),
+    Change("schema Job script (code)", {}, patch=_append_to(plan.influxdb, "apply_script", "\n# changed\n")),
     Change("trace retention script (code)", {}, patch=_append_to(plan.tracing, "trace_index_cleanup_script", "\n# changed\n")),
     Change("InfluxDB server config (code)", {}, patch=_influxdb_config_change),
 )

@@ -273,8 +273,6 @@ def test_a_late_value_error_is_reported_as_a_bug_not_as_guidance(monkeypatch):
 
 # file::function -> why the check cannot fire on user input (each raises AssertionError).
 INVARIANTS = {
-    "components/rollout.py::ContentDigests.record": "each object is declared once by the program",
-    "components/rollout.py::ContentDigests.digest": "every digested object is recorded by the component declaring it (tests/test_config_changes.py)",
     "components/exporters.py::Exporters.__init__": "postgresDsn is a required secret when the exporter is enabled (stacks/config.py required_secrets)",
     "components/grafana.py::Grafana.__init__": "grafanaDatabasePassword is a required secret with grafana.database (stacks/config.py required_secrets)",
     "monitoring/alert_rules/_rule.py::AlertRule.__post_init__": "the alert catalogue is program data",

@@ -187,7 +187,7 @@ def test_events_are_collected_by_exactly_one_pod(prod):
 
 
 def test_no_password_in_any_log_or_trace_config(prod):
-    platform, plan = prod.result.platform, prod.result.plan
+    plan = prod.result.plan
     texts = [plan.fluent_bit.node_config, plan.fluent_bit.events_config, json.dumps(plan.tracing.jaeger_values)]
     for text in texts:
         assert "mock-password" not in text

@@ -495,7 +495,7 @@ def test_the_influxdb_patch_reaches_only_its_statefulset_and_the_pulumi_transfor
     import pulumi
 
     from components.chart import _transform
-    from components.influxdb import influxdb_object_patch
+    from plan.influxdb import influxdb_object_patch
 
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "influxdb"}}
     assert influxdb_object_patch(service) is service
@@ -516,7 +516,7 @@ def test_the_influxdb_patch_reaches_only_its_statefulset_and_the_pulumi_transfor
 
 def test_the_render_applies_the_influxdb_patch(objects):
     from components.chart import OBJECT_PATCHES
-    from components.influxdb import influxdb_object_patch
+    from plan.influxdb import influxdb_object_patch
 
     assert OBJECT_PATCHES["terrafusion-influxdb-chart"] is influxdb_object_patch
     for objs in objects.values():

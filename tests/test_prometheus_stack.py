@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.prometheus_stack import REPLICA_LABEL
+from plan.prometheus_stack import REPLICA_LABEL
 from plan.versions import KUBE_PROMETHEUS_STACK, THANOS_IMAGE_TAG
 
 
@@ -48,7 +48,7 @@ def test_chart_default_rules_are_on_less_the_decided_groups_and_duplicates(dev):
 
 def test_upstream_rules_get_p_levels_from_the_release_object_patch(dev):
     from components.chart import OBJECT_PATCHES
-    from components.prometheus_stack import release_patch
+    from plan.prometheus_stack import release_patch
 
     assert OBJECT_PATCHES[dev.chart("kube-prometheus-stack").name] is release_patch
 

@@ -20,8 +20,8 @@ from typing import Any, Mapping
 import pytest
 from tests.network_policy_evaluator import operator_pods, selector_matches
 
-from components.prometheus_stack import REPLICA_LABEL
-from components.thanos import DEDUPLICATION_FUNC
+from plan.prometheus_stack import REPLICA_LABEL
+from plan.thanos import DEDUPLICATION_FUNC
 
 STACKS = ("dev", "prod")
 

@@ -3,7 +3,7 @@ enough to downsample it; all read the same bucket."""
 
 from __future__ import annotations
 
-from components.prometheus_stack import (
+from plan.prometheus_stack import (
     REPLICA_LABEL,
     THANOS_RULER_GOVERNING_SERVICE,
     THANOS_RULER_REPLICA_LABEL,

@@ -86,7 +86,7 @@ def test_every_duplicate_names_an_alert_of_our_catalogue():
 
 
 def test_upstream_rule_objects_are_named_after_the_release_fullname():
-    from components.prometheus_stack import FULLNAME
+    from plan.prometheus_stack import FULLNAME
 
     assert ur.UPSTREAM_RULE_PREFIX == f"{FULLNAME}-"
 

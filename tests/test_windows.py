@@ -12,10 +12,9 @@ import pytest
 import yaml
 
 from plan.alerting import RULER_ALERTMANAGERS_KEY, RULER_ALERTMANAGERS_SECRET
-from components.prometheus_stack import THANOS_RULER_NAME
-from components.thanos import QUERY_SERVICE
+from plan.prometheus_stack import THANOS_RULER_NAME
+from plan.thanos import QUERY_SERVICE
 from monitoring import windows
-from monitoring.alert_rules import build_rule_files
 from monitoring.dashboards import build_dashboards
 from monitoring.durations import parse_duration
 from monitoring.influxdb import ONE_HOUR_POLICY, RAW_POLICY

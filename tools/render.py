@@ -246,7 +246,7 @@ def render(
     _write_alerting(run, out)
     _write_chart_rules(chart_objects, out)
     (out / "influxdb").mkdir()
-    (out / "influxdb" / "schema.iql").write_text(run.result.platform.influxdb.influxql)
+    (out / "influxdb" / "schema.iql").write_text(run.result.plan.influxdb.influxql)
     _write_logs_and_traces(run, out)
 
     by_type: dict[str, list[str]] = {}
@@ -337,7 +337,6 @@ def _write_chart_rules(chart_objects: dict[str, list[dict[str, Any]]], out: Path
 
 
 def _write_logs_and_traces(run: StackRun, out: Path) -> None:
-    platform = run.result.platform
     for method, path, body in run.result.plan.elasticsearch.lifecycle_requests:
         # "/_ilm/policy/terrafusion-logs-audit" -> ilm-policy-terrafusion-logs-audit.json
         name = path.strip("/").replace("_", "").replace("/", "-")
