@@ -143,11 +143,8 @@ class Elasticsearch(pulumi.ComponentResource):
         ]  # fmt: skip
 
         cluster_dependencies: list[pulumi.Resource] = [operator, tls_secret, roles, *user_secrets]
-        # Pod labels of the vm.max_map_count setter, when there is one (a NetworkPolicies input).
-        self.max_map_count_labels: dict[str, str] | None = None
         if (setter := plan.max_map_count) is not None:
             setter_labels = dict(setter.labels)
-            self.max_map_count_labels = setter_labels
             cluster_dependencies.append(
                 k8s.apps.v1.DaemonSet(
                     f"{name}-max-map-count",

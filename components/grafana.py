@@ -107,7 +107,6 @@ class Grafana(pulumi.ComponentResource):
             extra_values=plan.extra_values,
         )
         self.url = pulumi.Output.from_input(plan.url)
-        self.in_cluster_url = plan.endpoint.url()
         # The provider talks to Grafana's public URL, from wherever `pulumi up` runs.
         self.provider = grafana.Provider(
             f"{name}-provider",

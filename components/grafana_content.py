@@ -15,7 +15,6 @@ from typing import Mapping, Sequence
 import pulumi
 import pulumiverse_grafana as grafana
 
-from monitoring.datasources import DatasourceSpec
 from plan.grafana_content import GrafanaContentPlan
 
 
@@ -28,8 +27,6 @@ class GrafanaContent(pulumi.ComponentResource):
         self,
         name: str,
         plan: GrafanaContentPlan,
-        # Built by components/platform.py from the other systems' URLs.
-        datasources: Sequence[DatasourceSpec],
         # Datasource uid -> secureJsonData (passwords, CA): Outputs, kept secret, encrypted by Grafana.
         datasource_secure_json: Mapping[str, Mapping[str, pulumi.Input[str]]],
         provider: grafana.Provider,
@@ -54,7 +51,7 @@ class GrafanaContent(pulumi.ComponentResource):
                 secure_json_data_encoded=_secure_json(datasource_secure_json.get(spec.uid)),
                 opts=child,
             )
-            for spec in datasources
+            for spec in plan.datasources
         }
         self.teams = {
             team.name: grafana.oss.Team(

@@ -91,8 +91,6 @@ class Influxdb(pulumi.ComponentResource):
             ),
         }
         self.release = plan.release
-        self.pod_labels = dict(plan.pod_labels)
-        self.schema_job_labels = labels
         self.chart = declare_chart(
             plan.release,
             INFLUXDB,

@@ -15,8 +15,6 @@ from components.rollout import ContentDigests, ObjectRef
 from plan.context import PlatformContext
 from plan.tracing import (
     CA_DIR,
-    COLLECTOR_OTLP_GRPC_PORT_NAME,
-    COLLECTOR_OTLP_HTTP_PORT_NAME,
     JAEGER_FULLNAME,
     PASSWORD_ENV,
     RETENTION_NAME,
@@ -34,11 +32,6 @@ from plan.versions import CURL_IMAGE, JAEGER, OTEL_COLLECTOR
 
 class Tracing(pulumi.ComponentResource):
     """Jaeger (storage, query, sampling) and the OTLP gateway in front of it."""
-
-    otlp_grpc_endpoint: str
-    otlp_http_endpoint: str
-    otlp_http_public_url: str | None
-    jaeger_query_url: str
 
     def __init__(
         self,
@@ -108,16 +101,11 @@ class Tracing(pulumi.ComponentResource):
             extra_values=plan.collector_extra_values,
         )
         self._trace_retention(name, plan, ns, child)
-        self.otlp_grpc_endpoint = plan.collector_otlp.address(COLLECTOR_OTLP_GRPC_PORT_NAME)
-        self.otlp_http_endpoint = plan.collector_otlp.url(COLLECTOR_OTLP_HTTP_PORT_NAME)
-        self.otlp_http_public_url = plan.otlp_http_public_url
-        self.jaeger_query_url = plan.jaeger_query.url()
         self.register_outputs({})
 
     def _trace_retention(self, name: str, plan: TracingPlan, ns: str, child: pulumi.ResourceOptions) -> None:
         """Daily deletion of trace indices older than jaeger.retentionDays (Jaeger never deletes)."""
-        labels = standard_labels("jaeger", name, "retention")
-        self.retention_job_labels = labels  # its pods' labels: a client of Elasticsearch
+        labels = dict(plan.retention_labels)
         script = k8s.core.v1.ConfigMap(
             f"{name}-retention-script",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=RETENTION_NAME, namespace=ns, labels=labels),

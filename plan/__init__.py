@@ -29,14 +29,15 @@ from plan.exporters import (
 )
 from plan.fluent_bit import FluentBitPlan, fluent_bit_plan
 from plan.grafana import GrafanaPlan, grafana_plan
-from plan.grafana_content import GrafanaContentPlan, grafana_content_plan
+from plan.grafana_content import GrafanaContentPlan, grafana_content_plan, platform_datasources
 from plan.influxdb import InfluxdbPlan, influxdb_plan
+from plan.network_policies import NetworkPoliciesPlan, network_policies_plan
 from plan.object_storage import ObjectStoragePlan, object_storage_plan
 from plan.prometheus_stack import PrometheusPlan, prometheus_plan
 from plan.secrets import SecretKey, required_secrets
 from plan.settings import StackSettings, retentions
 from plan.thanos import ThanosPlan, query_endpoint, thanos_plan
-from plan.tracing import TracingPlan, tracing_plan
+from plan.tracing import COLLECTOR_OTLP_GRPC_PORT_NAME, COLLECTOR_OTLP_HTTP_PORT_NAME, TracingPlan, tracing_plan
 from plan.trivy_operator import TrivyOperatorPlan, trivy_operator_plan
 
 PLATFORM_NAME = "terrafusion"
@@ -73,48 +74,84 @@ class Plan:
     # None where the stack does not deploy them (security.trivyOperator.enabled, cluster.cni).
     trivy_operator: TrivyOperatorPlan | None
     cni: CniPlan | None
+    # Ingress into every platform pod: the flow table and its policies.
+    network_policies: NetworkPoliciesPlan
     # What the stack will not measure or notify: logged by the program, before any resource.
     warnings: tuple[str, ...]
+
+    def endpoints(self) -> dict[str, str]:
+        """The in-cluster addresses the stack exports (`pulumi stack output endpoints`)."""
+        tracing = self.tracing
+        return {
+            "prometheus": self.prometheus.prometheus.url("http-web"),
+            "alertmanager": self.prometheus.alertmanager.url("http-web"),
+            "thanos_query": self.thanos.query.url("http"),
+            "thanos_query_frontend": self.thanos.query_frontend.url("http"),
+            "grafana_in_cluster": self.grafana.endpoint.url(),
+            "influxdb": self.influxdb.endpoint.url(),
+            "elasticsearch": self.elasticsearch.http.url(),
+            "jaeger_query": tracing.jaeger_query.url(),
+            "otlp_grpc": tracing.collector_otlp.address(COLLECTOR_OTLP_GRPC_PORT_NAME),
+            "otlp_http": tracing.collector_otlp.url(COLLECTOR_OTLP_HTTP_PORT_NAME),
+            # Browsers' OTLP/HTTP endpoint (otelCollector.ingress), when the stack has one.
+            **({"otlp_http_public": url} if (url := tracing.otlp_http_public_url) else {}),
+            "pushgateway": self.pushgateway.endpoint.url(),
+        }
+
+
+def _first_per_key(problems: list[str]) -> list[str]:
+    """The first problem of each key: one line says what to raise; the rest follow from it."""
+    first: dict[str, str] = {}
+    for problem in problems:
+        first.setdefault(problem.split(": ", 1)[0], problem)
+    return list(first.values())
 
 
 def build_plan(settings: StackSettings, name: str = PLATFORM_NAME) -> Plan:
     context = platform_context(settings, name)
     alerting = alerting_plan(settings)
-    grafana_content = grafana_content_plan(settings, alerting.slos)
+    bucket = object_storage_plan(settings)
+    influxdb = influxdb_plan(settings, context)
+    prometheus = prometheus_plan(settings, bucket.secret, (influxdb.remote_write,), query_endpoint(settings.namespace))
+    thanos = thanos_plan(settings, bucket.secret, (prometheus.thanos_sidecar,), (prometheus.thanos_ruler,))
+    elasticsearch = elasticsearch_plan(settings, context)
+    tracing = tracing_plan(settings, context, elasticsearch.http)
+    exporters = exporters_plan(settings)
+    trivy = trivy_operator_plan(settings)
+    datasources = platform_datasources(
+        settings, thanos=thanos, prometheus=prometheus, influxdb=influxdb, elasticsearch=elasticsearch, tracing=tracing
+    )
+    grafana_content = grafana_content_plan(settings, alerting.slos, datasources)
     # Every rule and panel the stack deploys, against the data its engine keeps (monitoring/windows.py);
     # each problem names its retention key, e.g. "prometheus.retention: 2d is shorter than ...".
     dashboards = [(d.title, d.model) for d in grafana_content.dashboards]
-    problems = check_windows(alerting.rule_files, dashboards, retentions(settings))
-    if problems:
-        # The first problem of each key: one line says what to raise; the rest follow from it.
-        first: dict[str, str] = {}
-        for problem in problems:
-            first.setdefault(problem.split(": ", 1)[0], problem)
-        raise PlanError(list(first.values()))
+    if problems := check_windows(alerting.rule_files, dashboards, retentions(settings)):
+        raise PlanError(_first_per_key(problems))
     warnings = exporter_warnings(settings.exporters.blackbox, settings.exporters.postgres)
     if receivers := missing_receivers_warning(alerting.spec, "alerting"):
         warnings.append(receivers)
-    elasticsearch = elasticsearch_plan(settings, context)
     return Plan(
         settings=settings,
         context=context,
         secrets=required_secrets(settings),
         alerting=alerting,
-        object_storage=(bucket := object_storage_plan(settings)),
-        influxdb=(influxdb := influxdb_plan(settings, context)),
-        prometheus=(prometheus := prometheus_plan(
-            settings, bucket.secret, (influxdb.remote_write,), query_endpoint(settings.namespace)
-        )),
-        thanos=thanos_plan(settings, bucket.secret, (prometheus.thanos_sidecar,), (prometheus.thanos_ruler,)),
+        object_storage=bucket,
+        influxdb=influxdb,
+        prometheus=prometheus,
+        thanos=thanos,
         elasticsearch=elasticsearch,
         fluent_bit=fluent_bit_plan(settings, context, elasticsearch.http),
-        tracing=tracing_plan(settings, elasticsearch.http),
-        exporters=exporters_plan(settings),
+        tracing=tracing,
+        exporters=exporters,
         elasticsearch_exporter=elasticsearch_exporter_plan(settings, elasticsearch.http),
         pushgateway=pushgateway_plan(settings),
         grafana=grafana_plan(settings),
         grafana_content=grafana_content,
-        trivy_operator=trivy_operator_plan(settings),
+        trivy_operator=trivy,
         cni=cni_plan(settings),
+        network_policies=network_policies_plan(
+            settings, context, influxdb=influxdb, elasticsearch_plan=elasticsearch, tracing_plan=tracing,
+            exporters_plan=exporters, prometheus=prometheus, trivy=trivy,
+        ),
         warnings=tuple(warnings),
     )

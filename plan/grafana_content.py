@@ -1,7 +1,7 @@
 """The Grafana content slice of the plan: the teams, the folders (those Grafana's own provisioning
 creates apart), each folder's permissions and the dashboards, as components/grafana_content.py
-declares them through the Grafana provider. The datasources need the other systems' URLs, which
-components/platform.py still passes."""
+declares them through the Grafana provider, and the datasources, each addressing its system by that
+system's endpoint (the passwords and the CA are Outputs: the component adds them under the UIDs)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,22 @@ from monitoring.dashboards import (
     FolderSpec,
     build_dashboards,
 )
+from monitoring.datasources import (
+    DatasourceSpec,
+    logs_datasource,
+    metrics_datasources,
+    traces_datasource,
+    trends_datasource,
+)
 from monitoring.slo_catalogue import Slo
+from plan.elasticsearch import GRAFANA_USER as ES_GRAFANA_USER
+from plan.elasticsearch import ElasticsearchPlan
+from plan.influxdb import READER_USER as INFLUX_READER_USER
+from plan.influxdb import InfluxdbPlan
+from plan.prometheus_stack import PrometheusPlan
 from plan.settings import StackSettings
+from plan.thanos import ThanosPlan
+from plan.tracing import TracingPlan
 
 
 @dataclass(frozen=True)
@@ -43,9 +57,35 @@ class GrafanaContentPlan:
     folder_permissions: Mapping[str, Mapping[str, str]]
     # Every dashboard the stack deploys (monitoring/dashboards), built with the SLOs in effect.
     dashboards: tuple[BuiltDashboard, ...]
+    datasources: tuple[DatasourceSpec, ...]
 
 
-def grafana_content_plan(settings: StackSettings, slos: tuple[Slo, ...]) -> GrafanaContentPlan:
+def platform_datasources(
+    settings: StackSettings,
+    *,
+    thanos: ThanosPlan,
+    prometheus: PrometheusPlan,
+    influxdb: InfluxdbPlan,
+    elasticsearch: ElasticsearchPlan,
+    tracing: TracingPlan,
+) -> tuple[DatasourceSpec, ...]:
+    """Grafana's datasources: metrics through the Thanos query-frontend, alerts from Alertmanager,
+    trends from InfluxDB (its read-only user), logs from Elasticsearch (its reader), traces from Jaeger."""
+    return (
+        *metrics_datasources(
+            thanos_url=thanos.query_frontend.url("http"),
+            alertmanager_url=prometheus.alertmanager.url("http-web"),
+            scrape_interval=settings.prometheus.scrape_interval,
+        ),
+        trends_datasource(influxdb.endpoint.url(), influxdb.database, influxdb.endpoint.user(INFLUX_READER_USER).username),
+        logs_datasource(elasticsearch.http.url(), elasticsearch.http.user(ES_GRAFANA_USER.username).username),
+        traces_datasource(tracing.jaeger_query.url()),
+    )
+
+
+def grafana_content_plan(
+    settings: StackSettings, slos: tuple[Slo, ...], datasources: tuple[DatasourceSpec, ...]
+) -> GrafanaContentPlan:
     return GrafanaContentPlan(
         teams=tuple(
             Team(name=team.name, slug=team.slug, email=team.email, members=tuple(team.members))
@@ -55,4 +95,5 @@ def grafana_content_plan(settings: StackSettings, slos: tuple[Slo, ...]) -> Graf
         provisioned_folders=PROVISIONED_FOLDERS,
         folder_permissions={uid: dict(grants) for uid, grants in FOLDER_PERMISSIONS.items()},
         dashboards=tuple(build_dashboards(settings.environment, slos=slos, without=settings.undeployed_producers)),
+        datasources=datasources,
     )

@@ -46,6 +46,8 @@ from monitoring.tracing import (
     trace_index_cleanup_script,
 )
 from plan.elasticsearch import JAEGER_USER
+from plan.context import PlatformContext
+from plan.labels import standard_labels
 from plan.endpoints import Credentials, Endpoint
 from plan.pod_security import (
     restricted_container,
@@ -90,6 +92,10 @@ COLLECTOR_OTLP_HTTP_PORT_NAME = "otlp-http"
 
 @dataclass(frozen=True)
 class TracingPlan:
+    # The component's name, and the labels of the trace-retention CronJob's pods (a client of
+    # Elasticsearch the NetworkPolicies admit).
+    name: str
+    retention_labels: Mapping[str, str]
     # Jaeger's chart values (the component adds only the digest pod label) and the stack's extraValues.
     jaeger_values: Mapping[str, Any]
     jaeger_extra_values: Mapping[str, Any]
@@ -337,11 +343,14 @@ def collector_otlp(namespace: str) -> Endpoint:
     )
 
 
-def tracing_plan(settings: StackSettings, es: Endpoint) -> TracingPlan:
+def tracing_plan(settings: StackSettings, context: PlatformContext, es: Endpoint) -> TracingPlan:
     """`es`: the Elasticsearch HTTP endpoint (plan/elasticsearch.py http_endpoint), with Jaeger's user."""
     ns = settings.namespace
     otlp = jaeger_otlp(ns)
+    name = f"{context.name}-tracing"
     return TracingPlan(
+        name=name,
+        retention_labels=standard_labels("jaeger", name, "retention"),
         jaeger_values=jaeger_values(settings.jaeger, es, settings.index_replicas),
         jaeger_extra_values=settings.jaeger.extra_values,
         jaeger_replicas=settings.jaeger.replicas,

@@ -106,7 +106,7 @@ def test_schema_job_is_named_after_the_influxql_it_applies(prod):
     job = prod.one(JOB_TYPE, "terrafusion-influxdb-schema-job").plain_inputs
     config_map = prod.one("kubernetes:core/v1:ConfigMap", "terrafusion-influxdb-schema").plain_inputs
     influxql = config_map["data"]["schema.iql"]
-    assert influxql == build_influxql(prod.result.platform.settings.influxdb.retention)
+    assert influxql == build_influxql(prod.result.plan.settings.influxdb.retention)
     assert config_map["metadata"]["name"] == schema_job_name(influxql)
     # ...then the digest of its script and of every password it applies.
     assert re.fullmatch(schema_job_name(influxql) + "-[0-9a-f]{16}", job["metadata"]["name"])

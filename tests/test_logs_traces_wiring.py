@@ -105,7 +105,7 @@ def test_grafana_can_only_read():
 
 def test_lifecycle_job_is_named_after_its_requests(prod):
     job = prod.one(JOB_TYPE, "terrafusion-elasticsearch-lifecycle-job").plain_inputs
-    settings = prod.result.platform.settings
+    settings = prod.result.plan.settings
     assert job["metadata"]["name"] == f"es-lifecycle-{es_requests_hash(settings.logs, settings.index_replicas)}"
 
 

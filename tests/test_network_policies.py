@@ -66,7 +66,7 @@ def rendered(rendered_objects) -> dict[str, list[dict[str, Any]]]:
 
 @pytest.fixture(scope="module")
 def tables(dev, prod) -> dict[str, FlowTable]:
-    return {"dev": dev.result.platform.network_policies.table, "prod": prod.result.platform.network_policies.table}
+    return {"dev": dev.result.plan.network_policies.table, "prod": prod.result.plan.network_policies.table}
 
 
 def platform_namespaces(objects: list[dict[str, Any]]) -> set[str]:

@@ -122,7 +122,7 @@ def test_the_agents_namespace_derives_from_the_platform_namespace(stack):
     run = stack("dev", {"namespace": "observability"})
     names = {r.plain_inputs["metadata"]["name"] for r in run.of_type("kubernetes:core/v1:Namespace")}
     assert names == {"observability", "observability-agents"}
-    assert run.result.platform.settings.agents_namespace == "observability-agents"
+    assert run.result.plan.settings.agents_namespace == "observability-agents"
 
 
 def test_a_namespace_too_long_for_its_agents_namespace_is_refused(stack):
