@@ -96,3 +96,19 @@ def test_layering(pattern, forbidden, why):
     assert files, pattern
     offending = {str(path.relative_to(ROOT)): sorted(_imports(path) & forbidden) for path in files}
     assert {name: found for name, found in offending.items() if found} == {}, why
+
+
+def test_components_take_no_strategy_builder():
+    """Components deploy the plan: from monitoring/ they may read constants (label keys, UIDs,
+    names), never call a builder, which would compute content the plan should hold."""
+    called = {
+        str(path.relative_to(ROOT)): sorted(
+            f"{node.module}.{alias.name}"
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "monitoring"
+            for alias in node.names
+            if not alias.name.isupper()
+        )
+        for path in sorted(ROOT.glob("components/*.py"))
+    }
+    assert {name: found for name, found in called.items() if found} == {}
