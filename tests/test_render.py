@@ -49,6 +49,44 @@ def test_render_writes_the_contract_files(rendered):
         assert expected in files
 
 
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_render_writes_the_plan_the_files_come_from(rendered, stack):
+    # plan.json is the plan the program deployed: the reviewed files are its slices, verbatim.
+    out = rendered[stack]
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["context"]["environment"] == stack
+    assert plan["alerting"]["alertmanager_config_yaml"] == (out / "alertmanager" / "alertmanager.yml").read_text()
+    assert plan["influxdb"]["influxql"] == (out / "influxdb" / "schema.iql").read_text()
+    assert plan["tracing"]["sampling_json"] == (out / "jaeger" / "sampling.json").read_text()
+    datasources = json.loads((out / "grafana" / "datasources.json").read_text())
+    assert sorted(d["uid"] for d in plan["grafana_content"]["datasources"]) == [d["uid"] for d in datasources]
+    assert json.loads((out / "summary.json").read_text())["outputs"]["endpoints"] == plan_endpoints(plan)
+
+
+def plan_endpoints(plan: dict) -> dict[str, str]:
+    """The stack's `endpoints` output as plan.json spells each endpoint (host, named port, scheme)."""
+
+    def url(endpoint: dict, port: str | None = None) -> str:
+        number = endpoint["ports"][port] if port else next(iter(endpoint["ports"].values()))
+        return f"{endpoint['scheme']}://{endpoint['service']}.{endpoint['namespace']}.svc:{number}"
+
+    tracing, otlp = plan["tracing"], plan["tracing"]["collector_otlp"]
+    out = {
+        "prometheus": url(plan["prometheus"]["prometheus"], "http-web"),
+        "alertmanager": url(plan["prometheus"]["alertmanager"], "http-web"),
+        "thanos_query": url(plan["thanos"]["query"], "http"),
+        "thanos_query_frontend": url(plan["thanos"]["query_frontend"], "http"),
+        "grafana_in_cluster": url(plan["grafana"]["endpoint"]),
+        "influxdb": url(plan["influxdb"]["endpoint"]),
+        "elasticsearch": url(plan["elasticsearch"]["http"]),
+        "jaeger_query": url(tracing["jaeger_query"]),
+        "otlp_grpc": url(otlp, "otlp").removeprefix("http://"),
+        "otlp_http": url(otlp, "otlp-http"),
+        "pushgateway": url(plan["pushgateway"]["endpoint"]),
+    }
+    return {**out, **({"otlp_http_public": tracing["otlp_http_public_url"]} if tracing["otlp_http_public_url"] else {})}
+
+
 def test_two_renders_are_byte_identical(rendered, tmp_path):
     with renders.uncached():  # Helm and the parse run again too
         again, _ = render.render("prod", tmp_path)
