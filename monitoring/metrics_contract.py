@@ -134,7 +134,7 @@ PRODUCERS: dict[str, Producer] = {
             f"node_exporter v1.12.1 as bundled by {_KPS} (subchart prometheus-node-exporter 4.56.1)",
             "prometheus/node_exporter@v1.12.1 collector/filesystem_common.go, collector/cpu_common.go, "
             "collector/meminfo_linux.go",
-            # components/prometheus_stack.py relabels the pod's node name into `node` (the mixins'
+            # plan/prometheus_stack.py relabels the pod's node name into `node` (the mixins'
             # node.rules and k8s-resources-node aggregate node-exporter series by it).
             extra_target_labels=frozenset({"node"}),
         ),
@@ -252,7 +252,7 @@ PRODUCERS: dict[str, Producer] = {
         Producer(
             "influxdb",
             "InfluxDB 1.11.8 /metrics (Go runtime metrics only, unauthenticated), scraped by the ServiceMonitor "
-            "`influxdb` (components/influxdb.py): its `up` tells that the server answers",
+            "`influxdb` (plan/influxdb.py): its `up` tells that the server answers",
             "https://docs.influxdata.com/influxdb/v1/supported_protocols/prometheus/; influxdata/influxdb 1.x "
             "services/httpd/handler.go (route prometheus-metrics)",
             how_to_deploy="components/influxdb.py declare_service_monitor (every stack)",
@@ -274,7 +274,7 @@ PRODUCERS: dict[str, Producer] = {
         ),
         Producer(
             "elasticsearch-exporter",
-            "elasticsearch_exporter v1.11.0 (prometheus-elasticsearch-exporter 7.4.0, components/exporters.py) "
+            "elasticsearch_exporter v1.11.0 (prometheus-elasticsearch-exporter 7.4.0, plan/exporters.py) "
             "against the ECK cluster over https as a `monitor`-only user; its ServiceMonitor (honorLabels) "
             "renames the exporter's `cluster` to `es_cluster`",
             "prometheus-community/elasticsearch_exporter@v1.11.0 collector/cluster_health.go, collector/nodes.go",
@@ -282,7 +282,7 @@ PRODUCERS: dict[str, Producer] = {
         ),
         Producer(
             "trivy-operator",
-            "Trivy Operator 0.32.0 (trivy-operator 0.34.0, components/trivy_operator.py), deployed when "
+            "Trivy Operator 0.32.0 (trivy-operator 0.34.0, plan/trivy_operator.py), deployed when "
             "security.trivyOperator.enabled; its ServiceMonitor (honorLabels) keeps each report's `namespace`",
             "aquasecurity/trivy-operator@v0.32.0 pkg/metrics/collector.go (names, labels), pkg/metrics/types.go "
             "(severity values Critical/High/Medium/Low/Unknown, status Pass/Fail)",
@@ -290,7 +290,7 @@ PRODUCERS: dict[str, Producer] = {
         ),
         # The control plane (cluster.controlPlane): scraped only on a self-hosted one, where
         # kube-prometheus-stack's Services and ServiceMonitors for them are rendered (kubeEtcd,
-        # kubeScheduler, kubeControllerManager, kubeProxy .enabled; components/prometheus_stack.py
+        # kubeScheduler, kubeControllerManager, kubeProxy .enabled; plan/prometheus_stack.py
         # CONTROL_PLANE_TARGETS). On a managed one nothing scrapes them, so a rule or panel reading
         # their families has no producer in that stack.
         Producer(
@@ -318,7 +318,7 @@ PRODUCERS: dict[str, Producer] = {
         Producer(
             "cilium-agent",
             "cilium-agent of the cluster's Cilium CNI (not deployed by this program), scraped by the PodMonitor "
-            "cilium-agent (components/cni.py) when cluster.cni is cilium",
+            "cilium-agent (plan/cni.py) when cluster.cni is cilium",
             "cilium/cilium Documentation/observability/metrics.rst (Drops/Forwards: drop_count_total, labels "
             "reason, direction); install/kubernetes/cilium/templates/cilium-agent/daemonset.yaml (port `prometheus` 9962)",
             how_to_deploy="cluster.cni: cilium, with prometheus.enabled in the CNI's own values",
@@ -326,14 +326,14 @@ PRODUCERS: dict[str, Producer] = {
         Producer(
             "hubble",
             "Hubble flow metrics of the cluster's Cilium CNI (not deployed by this program), scraped by the "
-            "PodMonitor hubble (components/cni.py) when cluster.cni is cilium",
+            "PodMonitor hubble (plan/cni.py) when cluster.cni is cilium",
             "cilium/cilium pkg/hubble/metrics/drop/handler.go (hubble_drop_total: context labels + reason, "
             "protocol); install/kubernetes/cilium/templates/cilium-agent/daemonset.yaml (port `hubble-metrics` 9965)",
             how_to_deploy="cluster.cni: cilium, with hubble.metrics.enabled including `drop` in the CNI's own values",
         ),
         Producer(
             "pushgateway",
-            "Prometheus Pushgateway v1.11.3 (prometheus-pushgateway 3.8.0, components/exporters.py): the push "
+            "Prometheus Pushgateway v1.11.3 (prometheus-pushgateway 3.8.0, plan/exporters.py): the push "
             "endpoint CI jobs push per-run values to (grouping key job + pipeline; ServiceMonitor honorLabels)",
             "prometheus/pushgateway@v1.11.3 README.md (grouping key, PUT/POST, honor_labels, "
             "'not an aggregator or distributed counter but rather a metrics cache')",
@@ -1154,7 +1154,7 @@ def _monitor_producers(obj: dict) -> tuple[list[str], dict[str, list[str]]]:
             component = sel.get("app.kubernetes.io/component", "")
             add(_THANOS_COMPONENTS.get(component, f"thanos-{component}"), endpoint)
         elif name == "cilium":
-            # One agent pod serves both: its own metrics and Hubble's (components/cni.py).
+            # One agent pod serves both: its own metrics and Hubble's (plan/cni.py).
             add("hubble" if port == "hubble-metrics" else "cilium-agent", endpoint)
         elif name == "opentelemetry-collector":
             add("otel-collector" if port == "metrics" else "otel-collector-prometheus-exporter", endpoint)

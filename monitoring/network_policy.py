@@ -23,7 +23,7 @@ port resolves against the destination container's ports. Kubelet probes come fro
 policies never block ("what you can't do with network policies").
 
 Pure module: no Pulumi import. Pod selectors and port numbers are inputs (`PlatformWorkloads`,
-`PlatformPorts`), filled by components/network_policies.py from the constants where each component
+`PlatformPorts`), filled by plan/network_policies.py from the constants where each component
 defines them; this module decides only who may talk to whom.
 """
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from monitoring.severity import UPSTREAM_SEVERITY
 
-# The chart's PrometheusRules are named `<fullnameOverride>-<file>` (components/prometheus_stack.py
+# The chart's PrometheusRules are named `<fullnameOverride>-<file>` (plan/prometheus_stack.py
 # FULLNAME "kps"); ours are `terrafusion-<stem>`. Ref: templates/prometheus/rules-1.14/*.yaml metadata.name.
 UPSTREAM_RULE_PREFIX = "kps-"
 
@@ -50,7 +50,7 @@ class RuleGroupChoice:
 
 # The control plane's groups are on, and the chart renders them only where it scrapes their target:
 # each file is gated on `kubeEtcd/kubeScheduler/kubeControllerManager.enabled` too, which
-# `cluster.controlPlane` sets (components/prometheus_stack.py control_plane_values): on a managed
+# `cluster.controlPlane` sets (plan/prometheus_stack.py control_plane_values): on a managed
 # control plane (EKS, GKE, AKS), which exposes none of them, they are not rendered.
 # Ref: kube-prometheus-stack 88.5.3 templates/prometheus/rules-1.14/etcd.yaml,
 # kube-scheduler.rules.yaml, kubernetes-system-scheduler.yaml, kubernetes-system-controller-manager.yaml (l.1)

@@ -47,7 +47,7 @@ ELASTICSEARCH = common.DataSourceRef(type_val="elasticsearch", uid=ELASTICSEARCH
 INFLUXDB = common.DataSourceRef(type_val="influxdb", uid=INFLUXDB_TRENDS_UID)
 
 # Every selector filters on the environment: Prometheus adds it as an external label, so every series
-# read through Thanos carries it (components/prometheus_stack.py, `externalLabels`).
+# read through Thanos carries it (plan/prometheus_stack.py, `externalLabels`).
 ENV = 'environment="$environment"'
 
 # Grid: Grafana's dashboards are 24 columns wide.

@@ -3,7 +3,7 @@
 The foundational Kubernetes views (compute resources per cluster/namespace/node/pod/workload,
 networking, volumes, node-exporter USE) are the kubernetes-mixin and node-exporter-mixin dashboards
 the chart ships. Nothing of them is in this repository: the chart renders them as ConfigMaps
-labelled for Grafana's dashboard sidecar (`grafana.forceDeployDashboards`, components/prometheus_stack.py),
+labelled for Grafana's dashboard sidecar (`grafana.forceDeployDashboards`, plan/prometheus_stack.py),
 and our Grafana's sidecar loads the labelled ones of the platform namespace into the "Kubernetes"
 folder (plan/grafana.py). The release's object patch (`upstream_dashboard_patch`, applied by
 the Pulumi transform and by tools/render.py) decides per ConfigMap: an excluded dashboard loses the
