@@ -248,6 +248,8 @@ def render(
     (out / "influxdb").mkdir()
     (out / "influxdb" / "schema.iql").write_text(run.result.plan.influxdb.influxql)
     _write_logs_and_traces(run, out)
+    # The on-call table: who owns which area, its rotations and escalation chains (docs/oncall.md).
+    _dump_json(out / "oncall" / "oncall.json", run.result.plan.ownership.oncall_table())
 
     by_type: dict[str, list[str]] = {}
     for r in run.resources:
