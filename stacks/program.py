@@ -53,7 +53,7 @@ def main() -> ProgramResult:
     """Validate the config and build the plan first: a bad value stops here, before any resource exists."""
     settings = load_settings()
     plan = plan_stack(settings)
-    secrets = load_secrets(settings)
+    secrets = load_secrets(plan.secrets)
     for warning in plan.warnings:
         pulumi.log.warn(warning)
     try:
