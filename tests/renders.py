@@ -13,13 +13,15 @@
 - `helm template` of a release and the parse of its output are kept for the run as well, keyed by
   everything Helm is given (release, chart archive, namespace, values, API versions) and by the
   text: a variant render, or the first-deploy check that templates every chart again, runs Helm
-  only for the charts whose values changed. Failures are not kept. `uncached()` turns all of this
-  off, for the test that two renders from scratch are identical.
+  only for the charts whose values changed, and parses only the documents not seen before.
+  Failures are not kept. `uncached()` turns all of this off, for the test that two renders from
+  scratch are identical.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
 import hashlib
 import json
@@ -37,6 +39,7 @@ _READ_OBJECTS = helm.read_objects  # the real parse
 _TEMPLATE_TEXT = helm._template_text  # the real `helm template`
 _PARSE_DOCUMENTS = helm.parse_documents
 _PARSED: dict[str, str] = {}  # fingerprint -> JSON text of the objects (this process)
+_DOCUMENTS: dict[str, str] = {}  # a YAML document's text -> JSON text of its parse (this process)
 _SHARED_ROOT: Path | None = None
 _ENABLED = True
 
@@ -137,12 +140,31 @@ def _parse_documents(texts):
     result: list[Any] = [json.loads(p.read_text()) if p.exists() else None for p in paths]
     missing = [i for i, docs in enumerate(result) if docs is None]
     if missing:
-        for i, docs in zip(missing, _PARSE_DOCUMENTS([texts[i] for i in missing])):
+        for i, docs in zip(missing, _parse_by_document([texts[i] for i in missing])):
             result[i] = docs
             text = json.dumps(docs, default=str)
             if json.loads(text) == docs:  # kept only where JSON gives back the same values
                 _keep(paths[i], text)
     return result
+
+
+def _parse_by_document(texts: list[str]) -> list[list[Any]]:
+    """The parse of each stream from the parses of its documents, each document parsed once per
+    process: a variant's chart output differs from the base's in a few documents (an annotation, a
+    config), not in its megabytes of CRD schemas."""
+    split = [helm.split_documents(text) for text in texts]
+    unkept: dict[str, list[Any]] = {}
+    new = list(dict.fromkeys(d for documents in split for d in documents if d not in _DOCUMENTS))
+    for document, parsed in zip(new, _PARSE_DOCUMENTS(new)):
+        text = json.dumps(parsed, default=str)
+        if json.loads(text) == parsed:  # kept only where JSON gives back the same values
+            _DOCUMENTS[document] = text
+        else:
+            unkept[document] = parsed
+    return [
+        [obj for d in documents for obj in (json.loads(_DOCUMENTS[d]) if d in _DOCUMENTS else copy.deepcopy(unkept[d]))]
+        for documents in split
+    ]
 
 
 @contextlib.contextmanager

@@ -225,13 +225,23 @@ def _rounds(accepted: list[tuple[str, str, Any]]) -> list[tuple[str, dict[str, A
     for stack in ("dev", "prod"):
         keys = [(path, values) for (s, path), values in by_key.items() if s == stack]
         for k in range(max((len(v) for _, v in keys), default=0)):
-            overrides = {path: values[k] for path, values in keys if k < len(values)}
-            # Two values each fine alone may clash together: then run them one by one.
-            if _rejection(stack, overrides) is None:
-                rounds.append((stack, overrides))
-            else:
-                rounds += [(stack, {path: value}) for path, value in overrides.items()]
+            rounds += [(stack, o) for o in _compatible(stack, {path: values[k] for path, values in keys if k < len(values)})]
     return rounds
+
+
+def _compatible(stack: str, overrides: dict[str, Any]) -> list[dict[str, Any]]:
+    """The overrides split into as few sets as a greedy pass finds whose values are accepted
+    together (two values each fine alone may clash: a value goes to the first set it fits)."""
+    if _rejection(stack, overrides) is None:
+        return [overrides]
+    sets: list[dict[str, Any]] = []
+    for path, value in overrides.items():
+        home = next((s for s in sets if _rejection(stack, {**s, path: value}) is None), None)
+        if home is None:
+            sets.append({path: value})
+        else:
+            home[path] = value
+    return sets
 
 
 def test_every_accepted_case_runs_to_completion_with_unique_names(fuzz):

@@ -209,14 +209,21 @@ def read_objects(out: Path) -> list[dict[str, Any]]:
     return parse_documents(["".join(f"---\n{p.read_text()}" for p in paths)])[0]
 
 
+def split_documents(text: str) -> list[str]:
+    """The stream's documents as texts, each from its `---` line (the first may have none); their
+    parses, in order, are the stream's."""
+    bounds = [0] + [m.start() for m in _DOCUMENT_START.finditer(text) if m.start() > 0] + [len(text)]
+    return [text[begin:end] for begin, end in zip(bounds, bounds[1:]) if text[begin:end].strip()]
+
+
 def _chunks(text: str) -> list[str]:
-    bounds = [m.start() for m in _DOCUMENT_START.finditer(text) if m.start() > 0] + [len(text)]
-    chunks, begin = [], 0
-    for end in bounds:
-        if end - begin >= _CHUNK_BYTES or end == len(text):
-            chunks.append(text[begin:end])
-            begin = end
-    return [c for c in chunks if c.strip()]
+    chunks, current = [], ""
+    for document in split_documents(text):
+        current += document
+        if len(current) >= _CHUNK_BYTES:
+            chunks.append(current)
+            current = ""
+    return chunks + ([current] if current else [])
 
 
 def _parse_in_process(chunks: list[str]) -> list[list[Any]]:

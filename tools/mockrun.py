@@ -9,18 +9,21 @@ would pass it: objects as JSON, `secure:` values as secrets. Only the Pulumi CLI
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as resource_runtime
 from pulumi.runtime import rpc
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
@@ -209,19 +212,26 @@ def _yaml_problem(name: str, error: yaml.YAMLError) -> str:
 
 def read_stack_file(stack: str) -> dict[str, Any]:
     """The `config:` mapping of `Pulumi.<stack>.yaml`; a missing or malformed file is a one-line
-    ConfigError naming the file (and line:column), never a traceback."""
+    ConfigError naming the file (and line:column), never a traceback. A fresh copy each call."""
     path = ROOT / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise ConfigError(f"{path.name}: no such stack file; known stacks are {', '.join(known_stacks())}")
+    return copy.deepcopy(_stack_config(path.name, path.read_text()))
+
+
+@functools.lru_cache(maxsize=16)
+def _stack_config(name: str, text: str) -> dict[str, Any]:
+    """The parse of a stack file's text, kept per text: the tests run the program hundreds of times
+    on the same two files (callers get a deep copy, so a cached parse is never edited)."""
     try:
-        document = yaml.load(path.read_text(), Loader=_StackFileLoader)
+        document = yaml.load(text, Loader=_StackFileLoader)
     except yaml.YAMLError as error:
-        raise ConfigError(_yaml_problem(path.name, error)) from None
+        raise ConfigError(_yaml_problem(name, error)) from None
     if document is None:
         document = {}  # an empty file: no config yet
     config = (document.get("config") or {}) if isinstance(document, dict) else None
     if not isinstance(config, dict) or not all(isinstance(key, str) for key in config):
-        raise ConfigError(f"{path.name}: needs a `config:` mapping of key: value (as `pulumi config set` writes)")
+        raise ConfigError(f"{name}: needs a `config:` mapping of key: value (as `pulumi config set` writes)")
     return config
 
 
@@ -247,6 +257,24 @@ def set_path(config: dict[str, Any], path: str, value: Any) -> None:
     else:
         node[rest[-1]] = value
 
+
+
+@contextlib.contextmanager
+def _no_source_positions() -> Iterator[None]:
+    """The SDK walks the Python stack at every registration to send the engine the resource's source
+    position; the mock monitor drops it (MockMonitor.RegisterResource reads neither `sourcePosition`
+    nor `stackTrace`), and the walk is a tenth of a run. Skipped for the run only, if the SDK still
+    has the function (a renamed one is simply walked as before).
+    Ref: pulumi 3.272.0 sdk/python/lib/pulumi/runtime/resource.py _get_stack_trace, mocks.py."""
+    original = getattr(resource_runtime, "_get_stack_trace", None)
+    if original is None:
+        yield
+        return
+    resource_runtime._get_stack_trace = lambda: source_pb2.StackTrace()
+    try:
+        yield
+    finally:
+        resource_runtime._get_stack_trace = original
 
 @dataclass
 class StackRun:
@@ -337,7 +365,8 @@ class StackRun:
             return resolve_outputs(self.result)
 
         try:
-            _sync_await(run_pulumi_func(body))
+            with _no_source_positions():
+                _sync_await(run_pulumi_func(body))
         except BaseException:
             self.registered_at_failure = len(monitor.recorded)
             raise
