@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 OUT ?= build
 CHECK ?=
+# What-if settings for the render, as `pulumi config set --path` takes them: SET='prometheus.retention=20d'
+SET ?=
 # One pytest-xdist worker per core; the tests of a module share a worker (tests/conftest.py), the
 # heaviest groups start first (so the order is kept: --no-loadscope-reorder).
 PYTEST_PARALLEL ?= -n auto --dist loadgroup --no-loadscope-reorder
@@ -47,7 +49,7 @@ test: $(VENV)/.installed node_modules/.installed tools .tools/bin/helm $(SCANNER
 	$(PY) -m pytest -q $(PYTEST_PARALLEL) tests
 
 render: $(VENV)/.installed .tools/bin/helm $(if $(CHECK),tools $(SCANNERS)/.installed)
-	$(PY) -m tools.render --stack $(STACK) --out $(OUT) $(if $(CHECK),--check)
+	$(PY) -m tools.render --stack $(STACK) --out $(OUT) $(if $(CHECK),--check) $(foreach s,$(SET),--set '$(s)')
 
 bench: $(VENV)/.installed tools .tools/bin/helm
 	$(PY) -m tools.bench

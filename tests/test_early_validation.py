@@ -31,6 +31,7 @@ from pydantic import BaseModel
 from stacks import program
 from stacks.config import PROJECT, ConfigError, parse_settings
 from plan.settings import StackSettings
+from tools import render
 from tools.mockrun import ROOT, DuplicateUrnError, StackRun, _is_secure, read_stack_file, set_path
 
 # Hundreds of settings validations and a few dozen runs of the program.
@@ -422,15 +423,15 @@ def test_the_cors_check_is_reached_from_settings_validation():
 
 # --- (iii) the render CLI ---------------------------------------------------------------------
 
-def _render(tmp_path: Path, stack_file: str) -> subprocess.CompletedProcess:
-    """`python -m tools.render --stack broken` in a real process, against a stack file in tmp_path."""
+def _render(tmp_path: Path, stack_file: str, *args: str) -> subprocess.CompletedProcess:
+    """`python -m tools.render --stack broken [args]` in a real process, against a stack file in tmp_path."""
     (tmp_path / "Pulumi.broken.yaml").write_text(stack_file)
     bootstrap = (
         "import pathlib, sys; import tools.mockrun as m; m.ROOT = pathlib.Path(sys.argv[1]); "
         "from tools import render; sys.exit(render.main(sys.argv[2:]))"
     )
     return subprocess.run(
-        [sys.executable, "-c", bootstrap, str(tmp_path), "--stack", "broken", "--out", str(tmp_path / "out")],
+        [sys.executable, "-c", bootstrap, str(tmp_path), "--stack", "broken", "--out", str(tmp_path / "out"), *args],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
 
@@ -465,6 +466,22 @@ def test_render_reports_a_bad_value_as_one_line_naming_the_key(tmp_path):
     assert broken != DEV_FILE
     line = _one_line(_render(tmp_path, broken))
     assert line.startswith(f"error: {PROJECT}:otelCollector.corsOrigins[0]: '*' must be an origin"), line
+
+
+def test_a_what_if_setting_is_validated_like_the_stack_file_and_leaves_it_alone(tmp_path):
+    # `--set` reaches the settings validation (a bad value is the same one line as in the file) ...
+    line = _one_line(_render(tmp_path, DEV_FILE, "--set", "otelCollector.corsOrigins=['*']"))
+    assert line.startswith(f"error: {PROJECT}:otelCollector.corsOrigins[0]: '*' must be an origin"), line
+    assert (tmp_path / "Pulumi.broken.yaml").read_text() == DEV_FILE
+    # ... and a flag that is not KEY=VALUE stops before anything runs.
+    malformed = _render(tmp_path, DEV_FILE, "--set", "prometheus.retention")
+    assert malformed.returncode == 2 and "'prometheus.retention' is not KEY=VALUE" in malformed.stderr
+
+
+def test_a_what_if_value_is_typed_as_in_a_stack_file():
+    assert render._setting("jaeger.sampling.defaultProbability=0.5") == ("jaeger.sampling.defaultProbability", 0.5)
+    assert render._setting("prometheus.retention=20d") == ("prometheus.retention", "20d")
+    assert render._setting("logs.families.app.deleteAfter= 31d") == ("logs.families.app.deleteAfter", "31d")
 
 
 def test_a_missing_stack_file_is_one_line():

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import pydantic
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -188,8 +189,9 @@ def render(
     stack: str, out_root: Path, charts: bool = True, overrides: dict[str, Any] | None = None
 ) -> tuple[Path, dict[str, Any]]:
     """Write build/<stack>/. With `charts=False` (bench only) the charts are not templated, so
-    objects/ and the request totals are missing. `overrides` change the stack's config the way
-    `pulumi config set --path` would (tests render a variant of a stack with them)."""
+    objects/ and the request totals are missing. `overrides` (the CLI's `--set`) change the
+    stack's config the way `pulumi config set --path` would, without touching the stack file: a
+    what-if render for a review, and the tests' variants of a stack."""
     # Helm starts on each chart as soon as the program declares it, beside the rest of the run.
     jobs = helm.TemplateJobs() if charts else None
 
@@ -364,17 +366,34 @@ def _print_table(out: Path, summary: dict[str, Any]) -> None:
         print(f"  warning: {warning}")
 
 
+def _setting(text: str) -> tuple[str, Any]:
+    """`--set prometheus.retention=20d` -> ("prometheus.retention", "20d"); the value is YAML, as in
+    a stack file (`--set 'jaeger.sampling.defaultProbability=0.5'` is a number)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE (e.g. prometheus.retention=20d)")
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError as error:
+        raise argparse.ArgumentTypeError(f"{key.strip()}: the value is not YAML: {' '.join(str(error).split())}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", required=True, help=f"one of {', '.join(known_stacks())}")
     parser.add_argument("--out", default=str(ROOT / "build"), help="output root (default: build/)")
     parser.add_argument("--check", action="store_true", help="run promtool/amtool/schema checks on the output")
+    parser.add_argument(
+        "--set", action="append", default=[], type=_setting, metavar="KEY=VALUE",
+        help="render as if `pulumi config set --path KEY VALUE` had been run (VALUE read as YAML; repeatable); "
+        "the stack file is not changed",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.stack not in known_stacks():
         print(f"unknown stack {args.stack!r}: known stacks are {', '.join(known_stacks())}", file=sys.stderr)
         return 2
     try:
-        out, summary = render(args.stack, Path(args.out))
+        out, summary = render(args.stack, Path(args.out), overrides=dict(args.set))
     except (ConfigError, helm.HelmError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
