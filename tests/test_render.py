@@ -212,9 +212,23 @@ def test_a_chart_that_does_not_wait_for_the_crds_it_needs_is_a_first_deploy_gap(
     assert gaps and all("first `pulumi up` would not create it" in g for g in gaps)
 
 
+# A pod with a writable root filesystem, scanned beside the stacks (in the same scanner runs, so it
+# costs no scanner start-up of its own): both scanners must flag it, or a clean stack proves nothing.
+CONTROL = "control"
+WRITABLE_ROOT_POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "n"},
+                     "spec": {"containers": [{"name": "c", "image": "busybox:1.37"}]}}  # fmt: skip
+
+
 @pytest.fixture(scope="module")
-def findings(rendered) -> dict[str, list]:
-    return security_scan.scan_stacks({stack: render.read_objects(out) for stack, out in rendered.items()})
+def scanned(rendered) -> dict[str, list]:
+    objects = {stack: render.read_objects(out) for stack, out in rendered.items()}
+    return security_scan.scan_stacks({**objects, CONTROL: [WRITABLE_ROOT_POD]})
+
+
+@pytest.fixture(scope="module")
+def findings(scanned) -> dict[str, list]:
+    """Each stack's findings (the control's are not a stack's)."""
+    return {stack: found for stack, found in scanned.items() if stack != CONTROL}
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -233,11 +247,10 @@ def test_every_security_exception_still_matches_a_finding(findings):
 
 @SECURITY_SCAN
 @pytest.mark.heavy(50)
-def test_the_scanners_find_a_writable_root_filesystem(tmp_path):
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "n"},
-           "spec": {"containers": [{"name": "c", "image": "busybox:1.37"}]}}
-    found = {(f.scanner, f.check) for f in security_scan.scan([pod])}
-    assert ("trivy", "KSV014") in found and ("checkov", "CKV_K8S_22") in found
+def test_the_scanners_find_a_writable_root_filesystem(scanned):
+    found = {(f.scanner, f.check, f.obj) for f in scanned[CONTROL]}
+    pod = security_scan.object_id(WRITABLE_ROOT_POD)
+    assert ("trivy", "KSV014", pod) in found and ("checkov", "CKV_K8S_22", pod) in found
 
 
 def test_unknown_stack_is_a_clear_error(capsys):

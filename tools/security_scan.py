@@ -182,16 +182,12 @@ def rbac_wildcards(objects: Iterable[Mapping[str, Any]]) -> list[Finding]:
     return sorted(set(findings), key=str)
 
 
-def scan(objects: Iterable[Mapping[str, Any]]) -> list[Finding]:
-    """Every finding of the three scanners over the objects (before exceptions)."""
-    return scan_stacks({"": objects})[""]
-
-
 def scan_stacks(objects_by_stack: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict[str, list[Finding]]:
-    """`scan` of each stack's objects, all scanners at once. trivy judges each file on its own (one
-    Kubernetes object, one verdict), so it runs once over the distinct objects of every stack: most
-    objects are rendered identically in dev and prod, and trivy's time is per file. checkov also
-    relates objects to each other (its graph checks), so it sees each stack's objects alone."""
+    """Every finding of the three scanners (before exceptions) over each stack's objects, all
+    scanners at once. trivy judges each file on its own (one Kubernetes object, one verdict), so it
+    runs once over the distinct objects of every stack: most objects are rendered identically in dev
+    and prod, and trivy's time is per file. checkov also relates objects to each other (its graph
+    checks), so it sees each stack's objects alone."""
     scanned = {stack: _scanned(objects) for stack, objects in objects_by_stack.items()}
     documents = {stack: [_document(o) for o in objects] for stack, objects in scanned.items()}
     with tempfile.TemporaryDirectory() as tmp:
