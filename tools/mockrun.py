@@ -97,6 +97,7 @@ GENERATED_TYPES = (
     "tls:index/certRequest:CertRequest",
     "tls:index/selfSignedCert:SelfSignedCert",
     "tls:index/locallySignedCert:LocallySignedCert",
+    "pagerduty:index/serviceIntegration:ServiceIntegration",
 )
 
 
@@ -118,9 +119,19 @@ class _Mocks(pulumi_mocks.Mocks):
             state["certRequestPem"] = f"{mark}csr-{args.name}"
         elif args.typ in ("tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"):
             state["certPem"] = f"-----BEGIN CERTIFICATE-----\n{mark}{args.name}\n-----END CERTIFICATE-----\n"
+        elif args.typ == "pagerduty:index/serviceIntegration:ServiceIntegration":
+            # PagerDuty generates the key of an Events API v2 integration (the component marks it secret).
+            state["integrationKey"] = f"{mark}integration-key-{args.name}"
         return f"{args.name}-id", state
 
     def call(self, args: pulumi_mocks.MockCallArgs):
+        # PagerDuty lookups: a user by email, a user's contact method by type and label.
+        if args.token == "pagerduty:index/getUser:getUser":
+            email = args.args["email"]
+            return {"id": f"mock-user-{email}", "email": email, "name": email.split("@")[0]}
+        if args.token == "pagerduty:index/getUserContactMethod:getUserContactMethod":
+            user, kind, label = args.args["userId"], args.args["type"], args.args["label"]
+            return {"id": f"mock-{kind}-{user}-{label}", "userId": user, "type": kind, "label": label}
         return {}
 
 
