@@ -80,9 +80,11 @@ class RouteTest:
     what: str
     labels: Mapping[str, str]
     receivers: tuple[str, ...]
+    # The owning team whose receivers these are (None: the Watchdog's).
+    team: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"what": self.what, "labels": dict(self.labels), "receivers": list(self.receivers)}
+        return {"what": self.what, "labels": dict(self.labels), "receivers": list(self.receivers), "team": self.team}
 
 
 # A `service` no area owns (tests/test_ownership.py holds that none does): its alerts go to the
@@ -130,6 +132,7 @@ def route_tests(spec: AlertingSpec, owners: tuple[RouteOwner, ...], components: 
                         f"P1 of component {component} pages area {owner.area} (team {owner.team})",
                         {"severity": Severity.P1.value, "component": component, "environment": env},
                         expected(Severity.P1, owner),
+                        owner.team,
                     )
                 )
         for label, value in names:
@@ -139,6 +142,7 @@ def route_tests(spec: AlertingSpec, owners: tuple[RouteOwner, ...], components: 
                         f"{severity.value} of {label} {value} reaches area {owner.area} (team {owner.team})",
                         {"severity": severity.value, label: value, "environment": env},
                         expected(severity, owner),
+                        owner.team,
                     )
                 )
         if owner.services:
@@ -147,6 +151,7 @@ def route_tests(spec: AlertingSpec, owners: tuple[RouteOwner, ...], components: 
                     f"an alert of {owner.services[0]} without a P-level reaches team {owner.team} like a P3",
                     {"severity": "critical", "service": owner.services[0], "environment": env},
                     expected(Severity.P3, owner),
+                    owner.team,
                 )
             )
     cases.append(
@@ -164,6 +169,7 @@ def route_tests(spec: AlertingSpec, owners: tuple[RouteOwner, ...], components: 
                 "PagerDuty failing reaches the fallback receiver, then the platform area's P2 receivers",
                 labels,
                 ((FALLBACK_RECEIVER,) if has_fallback else ()) + expected(Severity.P2, fallback),
+                fallback.team,
             )
         )
     return tuple(cases)

@@ -78,6 +78,8 @@ class Resource:
     provider: str
     depends_on: list[str]
     serialized_inputs: Any = field(repr=False)  # the request's protobuf Struct, read on first use
+    # Outputs the engine is to keep secret in the state although the provider does not mark them.
+    additional_secret_outputs: list[str] = field(default_factory=list)
 
     @functools.cached_property
     def inputs(self) -> dict[str, Any]:
@@ -166,6 +168,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 provider=request.provider,
                 depends_on=list(request.dependencies),
                 serialized_inputs=request.object,
+                additional_secret_outputs=list(request.additionalSecretOutputs),
             )
             self.recorded.append(resource)
             if self.on_record is not None:
