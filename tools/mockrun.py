@@ -80,6 +80,8 @@ class Resource:
     serialized_inputs: Any = field(repr=False)  # the request's protobuf Struct, read on first use
     # Outputs the engine is to keep secret in the state although the provider does not mark them.
     additional_secret_outputs: list[str] = field(default_factory=list)
+    # The id the mocks gave it (what other resources' inputs refer to it by).
+    id: str = ""
 
     @functools.cached_property
     def inputs(self) -> dict[str, Any]:
@@ -169,6 +171,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 depends_on=list(request.dependencies),
                 serialized_inputs=request.object,
                 additional_secret_outputs=list(request.additionalSecretOutputs),
+                id=response.id,
             )
             self.recorded.append(resource)
             if self.on_record is not None:
