@@ -81,16 +81,16 @@ Duration = Annotated[str, AfterValidator(_duration), Field(json_schema_extra={"f
 # international dialling, without the trunk prefix (no leading 0), written "+49 15123456789".
 # Ref: PagerDuty/terraform-provider-pagerduty pagerduty/resource_pagerduty_user_contact_method.go
 # (country_code; address digits only; "Trunk prefixes are not supported")
-_PHONE = re.compile(r"^\+(?P<country>[1-9][0-9]{0,2}) (?P<number>[1-9][0-9]{3,14})$")
+_PHONE = re.compile(r"^\+[1-9][0-9]{0,2} [1-9][0-9]{3,14}$")
 Phone = Annotated[str, Field(pattern=_PHONE.pattern, json_schema_extra={"format": "phone"})]
 
 
 def phone_parts(phone: str) -> tuple[int, str]:
     """(country calling code, number) of a validated Phone."""
-    match = _PHONE.match(phone)
-    if match is None:
+    if _PHONE.match(phone) is None:
         raise AssertionError(f"{phone!r} is not a validated Phone")
-    return int(match["country"]), match["number"]
+    country, number = phone.removeprefix("+").split(" ")
+    return int(country), number
 
 
 class Person(SpecModel):

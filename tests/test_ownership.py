@@ -13,9 +13,10 @@ from monitoring.ownership import (
     ESCALATION_CHAINS,
     Step,
     escalation_chain,
+    escalation_delay_minutes,
     response_minutes,
 )
-from monitoring.severity import Severity
+from monitoring.severity import SEVERITIES, Severity
 from plan import build_plan
 from plan.settings import StackSettings
 from stacks.config import PROJECT, ConfigError, parse_settings
@@ -251,6 +252,11 @@ def test_escalation_delays_share_the_response_time(severity, notified, delay):
     assert {s.delay_minutes for s in chain} == {delay}
     # The last step is reached, and has its own delay to acknowledge, within the response time.
     assert chain[-1].notified_after_minutes + chain[-1].delay_minutes <= response_minutes(severity)
+
+
+@pytest.mark.parametrize("severity", list(ESCALATION_CHAINS))
+def test_the_severity_table_states_the_derived_step_delay(severity):
+    assert f"a step every {escalation_delay_minutes(severity)} min" in SEVERITIES[severity].escalation
 
 
 def test_role_steps_page_the_people_holding_the_role():
