@@ -15,7 +15,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 from monitoring.alertmanager import DEFAULT_SECRETS_DIR, RouteOwner
 from monitoring.alerting_spec import AlertingSpec
-from monitoring.severity import SEVERITIES, ReceiverKind, RouteTiming, Severity, receiver_name
+from monitoring.severity import RouteTiming, Severity
 
 
 class _LiteralDumper(yaml.SafeDumper):
