@@ -4,7 +4,9 @@ Alertmanager routing config, and the Secret holding receiver credentials.
 The routing config holds no credential: receivers read theirs from files under
 /etc/alertmanager/secrets/<ALERTMANAGER_RECEIVER_SECRET>/, which the operator mounts from the
 Secret declared here (alertmanagerSpec.secrets). So the config can be rendered, reviewed and
-checked with amtool as is, and credentials stay Pulumi secrets end to end.
+checked with amtool as is, and credentials stay Pulumi secrets end to end: the secret stack keys,
+and the integration key of every area's PagerDuty service (components/pagerduty.py), which nobody
+types in.
 """
 
 from __future__ import annotations
@@ -39,8 +41,11 @@ class AlertingConfig(pulumi.ComponentResource):
         ctx: PlatformContext,
         secrets: Mapping[str, pulumi.Output[str]],
         digests: ContentDigests,
+        integration_keys: Mapping[tuple[str, str], pulumi.Output[str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
+        """`integration_keys`: (area, severity) -> the PagerDuty service's integration key, a secret
+        Output (PagerDuty.integration_keys); every key of plan.pagerduty_routing_keys needs one."""
         super().__init__("terrafusion:monitoring:AlertingConfig", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         namespace = ctx.namespace
@@ -68,7 +73,10 @@ class AlertingConfig(pulumi.ComponentResource):
             ALERTMANAGER_RECEIVER_SECRET,
             namespace,
             standard_labels("alertmanager", name, "receivers"),
-            {file: secrets[key] for file, key in plan.receiver_secrets.items()},
+            {
+                **{file: secrets[key] for file, key in plan.receiver_secrets.items()},
+                **{file: (integration_keys or {})[service] for file, service in plan.pagerduty_routing_keys.items()},
+            },
             child,
         )
         self.register_outputs({})

@@ -21,6 +21,7 @@ from components.grafana_content import GrafanaContent
 from components.influxdb import Influxdb
 from components.influxdb import declare_service_monitor as influxdb_service_monitor
 from components.network_policies import NetworkPolicies
+from components.pagerduty import PagerDuty
 from components.object_storage import objstore_secret as declare_objstore_secret
 from components.prometheus_stack import PrometheusStack
 from components.rollout import ContentDigests
@@ -69,7 +70,16 @@ class MonitoringPlatform(pulumi.ComponentResource):
         # Metrics: the bucket, alerting config, trends store, then Prometheus (it remote-writes into
         # InfluxDB once the schema Job made the policies) and what needs the Operator's CRDs.
         objstore = declare_objstore_secret(name, plan.object_storage, ctx, secrets, digests, in_namespace)
-        self.alerting = AlertingConfig(f"{name}-alerting", plan.alerting, ctx, secrets, digests, opts=in_namespace)
+        # PagerDuty first: its services' integration keys are the routing keys of the receivers.
+        self.pagerduty = (
+            PagerDuty(f"{name}-pagerduty", plan.pagerduty, secrets[plan.pagerduty.token_key], opts=pulumi.ResourceOptions(parent=self))
+            if plan.pagerduty is not None
+            else None
+        )
+        self.alerting = AlertingConfig(
+            f"{name}-alerting", plan.alerting, ctx, secrets, digests,
+            integration_keys=self.pagerduty.integration_keys if self.pagerduty else None, opts=in_namespace,
+        )  # fmt: skip
         self.influxdb = Influxdb(plan.influxdb.name, plan.influxdb, ctx, digests, opts=stateful(namespace))
         self.prometheus_stack = prometheus = PrometheusStack(
             f"{name}-prometheus", plan.prometheus, ctx, digests,

@@ -19,7 +19,7 @@ from pydantic import Field, field_validator, model_validator
 from monitoring.durations import parse_duration
 from monitoring.errors import SpecError
 from monitoring.models import SpecModel
-from monitoring.severity import ReceiverKind, Severity
+from monitoring.severity import SEVERITIES, ReceiverKind, Severity
 from monitoring.slo_catalogue import SLO_IDS, SloKind, slo_by_id
 
 DEFAULT_RUNBOOK_BASE_URL = "https://github.com/terrafusion/terrafusion-monitoring/blob/main/docs/runbooks"
@@ -81,7 +81,12 @@ def validate_slo_overrides(overrides: dict[str, SloOverride]) -> dict[str, SloOv
 
 
 class PagerDutyReceiver(SpecModel):
-    enabled: bool = Field(default=False, description="Page P1 alerts through PagerDuty (Events API v2).")
+    enabled: bool = Field(
+        default=False,
+        description="Page P1 and P2 through PagerDuty (Events API v2): the program deploys the ownership "
+        "model into PagerDuty (users, schedules, escalation policies, a service per area and paging "
+        "severity) and gives Alertmanager each service's integration key. Needs the secret pagerdutyToken.",
+    )
     url: str | None = Field(
         default=None,
         description="Events API URL; leave unset for PagerDuty's default. Tests point it at a recorder.",
@@ -89,14 +94,15 @@ class PagerDutyReceiver(SpecModel):
 
 
 def _default_slack_channels() -> dict[Severity, str]:
-    return {Severity.P1: "#alerts-p1", Severity.P2: "#alerts-p2", Severity.P3: "#alerts-p3"}
+    return {Severity.P1: "#alerts-p1", Severity.P2: "#alerts-p2"}
 
 
 class SlackReceiver(SpecModel):
     enabled: bool = Field(default=False, description="Post to Slack through an incoming webhook.")
     channels: dict[Severity, str] = Field(
         default_factory=_default_slack_channels,
-        description="Slack channel per severity, for every severity whose row includes Slack.",
+        description="Slack channel per severity whose row posts to one channel for everybody (P1, P2); "
+        "P3 goes to the owning team's channel (ownership.teams.<id>.slackChannel).",
     )
 
 
@@ -164,11 +170,16 @@ class ReceiversSpec(SpecModel):
 
     @model_validator(mode="after")
     def _slack_channel_per_severity(self) -> ReceiversSpec:
+        for severity in self.slack.channels:
+            policy, key = SEVERITIES[severity], f"receivers.slack.channels.{severity.value}"
+            if ReceiverKind.SLACK in policy.owned:
+                raise SpecError(key, f"{severity.value} posts to the owning team's channel (ownership.teams.<id>.slackChannel)")
+            if ReceiverKind.SLACK not in policy.receivers:
+                raise SpecError(key, f"{severity.value} does not notify Slack")
         if self.slack.enabled:
-            from monitoring.severity import SEVERITIES
-
             for severity, policy in SEVERITIES.items():
-                if ReceiverKind.SLACK in policy.receivers and not self.slack.channels.get(severity):
+                everybody = ReceiverKind.SLACK in policy.receivers and ReceiverKind.SLACK not in policy.owned
+                if everybody and not self.slack.channels.get(severity):
                     raise SpecError(f"receivers.slack.channels.{severity.value}", f"required, {severity.value} notifies Slack")
         return self
 

@@ -1,34 +1,48 @@
-"""Alertmanager configuration (alertmanager.yml as a dict), derived from the severity table.
+"""Alertmanager configuration (alertmanager.yml as a dict), derived from the severity table and the
+ownership model.
 
-Routing tree:
+Routing tree (an alert's owner is the service area whose `services` hold its `service` label; the
+fallback area, `platform`, owns every alert that names a `component` and whatever no area owns):
   root (receiver "null")
   ├── alertname="Watchdog"         -> watchdog              (never muted, never inhibited)
-  ├── severity="P1"                -> pagerduty-p1, slack-p1 (one child route per receiver,
-  ├── severity="P2"                -> slack-p2, email-p2      `continue: true` between them)
-  ├── severity="P3"                -> slack-p3, ticket-p3     (active in business hours only)
-  ├── severity="P4"                -> ticket-p4               (active in business hours only)
-  └── anything else                -> the P3 receivers, so an alert with a wrong severity is seen
-                                      but never pages
+  ├── AlertmanagerNotificationsFailing{integration="pagerduty"}
+  │                                -> pagerduty-fallback    (Slack + email; `continue: true`)
+  ├── severity="P1"
+  │   ├── service=~"<area's services>"  -> pagerduty-<area>-p1, slack-p1     (per area)
+  │   └── (the fallback area)           -> pagerduty-platform-p1, slack-p1
+  ├── severity="P2"                -> pagerduty-<area>-p2, slack-p2, email-p2  (per area, likewise)
+  ├── severity="P3"                -> slack-<team>-p3, ticket-<team>-p3    (business hours only)
+  ├── severity="P4"                -> ticket-<team>-p4                     (business hours only)
+  └── anything else                -> the owner's P3 receivers, so an alert with a wrong severity
+                                      is seen but never pages
+Each area route fans out to one leaf per receiver (`continue: true` between them). Which receivers
+belong to the owner is the severity table's `owned`: the area's PagerDuty service (one per area and
+paging severity, each with its own escalation policy), the team's Slack channel and ticket queue.
 Receivers of kinds that are not enabled are left out; a severity left with none goes to "null".
 
 No secret ever appears in the result: receivers name files under the directory where the Prometheus
 Operator mounts `alertmanagerSpec.secrets` (Ref: https://prometheus-operator.dev/docs/api-reference/api/#monitoring.coreos.com/v1.AlertmanagerSpec).
 Alertmanager 0.25 reads `routing_key_file`, `api_url_file`, `auth_password_file` and
 `http_config.authorization.credentials_file`; it has no `webhook_configs[].url_file` (0.26+), so the
-ticket webhook URL is plain config and only its token is secret.
+ticket webhook URL is plain config and only its token is secret. Each area's PagerDuty routing keys
+are the integration keys of its PagerDuty services (components/pagerduty.py), one file each.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from monitoring.alerting_spec import BUSINESS_HOURS_INTERVAL, AlertingSpec
+from monitoring.ownership import PLATFORM_AREA, OwnershipSpec
 from monitoring.severity import SEVERITIES, Hours, ReceiverKind, RouteTiming, Severity, receiver_name
 
 ALERTMANAGER_RECEIVER_SECRET = "alertmanager-receivers"
-# Kubernetes Secret key per receiver kind (the file name under the secrets directory).
+# Kubernetes Secret key per receiver kind whose credential is one for the whole stack (the file name
+# under the secrets directory); PagerDuty's are per area and severity (pagerduty_routing_key).
 RECEIVER_SECRET_KEYS: dict[str, str] = {
-    ReceiverKind.PAGERDUTY.value: "pagerduty-routing-key",
     ReceiverKind.SLACK.value: "slack-webhook-url",
     ReceiverKind.EMAIL.value: "smtp-password",
     ReceiverKind.TICKET.value: "ticket-webhook-token",
@@ -41,9 +55,17 @@ WATCHDOG_RECEIVER = "watchdog"
 WATCHDOG_ALERT = "Watchdog"
 # The dead man's switch expects a call every few minutes; group_wait 0s sends the first at once.
 WATCHDOG_TIMING = RouteTiming(group_wait="0s", group_interval="1m", repeat_interval="5m")
-# PagerDuty Events v2 severities for the one PagerDuty severity we page with.
+# Where Alertmanager reports that it cannot reach PagerDuty: the catalogue's alert on failing
+# notifications (monitoring/alert_rules/platform.py), per `integration`.
+FALLBACK_RECEIVER = "pagerduty-fallback"
+NOTIFICATIONS_FAILING_ALERT = "AlertmanagerNotificationsFailing"
+PAGERDUTY_INTEGRATION = "pagerduty"
+# PagerDuty Events v2 severities of the P-levels (the event's `payload.severity`).
 # Ref: https://developer.pagerduty.com/docs/events-api-v2/trigger-events/
 PAGERDUTY_SEVERITY = {Severity.P1: "critical", Severity.P2: "error", Severity.P3: "warning", Severity.P4: "info"}
+# The ticket system's queue of a ticket: a query parameter of the webhook URL (Alertmanager's webhook
+# body is fixed, and 0.25 cannot template a URL).
+TICKET_QUEUE_PARAMETER = "queue"
 
 # Notification text. Go templates, evaluated by Alertmanager.
 _TITLE = '[{{ .Status | toUpper }}] {{ .CommonLabels.severity }} {{ .CommonLabels.alertname }} ({{ .CommonLabels.environment }})'
@@ -53,73 +75,173 @@ _TEXT = (
 )
 
 
+@dataclass(frozen=True)
+class RouteOwner:
+    """A service area as routing sees it: the services it owns and its team's channel and queue."""
+
+    area: str
+    team: str
+    services: tuple[str, ...]
+    slack_channel: str
+    ticket_queue: str
+    # The fallback area (platform): every alert naming a `component`, and every alert no area owns.
+    fallback: bool = False
+
+
+def route_owners(ownership: OwnershipSpec) -> tuple[RouteOwner, ...]:
+    """The areas of the ownership model, in stack-file order with the fallback area last."""
+    owners = [
+        RouteOwner(
+            area=name,
+            team=area.team,
+            services=area.services,
+            slack_channel=ownership.teams[area.team].slack_channel,
+            ticket_queue=ownership.teams[area.team].ticket_queue,
+            fallback=name == PLATFORM_AREA,
+        )
+        for name, area in ownership.areas.items()
+    ]
+    return tuple(sorted(owners, key=lambda o: o.fallback))
+
+
+def pagerduty_routing_key(area: str, severity: Severity) -> str:
+    """The receiver Secret's key holding the integration key of an area's PagerDuty service."""
+    return f"pagerduty-{area}-{severity.value.lower()}-routing-key"
+
+
+def owned_receiver(kind: ReceiverKind, severity: Severity, owner: RouteOwner) -> str:
+    """The receiver of an owned kind (SeverityPolicy.owned): PagerDuty per area (each area has its
+    services and escalation policies), Slack and tickets per team (a team's channel and queue)."""
+    return receiver_name(kind, severity, owner.area if kind is ReceiverKind.PAGERDUTY else owner.team)
+
+
+def owner_receivers(spec: AlertingSpec, severity: Severity, owner: RouteOwner) -> list[str]:
+    """The receivers an alert of `owner` at `severity` reaches, in table order (enabled kinds only)."""
+    policy = SEVERITIES[severity]
+    enabled = spec.receivers.enabled_kinds()
+    return [
+        owned_receiver(kind, severity, owner) if kind in policy.owned else receiver_name(kind, severity)
+        for kind in policy.receivers
+        if kind in enabled
+    ]
+
+
 def maintenance_interval_name(window_name: str) -> str:
     return f"maintenance-{window_name}"
 
 
-def _secret_file(kind: ReceiverKind) -> str:
-    return f"{DEFAULT_SECRETS_DIR}/{RECEIVER_SECRET_KEYS[kind.value]}"
+def _secret_file(key: str) -> str:
+    return f"{DEFAULT_SECRETS_DIR}/{key}"
 
 
-def _receiver(spec: AlertingSpec, kind: ReceiverKind, severity: Severity) -> dict:
-    name = receiver_name(kind, severity)
+def _with_query(url: str, **parameters: str) -> str:
+    parts = urlsplit(url)
+    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *parameters.items()])
+    return urlunsplit(parts._replace(query=query))
+
+
+def _pagerduty_config(spec: AlertingSpec, severity: Severity, owner: RouteOwner) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "routing_key_file": _secret_file(pagerduty_routing_key(owner.area, severity)),
+        "severity": PAGERDUTY_SEVERITY[severity],
+        "description": "{{ .CommonLabels.severity }} {{ .CommonLabels.alertname }}: {{ .CommonAnnotations.summary }}",
+        "details": {
+            "severity": "{{ .CommonLabels.severity }}",
+            "environment": "{{ .CommonLabels.environment }}",
+            "service": "{{ .CommonLabels.service }}{{ .CommonLabels.component }}",
+            "area": owner.area,
+            "team": owner.team,
+            "runbook_url": "{{ .CommonAnnotations.runbook_url }}",
+            "firing": '{{ template "pagerduty.default.instances" .Alerts.Firing }}',
+        },
+        "send_resolved": True,
+    }
+    if spec.receivers.pagerduty.url:
+        config["url"] = spec.receivers.pagerduty.url
+    return config
+
+
+def _slack_config(channel: str) -> dict[str, Any]:
+    return {
+        "api_url_file": _secret_file(RECEIVER_SECRET_KEYS[ReceiverKind.SLACK.value]),
+        "channel": channel,
+        "title": _TITLE,
+        "text": _TEXT,
+        "send_resolved": True,
+    }
+
+
+def _email_config(spec: AlertingSpec) -> dict[str, Any]:
     r = spec.receivers
-    if kind is ReceiverKind.PAGERDUTY:
-        config: dict[str, Any] = {
-            "routing_key_file": _secret_file(kind),
-            "severity": PAGERDUTY_SEVERITY[severity],
-            "description": "{{ .CommonLabels.severity }} {{ .CommonLabels.alertname }}: {{ .CommonAnnotations.summary }}",
-            "details": {
-                "environment": "{{ .CommonLabels.environment }}",
-                "service": "{{ .CommonLabels.service }}{{ .CommonLabels.component }}",
-                "runbook_url": "{{ .CommonAnnotations.runbook_url }}",
-                "firing": '{{ template "pagerduty.default.instances" .Alerts.Firing }}',
-            },
-            "send_resolved": True,
-        }
-        if r.pagerduty.url:
-            config["url"] = r.pagerduty.url
-        return {"name": name, "pagerduty_configs": [config]}
+    email: dict[str, Any] = {
+        "to": r.email.to,
+        "from": r.email.from_,
+        "smarthost": r.email.smarthost,
+        "require_tls": r.email.require_tls,
+        "headers": {"Subject": _TITLE},
+        "send_resolved": True,
+    }
+    if r.email.auth_username:
+        email["auth_username"] = r.email.auth_username
+        email["auth_password_file"] = _secret_file(RECEIVER_SECRET_KEYS[ReceiverKind.EMAIL.value])
+    return email
+
+
+def _ticket_config(spec: AlertingSpec, queue: str) -> dict[str, Any]:
+    return {
+        "url": _with_query(spec.receivers.ticket.url or "", **{TICKET_QUEUE_PARAMETER: queue}),
+        "http_config": {
+            "authorization": {
+                "type": "Bearer",
+                "credentials_file": _secret_file(RECEIVER_SECRET_KEYS[ReceiverKind.TICKET.value]),
+            }
+        },
+        "send_resolved": True,
+    }
+
+
+def _receiver(spec: AlertingSpec, kind: ReceiverKind, severity: Severity, owner: RouteOwner | None) -> dict:
+    """One receiver: of `owner` for an owned kind (SeverityPolicy.owned), else of everybody."""
+    if kind is ReceiverKind.PAGERDUTY and owner is not None:
+        return {"name": owned_receiver(kind, severity, owner), "pagerduty_configs": [_pagerduty_config(spec, severity, owner)]}
     if kind is ReceiverKind.SLACK:
-        return {
-            "name": name,
-            "slack_configs": [
-                {
-                    "api_url_file": _secret_file(kind),
-                    "channel": r.slack.channels[severity],
-                    "title": _TITLE,
-                    "text": _TEXT,
-                    "send_resolved": True,
-                }
-            ],
-        }
-    if kind is ReceiverKind.EMAIL:
-        email: dict[str, Any] = {
-            "to": r.email.to,
-            "from": r.email.from_,
-            "smarthost": r.email.smarthost,
-            "require_tls": r.email.require_tls,
-            "headers": {"Subject": _TITLE},
-            "send_resolved": True,
-        }
-        if r.email.auth_username:
-            email["auth_username"] = r.email.auth_username
-            email["auth_password_file"] = _secret_file(kind)
-        return {"name": name, "email_configs": [email]}
-    if kind is ReceiverKind.TICKET:
-        return {
-            "name": name,
-            "webhook_configs": [
-                {
-                    "url": r.ticket.url,
-                    "http_config": {
-                        "authorization": {"type": "Bearer", "credentials_file": _secret_file(kind)}
-                    },
-                    "send_resolved": True,
-                }
-            ],
-        }
-    raise AssertionError(f"unknown receiver kind {kind}")
+        if owner is not None:
+            return {"name": owned_receiver(kind, severity, owner), "slack_configs": [_slack_config(owner.slack_channel)]}
+        return {"name": receiver_name(kind, severity), "slack_configs": [_slack_config(spec.receivers.slack.channels[severity])]}
+    if kind is ReceiverKind.EMAIL and owner is None:
+        return {"name": receiver_name(kind, severity), "email_configs": [_email_config(spec)]}
+    if kind is ReceiverKind.TICKET and owner is not None:
+        return {"name": owned_receiver(kind, severity, owner), "webhook_configs": [_ticket_config(spec, owner.ticket_queue)]}
+    raise AssertionError(f"no {kind.value} receiver {'of an owner' if owner else 'of everybody'} at {severity.value}")
+
+
+def _receivers(spec: AlertingSpec, owners: Sequence[RouteOwner]) -> list[dict]:
+    """Every receiver some route reaches, each once (a team owning two areas has one channel)."""
+    enabled = spec.receivers.enabled_kinds()
+    receivers: dict[str, dict] = {}
+    for severity, policy in SEVERITIES.items():
+        for kind in policy.receivers:
+            if kind not in enabled:
+                continue
+            for owner in owners if kind in policy.owned else (None,):
+                receiver = _receiver(spec, kind, severity, owner)
+                receivers.setdefault(receiver["name"], receiver)
+    return list(receivers.values())
+
+
+def _fallback_receiver(spec: AlertingSpec) -> dict | None:
+    """Where people hear that PagerDuty does not take Alertmanager's pages: the P1 incident channel
+    and the on-call mailbox, neither of which goes through PagerDuty. None without PagerDuty, or
+    without either of them."""
+    enabled = spec.receivers.enabled_kinds()
+    if ReceiverKind.PAGERDUTY not in enabled:
+        return None
+    receiver: dict[str, Any] = {"name": FALLBACK_RECEIVER}
+    if ReceiverKind.SLACK in enabled:
+        receiver["slack_configs"] = [_slack_config(spec.receivers.slack.channels[Severity.P1])]
+    if ReceiverKind.EMAIL in enabled:
+        receiver["email_configs"] = [_email_config(spec)]
+    return receiver if len(receiver) > 1 else None
 
 
 def _watchdog_receiver(spec: AlertingSpec) -> dict:
@@ -141,34 +263,54 @@ def _muting_windows(spec: AlertingSpec, severity: Severity) -> list[str]:
     return [maintenance_interval_name(w.name) for w in spec.maintenance_windows if severity in w.severities]
 
 
+def owner_matchers(owner: RouteOwner) -> list[str] | None:
+    """The matchers of an area's route; None for the fallback area (the last route: whatever is left)."""
+    if owner.fallback:
+        return None
+    return [f'service=~"{"|".join(owner.services)}"']
+
+
+def _leaves(names: list[str], extras: dict[str, Any]) -> list[dict]:
+    leaves = []
+    for index, name in enumerate(names):
+        leaf: dict[str, Any] = {"receiver": name}
+        if index < len(names) - 1:
+            leaf["continue"] = True
+        leaf.update(extras)
+        leaves.append(leaf)
+    return leaves
+
+
 def _severity_route(
-    spec: AlertingSpec, severity: Severity, timing: RouteTiming, matchers: list[str] | None
+    spec: AlertingSpec, severity: Severity, owners: Sequence[RouteOwner], matchers: list[str] | None
 ) -> dict:
-    """One route per severity; its children fan out to each enabled receiver of the table row."""
+    """One route per severity, one child per owning area (the fallback area last), and under each a
+    leaf per enabled receiver of the table row. A severity with no enabled receiver has one leaf:
+    "null"."""
     policy = SEVERITIES[severity]
-    enabled = spec.receivers.enabled_kinds()
-    names = [receiver_name(k, severity) for k in policy.receivers if k in enabled]
     route: dict[str, Any] = {"receiver": NULL_RECEIVER}
     if matchers is not None:
         route["matchers"] = matchers
     route["group_by"] = list(policy.group_by)
-    route.update(_timing(timing))
+    route.update(_timing(policy.timing))
     # Time intervals are not inherited by child routes (Alertmanager evaluates them on the route
     # that matched), so every leaf carries them itself.
     leaf_extras: dict[str, Any] = {}
     if policy.hours is Hours.BUSINESS:
         leaf_extras["active_time_intervals"] = [BUSINESS_HOURS_INTERVAL]
-    mutes = _muting_windows(spec, severity)
-    if mutes:
+    if mutes := _muting_windows(spec, severity):
         leaf_extras["mute_time_intervals"] = mutes
-    if not names:
-        names = [NULL_RECEIVER]
+    if not any(kind in spec.receivers.enabled_kinds() for kind in policy.receivers):
+        route["routes"] = _leaves([NULL_RECEIVER], leaf_extras)
+        return route
     children = []
-    for index, name in enumerate(names):
-        child: dict[str, Any] = {"receiver": name}
-        if index < len(names) - 1:
-            child["continue"] = True
-        child.update(leaf_extras)
+    for owner in owners:
+        if not owner.fallback and not owner.services:
+            continue  # an area owning no service yet has nothing to match
+        child: dict[str, Any] = {"receiver": NULL_RECEIVER}
+        if (owned := owner_matchers(owner)) is not None:
+            child["matchers"] = owned
+        child["routes"] = _leaves(owner_receivers(spec, severity, owner), leaf_extras)
         children.append(child)
     route["routes"] = children
     return route
@@ -235,15 +377,18 @@ def used_receiver_kinds(spec: AlertingSpec) -> frozenset[ReceiverKind]:
     return spec.receivers.enabled_kinds()
 
 
-def build_alertmanager_config(spec: AlertingSpec) -> dict:
-    """alertmanager.yml content for this stack (receiver secrets read from the mounted Secret)."""
-    timings = {s: SEVERITIES[s].timing for s in Severity}
-    enabled = spec.receivers.enabled_kinds()
-    receivers: list[dict] = [{"name": NULL_RECEIVER}, _watchdog_receiver(spec)]
-    for severity, policy in SEVERITIES.items():
-        receivers += [_receiver(spec, k, severity) for k in policy.receivers if k in enabled]
+def _check_owners(owners: Sequence[RouteOwner]) -> None:
+    if [o.fallback for o in owners].count(True) != 1 or not owners[-1].fallback:
+        raise AssertionError("routing needs exactly one fallback area, last (monitoring/ownership.py PLATFORM_AREA)")
 
-    routes = [
+
+def build_alertmanager_config(spec: AlertingSpec, owners: Sequence[RouteOwner]) -> dict:
+    """alertmanager.yml content for this stack (receiver secrets read from the mounted Secret);
+    `owners`: route_owners() of the stack's ownership model."""
+    _check_owners(owners)
+    receivers: list[dict] = [{"name": NULL_RECEIVER}, _watchdog_receiver(spec), *_receivers(spec, owners)]
+
+    routes: list[dict] = [
         {
             "receiver": WATCHDOG_RECEIVER,
             "matchers": [f'alertname="{WATCHDOG_ALERT}"'],
@@ -251,16 +396,29 @@ def build_alertmanager_config(spec: AlertingSpec) -> dict:
             **_timing(WATCHDOG_TIMING),
         }
     ]
-    routes += [_severity_route(spec, s, timings[s], [f'severity="{s.value}"']) for s in Severity]
+    if (fallback := _fallback_receiver(spec)) is not None:
+        receivers.append(fallback)
+        # PagerDuty down (or refusing a key): the failure alert also reaches people through channels
+        # that do not depend on it, then takes its own route (the platform area's P2 receivers).
+        routes.append(
+            {
+                "receiver": FALLBACK_RECEIVER,
+                "matchers": [f'alertname="{NOTIFICATIONS_FAILING_ALERT}"', f'integration="{PAGERDUTY_INTEGRATION}"'],
+                "group_by": ["alertname", "integration", "environment"],
+                **_timing(SEVERITIES[Severity.P1].timing),
+                "continue": True,
+            }
+        )
+    routes += [_severity_route(spec, s, owners, [f'severity="{s.value}"']) for s in Severity]
     # Catch-all: an alert outside the contract (no or unknown severity) is treated like a P3.
-    routes.append(_severity_route(spec, Severity.P3, timings[Severity.P3], None))
+    routes.append(_severity_route(spec, Severity.P3, owners, None))
 
     return {
         "global": {"resolve_timeout": "5m"},
         "route": {
             "receiver": NULL_RECEIVER,
             "group_by": list(SEVERITIES[Severity.P3].group_by),
-            **_timing(timings[Severity.P3]),
+            **_timing(SEVERITIES[Severity.P3].timing),
             "routes": routes,
         },
         "inhibit_rules": _inhibit_rules(),

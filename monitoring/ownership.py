@@ -77,10 +77,36 @@ def _duration(value: str) -> str:
 Duration = Annotated[str, AfterValidator(_duration), Field(json_schema_extra={"format": "duration"})]
 
 
+# A phone number as PagerDuty takes it: country calling code (1 to 3 digits) and the number for
+# international dialling, without the trunk prefix (no leading 0), written "+49 15123456789".
+# Ref: PagerDuty/terraform-provider-pagerduty pagerduty/resource_pagerduty_user_contact_method.go
+# (country_code; address digits only; "Trunk prefixes are not supported")
+_PHONE = re.compile(r"^\+[1-9][0-9]{0,2} [1-9][0-9]{3,14}$")
+Phone = Annotated[str, Field(pattern=_PHONE.pattern, json_schema_extra={"format": "phone"})]
+
+
+def phone_parts(phone: str) -> tuple[int, str]:
+    """(country calling code, number) of a validated Phone."""
+    if _PHONE.match(phone) is None:
+        raise AssertionError(f"{phone!r} is not a validated Phone")
+    country, number = phone.removeprefix("+").split(" ")
+    return int(country), number
+
+
 class Person(SpecModel):
     name: str = Field(min_length=1, description="Full name, as PagerDuty and Grafana show it.")
     email: Email = Field(description="Work email: the person's identity in PagerDuty, Grafana and the rotations.")
     role: Role = Field(description="engineer, team lead or engineering manager; `cto` only for `ownership.cto`.")
+    phone: Phone | None = Field(
+        None,
+        description="Work mobile for PagerDuty's calls, as \"+<country code> <number without trunk prefix>\" "
+        "(e.g. \"+49 15123456789\"). Required for everybody an escalation chain pages when PagerDuty is on.",
+    )
+    mobile_app: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        None,
+        description="Label of the push contact method the PagerDuty mobile app registered for this person "
+        "(the device name on their PagerDuty profile). Unset: no push notifications for them (a warning).",
+    )
 
 
 class Team(SpecModel):
@@ -168,6 +194,7 @@ def check_organisation(spec: OwnershipSpec) -> None:
                 raise SpecError(f"{key}[{i}].role", "cto is the organisation's role (key cto), not a team's")
             if emails.index(person.email) != i:
                 raise SpecError(f"{key}[{i}].email", f"{person.email} is listed twice in the team")
+    _one_person_one_entry(spec)
     for area in REQUIRED_AREAS:
         if area not in spec.areas:
             raise SpecError("areas", f"has no {area!r} area; the strategy's areas are {', '.join(REQUIRED_AREAS)}")
@@ -194,8 +221,13 @@ def check_organisation(spec: OwnershipSpec) -> None:
             layer_key = f"{key}.rotation.{layer_name}"
             if not layer.members:
                 raise SpecError(f"{layer_key}.members", "the rotation layer has no members")
-            if parse_duration(layer.rotation_length) < 3600:  # PagerDuty's shortest turn is an hour
+            # PagerDuty's turns last from an hour to a year.
+            # Ref: PagerDuty/terraform-provider-pagerduty pagerduty/resource_pagerduty_schedule.go
+            # (rotation_turn_length_seconds: validation.IntBetween(3600, 365*24*3600))
+            if parse_duration(layer.rotation_length) < 3600:
                 raise SpecError(f"{layer_key}.rotationLength", f"{layer.rotation_length!r} is shorter than 1h")
+            if parse_duration(layer.rotation_length) > 365 * 86400:
+                raise SpecError(f"{layer_key}.rotationLength", f"{layer.rotation_length!r} is longer than 365d")
             for i, email in enumerate(layer.members):
                 if email not in members:
                     raise SpecError(f"{layer_key}.members[{i}]", f"{email} is not a member of team {area.team!r}")
@@ -217,6 +249,65 @@ def check_organisation(spec: OwnershipSpec) -> None:
             primary_of[email] = name
     for severity in ESCALATION_CHAINS:
         escalation_delay_minutes(severity, spec.minimum_step_delay)
+
+
+def people(spec: OwnershipSpec) -> dict[str, tuple[str, Person]]:
+    """Every person of the organisation by email -> (the key of their first entry, the entry): the
+    CTO first, then the teams' members in stack-file order."""
+    found: dict[str, tuple[str, Person]] = {}
+    if spec.cto is not None:
+        found[spec.cto.email] = ("cto", spec.cto)
+    for team_id, team in spec.teams.items():
+        for i, person in enumerate(team.members):
+            found.setdefault(person.email, (f"teams.{team_id}.members[{i}]", person))
+    return found
+
+
+def _one_person_one_entry(spec: OwnershipSpec) -> None:
+    """A person listed in several teams (or as CTO and a member) is one PagerDuty user: every entry
+    says the same name, phone and mobile app."""
+    first = people(spec)
+    for team_id, team in spec.teams.items():
+        for i, person in enumerate(team.members):
+            key, entry = first[person.email]
+            if key == f"teams.{team_id}.members[{i}]":
+                continue
+            for field, alias in (("name", "name"), ("phone", "phone"), ("mobile_app", "mobileApp")):
+                if getattr(person, field) != getattr(entry, field):
+                    raise SpecError(
+                        f"teams.{team_id}.members[{i}].{alias}",
+                        f"differs from {key}.{alias}; {person.email} is one person: list them the same everywhere",
+                    )
+
+
+def paged_people(spec: OwnershipSpec) -> dict[str, tuple[str, Person, tuple[str, ...]]]:
+    """Everybody an escalation chain can page, by email -> (the key of their first entry, the entry,
+    the areas whose chains page them): the rotation members, the holders of the chains' roles in the
+    owning teams, and the CTO."""
+    entries = people(spec)
+    areas_of: dict[str, list[str]] = {}
+    for name, area in spec.areas.items():
+        team = spec.teams[area.team]
+        paged = [*area.rotation.primary.members, *area.rotation.secondary.members]
+        paged += [p.email for p in team.members if p.role in TEAM_ROLES]
+        if spec.cto is not None:
+            paged.append(spec.cto.email)
+        for email in paged:
+            if name not in areas_of.setdefault(email, []):
+                areas_of[email].append(name)
+    return {email: (*entries[email], tuple(areas)) for email, areas in areas_of.items()}
+
+
+def check_reachable(spec: OwnershipSpec) -> None:
+    """With PagerDuty on, everybody a chain pages can be called: every paging severity is high
+    urgency (monitoring/pagerduty.py), whose notification rules call."""
+    for email, (key, person, areas) in paged_people(spec).items():
+        if person.phone is None:
+            raise SpecError(
+                f"{key}.phone",
+                f"required: PagerDuty pages {email} (escalation chains of area {', '.join(areas)}) "
+                "and high-urgency pages call",
+            )
 
 
 def check_owners(spec: OwnershipSpec, services: Mapping[str, tuple[str, str]]) -> None:
@@ -242,19 +333,28 @@ def response_minutes(severity: Severity) -> int:
     return int(parse_duration(within)) // 60
 
 
+# PagerDuty's shortest escalation delay: a rule's `escalation_delay_in_minutes` is a whole number
+# of minutes, at least 1.
+# Ref: PagerDuty/terraform-provider-pagerduty@95cf9d8 pagerduty/resource_pagerduty_escalation_policy.go
+# (rule.escalation_delay_in_minutes: schema.TypeInt, validation.IntAtLeast(1))
+PAGERDUTY_MINIMUM_DELAY_MINUTES = 1
+
+
 def escalation_delay_minutes(severity: Severity, minimum_step_delay: str = "1m") -> int:
     """Minutes each step of the severity's chain has before the chain moves on.
 
     The response time is shared equally by the steps, in whole minutes (PagerDuty's unit): the last
     step is reached at (steps - 1) x delay and still has its own delay within the response time, so
-    the chain has run its course before the response time is missed. A share below
-    `minimum_step_delay` is refused: nobody can acknowledge a page in less.
+    the chain has run its course before the response time is missed (P1: 15 min over four steps is
+    3 min each, the CTO paged at 9 min; P2: 30 min over three steps is 10 min each). A share below
+    `minimum_step_delay`, or below PagerDuty's one minute, is refused: nobody can acknowledge a page
+    in less, and PagerDuty would not take it.
     """
     steps = len(ESCALATION_CHAINS[severity])
     response = response_minutes(severity)
     delay = response // steps
     least = int(parse_duration(minimum_step_delay))
-    if delay * 60 < max(least, 60):
+    if delay * 60 < max(least, PAGERDUTY_MINIMUM_DELAY_MINUTES * 60):
         raise SpecError(
             "minimumStepDelay",
             f"{minimum_step_delay} per step: the {severity.value} chain has {steps} steps and "

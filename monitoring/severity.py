@@ -1,7 +1,9 @@
 """The severity model P1-P4: one table that routing, inhibition, docs and tests all derive from.
 
-Escalation chains themselves live in PagerDuty (docs/architecture.md#alert-contract); this table says which
-receivers each severity reaches, when, and how aggressively Alertmanager groups and repeats.
+It says which receivers each severity reaches (and which of them belong to the alert's owner),
+when, how aggressively Alertmanager groups and repeats, and how fast a paging severity must be
+answered: the PagerDuty escalation chains of every service area (monitoring/ownership.py) take their
+delays from that response time (docs/oncall.md).
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ class SeverityPolicy:
     hours: Hours
     timing: RouteTiming
     group_by: tuple[str, ...]
+    # The receivers of `receivers` that belong to the alert's owner (monitoring/ownership.py): the
+    # owning area's PagerDuty service, the owning team's Slack channel and ticket queue. The others
+    # are one per severity for everybody (the incident channels and the on-call mailbox), which do
+    # not depend on PagerDuty.
+    owned: tuple[ReceiverKind, ...] = ()
     # `response_time` as a duration, for the severities that page someone at any hour: the PagerDuty
     # escalation chain of the owning area must reach its last step within it (monitoring/ownership.py).
     # None: handled in business hours from a ticket, no chain.
@@ -66,25 +73,31 @@ SEVERITIES: dict[Severity, SeverityPolicy] = {
     Severity.P1: SeverityPolicy(
         severity=Severity.P1,
         meaning="Users are affected now or the error budget burns fast enough to be gone within days.",
-        response_time="acknowledge within 5 minutes, any hour",
+        response_time="acknowledge within 15 minutes, any hour",
         receivers=(ReceiverKind.PAGERDUTY, ReceiverKind.SLACK),
-        escalation="PagerDuty: primary on-call, then secondary after 15 min, then engineering manager",
+        escalation="PagerDuty, the owning area's P1 policy: primary on-call, secondary on-call, "
+        "engineering manager, CTO (a step every 3 min)",
         hours=Hours.ALWAYS,
         # Fastest grouping: a page should leave within seconds; a still-burning incident is re-paged
         # hourly so a missed acknowledgement cannot go quiet.
         timing=RouteTiming(group_wait="10s", group_interval="1m", repeat_interval="1h"),
         group_by=("alertname", "service", "component", "environment"),
-        respond_within="5m",
+        owned=(ReceiverKind.PAGERDUTY,),
+        # The strategy's "secondary after 15 min" was the whole response time; the chain now runs
+        # all four steps within it (docs/oncall.md).
+        respond_within="15m",
     ),
     Severity.P2: SeverityPolicy(
         severity=Severity.P2,
         meaning="Degradation or fast-approaching risk; must be handled today, also out of hours.",
         response_time="within 30 minutes, any hour",
-        receivers=(ReceiverKind.SLACK, ReceiverKind.EMAIL),
-        escalation="owning team's Slack channel, then the on-call engineer if unacknowledged for 1 h",
+        receivers=(ReceiverKind.PAGERDUTY, ReceiverKind.SLACK, ReceiverKind.EMAIL),
+        escalation="PagerDuty, the owning area's P2 policy: primary on-call, secondary on-call, "
+        "team lead (a step every 10 min)",
         hours=Hours.ALWAYS,
         timing=RouteTiming(group_wait="30s", group_interval="5m", repeat_interval="4h"),
         group_by=("alertname", "service", "component", "environment"),
+        owned=(ReceiverKind.PAGERDUTY,),
         respond_within="30m",
     ),
     Severity.P3: SeverityPolicy(
@@ -92,21 +105,23 @@ SEVERITIES: dict[Severity, SeverityPolicy] = {
         meaning="Slow budget burn, capacity or hygiene problem; fix within the working week.",
         response_time="next business day",
         receivers=(ReceiverKind.SLACK, ReceiverKind.TICKET),
-        escalation="ticket in the owning team's backlog, reviewed in the weekly ops review",
+        escalation="the owning team's Slack channel and a ticket in its queue, reviewed in the weekly ops review",
         hours=Hours.BUSINESS,
         # Coarser grouping: one ticket per service, not one per alert name.
         timing=RouteTiming(group_wait="2m", group_interval="15m", repeat_interval="24h"),
         group_by=("service", "component", "environment"),
+        owned=(ReceiverKind.SLACK, ReceiverKind.TICKET),
     ),
     Severity.P4: SeverityPolicy(
         severity=Severity.P4,
         meaning="Informational or optimisation: worth a ticket, never an interruption.",
         response_time="planned work (within the sprint)",
         receivers=(ReceiverKind.TICKET,),
-        escalation="ticket only",
+        escalation="a ticket in the owning team's queue only",
         hours=Hours.BUSINESS,
         timing=RouteTiming(group_wait="5m", group_interval="30m", repeat_interval="72h"),
         group_by=("alertname", "service", "component", "environment"),
+        owned=(ReceiverKind.TICKET,),
     ),
 }
 
@@ -129,15 +144,13 @@ UPSTREAM_SEVERITY: dict[str, Severity] = {
 }
 
 
-def receiver_name(kind: ReceiverKind, severity: Severity) -> str:
-    """Alertmanager receiver name for one integration at one severity, e.g. "slack-p1".
+def receiver_name(kind: ReceiverKind, severity: Severity, owner: str | None = None) -> str:
+    """Alertmanager receiver name for one integration at one severity: "slack-p1" for a receiver of
+    everybody, "pagerduty-api-p1" (the owning area) or "ticket-api-team-p4" (the owning team) for an
+    owned one (SeverityPolicy.owned).
 
-    One receiver per (kind, severity) lets each severity carry its own channel and payload fields,
-    and lets `amtool config routes test` name exactly which integrations a severity reaches.
+    One receiver per (kind, owner, severity) lets each carry its own channel, queue or PagerDuty
+    service, and lets `amtool config routes test` name exactly which integrations an alert reaches.
     """
-    return f"{kind.value}-{severity.value.lower()}"
-
-
-def expected_receivers(severity: Severity) -> list[str]:
-    """Receiver names a severity routes to, in table order."""
-    return [receiver_name(k, severity) for k in SEVERITIES[severity].receivers]
+    middle = f"-{owner}" if owner is not None else ""
+    return f"{kind.value}{middle}-{severity.value.lower()}"

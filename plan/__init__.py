@@ -34,6 +34,7 @@ from plan.influxdb import InfluxdbPlan, influxdb_plan
 from plan.network_policies import NetworkPoliciesPlan, network_policies_plan
 from plan.object_storage import ObjectStoragePlan, object_storage_plan
 from plan.ownership import OwnershipPlan, ownership_plan
+from plan.pagerduty import PagerDutyPlan, pagerduty_plan, pagerduty_warnings
 from plan.prometheus_stack import PrometheusPlan, prometheus_plan
 from plan.secrets import SecretKey, required_secrets
 from plan.settings import StackSettings, retentions
@@ -79,6 +80,8 @@ class Plan:
     network_policies: NetworkPoliciesPlan
     # Service areas, their teams, rotations and escalation chains (the on-call table).
     ownership: OwnershipPlan
+    # The ownership model as PagerDuty objects; None where PagerDuty is off (alerting.receivers.pagerduty).
+    pagerduty: PagerDutyPlan | None
     # What the stack will not measure or notify: logged by the program, before any resource.
     warnings: tuple[str, ...]
 
@@ -133,6 +136,8 @@ def build_plan(settings: StackSettings, name: str = PLATFORM_NAME) -> Plan:
     warnings = exporter_warnings(settings.exporters.blackbox, settings.exporters.postgres)
     if receivers := missing_receivers_warning(alerting.spec, "alerting"):
         warnings.append(receivers)
+    warnings += pagerduty_warnings(settings)
+    ownership = ownership_plan(settings)
     return Plan(
         settings=settings,
         context=context,
@@ -156,6 +161,7 @@ def build_plan(settings: StackSettings, name: str = PLATFORM_NAME) -> Plan:
             settings, context, influxdb=influxdb, elasticsearch_plan=elasticsearch, tracing_plan=tracing,
             exporters_plan=exporters, prometheus=prometheus, trivy=trivy,
         ),
-        ownership=ownership_plan(settings),
+        ownership=ownership,
+        pagerduty=pagerduty_plan(settings, context, ownership),
         warnings=tuple(warnings),
     )

@@ -1,6 +1,7 @@
-"""The alerting slice of the plan: the Alertmanager config, the rule files as each evaluator gets
-them, the receiver credentials the stack needs, and the SLOs in effect. components/alerting.py
-declares them; nothing there is computed."""
+"""The alerting slice of the plan: the Alertmanager config (routed by owner), the rule files as each
+evaluator gets them, the receiver credentials the stack needs (secret config keys, and the PagerDuty
+integration keys of each area's services), the SLOs in effect, and the `amtool config routes test`
+cases of the ownership model. components/alerting.py declares them; nothing there is computed."""
 
 from __future__ import annotations
 
@@ -10,11 +11,27 @@ from typing import Any, Mapping
 from monitoring import yaml_text
 from monitoring.alert_rules import build_rule_files
 from monitoring.alerting_spec import AlertingSpec
-from monitoring.alertmanager import RECEIVER_SECRET_KEYS, build_alertmanager_config
+from monitoring.alertmanager import (
+    FALLBACK_RECEIVER,
+    NOTIFICATIONS_FAILING_ALERT,
+    NULL_RECEIVER,
+    PAGERDUTY_INTEGRATION,
+    RECEIVER_SECRET_KEYS,
+    WATCHDOG_ALERT,
+    WATCHDOG_RECEIVER,
+    RouteOwner,
+    build_alertmanager_config,
+    owner_receivers,
+    pagerduty_routing_key,
+    route_owners,
+)
+from monitoring.pagerduty import paging_severities
+from monitoring.severity import SEVERITIES, ReceiverKind, Severity
 from monitoring.slo import effective_slos
 from monitoring.slo_catalogue import Slo
 from monitoring.windows import EvaluatedRuleFile, split_rule_files
 from plan.endpoints import Endpoint
+from plan.ownership import platform_components
 from plan.secrets import RECEIVER_SECRETS
 from plan.settings import StackSettings
 
@@ -47,6 +64,32 @@ class AlertingPlan:
     # Key of the receivers Secret (monitoring/alertmanager.py RECEIVER_SECRET_KEYS) -> the secret
     # config key whose value it holds, for the enabled receivers only.
     receiver_secrets: Mapping[str, str]
+    # Key of the receivers Secret -> (area, severity) of the PagerDuty service whose integration key
+    # it holds (components/pagerduty.py); empty with PagerDuty off.
+    pagerduty_routing_keys: Mapping[str, tuple[str, Severity]]
+    # The owners routing sees (monitoring/alertmanager.py route_owners), the fallback area last.
+    owners: tuple[RouteOwner, ...]
+    # `amtool config routes test` cases: every area's services at every severity, and more.
+    route_tests: tuple[RouteTest, ...]
+
+
+@dataclass(frozen=True)
+class RouteTest:
+    """One `amtool config routes test`: an alert's labels and the receivers it must reach, in order."""
+
+    what: str
+    labels: Mapping[str, str]
+    receivers: tuple[str, ...]
+    # The owning team whose receivers these are (None: the Watchdog's).
+    team: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"what": self.what, "labels": dict(self.labels), "receivers": list(self.receivers), "team": self.team}
+
+
+# A `service` no area owns (tests/test_ownership.py holds that none does): its alerts go to the
+# fallback area.
+UNOWNED_SERVICE = "no-area-owns-this-service"
 
 
 def rule_resource_name(file_stem: str) -> str:
@@ -62,8 +105,74 @@ def ruler_alertmanagers_yaml(alertmanagers: str) -> str:
     return yaml_text.dump(config, sort_keys=False)
 
 
-def alertmanager_config_yaml(spec: AlertingSpec) -> str:
-    return yaml_text.dump(build_alertmanager_config(spec), sort_keys=False)
+def alertmanager_config_yaml(spec: AlertingSpec, owners: tuple[RouteOwner, ...]) -> str:
+    return yaml_text.dump(build_alertmanager_config(spec, owners), sort_keys=False)
+
+
+def route_tests(spec: AlertingSpec, owners: tuple[RouteOwner, ...], components: tuple[str, ...]) -> tuple[RouteTest, ...]:
+    """The route cases of the ownership model: every service of every area (the fallback area: also
+    each platform `component`, and a service nobody owns) at every severity reaches its owner's
+    receivers of that severity and nobody else's; the Watchdog its own; an alert outside the
+    contract the owner's P3 receivers; PagerDuty's failure alert the fallback receiver too."""
+    env = spec.environment
+
+    def expected(severity: Severity, owner: RouteOwner) -> tuple[str, ...]:
+        return tuple(owner_receivers(spec, severity, owner)) or (NULL_RECEIVER,)
+
+    cases: list[RouteTest] = []
+    for owner in owners:
+        names = [("service", s) for s in owner.services]
+        if owner.fallback:
+            # Every component takes the fallback area's one route: the first at every severity, the
+            # others where it matters most, the page.
+            names += [("component", components[0]), ("service", UNOWNED_SERVICE)]
+            for component in components[1:]:
+                cases.append(
+                    RouteTest(
+                        f"P1 of component {component} pages area {owner.area} (team {owner.team})",
+                        {"severity": Severity.P1.value, "component": component, "environment": env},
+                        expected(Severity.P1, owner),
+                        owner.team,
+                    )
+                )
+        for label, value in names:
+            for severity in SEVERITIES:
+                cases.append(
+                    RouteTest(
+                        f"{severity.value} of {label} {value} reaches area {owner.area} (team {owner.team})",
+                        {"severity": severity.value, label: value, "environment": env},
+                        expected(severity, owner),
+                        owner.team,
+                    )
+                )
+        if owner.services:
+            cases.append(
+                RouteTest(
+                    f"an alert of {owner.services[0]} without a P-level reaches team {owner.team} like a P3",
+                    {"severity": "critical", "service": owner.services[0], "environment": env},
+                    expected(Severity.P3, owner),
+                    owner.team,
+                )
+            )
+    cases.append(
+        RouteTest("the Watchdog reaches the dead man's switch only", {"alertname": WATCHDOG_ALERT, "severity": "P4",
+                                                                        "component": "alerting-pipeline", "environment": env},
+                  (WATCHDOG_RECEIVER,))
+    )
+    if ReceiverKind.PAGERDUTY in spec.receivers.enabled_kinds():
+        fallback = owners[-1]
+        labels = {"alertname": NOTIFICATIONS_FAILING_ALERT, "integration": PAGERDUTY_INTEGRATION, "severity": "P2",
+                  "component": "alertmanager", "environment": env}
+        has_fallback = {ReceiverKind.SLACK, ReceiverKind.EMAIL} & spec.receivers.enabled_kinds()
+        cases.append(
+            RouteTest(
+                "PagerDuty failing reaches the fallback receiver, then the platform area's P2 receivers",
+                labels,
+                ((FALLBACK_RECEIVER,) if has_fallback else ()) + expected(Severity.P2, fallback),
+                fallback.team,
+            )
+        )
+    return tuple(cases)
 
 
 def alertmanager_pods(namespace: str) -> Endpoint:
@@ -76,14 +185,23 @@ def alerting_plan(settings: StackSettings) -> AlertingPlan:
     without = settings.undeployed_producers
     rule_files = build_rule_files(spec, without=without)
     enabled = spec.receivers.enabled_kinds()
+    owners = route_owners(settings.ownership)
     return AlertingPlan(
         spec=spec,
         slos=tuple(effective_slos(spec, without)),
-        alertmanager_config_yaml=alertmanager_config_yaml(spec),
+        alertmanager_config_yaml=alertmanager_config_yaml(spec, owners),
         ruler_alertmanagers_yaml=ruler_alertmanagers_yaml(alertmanager_pods(settings.namespace).srv(ALERTMANAGER_WEB_PORT_NAME)),
         rule_files=rule_files,
         rule_parts=tuple(sorted(split_rule_files(rule_files, settings.prometheus.retention), key=lambda p: p.stem)),
         receiver_secrets={
             RECEIVER_SECRET_KEYS[kind]: secret.key for kind, secret in sorted(RECEIVER_SECRETS.items()) if kind in enabled
         },
+        pagerduty_routing_keys={
+            pagerduty_routing_key(owner.area, severity): (owner.area, severity)
+            for owner in owners
+            for severity in paging_severities()
+            if ReceiverKind.PAGERDUTY in enabled
+        },
+        owners=owners,
+        route_tests=route_tests(spec, owners, platform_components()),
     )

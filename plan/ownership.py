@@ -1,9 +1,9 @@
 """The ownership slice of the plan: per service area its team, people, rotation layers and the
 escalation chain of each paging severity, with delays (monitoring/ownership.py).
 
-Nothing is deployed from it yet; the render writes it as build/<stack>/oncall/oncall.json, the
-on-call table a reviewer reads (docs/oncall.md). PagerDuty schedules and escalation policies,
-Alertmanager routes by owner and Grafana team members will deploy from this slice (issue 12).
+The render writes it as build/<stack>/oncall/oncall.json, the on-call table a reviewer reads
+(docs/oncall.md); the PagerDuty slice (plan/pagerduty.py) deploys its areas, layers and chains, and
+the Alertmanager routes (plan/alerting.py) follow its areas. Grafana team members are to follow.
 """
 
 from __future__ import annotations

@@ -31,9 +31,13 @@ GRAFANA_DATABASE_PASSWORD = SecretKey("grafanaDatabasePassword", "password of gr
 POSTGRES_DSN = SecretKey(
     "postgresDsn", "DSN of the application database, postgresql://user:password@host:5432/db?sslmode=require"
 )
-# One secret per enabled alert receiver (alerting.receivers.<kind>.enabled: true).
+# One secret per enabled alert receiver (alerting.receivers.<kind>.enabled: true). PagerDuty's routing
+# keys are not among them: they are the integration keys of the services the program creates
+# (components/pagerduty.py); the program needs the API token to create them.
+PAGERDUTY_TOKEN = SecretKey(
+    "pagerdutyToken", "PagerDuty REST API key (a General Access key with write access) the PagerDuty provider uses"
+)
 RECEIVER_SECRETS = {
-    ReceiverKind.PAGERDUTY: SecretKey("pagerdutyRoutingKey", "PagerDuty Events API v2 routing key"),
     ReceiverKind.SLACK: SecretKey("slackWebhookUrl", "Slack incoming webhook URL"),
     ReceiverKind.EMAIL: SecretKey("smtpPassword", "SMTP password of alerting.receivers.email.authUsername"),
     ReceiverKind.TICKET: SecretKey("ticketWebhookToken", "bearer token of the ticket webhook"),
@@ -48,6 +52,8 @@ def required_secrets(settings: StackSettings) -> tuple[SecretKey, ...]:
     if settings.exporters.postgres.enabled:
         needed.append(POSTGRES_DSN)
     enabled = settings.alerting.receivers.enabled_kinds()
+    if ReceiverKind.PAGERDUTY in enabled:
+        needed.append(PAGERDUTY_TOKEN)
     needed += [secret for kind, secret in RECEIVER_SECRETS.items() if kind in enabled]
     return tuple(needed)
 
@@ -55,5 +61,5 @@ def required_secrets(settings: StackSettings) -> tuple[SecretKey, ...]:
 def all_secrets() -> tuple[SecretKey, ...]:
     """Every secret key the program may read, each once (docs/configuration.md lists them)."""
     secrets = [s for group in OBJECT_STORAGE_SECRETS.values() for s in group]
-    secrets += [GRAFANA_DATABASE_PASSWORD, POSTGRES_DSN, *RECEIVER_SECRETS.values()]
+    secrets += [GRAFANA_DATABASE_PASSWORD, POSTGRES_DSN, PAGERDUTY_TOKEN, *RECEIVER_SECRETS.values()]
     return tuple(secrets)

@@ -7,6 +7,7 @@ stack file is an error naming the key, not a silently ignored value.
 
 from __future__ import annotations
 
+import datetime
 import fnmatch
 import ipaddress
 import re
@@ -30,7 +31,7 @@ from monitoring.errors import SpecError, join_key
 from monitoring.logs import LogsSpec, check_retention_bounds
 from monitoring.models import SpecModel
 from monitoring.otel import OtelCollectorSpec, validate_cors_origins
-from monitoring.ownership import OwnershipSpec, check_owners
+from monitoring.ownership import OwnershipSpec, check_owners, check_reachable
 from monitoring.tracing import SamplingSpec
 from monitoring.durations import parse_duration
 from plan import units
@@ -726,6 +727,31 @@ class AlertingSettings(_EnvironmentFromStack, AlertingSpec):
     """The `alerting` section of a stack file: AlertingSpec without `environment`."""
 
 
+def _date(value: str) -> str:
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("is not a date (YYYY-MM-DD)") from None
+    return value
+
+
+class PagerDutySettings(Model):
+    """The PagerDuty account side of the ownership model (components/pagerduty.py), used when
+    `alerting.receivers.pagerduty.enabled` is on (docs/oncall.md)."""
+
+    existing_users: bool = Field(
+        False,
+        description="Look the people up in PagerDuty by email (users provisioned by SSO or by hand) "
+        "instead of creating them; their contact methods and notification rules are managed either way.",
+    )
+    rotation_start: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(_date)] = Field(
+        "2026-01-05",
+        description="The day every rotation's first turn began (YYYY-MM-DD), at its layer's handoffTime in "
+        "its timeZone: the first member of each layer was on call from then, and turns follow in order. "
+        "Changing it changes whose turn it is now; a weekly rotation hands over on its weekday.",
+    )
+
+
 class StackSettings(Model):
     """Everything a stack decides. Loaded once by stacks.config.load_settings()."""
 
@@ -781,6 +807,10 @@ class StackSettings(Model):
     ownership: OwnershipSpec = Field(
         description="Who owns what: service areas, their teams and people, the on-call rotations "
         "(docs/oncall.md). No default: every stack names its owners.",
+    )
+    pagerduty: PagerDutySettings = Field(
+        default_factory=PagerDutySettings,
+        description="How the ownership model meets the PagerDuty account (with alerting.receivers.pagerduty.enabled).",
     )
 
     @property
@@ -887,6 +917,19 @@ class StackSettings(Model):
             check_owners(self.ownership, self.named_services)
         except SpecError as error:
             raise error.under("ownership") from None
+        return self
+
+    @property
+    def pagerduty_enabled(self) -> bool:
+        return self.alerting.receivers.pagerduty.enabled
+
+    @model_validator(mode="after")
+    def _everybody_paged_can_be_called(self) -> StackSettings:
+        if self.pagerduty_enabled:
+            try:
+                check_reachable(self.ownership)
+            except SpecError as error:
+                raise error.under("ownership") from None
         return self
 
     @model_validator(mode="after")

@@ -69,3 +69,24 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
+
+
+def stack_settings_raw(stack: str) -> dict[str, Any]:
+    """The plain (non-secret) settings of `Pulumi.<stack>.yaml`, keys without the project prefix: a
+    fresh copy each call, for tests that edit it."""
+    import copy
+
+    from stacks.config import PROJECT
+    from tools.mockrun import _is_secure, read_stack_file
+
+    prefix = f"{PROJECT}:"
+    raw = copy.deepcopy(read_stack_file(stack))
+    return {k.removeprefix(prefix): v for k, v in raw.items() if k.startswith(prefix) and not _is_secure(v)}
+
+
+def stack_plan(stack: str, **overrides: Any):
+    """The plan (plan/__init__.py build_plan) of a stack file, with top-level keys replaced."""
+    from plan import build_plan
+    from stacks.config import parse_settings
+
+    return build_plan(parse_settings({**stack_settings_raw(stack), **overrides}))

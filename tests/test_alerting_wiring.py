@@ -52,8 +52,16 @@ def test_receiver_credentials_are_secret_and_keyed_for_the_config(prod):
     secret = prod.one("kubernetes:core/v1:Secret", "terrafusion-alerting-receivers")
     assert is_secret(secret.inputs["stringData"])
     data = secret.plain_inputs["stringData"]
-    assert sorted(data) == sorted(RECEIVER_SECRET_KEYS.values())
-    assert data[RECEIVER_SECRET_KEYS["pagerduty"]] == placeholder_secret("pagerdutyRoutingKey")
+    routing_keys = prod.result.plan.alerting.pagerduty_routing_keys
+    assert sorted(data) == sorted([*RECEIVER_SECRET_KEYS.values(), *routing_keys])
+    assert data[RECEIVER_SECRET_KEYS["slack"]] == placeholder_secret("slackWebhookUrl")
+
+
+def test_every_routing_key_file_of_the_config_is_a_key_of_the_receiver_secret(prod):
+    config = yaml.safe_load(prod.result.plan.alerting.alertmanager_config_yaml)
+    files = {c["routing_key_file"] for r in config["receivers"] for c in r.get("pagerduty_configs", [])}
+    data = prod.one("kubernetes:core/v1:Secret", "terrafusion-alerting-receivers").plain_inputs["stringData"]
+    assert files and files == {f"{DEFAULT_SECRETS_DIR}/{key}" for key in data if key.startswith("pagerduty-")}
 
 
 def test_routing_config_reads_credentials_from_the_mounted_files(prod):
@@ -70,8 +78,9 @@ def test_routing_config_reads_credentials_from_the_mounted_files(prod):
 
 def test_routing_config_holds_no_credential(prod):
     text = prod.result.plan.alerting.alertmanager_config_yaml
-    for key in ("pagerdutyRoutingKey", "slackWebhookUrl", "smtpPassword", "ticketWebhookToken"):
+    for key in ("pagerdutyToken", "slackWebhookUrl", "smtpPassword", "ticketWebhookToken"):
         assert placeholder_secret(key) not in text
+    assert "integration-key" not in text
 
 
 def test_stack_without_receivers_warns_and_routes_to_null(dev):
@@ -84,7 +93,7 @@ def test_stack_without_receivers_warns_and_routes_to_null(dev):
 def test_enabled_receiver_without_its_secret_is_a_clear_error():
     with pytest.raises(ConfigError) as raised:
         run_stack("prod", fill_required_secrets=False)
-    assert "terrafusion-monitoring:pagerdutyRoutingKey: is required" in str(raised.value)
+    assert "terrafusion-monitoring:slackWebhookUrl: is required" in str(raised.value)
 
 
 def test_impossible_slo_target_names_the_key():

@@ -13,9 +13,10 @@ from monitoring.ownership import (
     ESCALATION_CHAINS,
     Step,
     escalation_chain,
+    escalation_delay_minutes,
     response_minutes,
 )
-from monitoring.severity import Severity
+from monitoring.severity import SEVERITIES, Severity
 from plan import build_plan
 from plan.settings import StackSettings
 from stacks.config import PROJECT, ConfigError, parse_settings
@@ -119,7 +120,9 @@ def test_the_cto_must_hold_role_cto():
 def test_one_person_primary_on_call_for_two_areas():
     raw = _raw()
     jonas = _email("jonas.weber")
-    raw["ownership"]["teams"]["web-team"]["members"].append({"name": "Jonas Weber", "email": jonas, "role": "engineer"})
+    # The same person (name, phone and app as in the API team) joins the web team.
+    entry = next(m for m in raw["ownership"]["teams"]["api-team"]["members"] if m["email"] == jonas)
+    raw["ownership"]["teams"]["web-team"]["members"].append(dict(entry))
     raw["ownership"]["areas"]["frontend"]["rotation"]["primary"]["members"].append(jonas)
     assert _rejected(raw) == (
         f"{OWN}.areas.frontend.rotation.primary.members[2]: {jonas} is on the primary layer of area 'api' too; "
@@ -168,11 +171,64 @@ def test_an_unknown_time_zone():
 
 def test_a_chain_that_cannot_escalate_within_the_response_time():
     raw = _raw()
-    raw["ownership"]["minimumStepDelay"] = "2m"
+    raw["ownership"]["minimumStepDelay"] = "4m"
     assert _rejected(raw) == (
-        f"{OWN}.minimumStepDelay: 2m per step: the P1 chain has 4 steps and P1 must be answered within 5m, "
-        "so each step gets 75s"
+        f"{OWN}.minimumStepDelay: 4m per step: the P1 chain has 4 steps and P1 must be answered within 15m, "
+        "so each step gets 225s"
     )
+
+
+def test_a_chain_whose_steps_would_get_less_than_pagerdutys_minute(monkeypatch):
+    # PagerDuty takes whole minutes, at least one (monitoring/ownership.py PAGERDUTY_MINIMUM_DELAY_MINUTES):
+    # a P1 answered within 3 minutes could not run its four steps, whatever minimumStepDelay says.
+    from dataclasses import replace
+
+    from monitoring import ownership, severity
+
+    tight = {**severity.SEVERITIES, Severity.P1: replace(severity.SEVERITIES[Severity.P1], respond_within="3m")}
+    monkeypatch.setattr(ownership, "SEVERITIES", tight)
+    with pytest.raises(Exception) as raised:
+        escalation_chain(Severity.P1, "30s")
+    assert str(raised.value) == (
+        "minimumStepDelay: 30s per step: the P1 chain has 4 steps and P1 must be answered within 3m, so each step gets 45s"
+    )
+
+
+def test_a_rotation_longer_than_pagerduty_takes():
+    raw = _raw()
+    raw["ownership"]["areas"]["api"]["rotation"]["secondary"]["rotationLength"] = "400d"
+    assert _rejected(raw) == f"{OWN}.areas.api.rotation.secondary.rotationLength: '400d' is longer than 365d"
+
+
+def test_one_person_listed_differently_in_two_teams():
+    raw = _raw()
+    raw["ownership"]["teams"]["web-team"]["members"][1]["phone"] = "+44 7700900999"
+    assert _rejected(raw) == (
+        f"{OWN}.teams.web-team.members[1].phone: differs from teams.api-team.members[1].phone; "
+        f"{_email('sophie.brandt')} is one person: list them the same everywhere"
+    )
+
+
+def test_a_phone_number_with_a_trunk_prefix():
+    raw = _raw()
+    raw["ownership"]["cto"]["phone"] = "+49 015123456789"
+    message = _rejected(raw)
+    assert message.startswith(f"{OWN}.cto.phone: '+49 015123456789' ")
+
+
+def test_with_pagerduty_on_everybody_a_chain_pages_needs_a_phone():
+    raw = _raw()
+    del raw["ownership"]["teams"]["data-team"]["members"][0]["phone"]
+    assert _rejected(raw) == (
+        f"{OWN}.teams.data-team.members[0].phone: required: PagerDuty pages {_email('priya.raman')} "
+        "(escalation chains of area database) and high-urgency pages call"
+    )
+
+
+def test_with_pagerduty_off_nobody_needs_a_phone():
+    settings = parse_settings(_raw("dev"))
+    assert not settings.pagerduty_enabled
+    assert all(p.phone is None for team in settings.ownership.teams.values() for p in team.members)
 
 
 def test_the_ownership_section_is_required():
@@ -189,13 +245,18 @@ def test_escalation_order_follows_the_strategy():
     assert ESCALATION_CHAINS[Severity.P2] == (Step.PRIMARY, Step.SECONDARY, Step.TEAM_LEAD)
 
 
-@pytest.mark.parametrize("severity,notified,delay", [(Severity.P1, [0, 1, 2, 3], 1), (Severity.P2, [0, 10, 20], 10)])
+@pytest.mark.parametrize("severity,notified,delay", [(Severity.P1, [0, 3, 6, 9], 3), (Severity.P2, [0, 10, 20], 10)])
 def test_escalation_delays_share_the_response_time(severity, notified, delay):
     chain = escalation_chain(severity)
     assert [s.notified_after_minutes for s in chain] == notified
     assert {s.delay_minutes for s in chain} == {delay}
     # The last step is reached, and has its own delay to acknowledge, within the response time.
     assert chain[-1].notified_after_minutes + chain[-1].delay_minutes <= response_minutes(severity)
+
+
+@pytest.mark.parametrize("severity", list(ESCALATION_CHAINS))
+def test_the_severity_table_states_the_derived_step_delay(severity):
+    assert f"a step every {escalation_delay_minutes(severity)} min" in SEVERITIES[severity].escalation
 
 
 def test_role_steps_page_the_people_holding_the_role():

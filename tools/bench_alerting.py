@@ -44,7 +44,7 @@ from tests.monitoring.alerting_helpers import live_alertmanager_config, with_for
 
 from monitoring.alert_rules import build_rule_files  # noqa: E402
 from monitoring.alerting_spec import AlertingSpec  # noqa: E402
-from monitoring.alertmanager import RECEIVER_SECRET_KEYS, build_alertmanager_config  # noqa: E402
+from monitoring.alertmanager import RECEIVER_SECRET_KEYS, RouteOwner, build_alertmanager_config, pagerduty_routing_key  # noqa: E402
 from monitoring.severity import RouteTiming, Severity  # noqa: E402
 from monitoring.durations import parse_duration  # noqa: E402
 
@@ -53,6 +53,8 @@ P1_GROUP_WAIT = "1s"
 ROUTES = ("/api/v1/orders", "/api/v1/cart", "/api/v1/users", "/api/v1/search", "/api/v1/checkout")
 WARMUP_SECONDS = 25
 LATENCY_TIMEOUT = 60
+# One owner for every synthetic service: the fallback area pages for all of them.
+BENCH_OWNER = RouteOwner("platform", "platform-team", (), "#team-platform", "PLAT", fallback=True)
 
 
 def _spec(recorder_url: str) -> AlertingSpec:
@@ -103,13 +105,15 @@ def main() -> int:
         secrets.mkdir()
         for kind, key in RECEIVER_SECRET_KEYS.items():
             (secrets / key).write_text(f"{recorder.url}/slack" if kind == "slack" else "bench")
+        for severity in (Severity.P1, Severity.P2):
+            (secrets / pagerduty_routing_key(BENCH_OWNER.area, severity)).write_text("bench")
         fast = RouteTiming(P1_GROUP_WAIT, "1m", "1h")
         timing = {s: fast if s is Severity.P1 else RouteTiming("5s", "1m", "1h") for s in Severity}
         rule_files = with_for(build_rule_files(spec), FOR)
         records, alerts = _rule_counts(rule_files)
         exporter_series = exporter.series_count()
 
-        am_config = live_alertmanager_config(build_alertmanager_config(spec), str(secrets), timing)
+        am_config = live_alertmanager_config(build_alertmanager_config(spec, (BENCH_OWNER,)), str(secrets), timing)
         with run_alertmanager(alertmanager_bin, am_config, work / "am") as am, run_prometheus(
             prometheus_bin, work / "prom", rule_files=rule_files, scrape_target=exporter.target, alertmanager_url=am.url,
             interval=interval,

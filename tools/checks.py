@@ -3,6 +3,8 @@ objects (the program's manifests/ and every chart's objects/):
 
 - promtool check rules  on prometheus/rules/*.yaml      (Prometheus 2.42 and 3.5.3, tools/engines.py)
 - amtool check-config   on alertmanager/alertmanager.yml (Alertmanager 0.25 and 0.33.1)
+- amtool config routes test, every case of alertmanager/route-tests.json (the ownership model's:
+  every area's services at every severity reach their owner's receivers only)
 - cluster checks (tools/cluster_checks.py): strict Kubernetes schemas for the oldest and newest
   supported minors, custom resources against their CRDs, unique objects, every reference resolved
 - first-deploy gaps (tools/helm.py): no chart object that only the second `pulumi up` would create
@@ -14,6 +16,7 @@ not a silent pass.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -30,6 +33,7 @@ def _generations(tool: str) -> str:
 CHECK_NAMES = (
     f"{_generations('promtool')} check rules",
     f"{_generations('amtool')} check-config",
+    f"{_generations('amtool')} config routes test (route-tests.json)",
     f"Kubernetes {' + '.join(helm.SUPPORTED_KUBERNETES)} schemas, CRDs, uniqueness, references",
     "first-deploy gaps",
     "trivy + checkov (less security/exceptions.yaml)",
@@ -66,6 +70,33 @@ def check_alertmanager(out: Path) -> list[str]:
     return _run_each_generation("amtool", "check-config", str(config))
 
 
+def route_test(amtool: str, config: Path, labels: dict[str, str], receivers: list[str]) -> subprocess.CompletedProcess:
+    """`amtool config routes test`: exit 0 when `labels` reach exactly `receivers`, in order."""
+    return subprocess.run(
+        [amtool, "config", "routes", "test", f"--config.file={config}", f"--verify.receivers={','.join(receivers)}",
+         *(f"{k}={v}" for k, v in labels.items())],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+
+
+def check_alertmanager_routes(out: Path) -> list[str]:
+    config, cases = out / "alertmanager" / "alertmanager.yml", out / "alertmanager" / "route-tests.json"
+    if not cases.exists():
+        return [f"{cases} is missing"]
+    problems = []
+    for generation in engines.GENERATIONS:
+        path = engines.find("amtool", generation)
+        if path is None:
+            problems.append(engines.missing_message("amtool", generation))
+            continue
+        for case in json.loads(cases.read_text()):
+            proc = route_test(path, config, case["labels"], case["receivers"])
+            if proc.returncode != 0:
+                label = engines.ENGINES[generation].label("amtool")
+                problems.append(f"{label} config routes test: {case['what']}: {(proc.stdout + proc.stderr).strip()}")
+    return problems
+
+
 def check_objects(out: Path) -> list[str]:
     return cluster_checks.check_all(helm.read_objects(out), helm.SUPPORTED_KUBERNETES)
 
@@ -93,6 +124,7 @@ def check_render(out: Path) -> list[str]:
     return (
         check_rules(out)
         + check_alertmanager(out)
+        + check_alertmanager_routes(out)
         + check_objects(out)
         + check_first_deploy(out)
         + check_security(out)

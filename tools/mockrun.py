@@ -81,6 +81,10 @@ class Resource:
     provider: str
     depends_on: list[str]
     serialized_inputs: Any = field(repr=False)  # the request's protobuf Struct, read on first use
+    # Outputs the engine is to keep secret in the state although the provider does not mark them.
+    additional_secret_outputs: list[str] = field(default_factory=list)
+    # The id the mocks gave it (what other resources' inputs refer to it by).
+    id: str = ""
 
     @functools.cached_property
     def inputs(self) -> dict[str, Any]:
@@ -94,6 +98,9 @@ class Resource:
 
 
 # Types whose generated value the mocks make up (a rotation test can change one by resource name).
+# A PagerDuty integration's key is made up too (`_Mocks`), but not listed: it reaches the cluster only
+# in the receiver Secret, whose rotation the secret config keys beside it already test
+# (tests/test_config_changes.py renders the stack once per rotation).
 GENERATED_TYPES = (
     "random:index/randomPassword:RandomPassword",
     "tls:index/privateKey:PrivateKey",
@@ -121,9 +128,19 @@ class _Mocks(pulumi_mocks.Mocks):
             state["certRequestPem"] = f"{mark}csr-{args.name}"
         elif args.typ in ("tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"):
             state["certPem"] = f"-----BEGIN CERTIFICATE-----\n{mark}{args.name}\n-----END CERTIFICATE-----\n"
+        elif args.typ == "pagerduty:index/serviceIntegration:ServiceIntegration":
+            # PagerDuty generates the key of an Events API v2 integration (the component marks it secret).
+            state["integrationKey"] = f"{mark}integration-key-{args.name}"
         return f"{args.name}-id", state
 
     def call(self, args: pulumi_mocks.MockCallArgs):
+        # PagerDuty lookups: a user by email, a user's contact method by type and label.
+        if args.token == "pagerduty:index/getUser:getUser":
+            email = args.args["email"]
+            return {"id": f"mock-user-{email}", "email": email, "name": email.split("@")[0]}
+        if args.token == "pagerduty:index/getUserContactMethod:getUserContactMethod":
+            user, kind, label = args.args["userId"], args.args["type"], args.args["label"]
+            return {"id": f"mock-{kind}-{user}-{label}", "userId": user, "type": kind, "label": label}
         return {}
 
 
@@ -158,6 +175,8 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 provider=request.provider,
                 depends_on=list(request.dependencies),
                 serialized_inputs=request.object,
+                additional_secret_outputs=list(request.additionalSecretOutputs),
+                id=response.id,
             )
             self.recorded.append(resource)
             if self.on_record is not None:

@@ -253,6 +253,9 @@ def render(
     _write_logs_and_traces(run, out)
     # The on-call table: who owns which area, its rotations and escalation chains (docs/oncall.md).
     _dump_json(out / "oncall" / "oncall.json", run.result.plan.ownership.oncall_table())
+    # What the stack creates in PagerDuty (none where it is off): users, schedules, policies, services.
+    pagerduty = run.result.plan.pagerduty
+    _dump_json(out / "pagerduty" / "pagerduty.json", pagerduty.objects() if pagerduty else {"enabled": False})
 
     by_type: dict[str, list[str]] = {}
     for r in run.resources:
@@ -330,6 +333,8 @@ def _write_alerting(run: StackRun, out: Path) -> None:
     path = out / "alertmanager" / "alertmanager.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(run.result.plan.alerting.alertmanager_config_yaml)
+    # The routes every team's alerts must take, for `amtool config routes test` (tools/checks.py).
+    _dump_json(out / "alertmanager" / "route-tests.json", [t.to_dict() for t in run.result.plan.alerting.route_tests])
 
 
 def _write_chart_rules(chart_objects: dict[str, list[dict[str, Any]]], out: Path) -> None:

@@ -13,9 +13,9 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-from monitoring.alertmanager import DEFAULT_SECRETS_DIR
+from monitoring.alertmanager import DEFAULT_SECRETS_DIR, RouteOwner
 from monitoring.alerting_spec import AlertingSpec
-from monitoring.severity import SEVERITIES, ReceiverKind, RouteTiming, Severity, receiver_name
+from monitoring.severity import RouteTiming, Severity
 
 
 class _LiteralDumper(yaml.SafeDumper):
@@ -63,9 +63,13 @@ ALL_RECEIVERS = {
 
 
 
-def enabled_receivers(severity: Severity, enabled: frozenset[ReceiverKind]) -> list[str]:
-    """The receivers a severity routes to (severity.expected_receivers) when only `enabled` kinds are on."""
-    return [receiver_name(k, severity) for k in SEVERITIES[severity].receivers if k in enabled]
+# Three areas of two teams: the API team owns two areas (one Slack channel and queue for both), the
+# platform area is the fallback (components, and services nobody owns).
+API = RouteOwner("api", "api-team", ("checkout", "search"), "#team-api", "API")
+PAYMENTS = RouteOwner("payments", "api-team", ("payments",), "#team-api", "API")
+DATABASE = RouteOwner("database", "data-team", ("postgres",), "#team-data", "DATA")
+PLATFORM = RouteOwner("platform", "platform-team", (), "#team-platform", "PLAT", fallback=True)
+OWNERS = (API, PAYMENTS, DATABASE, PLATFORM)
 
 
 # --- the live tests' knobs (they change built output; the builders know nothing of them) -------------

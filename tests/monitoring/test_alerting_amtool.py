@@ -1,5 +1,7 @@
-"""Real amtool: the built Alertmanager config loads, and every severity reaches exactly the
-receivers the severity table names (derived from SEVERITIES, the table the builder uses too).
+"""Real amtool: the built Alertmanager config loads, and every alert reaches exactly the receivers
+of its owner at its severity: the `config routes test` cases are generated from each stack's
+ownership model (plan/alerting.py route_tests: every area's services, and the platform area's
+components, at every severity), and the receivers they expect from the severity table.
 
 Every test runs with amtool 0.25 (bookworm) and 0.33.1 (what the charts deploy): the `amtool` fixture.
 """
@@ -9,11 +11,13 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from tests.monitoring.alerting_helpers import ALL_RECEIVERS, enabled_receivers, make_spec, write_yaml
-from tests.helpers import engine_params, require_engine
+from tests.helpers import engine_params, require_engine, stack_plan
+from tests.monitoring.alerting_helpers import ALL_RECEIVERS, API, DATABASE, OWNERS, make_spec, write_yaml
 
-from monitoring.alertmanager import NULL_RECEIVER, WATCHDOG_RECEIVER, build_alertmanager_config
-from monitoring.severity import SEVERITIES, ReceiverKind, Severity, expected_receivers
+from monitoring.alertmanager import NULL_RECEIVER, build_alertmanager_config, owner_receivers
+from monitoring.severity import Severity
+from plan.alerting import route_tests
+from tools.checks import route_test
 
 
 @pytest.fixture(params=engine_params("amtool"))
@@ -21,16 +25,17 @@ def amtool(request) -> str:
     return require_engine("amtool", request.param)
 
 
-def _amtool(amtool: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([amtool, *args], capture_output=True, text=True, timeout=30, check=False)
+def _config_file(tmp_path, spec, owners=OWNERS):
+    return write_yaml(tmp_path / "alertmanager.yml", build_alertmanager_config(spec, owners))
 
 
-def _config_file(tmp_path, spec):
-    return str(write_yaml(tmp_path / "alertmanager.yml", build_alertmanager_config(spec)))
-
-
-def _route_test(amtool: str, config: str, receivers: list[str], *labels: str) -> subprocess.CompletedProcess:
-    return _amtool(amtool, "config", "routes", "test", f"--config.file={config}", f"--verify.receivers={','.join(receivers)}", *labels)
+def _failures(amtool, config, cases) -> list[str]:
+    failed = []
+    for case in cases:
+        result = route_test(amtool, config, dict(case.labels), list(case.receivers))
+        if result.returncode != 0:
+            failed.append(f"{case.what}: {(result.stdout + result.stderr).strip()}")
+    return failed
 
 
 @pytest.mark.parametrize(
@@ -51,56 +56,48 @@ def _route_test(amtool: str, config: str, receivers: list[str], *labels: str) ->
     ],
 )
 def test_amtool_check_config_accepts_the_built_config(amtool, tmp_path, spec_overrides):
-    result = _amtool(amtool, "check-config", _config_file(tmp_path, make_spec(**spec_overrides)))
+    config = _config_file(tmp_path, make_spec(**spec_overrides))
+    result = subprocess.run([amtool, "check-config", str(config)], capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("severity", list(SEVERITIES))
-def test_each_severity_reaches_the_receivers_of_its_table_row(amtool, tmp_path, severity):
-    config = _config_file(tmp_path, make_spec(receivers=ALL_RECEIVERS))
-    expected = expected_receivers(severity)
-    result = _route_test(amtool, config, expected, f"severity={severity.value}", "service=checkout", "environment=prod")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip() == ",".join(expected)
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_teams_alerts_at_every_severity_reach_their_owners_receivers(amtool, tmp_path, stack):
+    alerting = stack_plan(stack).alerting
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(alerting.alertmanager_config_yaml)
+    teams = {o.team for o in alerting.owners}
+    cased = {(case.labels.get("severity"), case.team) for case in alerting.route_tests}
+    # The cases cover every team at every severity, and amtool agrees with each.
+    assert {(s.value, t) for s in Severity for t in teams} <= cased
+    assert _failures(amtool, config, alerting.route_tests) == []
 
 
-@pytest.mark.parametrize("severity", list(SEVERITIES))
-def test_platform_alerts_route_like_service_alerts(amtool, tmp_path, severity):
-    config = _config_file(tmp_path, make_spec(receivers=ALL_RECEIVERS))
-    result = _route_test(amtool, config, expected_receivers(severity), f"severity={severity.value}", "component=thanos", "environment=prod")
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_an_alert_of_one_team_reaches_no_other_teams_receivers(amtool, tmp_path):
+    """Guards the cases themselves: amtool fails when the receivers are another owner's."""
+    spec = make_spec(receivers=ALL_RECEIVERS)
+    config = _config_file(tmp_path, spec)
+    for severity in Severity:
+        labels = {"severity": severity.value, "service": "postgres", "environment": "prod"}
+        for other in (API, OWNERS[-1]):
+            assert route_test(amtool, config, labels, owner_receivers(spec, severity, other)).returncode != 0
+        assert route_test(amtool, config, labels, owner_receivers(spec, severity, DATABASE)).returncode == 0
 
 
-@pytest.mark.parametrize("severity", list(SEVERITIES))
-def test_disabled_receiver_kinds_are_left_out_of_each_route(amtool, tmp_path, severity):
-    enabled = {"slack": ALL_RECEIVERS["slack"], "ticket": ALL_RECEIVERS["ticket"]}
-    config = _config_file(tmp_path, make_spec(receivers=enabled))
-    expected = enabled_receivers(severity, frozenset({ReceiverKind.SLACK, ReceiverKind.TICKET})) or [NULL_RECEIVER]
-    result = _route_test(amtool, config, expected, f"severity={severity.value}", "service=checkout", "environment=prod")
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_the_cases_of_a_model_with_every_receiver_pass(amtool, tmp_path):
+    spec = make_spec(receivers=ALL_RECEIVERS)
+    assert _failures(amtool, _config_file(tmp_path, spec), route_tests(spec, OWNERS, ("thanos", "prometheus"))) == []
+
+
+def test_disabled_receiver_kinds_are_left_out_of_each_route(amtool, tmp_path):
+    spec = make_spec(receivers={"slack": ALL_RECEIVERS["slack"], "ticket": ALL_RECEIVERS["ticket"]})
+    cases = route_tests(spec, OWNERS, ("thanos",))
+    assert not any(r.startswith(("pagerduty", "email")) for case in cases for r in case.receivers)
+    assert _failures(amtool, _config_file(tmp_path, spec), cases) == []
 
 
 def test_without_receivers_every_severity_reaches_only_null(amtool, tmp_path):
-    config = _config_file(tmp_path, make_spec())
-    for severity in Severity:
-        result = _route_test(amtool, config, [NULL_RECEIVER], f"severity={severity.value}", "service=checkout")
-        assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_watchdog_reaches_only_its_own_receiver(amtool, tmp_path):
-    config = _config_file(tmp_path, make_spec(receivers=ALL_RECEIVERS))
-    result = _route_test(amtool, config, [WATCHDOG_RECEIVER], "alertname=Watchdog", "severity=P4", "component=alerting-pipeline")
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_alert_with_a_foreign_severity_is_handled_like_p3(amtool, tmp_path):
-    config = _config_file(tmp_path, make_spec(receivers=ALL_RECEIVERS))
-    result = _route_test(amtool, config, expected_receivers(Severity.P3), "severity=critical", "service=checkout")
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_a_wrong_expectation_is_reported_by_amtool(amtool, tmp_path):
-    """Guards the test itself: amtool must fail when the receivers differ."""
-    config = _config_file(tmp_path, make_spec(receivers=ALL_RECEIVERS))
-    result = _route_test(amtool, config, ["ticket-p4"], "severity=P1", "service=checkout")
-    assert result.returncode != 0
+    spec = make_spec()
+    cases = route_tests(spec, OWNERS, ("thanos",))
+    assert {case.receivers for case in cases if "alertname" not in case.labels} == {(NULL_RECEIVER,)}
+    assert _failures(amtool, _config_file(tmp_path, spec), cases) == []

@@ -2,9 +2,12 @@
 
 A synthetic exporter makes service "checkout" answer 10% of its requests with a 503 (a fast burn of
 the 99.9% availability budget: P1, plus the P2/P3 tiers and the RED alert, all for the same service)
-and gives database "postgres" a poor cache hit ratio on two databases (P4). Every receiver points at
-a local recorder: PagerDuty through its `url`, Slack through the `api_url_file` secret, the ticket and
-Watchdog webhooks through their URLs. Email stays disabled here (its config is covered by amtool).
+and gives database "postgres" a poor cache hit ratio on two databases (P4). The services have owners
+(alerting_helpers.OWNERS): checkout is the API team's (area api), postgres the data team's (area
+database), so the page must carry the routing key of area api's P1 service only, and the ticket go
+to the data team's queue only. Every receiver points at a local recorder: PagerDuty through its
+`url`, Slack through the `api_url_file` secret, the ticket and Watchdog webhooks through their URLs.
+Email stays disabled here (its config is covered by amtool).
 
 The scenario runs once per module and engine generation (tools/engines.py: Prometheus 3.5.3 with
 Alertmanager 0.33.1, as the charts deploy, and bookworm's 2.42 with 0.25), both generations at the
@@ -16,6 +19,7 @@ short group waits (P1 1s, others 5s), the only test-only knobs.
 from __future__ import annotations
 
 import time
+from urllib.parse import parse_qs, urlsplit
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +27,13 @@ from pathlib import Path
 import pytest
 
 from monitoring.alert_rules import build_rule_files
-from monitoring.alertmanager import RECEIVER_SECRET_KEYS, build_alertmanager_config
+from monitoring.alertmanager import (
+    RECEIVER_SECRET_KEYS,
+    TICKET_QUEUE_PARAMETER,
+    build_alertmanager_config,
+    pagerduty_routing_key,
+)
+from monitoring.pagerduty import paging_severities
 from monitoring.severity import RouteTiming, Severity
 from tests.engines import (
     ApiService,
@@ -37,11 +47,13 @@ from tests.engines import (
     run_prometheus,
 )
 from tests.helpers import engine_params, require_engine, wait_until
-from tests.monitoring.alerting_helpers import live_alertmanager_config, make_spec, with_for
+from tests.monitoring.alerting_helpers import API, DATABASE, OWNERS, live_alertmanager_config, make_spec, with_for
 from tools import engines
 
-ROUTING_KEY = "e2e-routing-key"
+# Each area's PagerDuty services have their own integration key; the page must use its owner's.
+ROUTING_KEYS = {pagerduty_routing_key(o.area, s): f"e2e-key-{o.area}-{s.value.lower()}" for o in OWNERS for s in paging_severities()}
 TICKET_TOKEN = "e2e-ticket-token"
+P4_TICKETS = f"ticket-{DATABASE.team}-p4"
 P1_WAIT, OTHER_WAIT = "1s", "5s"
 TIMING = {
     Severity.P1: RouteTiming(P1_WAIT, "1m", "1h"),
@@ -56,13 +68,17 @@ class Outcome:
     notifications: list[Notification]
 
     def at(self, path: str) -> list[Notification]:
-        return [n for n in self.notifications if n.path == path]
+        return [n for n in self.notifications if urlsplit(n.path).path == path]
 
     def slack(self, channel: str) -> list[Notification]:
         return [n for n in self.at("/slack") if n.body.get("channel") == channel]
 
     def tickets(self, receiver: str) -> list[Notification]:
         return [n for n in self.at("/ticket") if n.body.get("receiver") == receiver]
+
+    def queues(self, alertname: str) -> set[str]:
+        """The ticket queues the tickets mentioning `alertname` were opened in."""
+        return {q for n in self.at("/ticket") if alertname in str(n.body) for q in parse_qs(urlsplit(n.path).query)[TICKET_QUEUE_PARAMETER]}
 
     def mentions(self, alertname: str) -> list[Notification]:
         return [n for n in self.notifications if alertname in str(n.body)]
@@ -84,14 +100,11 @@ def _live_spec(recorder_url: str):
 
 def _write_secrets(directory: Path, recorder_url: str) -> None:
     directory.mkdir(parents=True)
-    values = {
-        "pagerduty": ROUTING_KEY,
-        "slack": f"{recorder_url}/slack",
-        "email": "unused",
-        "ticket": TICKET_TOKEN,
-    }
+    values = {"slack": f"{recorder_url}/slack", "email": "unused", "ticket": TICKET_TOKEN}
     for kind, key in RECEIVER_SECRET_KEYS.items():
         (directory / key).write_text(values[kind])
+    for key, value in ROUTING_KEYS.items():
+        (directory / key).write_text(value)
 
 
 def _run_scenario(generation: str, work: Path) -> Outcome:
@@ -106,7 +119,7 @@ def _run_scenario(generation: str, work: Path) -> Outcome:
     with WebhookRecorder() as recorder, SyntheticExporter(ApiTraffic(services), PostgresStats(databases)) as exporter:
         spec = _live_spec(recorder.url)
         _write_secrets(work / "secrets", recorder.url)
-        am_config = live_alertmanager_config(build_alertmanager_config(spec), str(work / "secrets"), TIMING)
+        am_config = live_alertmanager_config(build_alertmanager_config(spec, OWNERS), str(work / "secrets"), TIMING)
         with run_alertmanager(alertmanager_bin, am_config, work / "alertmanager", templates) as am:
             rules = with_for(build_rule_files(spec), "0s")
             with run_prometheus(
@@ -115,7 +128,7 @@ def _run_scenario(generation: str, work: Path) -> Outcome:
 
                 def arrived() -> bool:
                     return bool(recorder.received("/pagerduty")) and any(
-                        n.body.get("receiver") == "ticket-p4" for n in recorder.received("/ticket")
+                        n.body.get("receiver") == P4_TICKETS for n in recorder.received() if n.path.startswith("/ticket")
                     )
 
                 try:
@@ -148,10 +161,21 @@ def outcome(request, scenarios) -> Outcome:
     return scenarios[request.param].result()
 
 
-def test_p1_burn_pages_pagerduty_with_the_routing_key_from_its_secret_file(outcome):
+def test_p1_burn_pages_the_owning_areas_service_with_its_routing_key_from_its_secret_file(outcome):
     pages = outcome.at("/pagerduty")
-    assert pages and all(p.body["routing_key"] == ROUTING_KEY for p in pages)
+    assert pages and {p.body["routing_key"] for p in pages} == {ROUTING_KEYS[pagerduty_routing_key(API.area, Severity.P1)]}
     assert any("ApiAvailabilityBudgetBurn" in p.body["payload"]["summary"] for p in pages)
+    assert {p.body["payload"]["severity"] for p in pages} == {"critical"}
+
+
+def test_an_alert_of_one_teams_service_reaches_that_teams_receivers_and_no_other_teams(outcome):
+    # checkout (the API team's) paged area api's service only; postgres (the data team's) opened
+    # tickets in the data team's queue only, and paged nobody.
+    checkout, postgres = outcome.mentions("ApiAvailabilityBudgetBurn"), outcome.mentions("PostgresLowCacheHitRatio")
+    assert {n.body["payload"]["custom_details"]["team"] for n in checkout if "payload" in n.body} == {API.team}
+    assert outcome.queues("ApiAvailabilityBudgetBurn") == set()
+    assert postgres and {urlsplit(n.path).path for n in postgres} == {"/ticket"}
+    assert outcome.queues("PostgresLowCacheHitRatio") == {DATABASE.ticket_queue}
 
 
 def test_p1_burn_posts_to_the_p1_slack_channel(outcome):
@@ -160,29 +184,28 @@ def test_p1_burn_posts_to_the_p1_slack_channel(outcome):
 
 def test_p1_inhibits_p2_and_p3_of_the_same_service(outcome):
     assert outcome.slack("#alerts-p2") == []
-    assert outcome.slack("#alerts-p3") == []
-    assert outcome.tickets("ticket-p3") == []
+    assert outcome.slack(API.slack_channel) == []
+    assert outcome.tickets(f"ticket-{API.team}-p3") == []
+    assert {p.body["routing_key"] for p in outcome.at("/pagerduty")} <= {ROUTING_KEYS[pagerduty_routing_key(API.area, Severity.P1)]}
 
 
-def test_p4_condition_reaches_only_the_ticket_receiver(outcome):
-    reached = {n.path for n in outcome.mentions("PostgresLowCacheHitRatio")}
-    assert reached == {"/ticket"}
-    assert {n.body["receiver"] for n in outcome.mentions("PostgresLowCacheHitRatio")} == {"ticket-p4"}
+def test_p4_condition_reaches_only_the_owning_teams_ticket_receiver(outcome):
+    assert {n.body["receiver"] for n in outcome.mentions("PostgresLowCacheHitRatio")} == {P4_TICKETS}
 
 
 def test_ticket_webhook_authenticates_with_the_token_from_its_secret_file(outcome):
-    (ticket, *_) = outcome.tickets("ticket-p4")
+    (ticket, *_) = outcome.tickets(P4_TICKETS)
     assert ticket.headers.get("Authorization") == f"Bearer {TICKET_TOKEN}"
 
 
 def test_p4_alerts_of_one_service_are_grouped_into_one_ticket(outcome):
-    tickets = outcome.tickets("ticket-p4")
+    tickets = outcome.tickets(P4_TICKETS)
     assert len(tickets) == 1
     assert sorted(a["labels"]["datname"] for a in tickets[0].body["alerts"]) == ["billing", "orders"]
 
 
 def test_alerts_carry_the_stack_environment(outcome):
-    (ticket, *_) = outcome.tickets("ticket-p4")
+    (ticket, *_) = outcome.tickets(P4_TICKETS)
     assert ticket.body["commonLabels"]["environment"] == "e2e"
 
 

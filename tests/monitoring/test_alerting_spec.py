@@ -76,9 +76,19 @@ def test_enabled_ticket_without_url_names_the_key():
         make_spec(receivers={"ticket": {"enabled": True}})
 
 
-def test_enabled_slack_needs_a_channel_for_every_slack_severity():
-    with pytest.raises(pydantic.ValidationError, match=r"Value error, receivers\.slack\.channels\.P3"):
-        make_spec(receivers={"slack": {"enabled": True, "channels": {"P1": "#a", "P2": "#b"}}})
+def test_enabled_slack_needs_a_channel_for_every_severity_posting_for_everybody():
+    with pytest.raises(pydantic.ValidationError, match=r"Value error, receivers\.slack\.channels\.P2: required"):
+        make_spec(receivers={"slack": {"enabled": True, "channels": {"P1": "#a"}}})
+
+
+def test_a_p3_channel_is_refused_since_p3_posts_to_the_owning_teams_channel():
+    with pytest.raises(pydantic.ValidationError, match=r"Value error, receivers\.slack\.channels\.P3: P3 posts to the owning team's"):
+        make_spec(receivers={"slack": {"enabled": True, "channels": {"P1": "#a", "P2": "#b", "P3": "#c"}}})
+
+
+def test_a_p4_channel_is_refused_since_p4_does_not_notify_slack():
+    with pytest.raises(pydantic.ValidationError, match=r"Value error, receivers\.slack\.channels\.P4: P4 does not notify Slack"):
+        make_spec(receivers={"slack": {"channels": {"P1": "#a", "P2": "#b", "P4": "#c"}}})
 
 
 def test_unknown_business_hours_time_zone_names_the_key():
