@@ -71,8 +71,11 @@ class MonitoringPlatform(pulumi.ComponentResource):
         # InfluxDB once the schema Job made the policies) and what needs the Operator's CRDs.
         objstore = declare_objstore_secret(name, plan.object_storage, ctx, secrets, digests, in_namespace)
         # PagerDuty first: its services' integration keys are the routing keys of the receivers.
+        # Protected where the environment protects data: `pulumi destroy` (or a replacement) must not
+        # take the paging path away; a re-created service has new integration keys, and people's
+        # accounts and contact methods are theirs.
         self.pagerduty = (
-            PagerDuty(f"{name}-pagerduty", plan.pagerduty, secrets[plan.pagerduty.token_key], opts=pulumi.ResourceOptions(parent=self))
+            PagerDuty(f"{name}-pagerduty", plan.pagerduty, secrets[plan.pagerduty.token_key], opts=pulumi.ResourceOptions(parent=self, protect=ctx.protect))
             if plan.pagerduty is not None
             else None
         )

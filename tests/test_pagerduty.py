@@ -278,3 +278,11 @@ def test_dev_turns_pagerduty_off_with_a_warning(dev, rendered_dirs):
     assert any(w.startswith("alerting.receivers.pagerduty.enabled: PagerDuty is off in environment 'dev'") for w in dev.warnings)
     assert "pagerdutyToken" not in {s.key for s in dev.result.plan.secrets}
     assert json.loads((rendered_dirs["dev"] / "pagerduty" / "pagerduty.json").read_text()) == {"enabled": False}
+
+
+def test_prod_protects_every_pagerduty_object_where_it_protects_data(prod):
+    # The paging path is kept like the data: a destroy or replacement would leave Alertmanager
+    # with integration keys PagerDuty no longer knows.
+    created = [r for r in prod.resources if r.type.startswith("pagerduty:")]
+    assert created and stack_plan("prod").context.protect
+    assert [r.name for r in created if not r.protect] == []
