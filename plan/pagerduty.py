@@ -141,9 +141,6 @@ class PagerDutyPlan:
     def user(self, email: str) -> User:
         return next(u for u in self.users if u.email == email)
 
-    def policy(self, area: str, severity: Severity) -> EscalationPolicy:
-        return next(p for p in self.escalation_policies if p.area == area and p.severity is severity)
-
     def objects(self) -> dict[str, Any]:
         """build/<stack>/pagerduty/pagerduty.json: what the stack creates in PagerDuty, by name."""
         names = {s.slug: s.name for s in self.schedules}

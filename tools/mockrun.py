@@ -277,7 +277,6 @@ def set_path(config: dict[str, Any], path: str, value: Any) -> None:
         node[rest[-1]] = value
 
 
-
 @contextlib.contextmanager
 def _no_source_positions() -> Iterator[None]:
     """The SDK walks the Python stack at every registration to send the engine the resource's source
@@ -294,6 +293,7 @@ def _no_source_positions() -> Iterator[None]:
         yield
     finally:
         resource_runtime._get_stack_trace = original
+
 
 @dataclass
 class StackRun:
