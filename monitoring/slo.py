@@ -3,7 +3,8 @@ rules and alerts.
 
 Every ratio SLO gets:
 - `slo:sli_error:ratio_rate<window>` recording rules: the share of bad events (or bad time) over
-  each window the burn-rate alerts need, per service (or per frontend app);
+  each window the burn-rate alerts need, per service (or per frontend app). Windows of an hour or
+  more are derived from recorded 5m series, never from raw ones (see "Long windows" below);
 - multi-window, multi-burn-rate alerts (BURN_RATE_WINDOWS, one alert name per SLO, severity label
   per tier);
 - error-budget series for dashboards (`slo:objective:ratio`, `slo:error_budget:ratio`,
@@ -14,7 +15,34 @@ Every ratio SLO gets:
 A threshold SLO (replication lag) is a limit a gauge must stay under: it gets a threshold alert and a
 "share of time over the limit" series.
 
+Long windows. A raw `rate(x[30d])` reads every raw sample of every matching series over 30 days
+at each evaluation; the cost grows with series x window. So each SLO records its SLI once over a
+short window (SHORT_WINDOW, 5m) per SLO label, and every window of DERIVED_FROM (1h) or more reads
+only those few recorded series:
+- event-based SLIs (EventRatioSli, LatencySli) record the per-second rates of bad and of all events
+  (`slo:sli_bad:rate5m`, `slo:sli_total:rate5m`); a long window is
+  `sum_over_time(bad[W]) / sum_over_time(total[W])`. Each recorded rate stands for the events of
+  its 5m, so the ratio of the sums weighs every event alike (an hour with 10x the traffic counts
+  10x), as the raw `rate(bad[W]) / rate(total[W])` does; an average of 5m ratios would weigh a
+  quiet night like a busy day. The 5m ratio itself is bad / total of the same two records.
+- time-based SLIs: UptimeSli's long windows are the time average (avg_over_time) of its recorded
+  5m error ratio, which is what the raw avg_over_time measures; GaugeLimitSli already reads only
+  its recorded per-evaluation `slo:threshold_exceeded:bool`, so it is unchanged.
+- windows under an hour (30m) stay on raw series: they read little.
+Every derived window reads a record of the SLO's alerting group (`slo-<id>`), which always stays in
+Prometheus (it has alerts); a budget group that goes to the Thanos Ruler reads those records through
+Thanos Query (the sidecar serves them, then the bucket), so every reader finds them.
+monitoring/windows.py gives a derived rule its own range as lookback (the records are 5m deep).
+After a first rollout a derived window only holds the history recorded since then: the 30d budget
+is complete 30 days later (the raw formulation had no such ramp).
+
 Ref: https://sre.google/workbook/alerting-on-slos/ (multiwindow, multi-burn-rate alerts)
+Ref: slok/sloth internal/prometheus/recording_rules.go `optimizedSLIRecordGenerator` (long windows
+from the recorded 5m `slo:sli_error:ratio_rate5m`: sum_over_time / count_over_time, i.e. a time
+average of ratios; we keep its structure, and for event SLIs record numerator and denominator so
+the weighting is by events).
+Ref: https://prometheus.io/docs/practices/rules/ ("aggregate up the numerator and denominator
+separately and then divide"; averaging ratios is statistically invalid).
 """
 
 from __future__ import annotations
@@ -129,25 +157,88 @@ def has_threshold_alert(slo: Slo) -> bool:
 # --- PromQL for each SLI shape -----------------------------------------------------------------
 
 
-def error_ratio_expr(slo: Slo, window: str) -> str:
-    """PromQL for the share of bad events (or bad time) over `window`, per SLO label."""
+# The short window every SLO records, and the shortest window derived from those records.
+SHORT_WINDOW = "5m"
+DERIVED_FROM = "1h"
+BAD_RATE_RECORD = f"slo:sli_bad:rate{SHORT_WINDOW}"
+TOTAL_RATE_RECORD = f"slo:sli_total:rate{SHORT_WINDOW}"
+
+
+def is_event_based(slo: Slo) -> bool:
+    return isinstance(slo.sli, (EventRatioSli, LatencySli))
+
+
+def is_derived(slo: Slo, window: str) -> bool:
+    """Whether the rule for `window` reads the SLO's recorded short-window series (not raw ones)."""
+    if isinstance(slo.sli, GaugeLimitSli):
+        return False  # reads its recorded per-evaluation EXCEEDED_RECORD at every window
+    if is_event_based(slo) and canonical(window) == SHORT_WINDOW:
+        return True
+    return parse_duration(window) >= parse_duration(DERIVED_FROM)
+
+
+def raw_event_rates(slo: Slo, window: str) -> tuple[str, str]:
+    """(bad, total) events per second over `window` from the raw series, per SLO label."""
     by = slo.label
     sli = slo.sli
     if isinstance(sli, EventRatioSli):
         total = f"sum by ({by}) (rate({sli.total}[{window}]))"
         # `or 0 * total`: a service that never failed has no bad series at all; without this its
         # ratio would be absent instead of 0 and its budget would vanish from dashboards.
-        bad = f"(sum by ({by}) (rate({sli.bad}[{window}])) or 0 * {total})"
-        return f"{bad}\n/\n{total}"
+        return f"(sum by ({by}) (rate({sli.bad}[{window}])) or 0 * {total})", total
     if isinstance(sli, LatencySli):
         good = f"sum by ({by}) (rate({sli.metric}_bucket{{{le_matcher(sli.threshold_seconds)}}}[{window}]))"
         total = f"sum by ({by}) (rate({sli.metric}_count[{window}]))"
-        return f"1 - (\n{good}\n/\n{total}\n)"
+        return f"(\n{total}\n-\n{good}\n)", total
+    raise AssertionError(f"{type(sli).__name__} is not event-based")
+
+
+def raw_error_ratio_expr(slo: Slo, window: str) -> str:
+    """PromQL for the share of bad events (or bad time) over `window`, per SLO label, from the raw
+    series (what the derived rules must equal; the metrics contract checks its inputs)."""
+    by = slo.label
+    sli = slo.sli
+    if is_event_based(slo):
+        bad, total = raw_event_rates(slo, window)
+        return f"{bad}\n/\n{total}"
     if isinstance(sli, UptimeSli):
         return f"1 - avg by ({by}) (avg_over_time({sli.metric}[{window}]))"
     if isinstance(sli, GaugeLimitSli):
         return f'avg_over_time({EXCEEDED_RECORD}{{slo="{slo.id}"}}[{window}])'
     raise AssertionError(f"unknown SLI shape {type(sli).__name__}")
+
+
+def short_window_records(slo: Slo) -> list[dict[str, Any]]:
+    """The recorded short-window series the SLO's derived windows read (event-based SLIs; an
+    UptimeSli reads its `slo:sli_error:ratio_rate5m`, recorded from raw series)."""
+    if not is_event_based(slo):
+        return []
+    bad, total = raw_event_rates(slo, SHORT_WINDOW)
+    return [_record(BAD_RATE_RECORD, bad, slo), _record(TOTAL_RATE_RECORD, total, slo)]
+
+
+def error_ratio_expr(slo: Slo, window: str) -> str:
+    """PromQL of the `slo:sli_error:ratio_rate<window>` rule: derived from the SLO's recorded
+    short-window series for windows of DERIVED_FROM or more (and for the 5m ratio of an event SLI),
+    from raw series otherwise. See the module docstring."""
+    if not is_derived(slo, window):
+        return raw_error_ratio_expr(slo, window)
+    by = slo.label
+    selector = f'{{slo="{slo.id}"}}'
+    window = canonical(window)
+    if is_event_based(slo):
+        if window == SHORT_WINDOW:
+            return f"sum by ({by}) ({BAD_RATE_RECORD}{selector})\n/\nsum by ({by}) ({TOTAL_RATE_RECORD}{selector})"
+        # `sum by`: the labels stay the SLO label's alone wherever the records are read (through
+        # Thanos Query they carry the external labels too). The bad record already holds 0 for a
+        # service without bad events (`or 0 * total`), so its ratio is 0, not absent.
+        return (
+            f"sum by ({by}) (sum_over_time({BAD_RATE_RECORD}{selector}[{window}]))\n/\n"
+            f"sum by ({by}) (sum_over_time({TOTAL_RATE_RECORD}{selector}[{window}]))"
+        )
+    if isinstance(slo.sli, UptimeSli):
+        return f"avg by ({by}) (avg_over_time({ratio_record(SHORT_WINDOW)}{selector}[{window}]))"
+    raise AssertionError(f"{type(slo.sli).__name__} has no derived windows")
 
 
 def ratio_record(window: str) -> str:
@@ -253,6 +344,8 @@ def _alerting_windows(slo: Slo) -> list[str]:
     windows = {canonical(w) for tier in burn_windows_for(slo) for w in (tier.long, tier.short)}
     if has_threshold_alert(slo) and slo.kind is SloKind.RATIO:
         windows.add(canonical(slo.window))
+    if slo.kind is SloKind.RATIO:
+        windows.add(SHORT_WINDOW)  # what an UptimeSli's derived windows read
     return sorted(windows, key=parse_duration)
 
 
@@ -269,6 +362,9 @@ def slo_rule_groups(spec: AlertingSpec, slo: Slo) -> list[dict]:
                 slo,
             )
         )
+    # The short-window records first: a group evaluates its rules in order, so the derived windows
+    # of this group read this evaluation's values.
+    rules += short_window_records(slo)
     alerting_windows = _alerting_windows(slo)
     rules += [_record(ratio_record(w), error_ratio_expr(slo, w), slo) for w in alerting_windows]
     rules += [_burn_alert(spec, slo, tier) for tier in burn_windows_for(slo)]
