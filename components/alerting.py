@@ -19,6 +19,7 @@ from components.labels import secret, standard_labels
 from components.rollout import ContentDigests
 from monitoring.alertmanager import ALERTMANAGER_RECEIVER_SECRET
 from monitoring.windows import EVALUATOR_LABEL, THANOS_RULER
+from plan.context import PlatformContext
 from plan.alerting import (
     ALERTMANAGER_CONFIG_SECRET,
     RULER_ALERTMANAGERS_KEY,
@@ -35,13 +36,14 @@ class AlertingConfig(pulumi.ComponentResource):
         self,
         name: str,
         plan: AlertingPlan,
-        namespace: str,
+        ctx: PlatformContext,
         secrets: Mapping[str, pulumi.Output[str]],
         digests: ContentDigests,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("terrafusion:monitoring:AlertingConfig", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        namespace = ctx.namespace
         self.config_secret = secret(
             f"{name}-config",
             ALERTMANAGER_CONFIG_SECRET,
@@ -76,8 +78,9 @@ class AlertRules(pulumi.ComponentResource):
     """One PrometheusRule per rule file and evaluator (monitoring/windows.py): Prometheus selects
     those without the evaluator label, the ThanosRuler those with it."""
 
-    def __init__(self, name: str, plan: AlertingPlan, namespace: str, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, plan: AlertingPlan, ctx: PlatformContext, opts: pulumi.ResourceOptions | None = None):
         super().__init__("terrafusion:monitoring:AlertRules", name, None, opts)
+        namespace = ctx.namespace
         self.rules = [
             k8s.apiextensions.CustomResource(
                 f"{name}-{part.stem}",

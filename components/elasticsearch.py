@@ -50,7 +50,6 @@ from plan.versions import ECK_OPERATOR
 class Elasticsearch(pulumi.ComponentResource):
     """ECK operator + the `logs` cluster, TLS, users and the index lifecycle."""
 
-    url: str
     ca_pem: pulumi.Output[str]
 
     def __init__(
@@ -67,7 +66,6 @@ class Elasticsearch(pulumi.ComponentResource):
         ns = ctx.namespace
         labels = dict(plan.labels)
         ca_ref = plan.ca
-        self.url = plan.http.url()
 
         operator = declare_chart(
             f"{name}-operator", ECK_OPERATOR, ns, plan.operator_values, child, extra_values=plan.extra_values
@@ -193,4 +191,4 @@ class Elasticsearch(pulumi.ComponentResource):
                 child, pulumi.ResourceOptions(depends_on=[self.cluster, requests_map, ca_secret])
             ),
         )
-        self.register_outputs({"url": self.url})
+        self.register_outputs({})

@@ -143,5 +143,4 @@ class Pushgateway(pulumi.ComponentResource):
             f"{name}-chart", PUSHGATEWAY, ctx.namespace, self.values, child_options(self, opts),
             extra_values=plan.extra_values,
         )  # fmt: skip
-        self.url = plan.endpoint.url()
         self.register_outputs({})

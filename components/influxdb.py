@@ -162,9 +162,7 @@ class Influxdb(pulumi.ComponentResource):
             {"username": WRITER_USER, "password": writer_password.result}, after_job, digests,
         )  # fmt: skip
         self.reader_password = pulumi.Output.all(self.schema_job.id, reader_password.result).apply(lambda v: v[1])
-        # In-cluster address: a plain string, known before anything is deployed.
-        self.service_url = endpoint.url(PORT_NAME)
-        self.register_outputs({"service_url": self.service_url})
+        self.register_outputs({})
 
 
 def declare_service_monitor(

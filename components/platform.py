@@ -69,13 +69,13 @@ class MonitoringPlatform(pulumi.ComponentResource):
         # Metrics: the bucket, alerting config, trends store, then Prometheus (it remote-writes into
         # InfluxDB once the schema Job made the policies) and what needs the Operator's CRDs.
         objstore = declare_objstore_secret(name, plan.object_storage, ctx, secrets, digests, in_namespace)
-        self.alerting = AlertingConfig(f"{name}-alerting", plan.alerting, ctx.namespace, secrets, digests, opts=in_namespace)
+        self.alerting = AlertingConfig(f"{name}-alerting", plan.alerting, ctx, secrets, digests, opts=in_namespace)
         self.influxdb = Influxdb(plan.influxdb.name, plan.influxdb, ctx, digests, opts=stateful(namespace))
         self.prometheus_stack = prometheus = PrometheusStack(
             f"{name}-prometheus", plan.prometheus, ctx, digests,
             opts=stateful(*namespaces, objstore, self.alerting, self.influxdb.schema_job, self.influxdb.remote_write_secret),
         )
-        self.alert_rules = AlertRules(f"{name}-rules", plan.alerting, ctx.namespace, opts=after(prometheus))
+        self.alert_rules = AlertRules(f"{name}-rules", plan.alerting, ctx, opts=after(prometheus))
         self.thanos = Thanos(f"{name}-thanos", plan.thanos, ctx, digests, opts=stateful(objstore, prometheus))
         influxdb_service_monitor(
             plan.influxdb.name, plan.influxdb, ctx, pulumi.ResourceOptions(parent=self.influxdb, depends_on=[prometheus])

@@ -18,10 +18,6 @@ from plan.versions import KUBE_PROMETHEUS_STACK
 class PrometheusStack(pulumi.ComponentResource):
     """Prometheus, Alertmanager and the cluster exporters from kube-prometheus-stack."""
 
-    # In-cluster addresses: plain strings, known before anything is deployed.
-    prometheus_url: str
-    alertmanager_url: str
-
     def __init__(
         self,
         name: str,
@@ -61,12 +57,5 @@ class PrometheusStack(pulumi.ComponentResource):
             # the dashboard ConfigMaps as monitoring/dashboards/upstream.py decides.
             object_patch=release_patch,
         )
-        self.prometheus_url = plan.prometheus.url("http-web")
-        self.alertmanager_url = plan.alertmanager.url("http-web")
-        self.register_outputs(
-            {
-                "prometheus_url": self.prometheus_url,
-                "alertmanager_url": self.alertmanager_url,
-                "sidecar_endpoint": plan.thanos_sidecar.srv("grpc"),
-            }
-        )
+        # Its addresses are the plan's endpoints (plan.prometheus), not outputs of this component.
+        self.register_outputs({})

@@ -17,9 +17,6 @@ from plan.versions import THANOS
 class Thanos(pulumi.ComponentResource):
     """Global query over all Prometheus replicas plus the bucket, and its retention."""
 
-    query_url: str
-    query_frontend_url: str
-
     def __init__(
         self,
         name: str,
@@ -42,7 +39,4 @@ class Thanos(pulumi.ComponentResource):
             f"{name}-chart", THANOS, ctx.namespace, self.values, child_options(self, opts),
             extra_values=plan.extra_values,
         )  # fmt: skip
-        # In-cluster addresses: plain strings, known before anything is deployed.
-        self.query_url = plan.query.url("http")
-        self.query_frontend_url = plan.query_frontend.url("http")
-        self.register_outputs({"query_url": self.query_url, "query_frontend_url": self.query_frontend_url})
+        self.register_outputs({})

@@ -56,6 +56,10 @@ class SeverityPolicy:
     hours: Hours
     timing: RouteTiming
     group_by: tuple[str, ...]
+    # `response_time` as a duration, for the severities that page someone at any hour: the PagerDuty
+    # escalation chain of the owning area must reach its last step within it (monitoring/ownership.py).
+    # None: handled in business hours from a ticket, no chain.
+    respond_within: str | None = None
 
 
 SEVERITIES: dict[Severity, SeverityPolicy] = {
@@ -70,6 +74,7 @@ SEVERITIES: dict[Severity, SeverityPolicy] = {
         # hourly so a missed acknowledgement cannot go quiet.
         timing=RouteTiming(group_wait="10s", group_interval="1m", repeat_interval="1h"),
         group_by=("alertname", "service", "component", "environment"),
+        respond_within="5m",
     ),
     Severity.P2: SeverityPolicy(
         severity=Severity.P2,
@@ -80,6 +85,7 @@ SEVERITIES: dict[Severity, SeverityPolicy] = {
         hours=Hours.ALWAYS,
         timing=RouteTiming(group_wait="30s", group_interval="5m", repeat_interval="4h"),
         group_by=("alertname", "service", "component", "environment"),
+        respond_within="30m",
     ),
     Severity.P3: SeverityPolicy(
         severity=Severity.P3,

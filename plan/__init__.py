@@ -33,6 +33,7 @@ from plan.grafana_content import GrafanaContentPlan, grafana_content_plan, platf
 from plan.influxdb import InfluxdbPlan, influxdb_plan
 from plan.network_policies import NetworkPoliciesPlan, network_policies_plan
 from plan.object_storage import ObjectStoragePlan, object_storage_plan
+from plan.ownership import OwnershipPlan, ownership_plan
 from plan.prometheus_stack import PrometheusPlan, prometheus_plan
 from plan.secrets import SecretKey, required_secrets
 from plan.settings import StackSettings, retentions
@@ -76,6 +77,8 @@ class Plan:
     cni: CniPlan | None
     # Ingress into every platform pod: the flow table and its policies.
     network_policies: NetworkPoliciesPlan
+    # Service areas, their teams, rotations and escalation chains (the on-call table).
+    ownership: OwnershipPlan
     # What the stack will not measure or notify: logged by the program, before any resource.
     warnings: tuple[str, ...]
 
@@ -153,5 +156,6 @@ def build_plan(settings: StackSettings, name: str = PLATFORM_NAME) -> Plan:
             settings, context, influxdb=influxdb, elasticsearch_plan=elasticsearch, tracing_plan=tracing,
             exporters_plan=exporters, prometheus=prometheus, trivy=trivy,
         ),
+        ownership=ownership_plan(settings),
         warnings=tuple(warnings),
     )

@@ -20,7 +20,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import SkipJsonSchema
 
 from monitoring.alerting_spec import AlertingSpec
-from monitoring.slo_catalogue import BLACKBOX_EXPORTER, CILIUM_AGENT, HUBBLE, POSTGRES_EXPORTER, TRIVY_OPERATOR
+from monitoring.slo_catalogue import Area, BLACKBOX_EXPORTER, CILIUM_AGENT, HUBBLE, POSTGRES_EXPORTER, TRIVY_OPERATOR
 from monitoring.dashboards import TEAMS as DASHBOARD_TEAMS
 from monitoring import windows
 from monitoring.datasources import LOG_INDEX_PATTERN
@@ -30,6 +30,7 @@ from monitoring.errors import SpecError, join_key
 from monitoring.logs import LogsSpec, check_retention_bounds
 from monitoring.models import SpecModel
 from monitoring.otel import OtelCollectorSpec, validate_cors_origins
+from monitoring.ownership import OwnershipSpec, check_owners
 from monitoring.tracing import SamplingSpec
 from monitoring.durations import parse_duration
 from plan import units
@@ -777,6 +778,10 @@ class StackSettings(Model):
         default_factory=AlertingSettings,
         description="Alert receivers, SLO overrides, business hours and maintenance windows.",
     )
+    ownership: OwnershipSpec = Field(
+        description="Who owns what: service areas, their teams and people, the on-call rotations "
+        "(docs/oncall.md). No default: every stack names its owners.",
+    )
 
     @property
     def sampling_spec(self) -> SamplingSpec:
@@ -857,6 +862,32 @@ class StackSettings(Model):
                 "must fit in 63 characters"
             )
         return value
+
+    @property
+    def named_services(self) -> dict[str, tuple[str, str]]:
+        """Every `service` (or frontend `app`) label value the stack file names -> the first key naming
+        it and the service area its producer measures (a frontend probe: frontend; an API probe and a
+        traced operation: api; the database exporter: database)."""
+        named: dict[str, tuple[str, str]] = {}
+        blackbox = self.exporters.blackbox
+        for i, probe in enumerate(blackbox.frontend):
+            named.setdefault(probe.app, (f"exporters.blackbox.frontend[{i}].app", Area.FRONTEND))
+        for i, api in enumerate(blackbox.api):
+            named.setdefault(api.service, (f"exporters.blackbox.api[{i}].service", Area.API))
+        if self.exporters.postgres.enabled:
+            named.setdefault(self.exporters.postgres.service, ("exporters.postgres.service", Area.DATABASE))
+        for i, override in enumerate(self.jaeger.sampling.overrides):
+            if override.service:
+                named.setdefault(override.service, (f"jaeger.sampling.overrides[{i}].service", Area.API))
+        return named
+
+    @model_validator(mode="after")
+    def _every_service_has_an_owner(self) -> StackSettings:
+        try:
+            check_owners(self.ownership, self.named_services)
+        except SpecError as error:
+            raise error.under("ownership") from None
+        return self
 
     @model_validator(mode="after")
     def _meets_its_environment_policy(self) -> StackSettings:

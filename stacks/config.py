@@ -11,7 +11,7 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import pulumi
 import pydantic
@@ -19,7 +19,7 @@ from pulumi.runtime import config as runtime_config
 
 from monitoring.errors import SpecError
 from plan import Plan, PlanError, build_plan
-from plan.secrets import all_secrets, required_secrets
+from plan.secrets import SecretKey, all_secrets
 from plan.settings import StackSettings, stack_file_key
 
 PROJECT = "terrafusion-monitoring"
@@ -157,15 +157,11 @@ def plan_stack(settings: StackSettings) -> Plan:
 _PLANS: dict[str, Plan] = {}
 
 
-def parse_plan(raw: Mapping[str, Any]) -> Plan:
-    """Validate raw config and plan it: every error a stack file can have, before any resource."""
-    return plan_stack(parse_settings(raw))
-
-
-def load_secrets(settings: StackSettings, config: pulumi.Config | None = None) -> StackSecrets:
-    """Read the secrets the stack needs; a missing one is a ConfigError that says how to set it."""
+def load_secrets(needed: Sequence[SecretKey], config: pulumi.Config | None = None) -> StackSecrets:
+    """Read the secrets the stack needs (its plan's `secrets`); a missing one is a ConfigError that
+    says how to set it."""
     config = config or pulumi.Config(PROJECT)
-    missing = [s for s in required_secrets(settings) if config.get_secret(s.key) is None]
+    missing = [s for s in needed if config.get_secret(s.key) is None]
     if missing:
         raise ConfigError(
             "\n".join(
@@ -174,5 +170,5 @@ def load_secrets(settings: StackSettings, config: pulumi.Config | None = None) -
                 for s in missing
             )
         )
-    values = {s.key: config.require_secret(s.key) for s in required_secrets(settings)}
+    values = {s.key: config.require_secret(s.key) for s in needed}
     return StackSecrets(values=values)

@@ -15,7 +15,7 @@ from stacks.config import StackSecrets, load_secrets, load_settings, plan_stack
 
 class ProgramBug(Exception):
     """A check failed while resources were being declared: either a check on user input that
-    settings validation (plan/settings.py) misses, or a broken invariant. Not user guidance:
+    settings validation (plan/settings.py) and the plan (plan/__init__.py) miss, or a broken invariant. Not user guidance:
     by then the engine may already be creating resources."""
 
 
@@ -53,7 +53,7 @@ def main() -> ProgramResult:
     """Validate the config and build the plan first: a bad value stops here, before any resource exists."""
     settings = load_settings()
     plan = plan_stack(settings)
-    secrets = load_secrets(settings)
+    secrets = load_secrets(plan.secrets)
     for warning in plan.warnings:
         pulumi.log.warn(warning)
     try:
@@ -62,7 +62,7 @@ def main() -> ProgramResult:
         # Chained, so Pulumi prints the traceback a bug report needs.
         raise ProgramBug(
             f"bug: {type(error).__name__}: {error} (raised while declaring resources; bad config must be "
-            "rejected by the settings validation in plan/settings.py before any resource exists: please report)"
+            "rejected by the settings validation (plan/settings.py) or the plan (plan/__init__.py) before any resource exists: please report)"
         ) from error
     for key, value in result.outputs.items():
         pulumi.export(key, value)

@@ -28,6 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from components.chart import patch_objects  # noqa: E402
+from plan.settings import StackSettings  # noqa: E402
 from plan.versions import ALL_CHARTS  # noqa: E402
 from monitoring import yaml_text  # noqa: E402
 from stacks.config import ConfigError  # noqa: E402
@@ -248,6 +249,8 @@ def render(
     (out / "influxdb").mkdir()
     (out / "influxdb" / "schema.iql").write_text(run.result.plan.influxdb.influxql)
     _write_logs_and_traces(run, out)
+    # The on-call table: who owns which area, its rotations and escalation chains (docs/oncall.md).
+    _dump_json(out / "oncall" / "oncall.json", run.result.plan.ownership.oncall_table())
 
     by_type: dict[str, list[str]] = {}
     for r in run.resources:
@@ -270,11 +273,12 @@ def render(
 
 
 def plain(value: Any) -> Any:
-    """The plan as JSON data: dataclasses and settings models as objects (stack-file spelling),
-    tuples as lists; the settings are left out (the stack file is their source, and every part the
-    platform deploys is in the slices)."""
+    """The plan as JSON data: dataclasses and spec models as objects (stack-file spelling), tuples as
+    lists. The whole stack settings are left out wherever they are held (the stack file is their
+    source, and every part the platform deploys is in the slices)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name != "settings"}
+        fields = ((f.name, getattr(value, f.name)) for f in dataclasses.fields(value))
+        return {name: plain(v) for name, v in fields if not isinstance(v, StackSettings)}
     if isinstance(value, pydantic.BaseModel):
         return value.model_dump(mode="json", by_alias=True)
     if isinstance(value, Mapping):
