@@ -18,23 +18,39 @@ A threshold SLO (replication lag) is a limit a gauge must stay under: it gets a 
 Long windows. A raw `rate(x[30d])` reads every raw sample of every matching series over 30 days
 at each evaluation; the cost grows with series x window. So each SLO records its SLI once over a
 short window (SHORT_WINDOW, 5m) per SLO label, and every window of DERIVED_FROM (1h) or more reads
-only those few recorded series:
+only those few recorded series (`recorded_inputs`):
 - event-based SLIs (EventRatioSli, LatencySli) record the per-second rates of bad and of all events
   (`slo:sli_bad:rate5m`, `slo:sli_total:rate5m`); a long window is
-  `sum_over_time(bad[W]) / sum_over_time(total[W])`. Each recorded rate stands for the events of
-  its 5m, so the ratio of the sums weighs every event alike (an hour with 10x the traffic counts
-  10x), as the raw `rate(bad[W]) / rate(total[W])` does; an average of 5m ratios would weigh a
-  quiet night like a busy day. The 5m ratio itself is bad / total of the same two records.
+  `sum_over_time(bad[W]) / sum_over_time(total[W])`. Each record is the event rate of the 5m before
+  it, so the sums count every event of the window the same number of times (once at a 5m
+  evaluation interval, ten times at production's 30s, where consecutive records overlap), and the
+  ratio of the sums weighs every event alike (an hour with 10x the traffic counts 10x), as the raw
+  `rate(bad[W]) / rate(total[W])` does; an average of 5m ratios would weigh a quiet night like a
+  busy day. The 5m ratio itself is bad / total of the same two records.
 - time-based SLIs: UptimeSli's long windows are the time average (avg_over_time) of its recorded
   5m error ratio, which is what the raw avg_over_time measures; GaugeLimitSli already reads only
   its recorded per-evaluation `slo:threshold_exceeded:bool`, so it is unchanged.
 - windows under an hour (30m) stay on raw series: they read little.
+A derived window and the raw one differ only at the window's start: at an evaluation interval
+under 5m the first records reach up to 5m before it (counted by fewer records than the rest), and
+Prometheus 3's left-open ranges leave out the oldest scrape interval of a raw window (`[1d]` over
+1m samples holds 1439 increments; the derived `[1d]` over records every 5m covers 1440 minutes). Prometheus 2.x selects ranges closed: when record timestamps
+align with the window's start (rules of one group, as in promtool) it holds one record more (5m
+further back), as its raw windows hold one sample more.
+Ref: https://prometheus.io/docs/prometheus/latest/migration/#range-selectors-and-lookback-exclude-samples-coinciding-with-the-left-boundary
+Ref: https://prometheus.io/docs/prometheus/latest/querying/functions/#aggregation_over_time
+(`sum_over_time`: "the sum of all ... samples in the specified interval", whatever the step).
 Every derived window reads a record of the SLO's alerting group (`slo-<id>`), which always stays in
 Prometheus (it has alerts); a budget group that goes to the Thanos Ruler reads those records through
-Thanos Query (the sidecar serves them, then the bucket), so every reader finds them.
+Thanos Query (the sidecar serves them, then the bucket), so every reader finds them. The records
+come first in their group, which evaluates its rules in order and commits each rule's samples
+before the next runs, so the group's derived windows and alerts read this evaluation's records.
+Ref: prometheus/prometheus@v3.5.3 rules/group.go `Group.Eval` ("all rules are evaluated
+sequentially"; the appender is committed at the end of each rule's evaluation).
 monitoring/windows.py gives a derived rule its own range as lookback (the records are 5m deep).
 After a first rollout a derived window only holds the history recorded since then: the 30d budget
-is complete 30 days later (the raw formulation had no such ramp).
+is complete 30 days later (the raw formulation had no such ramp), unless the records are backfilled
+from the raw history (`promtool tsdb create-blocks-from rules`, docs/alerting.md).
 
 Ref: https://sre.google/workbook/alerting-on-slos/ (multiwindow, multi-burn-rate alerts)
 Ref: slok/sloth internal/prometheus/recording_rules.go `optimizedSLIRecordGenerator` (long windows
@@ -206,6 +222,16 @@ def raw_error_ratio_expr(slo: Slo, window: str) -> str:
     if isinstance(sli, GaugeLimitSli):
         return f'avg_over_time({EXCEEDED_RECORD}{{slo="{slo.id}"}}[{window}])'
     raise AssertionError(f"unknown SLI shape {type(sli).__name__}")
+
+
+def recorded_inputs(slo: Slo) -> tuple[str, ...]:
+    """Names of the records the SLO's derived windows read (recorded from raw series in its
+    alerting group), empty when no window is derived."""
+    if is_event_based(slo):
+        return (BAD_RATE_RECORD, TOTAL_RATE_RECORD)
+    if isinstance(slo.sli, UptimeSli):
+        return (ratio_record(SHORT_WINDOW),)
+    return ()
 
 
 def short_window_records(slo: Slo) -> list[dict[str, Any]]:
