@@ -206,7 +206,6 @@ def run_alertmanager(binary: str, config: dict, workdir: Path, templates: tuple[
             f"--web.listen-address={LOCALHOST}:{port}",
             "--cluster.listen-address=",  # empty: no gossip, a single local instance
             "--log.level=info",
-            *flags,
         ]
 
     with run_server("alertmanager", args, workdir) as server:
