@@ -3,8 +3,8 @@ rules and alerts.
 
 Every ratio SLO gets:
 - `slo:sli_error:ratio_rate<window>` recording rules: the share of bad events (or bad time) over
-  each window the burn-rate alerts need, per service (or per frontend app). Windows of an hour or
-  more are derived from recorded 5m series, never from raw ones (see "Long windows" below);
+  each window the burn-rate alerts need, per service (or per frontend app). Every window longer
+  than 5m is derived from recorded 5m series, never from raw ones (see "Long windows" below);
 - multi-window, multi-burn-rate alerts (BURN_RATE_WINDOWS, one alert name per SLO, severity label
   per tier);
 - error-budget series for dashboards (`slo:objective:ratio`, `slo:error_budget:ratio`,
@@ -17,8 +17,8 @@ A threshold SLO (replication lag) is a limit a gauge must stay under: it gets a 
 
 Long windows. A raw `rate(x[30d])` reads every raw sample of every matching series over 30 days
 at each evaluation; the cost grows with series x window. So each SLO records its SLI once over a
-short window (SHORT_WINDOW, 5m) per SLO label, and every window of DERIVED_FROM (1h) or more reads
-only those few recorded series (`recorded_inputs`):
+short window (SHORT_WINDOW, 5m) per SLO label, and every longer window (DERIVED_FROM, 30m, and up)
+reads only those few recorded series (`recorded_inputs`):
 - event-based SLIs (EventRatioSli, LatencySli) record the per-second rates of bad and of all events
   (`slo:sli_bad:rate5m`, `slo:sli_total:rate5m`); a long window is
   `sum_over_time(bad[W]) / sum_over_time(total[W])`. Each record is the event rate of the 5m before
@@ -30,7 +30,9 @@ only those few recorded series (`recorded_inputs`):
 - time-based SLIs: UptimeSli's long windows are the time average (avg_over_time) of its recorded
   5m error ratio, which is what the raw avg_over_time measures; GaugeLimitSli already reads only
   its recorded per-evaluation `slo:threshold_exceeded:bool`, so it is unchanged.
-- windows under an hour (30m) stay on raw series: they read little.
+- the 30m window (the P2 tier's short one) is derived too: on raw series it read every input
+  series' last 30 minutes at each evaluation, a fifth of the whole rule set's cost on real history
+  (tools/bench_history.py).
 A derived window and the raw one differ only at the window's start: at an evaluation interval
 under 5m the first records reach up to 5m before it (counted by fewer records than the rest), and
 Prometheus 3's left-open ranges leave out the oldest scrape interval of a raw window (`[1d]` over
@@ -40,6 +42,19 @@ further back), as its raw windows hold one sample more.
 Ref: https://prometheus.io/docs/prometheus/latest/migration/#range-selectors-and-lookback-exclude-samples-coinciding-with-the-left-boundary
 Ref: https://prometheus.io/docs/prometheus/latest/querying/functions/#aggregation_over_time
 (`sum_over_time`: "the sum of all ... samples in the specified interval", whatever the step).
+Lag. A record is the rate of the 5m before it, so in a sum of all the records of a window the
+newest events are counted by fewer records than the rest (the last one only by the record at t):
+after a sudden burn, such a window lags the raw one by about half the short window. Measured with
+promtool at production's 30s (a 1h window read with `sum_over_time`), that delayed the P1 page by
+2 minutes at any burn rate (3m -> 5m at 100% errors, 19m -> 21m at 5%, budget 0.1%), against a
+floor of `for: 2m` plus an evaluation interval. So windows up to STITCHED_UP_TO (30m and 1h, the
+windows of the P1 and P2 tiers that page quickly) add up the records at t, t - 5m, t - 10m, ...
+(consecutive, non-overlapping 5m spans, i.e. exactly the window, whatever the evaluation interval:
+5m is a multiple of it, so those instants are evaluation instants); a few instant selectors per
+record series, cheaper than reading the window's every record. Longer windows (2h and up: the P3
+tiers with `for: 1h`, the budget) read every record with `sum_over_time`/`avg_over_time`, and their
+lag of about 2.5 minutes is small next to their `for`.
+Ref: https://prometheus.io/docs/prometheus/latest/querying/basics/#offset-modifier
 Every derived window reads a record of the SLO's alerting group (`slo-<id>`), which always stays in
 Prometheus (it has alerts); a budget group that goes to the Thanos Ruler reads those records through
 Thanos Query (the sidecar serves them, then the bucket), so every reader finds them. The records
@@ -175,7 +190,10 @@ def has_threshold_alert(slo: Slo) -> bool:
 
 # The short window every SLO records, and the shortest window derived from those records.
 SHORT_WINDOW = "5m"
-DERIVED_FROM = "1h"
+DERIVED_FROM = "30m"
+# Derived windows up to this one add up the records of their consecutive 5m spans (12 for 1h): no
+# lag where it matters most, the P1 and P2 tiers (module docstring, "Lag").
+STITCHED_UP_TO = "1h"
 BAD_RATE_RECORD = f"slo:sli_bad:rate{SHORT_WINDOW}"
 TOTAL_RATE_RECORD = f"slo:sli_total:rate{SHORT_WINDOW}"
 
@@ -214,6 +232,11 @@ def raw_error_ratio_expr(slo: Slo, window: str) -> str:
     series (what the derived rules must equal; the metrics contract checks its inputs)."""
     by = slo.label
     sli = slo.sli
+    if isinstance(sli, LatencySli):
+        # 1 - good / all: two selectors (the bad rate of raw_event_rates reads the total twice).
+        good = f"sum by ({by}) (rate({sli.metric}_bucket{{{le_matcher(sli.threshold_seconds)}}}[{window}]))"
+        total = f"sum by ({by}) (rate({sli.metric}_count[{window}]))"
+        return f"1 - (\n{good}\n/\n{total}\n)"
     if is_event_based(slo):
         bad, total = raw_event_rates(slo, window)
         return f"{bad}\n/\n{total}"
@@ -243,6 +266,25 @@ def short_window_records(slo: Slo) -> list[dict[str, Any]]:
     return [_record(BAD_RATE_RECORD, bad, slo), _record(TOTAL_RATE_RECORD, total, slo)]
 
 
+def is_stitched(slo: Slo, window: str) -> bool:
+    """Whether the derived rule for `window` adds up the records at its 5m steps (see the module
+    docstring, "Lag") rather than every record of the window."""
+    return is_derived(slo, window) and SHORT_WINDOW != canonical(window) and parse_duration(window) <= parse_duration(STITCHED_UP_TO)
+
+
+def _stitched(aggregation: str, record: str, selector: str, by: str, window: str) -> str:
+    """`aggregation by (by)` of the record now plus at every 5m step back within `window`: the
+    records of consecutive, non-overlapping 5m spans, i.e. exactly the window. A span with no record
+    (the first hour after the SLO appears, or a new service) counts 0."""
+    now = f"{aggregation} by ({by}) ({record}{selector})"
+    steps = int(parse_duration(window) // parse_duration(SHORT_WINDOW))
+    earlier = [
+        f"({aggregation} by ({by}) ({record}{selector} offset {format_duration(k * parse_duration(SHORT_WINDOW))}) or 0 * {now})"
+        for k in range(1, steps)
+    ]
+    return "(\n  " + "\n+ ".join([now, *earlier]) + "\n)"
+
+
 def error_ratio_expr(slo: Slo, window: str) -> str:
     """PromQL of the `slo:sli_error:ratio_rate<window>` rule: derived from the SLO's recorded
     short-window series for windows of DERIVED_FROM or more (and for the 5m ratio of an event SLI),
@@ -255,6 +297,11 @@ def error_ratio_expr(slo: Slo, window: str) -> str:
     if is_event_based(slo):
         if window == SHORT_WINDOW:
             return f"sum by ({by}) ({BAD_RATE_RECORD}{selector})\n/\nsum by ({by}) ({TOTAL_RATE_RECORD}{selector})"
+        if is_stitched(slo, window):
+            return (
+                f"{_stitched('sum', BAD_RATE_RECORD, selector, by, window)}\n/\n"
+                f"{_stitched('sum', TOTAL_RATE_RECORD, selector, by, window)}"
+            )
         # `sum by`: the labels stay the SLO label's alone wherever the records are read (through
         # Thanos Query they carry the external labels too). The bad record already holds 0 for a
         # service without bad events (`or 0 * total`), so its ratio is 0, not absent.
@@ -263,7 +310,11 @@ def error_ratio_expr(slo: Slo, window: str) -> str:
             f"sum by ({by}) (sum_over_time({TOTAL_RATE_RECORD}{selector}[{window}]))"
         )
     if isinstance(slo.sli, UptimeSli):
-        return f"avg by ({by}) (avg_over_time({ratio_record(SHORT_WINDOW)}{selector}[{window}]))"
+        record = ratio_record(SHORT_WINDOW)
+        if is_stitched(slo, window):
+            # The time average of the 5m spans that have a record.
+            return f"{_stitched('sum', record, selector, by, window)}\n/\n{_stitched('count', record, selector, by, window)}"
+        return f"avg by ({by}) (avg_over_time({record}{selector}[{window}]))"
     raise AssertionError(f"{type(slo.sli).__name__} has no derived windows")
 
 

@@ -8,7 +8,7 @@ windows gives). What is expected is computed here from the phases and the table'
 windows (`rule_ratio`: what each rule's window measures, raw or derived from the 5m records, as
 each engine generation selects ranges), never read back from the rule expressions.
 
-The windows of an hour or more read the SLO's 5m records (monitoring/slo.py, "Long windows"). The
+The windows longer than 5m read the SLO's 5m records (monitoring/slo.py, "Long windows"). The
 case feeds those records as input series, one every 5m as a 5m evaluation interval writes them, and
 checks at every one of those 5m steps that the SLO's own record rules, evaluated over the raw input
 series, give exactly those values (`record_checks`). The rules under test are the SLO's groups less
@@ -40,6 +40,7 @@ from monitoring.slo import (
     burn_windows_for,
     has_threshold_alert,
     is_derived,
+    is_stitched,
     ratio_record,
     recorded_inputs,
 )
@@ -280,7 +281,8 @@ def _records_of(phases: tuple[tuple[float, int], ...], left_open: bool, gauge: b
 
 def rule_ratio(slo: Slo, phases: Phases, window: str, left_open: bool) -> float:
     """What `slo:sli_error:ratio_rate<window>` of that SLO reads at EVAL_AT: from raw series, or
-    derived from the 5m records (monitoring/slo.py `is_derived`). A derived event ratio is the bad
+    derived from the 5m records (monitoring/slo.py `is_derived`): those of its 5m steps back from
+    EVAL_AT (`is_stitched`), or every one in its range. A derived event ratio is the bad
     events of the records over all their events; every record carries the same event rate here, so
     that is the mean of their ratios, and an uptime ratio is the time average of the records."""
     ratios = _minute_ratios(phases)
@@ -291,7 +293,12 @@ def rule_ratio(slo: Slo, phases: Phases, window: str, left_open: bool) -> float:
         value = _raw_ratio(ratios, width, SAMPLES, left_open, gauge)
     else:
         records = _records(phases, left_open, gauge)
-        picked = [records[s] for s in _selected(SAMPLES, width, left_open, _RECORD_MINUTES) if s in records]
+        if is_stitched(slo, window):
+            # The records at EVAL_AT and every 5m before it within the window: instant selectors.
+            steps = range(SAMPLES, SAMPLES - width, -_RECORD_MINUTES)
+        else:
+            steps = _selected(SAMPLES, width, left_open, _RECORD_MINUTES)
+        picked = [records[s] for s in steps if s in records]
         value = sum(picked) / len(picked) if picked else None
     assert value is not None, (slo.id, window)
     return value

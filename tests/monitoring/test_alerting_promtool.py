@@ -80,7 +80,7 @@ def test_promtool_check_rules_accepts_overridden_slos(promtool, tmp_path):
 # recovered probe's last phase included, for longer than any short window), so an evaluation every
 # 2h reaches the same verdicts in seconds: every `for:` is at most that long (an alert pending at
 # one step fires at the next) and every eval_time of the cases is a step (both checked below). The
-# windows of an hour or more sum the SLO's 5m records, which the case feeds as input series at every
+# windows longer than 5m sum the SLO's 5m records, which the case feeds as input series at every
 # 5m (and checks against the SLO's record rules there): a range selector reads every sample of its
 # range, not one per step, so the coarse step leaves them whole (alerting_promtool_cases.py).
 SLO_TEST_EVALUATION_INTERVAL = "2h"
