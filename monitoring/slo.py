@@ -273,16 +273,16 @@ def is_stitched(slo: Slo, window: str) -> bool:
 
 
 def _stitched(aggregation: str, record: str, selector: str, by: str, window: str) -> str:
-    """`aggregation by (by)` of the record now plus at every 5m step back within `window`: the
-    records of consecutive, non-overlapping 5m spans, i.e. exactly the window. A span with no record
-    (the first hour after the SLO appears, or a new service) counts 0."""
-    now = f"{aggregation} by ({by}) ({record}{selector})"
+    """`aggregation by (by)` of the records at t and at every 5m step back within `window`: those
+    of consecutive, non-overlapping 5m spans, i.e. exactly the window. The steps' records are told
+    apart by a `step` label (`or` would otherwise keep one of equal label sets); a step without a
+    record (the first hour of an SLO or of a service) is simply not in the union."""
     steps = int(parse_duration(window) // parse_duration(SHORT_WINDOW))
-    earlier = [
-        f"({aggregation} by ({by}) ({record}{selector} offset {format_duration(k * parse_duration(SHORT_WINDOW))}) or 0 * {now})"
+    terms = [f"{record}{selector}"] + [
+        f'label_replace({record}{selector} offset {format_duration(k * parse_duration(SHORT_WINDOW))}, "step", "{k}", "", "")'
         for k in range(1, steps)
     ]
-    return "(\n  " + "\n+ ".join([now, *earlier]) + "\n)"
+    return f"{aggregation} by ({by}) (\n  " + "\nor\n  ".join(terms) + "\n)"
 
 
 def error_ratio_expr(slo: Slo, window: str) -> str:

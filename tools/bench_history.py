@@ -3,33 +3,39 @@
 
 A fresh TSDB holds minutes of data, so there `rate(x[3d])` reads a few minutes of samples and any
 long-window rule looks cheap. This bench writes days of synthetic history for every series the
-SLOs read (at least 1000 series behind each selector of an SLO), turns it into 2h blocks with
+SLOs read (at least 1000 series of every metric an SLO reads) and, beside them in the same blocks,
+the SLOs' 5m records as their record rules would have written them (the rate of each SLO label
+value's events, or its share of probes down), as OpenMetrics turned into 2h blocks by
 `promtool tsdb create-blocks-from openmetrics` (the blocks Prometheus keeps next to a Thanos
-sidecar), backfills the SLOs' 5m records from it with `promtool tsdb create-blocks-from rules`,
-starts Prometheus on it and evaluates, in the same run and interleaved, two formulations of the
-same rule set at the end of the history:
+sidecar). It starts Prometheus on them and evaluates, in the same run and interleaved, two
+formulations of the same rule set at the end of the history:
 - old: every SLO window read from raw series (`raw_error_ratio_expr`, the rules before issue 14);
 - new: the rendered rules (every window longer than 5m from the recorded 5m series, monitoring/slo.py).
-It does so twice: on the whole history (`--days`) and on its last `--short-days` (the newest blocks
-only), which shows how each formulation's cost grows with the history its windows read.
+Both must compute the same ratios (checked: the largest relative difference is printed). It does
+so twice: on the whole history (`--days`) and on its last `--short-days` (the newest blocks only),
+which shows how each formulation's cost grows with the history its windows read. (That records
+written with the history are what Prometheus records from it is tests/monitoring/
+test_slo_long_windows.py's business, with `promtool tsdb create-blocks-from rules`: too slow here.)
 
 Each rule is evaluated as the rule manager evaluates it, an instant query of the engine at the
 group's timestamp (rules/manager.go `EngineQueryFunc`), through the HTTP API with `stats=all`: the
 engine's own time (`evalTotalTime`, without HTTP and JSON) and the samples it read
 (`totalQueryableSamples`). One warm-up pass, then the median of `--repeats` passes. Per group the
 sum of its rules, reported per 10k raw series.
+Ref: prometheus/prometheus@v3.5.3 rules/manager.go (`EngineQueryFunc`: engine.NewInstantQuery)
 
 Extrapolation to production (30 days of history, 1M series, scrape and evaluation every 30s): per
-rule, time = fixed + per-sample cost x samples read. The per-sample cost of each formulation is
-fitted from how time and samples grew between the two history lengths; the samples a rule reads in
-production follow from its window (the history it reads grows until its window is full), from the
-resolution (the history is written at one point every `--resolution`, production's 30s is denser),
-and from the series count (everything, records included, assumed to grow with it). A group's share
-of the production evaluation interval counts it once per its own interval (the 5m budget groups a
-tenth as often as the 30s ones).
+rule, time = cost per sample x samples read + the rest (per series and per block). The cost per
+sample is measured on calibration series stored at both resolutions (the same series and blocks,
+4x the samples and 2 chunks per block instead of 1, as production's 30s has); the samples a rule
+reads in production follow from its window (a window longer than the history reads proportionally
+more samples and blocks), from the resolution and from the series count (everything, records
+included, assumed to grow with it). A group's share of the production evaluation interval counts
+it once per its own interval (the 5m budget groups a tenth as often as the 30s ones).
 
 Usage: python tools/bench_history.py [--days 3] [--short-days 1.5] [--resolution 2m] [--engine 3]
-Everything runs on 127.0.0.1 in a temporary directory, about two to three minutes on 2 cores.
+Everything runs on 127.0.0.1 in a temporary directory; about three minutes on an idle 2-core machine
+(writing the history, about a minute, is most of the rest).
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: the project root, for its packages and tests/
 
 from tests.engines import instant_query, run_prometheus  # noqa: E402
-from tests.history import HISTORY_FLAGS, backfill_records, move_blocks  # noqa: E402
+from tests.history import HISTORY_FLAGS, move_blocks  # noqa: E402
 from tests.monitoring.alerting_helpers import make_spec  # noqa: E402
 
 from monitoring.alert_rules import build_rule_files  # noqa: E402
@@ -62,11 +68,13 @@ from monitoring.slo import (  # noqa: E402
     BAD_RATE_RECORD,
     TOTAL_RATE_RECORD,
     effective_slos,
+    le_matcher,
     ratio_record,
     raw_error_ratio_expr,
     recorded_inputs,
 )
-from monitoring.windows import lookback_seconds  # noqa: E402
+from monitoring.slo_catalogue import EventRatioSli, LatencySli, UptimeSli  # noqa: E402
+from monitoring.windows import PROMETHEUS, group_evaluators, lookback_seconds  # noqa: E402
 from plan.settings import PrometheusSettings  # noqa: E402
 from tools import engines  # noqa: E402
 
@@ -74,6 +82,7 @@ PRODUCTION_INTERVAL = parse_duration(PrometheusSettings.model_fields["evaluation
 PRODUCTION_SCRAPE = parse_duration(PrometheusSettings.model_fields["scrape_interval"].default)
 BLOCK = 2 * 3600  # promtool's and Prometheus' block range: one OpenMetrics file per block
 END = 1_767_225_600 + 40 * 86400  # a fixed time, so runs are comparable: 2026-02-10T00:00Z
+AGREEMENT: list[float] = []  # per measured history: the largest relative difference of old and new ratios
 TARGET_RATIO = 1 / 5  # issue 14: the new rule set at most 1/5 of the old one on the same history
 TARGET_SHARE = 0.25  # and 1M series with 30 days of history within 25% of the evaluation interval
 SERIES_1M = 1_000_000
@@ -105,65 +114,160 @@ FRONTEND = Family("app", 20, (("page", tuple(f"p{i}" for i in range(50))),))
 DATABASE = Family("service", 20, (("instance", tuple(f"db-{i}" for i in range(50))),))
 # Requests (or page views, operations) per second of one label set, and the share that is bad.
 RATE, BAD_SHARE = 2.0, 0.002
+OMEGA = 2 * math.pi / 86400  # the daily wave: rates x1.5 by day, x0.5 by night
 
 
-def _series(resolution: int) -> list[tuple[str, str, float]]:
-    """(series text, kind, parameter) of every synthetic series: kind "counter" (parameter: events
-    per second), "gauge" (its value) or "up" (1, with a short outage on one label set in 50)."""
-    out: list[tuple[str, str, float]] = []
+@dataclass(frozen=True)
+class Series:
+    """One synthetic series: a counter (`value`: events per second at the wave's mean), a gauge
+    (its level), an up/down gauge, or one of the SLOs' 5m records: a rate (`value` per second at the
+    wave's mean) or the share of `members` (up/down series) that are down."""
 
-    def add(name: str, family: Family, kind: str, value: float, extra: str = "") -> None:
-        out.extend((f"{name}{{{s}{extra}}}", kind, value) for s in family.label_sets())
+    name: str
+    labels: tuple[tuple[str, str], ...]
+    kind: str  # counter, gauge, up, rate, down-share
+    value: float = 0.0
+    members: tuple[int, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return self.name + "{" + ",".join(f'{k}="{v}"' for k, v in self.labels) + "}"
+
+
+def _raw_series() -> list[Series]:
+    out: list[Series] = []
+
+    def add(name: str, family: Family, kind: str, value: float, extra: tuple[tuple[str, str], ...] = ()) -> None:
+        for text in family.label_sets():
+            labels = tuple((k, v.strip('"')) for k, v in (pair.split("=", 1) for pair in text.split(",")))
+            out.append(Series(name, labels + extra, kind, value))
 
     http = "http_server_request_duration_seconds"
-    for s in API.label_sets():
-        bad = s.endswith('"503"')
-        rate = RATE * (BAD_SHARE * 10 if bad else 1.0)
-        out.append((f"{http}_count{{{s}}}", "counter", rate))
-        out.append((f'{http}_bucket{{{s},le="0.3"}}', "counter", rate * 0.97))
-        out.append((f'{http}_bucket{{{s},le="1"}}', "counter", rate * 0.995))
+    for text in API.label_sets():
+        labels = tuple((k, v.strip('"')) for k, v in (pair.split("=", 1) for pair in text.split(",")))
+        rate = RATE * (BAD_SHARE * 10 if text.endswith('"503"') else 1.0)
+        out.append(Series(f"{http}_count", labels, "counter", rate))
+        out.append(Series(f"{http}_bucket", labels + (("le", "0.3"),), "counter", rate * 0.97))
+        out.append(Series(f"{http}_bucket", labels + (("le", "1"),), "counter", rate * 0.995))
     add("browser_page_views_total", FRONTEND, "counter", RATE)
-    add("browser_js_errors_total", FRONTEND, "counter", RATE * BAD_SHARE * 0.01)
+    add("browser_js_errors_total", FRONTEND, "counter", RATE * BAD_SHARE)
     for metric, bound in (("browser_time_to_interactive_seconds", "2"), ("browser_page_load_duration_seconds", "3")):
         add(f"{metric}_count", FRONTEND, "counter", RATE)
-        add(f"{metric}_bucket", FRONTEND, "counter", RATE * 0.97, f',le="{bound}"')
-    add("probe_success", FRONTEND, "up", 1.0, ',job="blackbox-frontend"')
+        add(f"{metric}_bucket", FRONTEND, "counter", RATE * 0.97, (("le", bound),))
+    add("probe_success", FRONTEND, "up", 1.0, (("job", "blackbox-frontend"),))
     add("db_client_operation_duration_seconds_count", DATABASE, "counter", RATE)
-    add("db_client_operation_duration_seconds_bucket", DATABASE, "counter", RATE * 0.97, ',le="0.1"')
+    add("db_client_operation_duration_seconds_bucket", DATABASE, "counter", RATE * 0.97, (("le", "0.1"),))
     add("terrafusion_db_connection_attempts_total", DATABASE, "counter", RATE / 10)
-    add("terrafusion_db_connection_failures_total", DATABASE, "counter", RATE / 10 * BAD_SHARE * 0.01)
+    add("terrafusion_db_connection_failures_total", DATABASE, "counter", RATE / 10 * BAD_SHARE)
     add("pg_up", DATABASE, "up", 1.0)
     add("pg_replication_lag_seconds", DATABASE, "gauge", 0.5)
     return out
 
 
-def _write_block(path: Path, series: list[tuple[str, str, float]], start: int, end: int, resolution: int) -> Path:
-    """The samples of [start, end) as OpenMetrics. A counter's rate follows a daily wave (x1.5 by
-    day, x0.5 by night), its value the integral of it, plus a little jitter (so that chunks compress
-    like scraped ones; never enough to read as a reset); gauges follow the wave around their value."""
+def _matcher(selector: str):
+    """A predicate on Series for a PromQL selector (name and label matchers)."""
+    import promql_parser as pp
+
+    node = pp.parse(selector)
+    tests = []
+    for m in node.matchers.matchers:
+        op = str(m.op).rsplit(".", 1)[-1]
+        pattern = re.compile(m.value)
+        tests.append((m.name, op, m.value, pattern))
+
+    def match(s: Series) -> bool:
+        if s.name != node.name:
+            return False
+        labels = dict(s.labels)
+        for name, op, value, pattern in tests:
+            got = labels.get(name, "")
+            ok = {"Equal": got == value, "NotEqual": got != value, "Re": bool(pattern.fullmatch(got)),
+                  "NotRe": not pattern.fullmatch(got)}[op]
+            if not ok:
+                return False
+        return True
+
+    return match
+
+
+def _record_series(spec, raw: list[Series]) -> list[Series]:
+    """The SLOs' 5m records as the record rules would write them over this history: per SLO label
+    value, the rate of the bad and of all events the SLI selects, or the share of its probes that
+    are down (rate() of a counter that grows at its rate is that rate)."""
+    out = []
+    for slo in effective_slos(spec):
+        sli, label = slo.sli, slo.label
+        if isinstance(sli, EventRatioSli):
+            selectors = {BAD_RATE_RECORD: [(sli.bad, 1.0)], TOTAL_RATE_RECORD: [(sli.total, 1.0)]}
+        elif isinstance(sli, LatencySli):
+            good = f"{sli.metric}_bucket{{{le_matcher(sli.threshold_seconds)}}}"
+            selectors = {BAD_RATE_RECORD: [(f"{sli.metric}_count", 1.0), (good, -1.0)], TOTAL_RATE_RECORD: [(f"{sli.metric}_count", 1.0)]}
+        elif isinstance(sli, UptimeSli):
+            match = _matcher(sli.metric)
+            groups: dict[str, list[int]] = {}
+            for i, s in enumerate(raw):
+                if match(s):
+                    groups.setdefault(dict(s.labels)[label], []).append(i)
+            out += [Series(ratio_record("5m"), ((label, g), ("slo", slo.id)), "down-share", members=tuple(m)) for g, m in groups.items()]
+            continue
+        else:
+            continue
+        assert set(selectors) == set(recorded_inputs(slo)), slo.id
+        for name, parts in selectors.items():
+            rates: dict[str, float] = {}
+            for selector, sign in parts:
+                match = _matcher(selector)
+                for s in raw:
+                    if match(s):
+                        g = dict(s.labels)[label]
+                        rates[g] = rates.get(g, 0.0) + sign * s.value
+            out += [Series(name, ((label, g), ("slo", slo.id)), "rate", v) for g, v in rates.items()]
+    return out
+
+
+def _down(index: int, t: int) -> bool:
+    """One up/down series in 50 is down for 10 minutes at 03:00 every day."""
+    return index % 50 == 7 and (t // 3600) % 24 == 3 and t % 3600 < 600
+
+
+def _write_block(path: Path, series: list[Series], start: int, end: int, resolution: int) -> Path:
+    """The samples of [start, end) as OpenMetrics. A counter's rate follows the daily wave, its value
+    the integral of it (so increments differ from one sample to the next, as scraped ones do, and
+    chunks compress alike); gauges and records follow the wave too."""
     stamps = list(range(start, end, resolution))
-    omega = 2 * math.pi / 86400
-    integral = [t - END + 0.5 * (1 - math.cos(omega * t)) / omega for t in stamps]  # of 1 + 0.5 sin
-    wave = [1 + 0.2 * math.sin(omega * t) for t in stamps]
+    integral = [t - END + 0.5 * (1 - math.cos(OMEGA * t)) / OMEGA for t in stamps]  # of 1 + 0.5 sin
+    wave = [1 + 0.5 * math.sin(OMEGA * t) for t in stamps]
     text = [str(t) for t in stamps]
     with path.open("w") as out:
-        for index, (name, kind, value) in enumerate(series):
-            if kind == "counter":
-                offset = 10**7 * value + index
-                values = [str(int(offset + value * i) + (index + k) % 3) for k, i in enumerate(integral)]
-            elif kind == "up":
-                down = index % 50 == 7
-                values = ["0" if down and (t // 3600) % 24 == 3 and t % 3600 < 600 else "1" for t in stamps]
+        for index, s in enumerate(series):
+            if s.kind == "counter":
+                offset = 10**6 * s.value + index
+                values = [f"{offset + s.value * i:.3f}" for i in integral]
+            elif s.kind == "up":
+                values = ["0" if _down(index, t) else "1" for t in stamps]
+            elif s.kind == "down-share":
+                values = [repr(sum(_down(m, t) for m in s.members) / len(s.members)) for t in stamps]
+            elif s.kind == "rate":
+                values = [repr(round(s.value * w, 9)) for w in wave]
             else:
-                values = [repr(round(value * w, 3)) for w in wave]
-            prefix = name + " "
+                values = [repr(round(s.value * (0.8 + 0.4 * (w - 0.5)), 3)) for w in wave]
+            prefix = s.text + " "
             out.write("".join([f"{prefix}{v} {t}\n" for v, t in zip(values, text)]))
+        if start >= END - CALIBRATION_SPAN:
+            # The calibration series (see `calibrate`): the same counters at the production scrape
+            # interval and at the bench's resolution.
+            for name, step in (("fine", int(PRODUCTION_SCRAPE)), ("coarse", resolution)):
+                stamps = range(start, end, step)
+                for i in range(CALIBRATION_SERIES):
+                    prefix = f'bench_calibration_total{{resolution="{name}",i="{i}"}} '
+                    out.write("".join([f"{prefix}{(t - END) * RATE + 10**7:.3f} {t}\n" for t in stamps]))
         out.write("# EOF\n")
     return path
 
 
-def build_history(promtool: str, workdir: Path, series, start: int, end: int, resolution: int) -> Path:
-    """2h blocks of [start, end) in workdir/raw: one OpenMetrics file per block, written and turned
+def build_history(promtool: str, workdir: Path, series: list[Series], start: int, end: int, resolution: int) -> Path:
+    """2h blocks of [start, end) in workdir/raw, every series (records included) in the same blocks
+    as a Prometheus that recorded them keeps them: one OpenMetrics file per block, written and turned
     into a block two at a time (each promtool run parses only its own block's file)."""
     raw = workdir / "raw"
     raw.mkdir(parents=True)
@@ -215,17 +319,6 @@ def _groups(files: dict[str, dict]) -> list[dict]:
     return [g for content in files.values() for g in content["groups"]]
 
 
-def record_groups(spec) -> list[dict]:
-    """The rules that record the SLOs' 5m inputs, one group per SLO (what the backfill evaluates)."""
-    out = []
-    for slo in effective_slos(spec):
-        rules = [r for g in _groups(build_rule_files(spec)) if g["name"] == f"slo-{slo.id}" for r in g["rules"]
-                 if r.get("record") in recorded_inputs(slo)]
-        if rules:
-            out.append({"name": f"records-{slo.id}", "rules": rules})
-    return out
-
-
 # --- measuring -----------------------------------------------------------------------------------
 
 
@@ -233,44 +326,61 @@ def record_groups(spec) -> list[dict]:
 class RuleCost:
     group: str
     rule: str
+    kind: str  # "record" when it reads the SLO records, else "raw"
     interval: float
     window: float  # seconds of history the rule reads (monitoring/windows.py lookback)
     seconds: float
     samples: float
 
 
-def _evaluate(url: str, expr: str, at: int) -> tuple[float, float]:
+def _evaluate(url: str, expr: str, at: int) -> tuple[float, float, list[dict]]:
+    """(engine seconds, samples read, result) of an instant query."""
     answer = instant_query(url, expr, at=at, stats=True, timeout=300)
     if answer.get("status") != "success":
         raise RuntimeError(f"{expr[:120]}: {answer.get('error')}")
     stats = answer["data"]["stats"]
-    return stats["timings"]["evalTotalTime"], stats["samples"]["totalQueryableSamples"]
+    return stats["timings"]["evalTotalTime"], stats["samples"]["totalQueryableSamples"], answer["data"]["result"]
 
 
-def measure(url: str, rule_sets: dict[str, list[dict]], at: int, repeats: int) -> dict[str, list[RuleCost]]:
+def measure(url: str, rule_sets: dict[str, list[dict]], at: int, repeats: int, warm_up: bool) -> dict[str, list[RuleCost]]:
     """Per formulation, every rule's median evaluation time and samples read; the formulations
-    interleaved group by group, after one warm-up pass (production evaluates every 30s: its data is
-    in the page cache)."""
+    interleaved group by group, after a warm-up pass if asked (production evaluates every 30s: its
+    data is in the page cache; the short history's blocks are the long one's, already read)."""
     times: dict[tuple[str, int, int], list[float]] = {}
     samples: dict[tuple[str, int, int], float] = {}
+    values: dict[tuple[str, str, str], dict[str, float]] = {}
     names = list(rule_sets)
-    for attempt in range(repeats + 1):
+    first = 0 if warm_up else 1
+    for attempt in range(first, repeats + 1):
         for gi in range(max(len(g) for g in rule_sets.values())):
             for name in names:
                 groups = rule_sets[name]
                 if gi >= len(groups):
                     continue
                 for ri, rule in enumerate(groups[gi]["rules"]):
-                    seconds, read = _evaluate(url, rule["expr"], at)
+                    seconds, read, result = _evaluate(url, rule["expr"], at)
+                    if attempt == first and rule.get("record", "").startswith("slo:sli_error:ratio_rate"):
+                        values[(name, groups[gi]["name"], rule["record"])] = {
+                            json.dumps(r["metric"], sort_keys=True): float(r["value"][1]) for r in result}
                     if attempt:
                         times.setdefault((name, gi, ri), []).append(seconds)
                         samples[(name, gi, ri)] = read
+    # Both formulations must compute the same ratios from this history (the records are right).
+    differences = [
+        abs(v / old[series] - 1)
+        for (name, group, record), got in values.items() if name == "new"
+        for old in [values.get(("old", group, record), {})]
+        for series, v in got.items() if old.get(series)
+    ]
+    assert differences, "no ratio to compare"
+    AGREEMENT.append(max(differences))
     out: dict[str, list[RuleCost]] = {}
     for name, groups in rule_sets.items():
         out[name] = [
             RuleCost(
                 group["name"],
                 rule.get("record") or rule.get("alert"),
+                _kind(rule["expr"]),
                 parse_duration(group.get("interval", format_duration(PRODUCTION_INTERVAL))),
                 lookback_seconds(rule["expr"]),
                 statistics.median(times[(name, gi, ri)]),
@@ -306,30 +416,60 @@ def subset(full: Path, target: Path, since_ms: int) -> int:
 # --- extrapolation ----------------------------------------------------------------------------------
 
 
-def per_sample_cost(short: list[RuleCost], long: list[RuleCost]) -> float:
-    """Seconds per sample read, from how time and samples grew between the two histories (over the
-    rules whose samples grew)."""
-    grown = [(b.seconds - a.seconds, b.samples - a.samples) for a, b in zip(short, long) if b.samples > a.samples * 1.2]
-    dt, ds = sum(d for d, _ in grown), sum(s for _, s in grown)
-    return max(dt, 0.0) / ds if ds else 0.0
+# Per-sample cost: the same number of series and blocks, read at two resolutions.
+CALIBRATION_SPAN = 2 * BLOCK
+CALIBRATION_SERIES = 1000
 
 
-def extrapolate(long: list[RuleCost], per_sample: float, history: float, series_factor: float, resolution_factor: float, bench_history: float) -> list[RuleCost]:
+def calibrate(url: str, at: int, repeats: int) -> float:
+    """Seconds per sample read: `count_over_time` over the last two blocks of the calibration
+    series at production's scrape interval and at the bench's resolution (the same series and
+    blocks, more samples and chunks), median of `repeats` pairs after a warm-up."""
+    costs = []
+    window = format_duration(CALIBRATION_SPAN)
+    for _ in range(repeats + 2):
+        (t1, s1), (t2, s2) = (
+            _evaluate(url, f'count(count_over_time(bench_calibration_total{{resolution="{r}"}}[{window}]))', at)[:2]
+            for r in ("coarse", "fine")
+        )
+        costs.append(max(t2 - t1, 0.0) / (s2 - s1))
+    return statistics.median(costs[1:])
+
+
+def _kind(expr: str) -> str:
+    return "record" if re.search(r"\bslo:sli_(bad|total|error):rate", expr) else "raw"
+
+
+def extrapolate(costs: list[RuleCost], per_sample: float, history: float, bench_history: float,
+                series_factor: float, resolution_factor: float) -> list[RuleCost]:
     """The rules' costs with `history` seconds of data, `series_factor` times the series and
-    `resolution_factor` times the points per second of history."""
+    `resolution_factor` times the points per second of history. A rule's time is its per-sample
+    cost times the samples it read plus the rest (per series, per block: what reading no sample
+    costs); a window longer than the bench history reads `history / bench_history` times both."""
     out = []
-    for c in long:
-        fixed = max(c.seconds - per_sample * c.samples, 0.0)
+    for c in costs:
+        b = per_sample
+        rest = max(c.seconds - b * c.samples, 0.0)
         growth = min(c.window, history) / min(c.window, bench_history) if c.window else 1.0
         samples = c.samples * growth * resolution_factor * series_factor
-        out.append(RuleCost(c.group, c.rule, c.interval, c.window, fixed * series_factor + per_sample * samples, samples))
+        out.append(RuleCost(c.group, c.rule, c.kind, c.interval, c.window, rest * growth * series_factor + b * samples, samples))
     return out
 
 
-def load(costs: list[RuleCost]) -> float:
+def load(costs: list[RuleCost], groups: set[str] | None = None) -> float:
     """Evaluation seconds per production evaluation interval: each group counted once per its own
-    interval."""
-    return sum(c.seconds * PRODUCTION_INTERVAL / c.interval for c in costs)
+    interval (only `groups`, if given)."""
+    return sum(c.seconds * PRODUCTION_INTERVAL / c.interval for c in costs if groups is None or c.group in groups)
+
+
+def prometheus_groups(spec) -> set[str]:
+    """The groups prod's Prometheus evaluates (the others go to the Thanos Ruler: monitoring/windows.py,
+    with Pulumi.prod.yaml's prometheus.retention)."""
+    from tools.mockrun import read_stack_file
+
+    retention = read_stack_file("prod")["terrafusion-monitoring:prometheus"]["retention"]
+    files = new_rule_files(spec)
+    return {group for (_, group), engine in group_evaluators(files, retention).items() if engine == PROMETHEUS}
 
 
 # --- the run ---------------------------------------------------------------------------------------
@@ -340,7 +480,7 @@ def main() -> int:
     parser.add_argument("--days", type=float, default=3.0, help="history, days (at least 3: the 3d window)")
     parser.add_argument("--short-days", type=float, default=1.5, help="the second, shorter history")
     parser.add_argument("--resolution", default="2m", help="one point per series every this (scrape and evaluation)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--engine", choices=engines.GENERATIONS, default="3", help="engine generation (3: what the charts deploy)")
     parser.add_argument("--dump", type=Path, help="write every rule's measured cost to this JSON file")
     parser.add_argument("--workdir", type=Path, help="keep the history here (and reuse it if it is there) instead of a temporary directory")
@@ -356,95 +496,104 @@ def main() -> int:
         return 2
     started = time.monotonic()
     spec = make_spec()
-    series = _series(resolution)
+    raw_series = _raw_series()
+    series = raw_series + _record_series(spec, raw_series)
     rule_sets = {"old": _groups(old_rule_files(spec)), "new": _groups(new_rule_files(spec))}
     start = END - history
     with tempfile.TemporaryDirectory(prefix="bench-history-") as tmp:
         work = args.workdir or Path(tmp)
         data = work / "prom" / "data"
-        reuse = (work / "ready").is_file()
-        if not reuse:
+        if not (work / "ready").is_file():
             shutil.rmtree(work, ignore_errors=True)
-            raw = build_history(promtool, work, series, start, END, resolution)
-            move_blocks(raw, data)
-        written = time.monotonic() - started
-        if not reuse:
-            with run_prometheus(prometheus, work / "prom", flags=HISTORY_FLAGS) as prom:
-                backfill_records(promtool, prom.url, record_groups(spec), start, END, args.resolution, work / "records",
-                                 block_duration="2h", timeout=1800)
-            move_blocks(work / "records", data)
+            move_blocks(build_history(promtool, work, series, start, END, resolution), data)
             (work / "ready").write_text(f"{args.days} {args.resolution}\n")
-        recorded = time.monotonic() - started - written
+        written = time.monotonic() - started
         results = {}
         short_dir = work / "short" / "data"
         shutil.rmtree(work / "short", ignore_errors=True)
         blocks = subset(data, short_dir, (END - short_history) * 1000)
         for label, directory in (("long", work / "prom"), ("short", work / "short")):
             with run_prometheus(prometheus, directory, flags=HISTORY_FLAGS) as prom:
-                results[label] = measure(prom.url, rule_sets, END, args.repeats)
-    measured = time.monotonic() - started - written - recorded
+                results[label] = measure(prom.url, rule_sets, END, args.repeats, warm_up=label == "long")
+                if label == "long":
+                    per_sample = calibrate(prom.url, END, args.repeats)
+    measured = time.monotonic() - started - written
     if args.dump:
-        args.dump.write_text(json.dumps({label: {name: [c.__dict__ for c in costs] for name, costs in r.items()} for label, r in results.items()}, indent=1))
-    raw_series = len(series)
-    per_10k = 10_000 / raw_series
+        args.dump.write_text(json.dumps({label: {name: [c.__dict__ for c in costs] for name, costs in r.items()}
+                                         for label, r in results.items()}, indent=1))
+    report(args, engines.ENGINES[args.engine].label("prometheus"), len(raw_series), len(series) - len(raw_series), history,
+           short_history, blocks, resolution, results, per_sample, prometheus_groups(spec), (written, measured))
+    return 0
 
-    print(f"rule evaluation on backfilled history, {engines.ENGINES[args.engine].label('prometheus')}, one run")
-    print(f"  {raw_series} raw series (at least 1000 behind every SLO selector), one point every {args.resolution};"
-          f" histories {format_duration(history)} and {format_duration(short_history)} ({blocks} blocks), end {END}")
-    print(f"  seconds per 10k raw series (engine time, median of {args.repeats}), by group:")
-    old_g, new_g = by_group(results["long"]["old"]), by_group(results["long"]["new"])
-    old_s, new_s = by_group(results["short"]["old"]), by_group(results["short"]["new"])
-    print(f"  {'group':<32} {'every':>5}  {'old ' + format_duration(short_history):>9} {'old ' + format_duration(history):>9}"
-          f" {'new ' + format_duration(short_history):>9} {'new ' + format_duration(history):>9}  {'new/old':>7}")
-    for group in old_g:
-        o1, o2, n1, n2 = (x[group][0] * per_10k for x in (old_s, old_g, new_s, new_g))
-        every = format_duration(old_g[group][2])
-        print(f"  {group:<32} {every:>5}  {o1:9.4f} {o2:9.4f} {n1:9.4f} {n2:9.4f}  {n2 / o2 if o2 else float('nan'):7.3f}")
-    totals = {}
-    for label in ("short", "long"):
-        for name in ("old", "new"):
-            costs = results[label][name]
-            totals[(label, name)] = (sum(c.seconds for c in costs) * per_10k, load(costs) * per_10k,
-                                     sum(c.samples for c in costs) * per_10k)
-    for label, h in (("short", short_history), ("long", history)):
-        (o, ol, osm), (n, nl, nsm) = totals[(label, "old")], totals[(label, "new")]
-        print(f"  all groups, {format_duration(h):>4}: old {o:.3f} s, new {n:.3f} s per 10k series per evaluation of"
-              f" every group (new/old {n / o:.3f}); per {format_duration(PRODUCTION_INTERVAL)} interval"
-              f" (5m groups a tenth): old {ol:.3f} s, new {nl:.3f} s (new/old {nl / ol:.3f});"
-              f" samples read: old {osm:,.0f}, new {nsm:,.0f}")
-    ratio = totals[("long", "new")][1] / totals[("long", "old")][1]
-    grow = {name: totals[("long", name)][1] / totals[("short", name)][1] for name in ("old", "new")}
-    print(f"  growth from {format_duration(short_history)} to {format_duration(history)} of history:"
-          f" old x{grow['old']:.2f}, new x{grow['new']:.2f}")
+
+def report(args, engine: str, raw_series: int, records: int, history: int, short_history: int, blocks: int, resolution: int,
+           results: dict, per_sample: float, in_prometheus: set[str], phases: tuple[float, float]) -> None:
+    per_10k = 10_000 / raw_series
+    h1, h2 = format_duration(short_history), format_duration(history)
+    every = format_duration(PRODUCTION_INTERVAL)
+    print(f"rule evaluation on backfilled history ({engine}; old and new formulations in one run, interleaved)")
+    print(f"  {raw_series} raw series (at least 1000 of every metric an SLO reads) and the SLOs' {records} 5m records,"
+          f" one point every {args.resolution}, in 2h blocks; histories {h2} and its last {h1} ({blocks} blocks)")
+    print(f"  engine seconds per evaluation, per 10k raw series (median of {args.repeats}):")
+    print(f"  {'group':<40} {'every':>5}  {'old ' + h1:>9} {'old ' + h2:>9}  {'new ' + h1:>9} {'new ' + h2:>9}  {'new/old':>7}")
+    groups = {name: {label: by_group(results[label][name]) for label in results} for name in ("old", "new")}
+    for group, (_, _, interval) in groups["old"]["long"].items():
+        o1, o2, n1, n2 = (groups[n][l][group][0] * per_10k for n, l in (("old", "short"), ("old", "long"), ("new", "short"), ("new", "long")))
+        ratio = f"{n2 / o2:7.3f}" if o2 > 1e-4 * per_10k else "      -"
+        print(f"  {group:<40} {format_duration(interval):>5}  {o1:9.4f} {o2:9.4f}  {n1:9.4f} {n2:9.4f}  {ratio}")
+    totals = {(n, l): load(results[l][n]) * per_10k for n in ("old", "new") for l in ("short", "long")}
+    samples = {(n, l): sum(c.samples * PRODUCTION_INTERVAL / c.interval for c in results[l][n]) * per_10k
+               for n in ("old", "new") for l in ("short", "long")}
+    print(f"  per {every} interval (each group once per its interval: the 5m groups count a tenth), per 10k raw series:")
+    for label, h in (("short", h1), ("long", h2)):
+        o, n = totals[("old", label)], totals[("new", label)]
+        print(f"    {h:>5} of history: old {o:7.3f} s, new {n:6.3f} s, new/old {n / o:.3f}"
+              f"  (samples read: old {samples[('old', label)]:,.0f}, new {samples[('new', label)]:,.0f})")
+    print(f"    growth with the history, {h1} -> {h2}: old x{totals[('old', 'long')] / totals[('old', 'short')]:.2f},"
+          f" new x{totals[('new', 'long')] / totals[('new', 'short')]:.2f}")
+    ratio = totals[("new", "long")] / totals[("old", "long")]
 
     resolution_factor = resolution / PRODUCTION_SCRAPE
-    lines = {}
+    projected, prom_only = {}, {}
     for name in ("old", "new"):
-        b = per_sample_cost(results["short"][name], results["long"][name])
-        for scenario, hist, k in (("30d, bench series", HISTORY_30D, 1.0), ("30d, 1M series", HISTORY_30D, SERIES_1M / raw_series)):
-            projected = extrapolate(results["long"][name], b, hist, k, resolution_factor, history)
-            lines[(name, scenario)] = (load(projected), b)
-    print(f"  extrapolated to production ({format_duration(PRODUCTION_SCRAPE)} scrape and evaluation: x{resolution_factor:g}"
-          f" the points per second of history) with 30d of history; time = fixed + per-sample cost x samples:")
-    o, n = lines[("old", "30d, bench series")][0] * per_10k, lines[("new", "30d, bench series")][0] * per_10k
-    print(f"    per 10k series: old {o:.3f} s, new {n:.4f} s per {format_duration(PRODUCTION_INTERVAL)} interval (new/old {n / o:.4f})")
-    o, n = lines[("old", "30d, 1M series")][0], lines[("new", "30d, 1M series")][0]
-    print(f"    1M series:      old {o:.1f} s, new {n:.2f} s per {format_duration(PRODUCTION_INTERVAL)} interval"
-          f" ({o / PRODUCTION_INTERVAL:.0%} and {n / PRODUCTION_INTERVAL:.1%} of it)")
-    share = lines[("new", "30d, 1M series")][0] / PRODUCTION_INTERVAL
-    print(f"    per-sample cost: old {lines[('old', '30d, 1M series')][1] * 1e9:.1f} ns, new {lines[('new', '30d, 1M series')][1] * 1e9:.1f} ns")
+        for label, hist, k in (("30d", HISTORY_30D, 1.0), ("30d-1M", HISTORY_30D, SERIES_1M / raw_series)):
+            costs = extrapolate(results["long"][name], per_sample, hist, history, k, resolution_factor)
+            projected[(name, label)], prom_only[(name, label)] = load(costs), load(costs, in_prometheus)
+    # The model checked on the measurement it did not use: the short history from the long one.
+    check = {name: load(extrapolate(results["long"][name], per_sample, short_history, history, 1.0, 1.0)) * per_10k
+             / totals[(name, "short")] for name in ("old", "new")}
+    print(f"  old and new give the same ratios: largest relative difference {max(AGREEMENT):.1e}")
+    print(f"  extrapolated (time = cost per sample read x samples + the rest; per sample {per_sample * 1e9:.0f} ns,"
+          f" measured; a window"
+          f" longer than the history reads proportionally more of both; model on {h1} from {h2}:"
+          f" old x{check['old']:.2f}, new x{check['new']:.2f} of measured)")
+    print(f"    production ({format_duration(PRODUCTION_SCRAPE)} scrape and evaluation: x{resolution_factor:g} the points),"
+          f" 30d of history, per 10k series: old {projected[('old', '30d')] * per_10k:7.2f} s,"
+          f" new {projected[('new', '30d')] * per_10k:6.3f} s per {every} (new/old"
+          f" {projected[('new', '30d')] / projected[('old', '30d')]:.4f})")
+    share = projected[("new", "30d-1M")] / PRODUCTION_INTERVAL
+    print(f"    1M series, 30d of history: old {projected[('old', '30d-1M')]:8.1f} s, new {projected[('new', '30d-1M')]:6.1f} s"
+          f" per {every} ({projected[('old', '30d-1M')] / PRODUCTION_INTERVAL:.0%} and {share:.0%} of it; records and"
+          f" derived windows assumed to grow with the series)")
+    print(f"      of which prod's Prometheus (without the groups prod gives the Thanos Ruler): old"
+          f" {prom_only[('old', '30d-1M')]:.1f} s, new {prom_only[('new', '30d-1M')]:.1f} s"
+          f" ({prom_only[('new', '30d-1M')] / PRODUCTION_INTERVAL:.0%})")
     print(f"  targets: new/old on the same history <= {TARGET_RATIO:.2f}: {ratio:.3f} ({'met' if ratio <= TARGET_RATIO else 'NOT met'});"
-          f" 1M series, 30d: new {share:.1%} of the {format_duration(PRODUCTION_INTERVAL)} interval, target <= {TARGET_SHARE:.0%}"
+          f" 1M series and 30d within {TARGET_SHARE:.0%} of the {every} interval: {share:.0%}"
           f" ({'met' if share <= TARGET_SHARE else 'NOT met'})")
-    print(f"  run: history {written:.0f} s, records {recorded:.0f} s, evaluation {measured:.0f} s")
+    written, measured = phases
+    print(f"  run: history {written:.0f} s, evaluation {measured:.0f} s")
     print(json.dumps({
         "raw_series": raw_series, "resolution_seconds": resolution, "histories_seconds": [short_history, history],
-        "per_10k_per_interval": {f"{n}_{l}": round(totals[(l, n)][1], 5) for l in ("short", "long") for n in ("old", "new")},
+        "per_10k_per_interval_seconds": {f"{n}_{l}": round(v, 5) for (n, l), v in totals.items()},
         "new_over_old": round(ratio, 4),
-        "extrapolated_1m_30d_seconds_per_interval": {n: round(lines[(n, "30d, 1M series")][0], 3) for n in ("old", "new")},
+        "per_sample_ns": round(per_sample * 1e9, 1),
+        "largest_ratio_difference": max(AGREEMENT),
+        "production_30d_per_10k_seconds": {n: round(projected[(n, "30d")] * per_10k, 4) for n in ("old", "new")},
+        "production_30d_1m_seconds": {n: round(projected[(n, "30d-1M")], 2) for n in ("old", "new")},
         "new_share_of_interval_1m_30d": round(share, 4),
+        "new_prometheus_share_of_interval_1m_30d": round(prom_only[("new", "30d-1M")] / PRODUCTION_INTERVAL, 4),
     }))
-    return 0
 
 
 if __name__ == "__main__":
