@@ -21,7 +21,7 @@ short window (SHORT_WINDOW, 5m) per SLO label, and every longer window (DERIVED_
 reads only those few recorded series (`recorded_inputs`):
 - event-based SLIs (EventRatioSli, LatencySli) record the per-second rates of bad and of all events
   (`slo:sli_bad:rate5m`, `slo:sli_total:rate5m`); a long window is
-  `sum_over_time(bad[W]) / sum_over_time(total[W])`. Each record is the event rate of the 5m before
+  `sum_over_time(bad[W]) / sum_over_time(total[W])` (the 30m and 1h ones: see "Lag"). Each record is the event rate of the 5m before
   it, so the sums count every event of the window the same number of times (once at a 5m
   evaluation interval, ten times at production's 30s, where consecutive records overlap), and the
   ratio of the sums weighs every event alike (an hour with 10x the traffic counts 10x), as the raw
@@ -36,9 +36,10 @@ reads only those few recorded series (`recorded_inputs`):
 A derived window and the raw one differ only at the window's start: at an evaluation interval
 under 5m the first records reach up to 5m before it (counted by fewer records than the rest), and
 Prometheus 3's left-open ranges leave out the oldest scrape interval of a raw window (`[1d]` over
-1m samples holds 1439 increments; the derived `[1d]` over records every 5m covers 1440 minutes). Prometheus 2.x selects ranges closed: when record timestamps
-align with the window's start (rules of one group, as in promtool) it holds one record more (5m
-further back), as its raw windows hold one sample more.
+1m samples holds 1439 increments; the derived `[1d]` over records every 5m covers 1440 minutes).
+Prometheus 2.x selects ranges closed: when record timestamps align with the window's start (rules
+of one group, as in promtool) it holds one record more (5m further back), as its raw windows hold
+one sample more.
 Ref: https://prometheus.io/docs/prometheus/latest/migration/#range-selectors-and-lookback-exclude-samples-coinciding-with-the-left-boundary
 Ref: https://prometheus.io/docs/prometheus/latest/querying/functions/#aggregation_over_time
 (`sum_over_time`: "the sum of all ... samples in the specified interval", whatever the step).
@@ -50,8 +51,9 @@ promtool at production's 30s (a 1h window read with `sum_over_time`), that delay
 floor of `for: 2m` plus an evaluation interval. So windows up to STITCHED_UP_TO (30m and 1h, the
 windows of the P1 and P2 tiers that page quickly) add up the records at t, t - 5m, t - 10m, ...
 (consecutive, non-overlapping 5m spans, i.e. exactly the window, whatever the evaluation interval:
-5m is a multiple of it, so those instants are evaluation instants); a few instant selectors per
-record series, cheaper than reading the window's every record. Longer windows (2h and up: the P3
+5m is a multiple of it, so those instants are evaluation instants). That is 12 instant selectors
+for 1h, dearer than one range selector (a tenth of the rule set's cost on the bench's history):
+the price of paging on time. Longer windows (2h and up: the P3
 tiers with `for: 1h`, the budget) read every record with `sum_over_time`/`avg_over_time`, and their
 lag of about 2.5 minutes is small next to their `for`.
 Ref: https://prometheus.io/docs/prometheus/latest/querying/basics/#offset-modifier
