@@ -1332,13 +1332,13 @@ def slo_expressions(stack: str, stack_dir: Path | None = None) -> list[Expressio
     a render, only the SLOs the stack has (its recording group `slo-<id>`: a stack without an SLO's
     optional producer has no such SLO, monitoring/slo_catalogue.py `Slo.requires`)."""
     from monitoring.slo_catalogue import SLO_CATALOGUE
-    from monitoring.slo import error_ratio_expr
+    from monitoring.slo import raw_error_ratio_expr
 
     groups = None
     if stack_dir is not None:
         groups = {e.group for e in _rule_expressions(stack, stack_dir)}
     return [
-        Expression(stack, "slo", "monitoring/slo.py", f"{slo.id} SLI over {slo.window}", error_ratio_expr(slo, slo.window))
+        Expression(stack, "slo", "monitoring/slo.py", f"{slo.id} SLI over {slo.window}", raw_error_ratio_expr(slo, slo.window))
         for slo in SLO_CATALOGUE
         if groups is None or f"slo-{slo.id}" in groups
     ]

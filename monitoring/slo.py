@@ -3,7 +3,8 @@ rules and alerts.
 
 Every ratio SLO gets:
 - `slo:sli_error:ratio_rate<window>` recording rules: the share of bad events (or bad time) over
-  each window the burn-rate alerts need, per service (or per frontend app);
+  each window the burn-rate alerts need, per service (or per frontend app). Every window longer
+  than 5m is derived from recorded 5m series, never from raw ones (see "Long windows" below);
 - multi-window, multi-burn-rate alerts (BURN_RATE_WINDOWS, one alert name per SLO, severity label
   per tier);
 - error-budget series for dashboards (`slo:objective:ratio`, `slo:error_budget:ratio`,
@@ -14,7 +15,67 @@ Every ratio SLO gets:
 A threshold SLO (replication lag) is a limit a gauge must stay under: it gets a threshold alert and a
 "share of time over the limit" series.
 
+Long windows. A raw `rate(x[30d])` reads every raw sample of every matching series over 30 days
+at each evaluation; the cost grows with series x window. So each SLO records its SLI once over a
+short window (SHORT_WINDOW, 5m) per SLO label, and every longer window (DERIVED_FROM, 30m, and up)
+reads only those few recorded series (`recorded_inputs`):
+- event-based SLIs (EventRatioSli, LatencySli) record the per-second rates of bad and of all events
+  (`slo:sli_bad:rate5m`, `slo:sli_total:rate5m`); a long window is
+  `sum_over_time(bad[W]) / sum_over_time(total[W])` (the 30m and 1h ones: see "Lag"). Each record is the event rate of the 5m before
+  it, so the sums count every event of the window the same number of times (once at a 5m
+  evaluation interval, ten times at production's 30s, where consecutive records overlap), and the
+  ratio of the sums weighs every event alike (an hour with 10x the traffic counts 10x), as the raw
+  `rate(bad[W]) / rate(total[W])` does; an average of 5m ratios would weigh a quiet night like a
+  busy day. The 5m ratio itself is bad / total of the same two records.
+- time-based SLIs: UptimeSli's long windows are the time average (avg_over_time) of its recorded
+  5m error ratio, which is what the raw avg_over_time measures; GaugeLimitSli already reads only
+  its recorded per-evaluation `slo:threshold_exceeded:bool`, so it is unchanged.
+- the 30m window (the P2 tier's short one) is derived too: on raw series it read every input
+  series' last 30 minutes at each evaluation, a fifth of the whole rule set's cost on real history
+  (tools/bench_history.py).
+A derived window and the raw one differ only at the window's start: at an evaluation interval
+under 5m the first records reach up to 5m before it (counted by fewer records than the rest), and
+Prometheus 3's left-open ranges leave out the oldest scrape interval of a raw window (`[1d]` over
+1m samples holds 1439 increments; the derived `[1d]` over records every 5m covers 1440 minutes).
+Prometheus 2.x selects ranges closed: when record timestamps align with the window's start (rules
+of one group, as in promtool) it holds one record more (5m further back), as its raw windows hold
+one sample more.
+Ref: https://prometheus.io/docs/prometheus/latest/migration/#range-selectors-and-lookback-exclude-samples-coinciding-with-the-left-boundary
+Ref: https://prometheus.io/docs/prometheus/latest/querying/functions/#aggregation_over_time
+(`sum_over_time`: "the sum of all ... samples in the specified interval", whatever the step).
+Lag. A record is the rate of the 5m before it, so in a sum of all the records of a window the
+newest events are counted by fewer records than the rest (the last one only by the record at t):
+after a sudden burn, such a window lags the raw one by about half the short window. Measured with
+promtool at production's 30s (a 1h window read with `sum_over_time`), that delayed the P1 page by
+2 minutes at any burn rate (3m -> 5m at 100% errors, 19m -> 21m at 5%, budget 0.1%), against a
+floor of `for: 2m` plus an evaluation interval. So windows up to STITCHED_UP_TO (30m and 1h, the
+windows of the P1 and P2 tiers that page quickly) add up the records at t, t - 5m, t - 10m, ...
+(consecutive, non-overlapping 5m spans, i.e. exactly the window, whatever the evaluation interval:
+5m is a multiple of it, so those instants are evaluation instants). That is 12 instant selectors
+for 1h, dearer than one range selector (a tenth of the rule set's cost on the bench's history):
+the price of paging on time. Longer windows (2h and up: the P3
+tiers with `for: 1h`, the budget) read every record with `sum_over_time`/`avg_over_time`, and their
+lag of about 2.5 minutes is small next to their `for`.
+Ref: https://prometheus.io/docs/prometheus/latest/querying/basics/#offset-modifier
+Every derived window reads a record of the SLO's alerting group (`slo-<id>`), which always stays in
+Prometheus (it has alerts); a budget group that goes to the Thanos Ruler reads those records through
+Thanos Query (the sidecar serves them, then the bucket), so every reader finds them. The records
+come first in their group, which evaluates its rules in order and commits each rule's samples
+before the next runs, so the group's derived windows and alerts read this evaluation's records.
+Ref: prometheus/prometheus@v3.5.3 rules/group.go `Group.Eval` ("all rules are evaluated
+sequentially"; the appender is committed at the end of each rule's evaluation).
+monitoring/windows.py gives a derived rule its own range as lookback (the records are 5m deep).
+After a first rollout a derived window only holds the history recorded since then: the 30d budget
+is complete 30 days later (the raw formulation had no such ramp), unless the records are backfilled
+from the raw history (`promtool tsdb create-blocks-from rules`, docs/alerting.md).
+
 Ref: https://sre.google/workbook/alerting-on-slos/ (multiwindow, multi-burn-rate alerts)
+Ref: slok/sloth internal/prometheus/recording_rules.go `optimizedSLIRecordGenerator` (long windows
+from the recorded 5m `slo:sli_error:ratio_rate5m`: sum_over_time / count_over_time, i.e. a time
+average of ratios; we keep its structure, and for event SLIs record numerator and denominator so
+the weighting is by events).
+Ref: https://prometheus.io/docs/practices/rules/ ("aggregate up the numerator and denominator
+separately and then divide"; averaging ratios is statistically invalid).
 """
 
 from __future__ import annotations
@@ -129,25 +190,134 @@ def has_threshold_alert(slo: Slo) -> bool:
 # --- PromQL for each SLI shape -----------------------------------------------------------------
 
 
-def error_ratio_expr(slo: Slo, window: str) -> str:
-    """PromQL for the share of bad events (or bad time) over `window`, per SLO label."""
+# The short window every SLO records, and the shortest window derived from those records.
+SHORT_WINDOW = "5m"
+DERIVED_FROM = "30m"
+# Derived windows up to this one add up the records of their consecutive 5m spans (12 for 1h): no
+# lag where it matters most, the P1 and P2 tiers (module docstring, "Lag").
+STITCHED_UP_TO = "1h"
+BAD_RATE_RECORD = f"slo:sli_bad:rate{SHORT_WINDOW}"
+TOTAL_RATE_RECORD = f"slo:sli_total:rate{SHORT_WINDOW}"
+
+
+def is_event_based(slo: Slo) -> bool:
+    return isinstance(slo.sli, (EventRatioSli, LatencySli))
+
+
+def is_derived(slo: Slo, window: str) -> bool:
+    """Whether the rule for `window` reads the SLO's recorded short-window series (not raw ones)."""
+    if isinstance(slo.sli, GaugeLimitSli):
+        return False  # reads its recorded per-evaluation EXCEEDED_RECORD at every window
+    if is_event_based(slo) and canonical(window) == SHORT_WINDOW:
+        return True
+    return parse_duration(window) >= parse_duration(DERIVED_FROM)
+
+
+def raw_event_rates(slo: Slo, window: str) -> tuple[str, str]:
+    """(bad, total) events per second over `window` from the raw series, per SLO label."""
     by = slo.label
     sli = slo.sli
     if isinstance(sli, EventRatioSli):
         total = f"sum by ({by}) (rate({sli.total}[{window}]))"
         # `or 0 * total`: a service that never failed has no bad series at all; without this its
         # ratio would be absent instead of 0 and its budget would vanish from dashboards.
-        bad = f"(sum by ({by}) (rate({sli.bad}[{window}])) or 0 * {total})"
-        return f"{bad}\n/\n{total}"
+        return f"(sum by ({by}) (rate({sli.bad}[{window}])) or 0 * {total})", total
     if isinstance(sli, LatencySli):
         good = f"sum by ({by}) (rate({sli.metric}_bucket{{{le_matcher(sli.threshold_seconds)}}}[{window}]))"
         total = f"sum by ({by}) (rate({sli.metric}_count[{window}]))"
+        return f"(\n{total}\n-\n{good}\n)", total
+    raise AssertionError(f"{type(sli).__name__} is not event-based")
+
+
+def raw_error_ratio_expr(slo: Slo, window: str) -> str:
+    """PromQL for the share of bad events (or bad time) over `window`, per SLO label, from the raw
+    series (what the derived rules must equal; the metrics contract checks its inputs)."""
+    by = slo.label
+    sli = slo.sli
+    if isinstance(sli, LatencySli):
+        # 1 - good / all: two selectors (the bad rate of raw_event_rates reads the total twice).
+        good = f"sum by ({by}) (rate({sli.metric}_bucket{{{le_matcher(sli.threshold_seconds)}}}[{window}]))"
+        total = f"sum by ({by}) (rate({sli.metric}_count[{window}]))"
         return f"1 - (\n{good}\n/\n{total}\n)"
+    if is_event_based(slo):
+        bad, total = raw_event_rates(slo, window)
+        return f"{bad}\n/\n{total}"
     if isinstance(sli, UptimeSli):
         return f"1 - avg by ({by}) (avg_over_time({sli.metric}[{window}]))"
     if isinstance(sli, GaugeLimitSli):
         return f'avg_over_time({EXCEEDED_RECORD}{{slo="{slo.id}"}}[{window}])'
     raise AssertionError(f"unknown SLI shape {type(sli).__name__}")
+
+
+def recorded_inputs(slo: Slo) -> tuple[str, ...]:
+    """Names of the records the SLO's derived windows read (recorded from raw series in its
+    alerting group), empty when no window is derived."""
+    if is_event_based(slo):
+        return (BAD_RATE_RECORD, TOTAL_RATE_RECORD)
+    if isinstance(slo.sli, UptimeSli):
+        return (ratio_record(SHORT_WINDOW),)
+    return ()
+
+
+def short_window_records(slo: Slo) -> list[dict[str, Any]]:
+    """The recorded short-window series the SLO's derived windows read (event-based SLIs; an
+    UptimeSli reads its `slo:sli_error:ratio_rate5m`, recorded from raw series)."""
+    if not is_event_based(slo):
+        return []
+    bad, total = raw_event_rates(slo, SHORT_WINDOW)
+    return [_record(BAD_RATE_RECORD, bad, slo), _record(TOTAL_RATE_RECORD, total, slo)]
+
+
+def is_stitched(slo: Slo, window: str) -> bool:
+    """Whether the derived rule for `window` adds up the records at its 5m steps (see the module
+    docstring, "Lag") rather than every record of the window."""
+    return is_derived(slo, window) and SHORT_WINDOW != canonical(window) and parse_duration(window) <= parse_duration(STITCHED_UP_TO)
+
+
+def _stitched(aggregation: str, record: str, selector: str, by: str, window: str) -> str:
+    """`aggregation by (by)` of the records at t and at every 5m step back within `window`: those
+    of consecutive, non-overlapping 5m spans, i.e. exactly the window. The steps' records are told
+    apart by a `step` label (`or` would otherwise keep one of equal label sets); a step without a
+    record (the first hour of an SLO or of a service) is simply not in the union."""
+    steps = int(parse_duration(window) // parse_duration(SHORT_WINDOW))
+    terms = [f"{record}{selector}"] + [
+        f'label_replace({record}{selector} offset {format_duration(k * parse_duration(SHORT_WINDOW))}, "step", "{k}", "", "")'
+        for k in range(1, steps)
+    ]
+    return f"{aggregation} by ({by}) (\n  " + "\nor\n  ".join(terms) + "\n)"
+
+
+def error_ratio_expr(slo: Slo, window: str) -> str:
+    """PromQL of the `slo:sli_error:ratio_rate<window>` rule: derived from the SLO's recorded
+    short-window series for windows of DERIVED_FROM or more (and for the 5m ratio of an event SLI),
+    from raw series otherwise. See the module docstring."""
+    if not is_derived(slo, window):
+        return raw_error_ratio_expr(slo, window)
+    by = slo.label
+    selector = f'{{slo="{slo.id}"}}'
+    window = canonical(window)
+    if is_event_based(slo):
+        if window == SHORT_WINDOW:
+            return f"sum by ({by}) ({BAD_RATE_RECORD}{selector})\n/\nsum by ({by}) ({TOTAL_RATE_RECORD}{selector})"
+        if is_stitched(slo, window):
+            return (
+                f"{_stitched('sum', BAD_RATE_RECORD, selector, by, window)}\n/\n"
+                f"{_stitched('sum', TOTAL_RATE_RECORD, selector, by, window)}"
+            )
+        # `sum by`: the labels stay the SLO label's alone wherever the records are read (through
+        # Thanos Query they carry the external labels too). The bad record already holds 0 for a
+        # service without bad events (`or 0 * total`), so its ratio is 0, not absent.
+        return (
+            f"sum by ({by}) (sum_over_time({BAD_RATE_RECORD}{selector}[{window}]))\n/\n"
+            f"sum by ({by}) (sum_over_time({TOTAL_RATE_RECORD}{selector}[{window}]))"
+        )
+    if isinstance(slo.sli, UptimeSli):
+        record = ratio_record(SHORT_WINDOW)
+        if is_stitched(slo, window):
+            # The time average of the 5m spans that have a record.
+            return f"{_stitched('sum', record, selector, by, window)}\n/\n{_stitched('count', record, selector, by, window)}"
+        return f"avg by ({by}) (avg_over_time({record}{selector}[{window}]))"
+    raise AssertionError(f"{type(slo.sli).__name__} has no derived windows")
 
 
 def ratio_record(window: str) -> str:
@@ -253,6 +423,8 @@ def _alerting_windows(slo: Slo) -> list[str]:
     windows = {canonical(w) for tier in burn_windows_for(slo) for w in (tier.long, tier.short)}
     if has_threshold_alert(slo) and slo.kind is SloKind.RATIO:
         windows.add(canonical(slo.window))
+    if slo.kind is SloKind.RATIO:
+        windows.add(SHORT_WINDOW)  # what an UptimeSli's derived windows read
     return sorted(windows, key=parse_duration)
 
 
@@ -269,6 +441,9 @@ def slo_rule_groups(spec: AlertingSpec, slo: Slo) -> list[dict]:
                 slo,
             )
         )
+    # The short-window records first: a group evaluates its rules in order, so the derived windows
+    # of this group read this evaluation's values.
+    rules += short_window_records(slo)
     alerting_windows = _alerting_windows(slo)
     rules += [_record(ratio_record(w), error_ratio_expr(slo, w), slo) for w in alerting_windows]
     rules += [_burn_alert(spec, slo, tier) for tier in burn_windows_for(slo)]

@@ -24,6 +24,7 @@ from monitoring.alerting_spec import AlertingSpec
 from monitoring.slo_catalogue import Area, BLACKBOX_EXPORTER, CILIUM_AGENT, HUBBLE, POSTGRES_EXPORTER, TRIVY_OPERATOR
 from monitoring.dashboards import TEAMS as DASHBOARD_TEAMS
 from monitoring import windows
+from monitoring.slo import SHORT_WINDOW
 from monitoring.datasources import LOG_INDEX_PATTERN
 from monitoring.influxdb import FIVE_MINUTE_POLICY, ONE_HOUR_POLICY, RAW_POLICY, InfluxRetentionSpec
 from monitoring.environments import POLICIES, EnvironmentName, EnvironmentPolicy
@@ -211,7 +212,9 @@ class PrometheusSettings(Model):
     retention_size: ByteSize = Field(description="Local TSDB size cap, below the volume size.")
     storage_size: Quantity = Field(description="PersistentVolume size per replica.")
     scrape_interval: Duration = Field("30s", description="Default scrape interval.")
-    evaluation_interval: Duration = Field("30s", description="Rule evaluation interval.")
+    evaluation_interval: Duration = Field(
+        "30s", description="Rule evaluation interval; must divide 5m (the SLOs' 5m records tile their windows)."
+    )
     pod_anti_affinity: Literal["soft", "hard"] = Field(
         "soft", description="Spread replicas over nodes: preferred (soft) or required (hard)."
     )
@@ -224,6 +227,12 @@ class PrometheusSettings(Model):
             raise ValueError(
                 f"retention: {self.retention!r} is shorter than 6h: blocks could be deleted before "
                 "the Thanos sidecar uploads them"
+            )
+        step, short = parse_duration(self.evaluation_interval), parse_duration(SHORT_WINDOW)
+        if step <= 0 or short % step:
+            raise ValueError(
+                f"evaluationInterval: {self.evaluation_interval!r} does not divide {SHORT_WINDOW}: the SLOs' "
+                f"{SHORT_WINDOW} records would not tile the windows derived from them (monitoring/slo.py)"
             )
         return self
 

@@ -142,11 +142,12 @@ def run_prometheus(
     interval: str = "1s",
     resend_delay: str = "2s",
     external_labels: dict[str, str] | None = None,
+    flags: Sequence[str] = (),
 ) -> Iterator[Server]:
     """Prometheus (2.42 or 3.5.3) with `rule_files` (stem -> content), scraping `scrape_target`
     every `interval` as job `job` (honor_labels: synthetic series carry their own `job`/`namespace`,
     like federated or pushed ones), sending alerts to `alertmanager_url`, and `remote_write` entries
-    (plain Prometheus config)."""
+    (plain Prometheus config); `flags` are added to its command line (tests/history.py)."""
     rules_dir = workdir / "rules"
     rules_dir.mkdir(parents=True, exist_ok=True)
     for stem, content in (rule_files or {}).items():
@@ -179,6 +180,7 @@ def run_prometheus(
             # the resend delay (1m by default). A short delay makes alerts arrive within seconds.
             f"--rules.alert.resend-delay={resend_delay}",
             "--log.level=info",
+            *flags,
         ]
 
     with run_server("prometheus", args, workdir) as server:
@@ -216,13 +218,21 @@ def query(server_url: str, promql: str) -> list[dict]:
     return data["data"]["result"]
 
 
-def instant_query(url: str, expr: str) -> dict:
-    """The whole /api/v1/query answer (status and data, or errorType and error), HTTP errors included."""
-    request = urllib.request.Request(
-        f"{url}/api/v1/query", data=urllib.parse.urlencode({"query": expr}).encode(), method="POST"
-    )
+def instant_query(url: str, expr: str, at: float | None = None, stats: bool = False, timeout: float = 10) -> dict:
+    """The whole /api/v1/query answer (status and data, or errorType and error), HTTP errors included;
+    evaluated at `at` (unix seconds) if given; `stats`: with the engine's timings and sample counts
+    (`stats=all`; 2.42 and 3.5.3 alike).
+    Ref: https://prometheus.io/docs/prometheus/latest/querying/api/#instant-queries
+    Ref: prometheus/prometheus@v3.5.3 web/api/v1/api.go (the `stats` form value),
+    util/stats/query_stats.go (`timings`, `samples.totalQueryableSamples`)"""
+    form = {"query": expr}
+    if at is not None:
+        form["time"] = f"{at:.3f}"
+    if stats:
+        form["stats"] = "all"
+    request = urllib.request.Request(f"{url}/api/v1/query", data=urllib.parse.urlencode(form).encode(), method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (127.0.0.1)
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (127.0.0.1)
             return json.loads(response.read())
     except urllib.error.HTTPError as error:
         return json.loads(error.read() or b'{"status": "error", "error": "no body"}')

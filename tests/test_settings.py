@@ -56,6 +56,14 @@ def test_compactor_5m_retention_must_outlive_1h_downsampling():
     assert message.startswith(f"{KEY}:thanos.compactor.retention5m: '9d' must exceed 10d")
 
 
+def test_evaluation_interval_must_divide_the_slo_records_window():
+    message = _error("dev", {"prometheus.evaluationInterval": "45s"})
+    assert message == (
+        f"{KEY}:prometheus.evaluationInterval: '45s' does not divide 5m: the SLOs' 5m records would not "
+        "tile the windows derived from them (monitoring/slo.py)"
+    )
+
+
 def test_limits_below_requests_are_rejected():
     message = _error("dev", {"prometheus.resources.limits.memory": "100Mi"})
     assert message == f"{KEY}:prometheus.resources.limits.memory: 100Mi is below requests.memory"

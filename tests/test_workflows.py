@@ -28,11 +28,11 @@ def test_bench_scripts_import_cleanly():
     import subprocess
     import sys
 
-    for script in ("tools/bench.py", "tools/bench_alerting.py"):
+    for script in ("tools/bench.py", "tools/bench_alerting.py", "tools/bench_history.py"):
         code = (
             "import importlib.util, sys; "
             f"spec = importlib.util.spec_from_file_location('bench_under_test', {script!r}); "
-            "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module); "
+            "module = importlib.util.module_from_spec(spec); sys.modules[spec.name] = module; spec.loader.exec_module(module); "
             "assert callable(module.main)"
         )
         proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)

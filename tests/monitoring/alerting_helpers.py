@@ -18,8 +18,10 @@ from monitoring.alerting_spec import AlertingSpec
 from monitoring.severity import RouteTiming, Severity
 
 
-class _LiteralDumper(yaml.SafeDumper):
-    """Multi-line strings (PromQL) as `|` blocks, so written files read like hand-written ones."""
+class _LiteralDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
+    """Multi-line strings (PromQL) as `|` blocks, so written files read like hand-written ones.
+    libyaml's emitter when PyYAML has it: the promtool cases hold long series strings, which the
+    pure-Python emitter scans character by character."""
 
 
 def _str_representer(dumper: yaml.SafeDumper, value: str):

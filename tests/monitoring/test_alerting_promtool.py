@@ -15,7 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from tests.monitoring.alerting_promtool_cases import SCENARIOS, rule_test_file, rules_by_name, scenario_case, slo_case
+from tests.monitoring.alerting_promtool_cases import (
+    SCENARIOS,
+    rule_test_file,
+    rules_by_name,
+    scenario_case,
+    slo_case,
+    without_recorded_inputs,
+)
 from tests.monitoring.alerting_helpers import make_spec, write_yaml
 from tests.helpers import engine_params, require_engine
 
@@ -72,7 +79,10 @@ def test_promtool_check_rules_accepts_overridden_slos(promtool, tmp_path):
 # Evaluating every 5 minutes over three synthetic days takes minutes; the series are constant (a
 # recovered probe's last phase included, for longer than any short window), so an evaluation every
 # 2h reaches the same verdicts in seconds: every `for:` is at most that long (an alert pending at
-# one step fires at the next) and every eval_time of the cases is a step (both checked below).
+# one step fires at the next) and every eval_time of the cases is a step (both checked below). The
+# windows longer than 5m sum the SLO's 5m records, which the case feeds as input series at every
+# 5m (and checks against the SLO's record rules there): a range selector reads every sample of its
+# range, not one per step, so the coarse step leaves them whole (alerting_promtool_cases.py).
 SLO_TEST_EVALUATION_INTERVAL = "2h"
 # The SLO cases are the slowest tests (~10 s of CPU on 3.5.3, which runs every area; 2.42 runs the
 # database area only (ratio and threshold SLOs, every burn tier), which keeps 2.42's window
@@ -86,11 +96,14 @@ def _slo_test_files(spec, tmp_path: Path, generation: str) -> list[Path]:
     An SLO's case loads only its own two groups (`slo-<id>`, `slo-<id>-budget`): the SLOs of an area
     read the same metrics, so with the whole area loaded every case also evaluated every other SLO's
     recording rules over its 3-day series (4x the work for the API area), and those can never change
-    the verdict of this SLO's alerts, which select `slo="<id>"` only (checked here).
-    The error-budget groups carry a fixed 5m interval; the test copy evaluates them hourly like the
-    rest, for the same reason.
+    the verdict of this SLO's alerts, which select `slo="<id>"` only (checked here). The rules that
+    record the SLO's 5m inputs are left out: the case feeds those records and checks the rules'
+    expressions against them.
+    The error-budget groups carry a fixed 5m interval; the test copy evaluates them at the same step
+    as the rest, for the same reason.
     """
     files = []
+    step = parse_duration(SLO_TEST_EVALUATION_INTERVAL)
     for stem in SLO_AREAS[generation]:
         area_groups = build_slo_rule_groups(spec, area=SLO_FILES[stem])
         for slo in (s for s in effective_slos(spec) if s.area == Area(SLO_FILES[stem])):
@@ -98,9 +111,9 @@ def _slo_test_files(spec, tmp_path: Path, generation: str) -> list[Path]:
             assert len(groups) == 2, slo.id
             alerts = [r for g in groups for r in g["rules"] if "alert" in r]
             assert alerts and all(f'{{slo="{slo.id}"}}' in r["expr"] for r in alerts if "slo:" in r["expr"]), slo.id
-            step = parse_duration(SLO_TEST_EVALUATION_INTERVAL)
             assert all(parse_duration(r["for"]) <= step for r in alerts), slo.id
-            stepped = [{**g, "interval": SLO_TEST_EVALUATION_INTERVAL} if "interval" in g else g for g in groups]
+            tested = without_recorded_inputs(slo, groups)
+            stepped = [{**g, "interval": SLO_TEST_EVALUATION_INTERVAL} if "interval" in g else g for g in tested]
             rules = write_yaml(tmp_path / f"slo-{slo.id}.yaml", {"groups": stepped})
             case = slo_case(slo, groups, generation)
             assert all(parse_duration(c["eval_time"]) % step == 0 for c in case["alert_rule_test"]), slo.id
@@ -125,8 +138,9 @@ def test_every_slo_alert_has_a_promtool_case(spec, tmp_path):
     import yaml
 
     tested = set()
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the cases hold long series strings
     for path in _slo_test_files(spec, tmp_path, "3"):
-        for case in yaml.safe_load(path.read_text())["tests"]:
+        for case in yaml.load(path.read_text(), Loader=loader)["tests"]:
             tested |= {t["alertname"] for t in case["alert_rule_test"] if t["exp_alerts"]}
     slo_alerts = {
         rule["alert"]
