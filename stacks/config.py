@@ -130,8 +130,15 @@ def _project_keys_present() -> set[str]:
 
 
 def _plain_text_secrets(keys: set[str]) -> list[str]:
-    """Secret keys set without `--secret`: readable by anyone with the stack file, and in the state."""
-    return sorted(k for k in keys & SECRET_KEYS if not runtime_config.is_config_secret(f"{PROJECT}:{k}"))
+    """Secret keys set without `--secret`: readable by anyone with the stack file, and in the state.
+    The CLI's language host lists the secret keys in PULUMI_CONFIG_SECRET_KEYS; the mocks and the
+    Automation API set them with set_all_config, which is_config_secret reads.
+    Ref: pulumi/pulumi sdk/python/lib/pulumi/runtime/config.py (get_config_secret_keys_env, is_config_secret)"""
+    secret = set(runtime_config.get_config_secret_keys_env())
+    return sorted(
+        k for k in keys & SECRET_KEYS
+        if f"{PROJECT}:{k}" not in secret and not runtime_config.is_config_secret(f"{PROJECT}:{k}")
+    )
 
 
 def load_settings(config: pulumi.Config | None = None) -> StackSettings:

@@ -242,3 +242,17 @@ def test_the_in_process_render_is_the_cli(name, stack_dir):
     line = _one_line(process.returncode, process.stderr, c)
     status, stderr = _render_in_process(c, stack_dir / "out")
     assert (status, stderr.strip()) == (process.returncode, line)
+
+
+def test_a_secret_the_cli_marks_secret_is_not_plain_text(monkeypatch):
+    # `pulumi up`: the language host passes the secret keys in PULUMI_CONFIG_SECRET_KEYS, not through
+    # set_all_config (the mocks' way, which the table above exercises).
+    from pulumi.runtime import config as runtime_config
+
+    from stacks.config import _plain_text_secrets
+
+    monkeypatch.setattr(runtime_config, "_SECRET_KEYS", runtime_config.ContextVar("test_secret_keys", default=set()))
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", f'["{PROJECT}:slackWebhookUrl"]')
+    assert _plain_text_secrets({"slackWebhookUrl", "namespace"}) == []
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", "[]")
+    assert _plain_text_secrets({"slackWebhookUrl", "namespace"}) == ["slackWebhookUrl"]
