@@ -50,7 +50,10 @@ AGENTS_NAMESPACE_SUFFIX = "-agents"
 
 
 def _duration(value: str) -> str:
-    parse_duration(value)
+    # Every duration of a stack is an interval or a retention: zero would scrape, probe or keep
+    # nothing (Prometheus refuses a zero scrape interval only when it loads the config, in the cluster).
+    if parse_duration(value) <= 0:
+        raise ValueError("must be longer than 0s")
     return value
 
 

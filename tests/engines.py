@@ -657,3 +657,41 @@ class WebhookRecorder(_LocalHttpServer):
     def received(self, path: str | None = None) -> list[Notification]:
         with self._lock:
             return [n for n in self.notifications if path is None or n.path == path]
+
+
+# --- an influxd outage (tests/influxdb/test_influxdb_outage.py) --------------------------------------------
+
+
+@contextmanager
+def _on_port(name: str, args: list[str], port: int, workdir: Path, ready_path: str, ready_status: int,
+             ready_timeout: float) -> Iterator[Server]:
+    """`run_server` on a given port (a restart must come back where its clients write to); no retry."""
+    log_path = workdir / f"{name}.log"
+    with log_path.open("a") as out:
+        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
+    server = Server(name, process, f"http://{LOCALHOST}:{port}", port, log_path)
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{server.log_tail()}")
+        return _answers(server.url + ready_path, ready_status)
+
+    try:
+        wait_until(ready, ready_timeout, what=f"{name} to be ready again")
+        yield server
+    finally:
+        _stop(process)
+
+
+@contextmanager
+def influx_outage(influx: InfluxServer) -> Iterator[None]:
+    """influxd stopped (SIGTERM, as Kubernetes stops a pod) while the block runs, then started again
+    on the same port with the same data, meta (users) and WAL directories; the server's own context
+    stops the new process at the end, as it would have the first."""
+    port = influx.port
+    influx.__exit__(None, None, None)
+    try:
+        yield
+    finally:
+        influx._context = _on_port("influxd", influx._args(port), port, influx.workdir, "/ping", 204, 30)
+        influx.server = influx._context.__enter__()
