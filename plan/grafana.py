@@ -205,7 +205,7 @@ def role_attribute_path(oidc: GrafanaOidc) -> str:
     the highest role of the person's mapped groups; unmapped people get Viewer unless denyUnmapped
     (then the expression yields nothing and role_attribute_strict refuses the sign-in).
 
-    `groups || \`[]\`` keeps a token without the claim from being a type error in contains().
+    `groups || [] (a JSON literal)` keeps a token without the claim from being a type error in contains().
     Ref: https://grafana.com/docs/grafana/latest/setup-grafana/configure-security/configure-authentication/generic-oauth/
     ("Configure role mapping": role_attribute_path, role_attribute_strict, contains(groups[*], 'admin') && 'Admin' || ...);
     https://jmespath.org/specification.html (contains, raw string literals '...', JSON literals `...`).
