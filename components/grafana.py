@@ -25,7 +25,7 @@ from components.chart import child_options, declare_chart
 from components.labels import secret, standard_labels
 from components.rollout import ContentDigests, ObjectRef
 from plan.context import PlatformContext
-from plan.grafana import GrafanaPlan
+from plan.grafana import OIDC_SECRET_KEY, GrafanaPlan
 from plan.versions import GRAFANA
 
 
@@ -80,6 +80,18 @@ class Grafana(pulumi.ComponentResource):
                 )
             )
             read.append(ObjectRef("Secret", namespace, plan.database_secret))
+
+        if plan.oidc_secret is not None:
+            if plan.oidc_client_secret_key not in secrets:
+                # stacks/config.py required_secrets makes grafanaOidcClientSecret required before any resource exists.
+                raise AssertionError(f"the secret {plan.oidc_client_secret_key} is required with grafana.oidc.enabled")
+            dependencies.append(
+                secret(
+                    f"{name}-oidc", plan.oidc_secret, namespace, labels,
+                    {OIDC_SECRET_KEY: secrets[plan.oidc_client_secret_key]}, child, digests,
+                )
+            )
+            read.append(ObjectRef("Secret", namespace, plan.oidc_secret))
 
         # What the dashboard sidecar may read: ConfigMaps of this namespace, nothing else.
         sidecar_role = k8s.rbac.v1.Role(
