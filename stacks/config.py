@@ -195,17 +195,6 @@ def load_secrets(needed: Sequence[SecretKey], config: pulumi.Config | None = Non
                 for s in missing
             )
         )
-    # A value in the stack file without `secure:` (`pulumi config set` without --secret) is stored in
-    # plain text: refused, whatever the program would do with it. The language host hands the
-    # program the secret keys (PULUMI_CONFIG_SECRET_KEYS -> pulumi.runtime.set_all_config).
-    # Ref: pulumi/pulumi sdk/python/cmd/pulumi-language-python-exec (get_config_secret_keys_env).
-    plain = [s for s in needed if not runtime_config.is_config_secret(config.full_key(s.key))]
-    if plain:
-        raise ConfigError(
-            "\n".join(
-                f"{PROJECT}:{s.key}: is stored in plain text; set it with `pulumi config set --secret {s.key} <value>`"
-                for s in plain
-            )
-        )
+    # A value set in plain text was refused by load_settings (`_plain_text_secrets`), which runs first.
     values = {s.key: config.require_secret(s.key) for s in needed}
     return StackSecrets(values=values)

@@ -84,7 +84,7 @@ def test_a_client_secret_in_plain_text_is_refused():
     with pytest.raises(ConfigError) as raised:
         run_stack("prod", {"grafanaOidcClientSecret": "s3cret"})
     assert str(raised.value) == (
-        "terrafusion-monitoring:grafanaOidcClientSecret: is stored in plain text; "
+        "terrafusion-monitoring:grafanaOidcClientSecret: is set in plain text but is a secret; "
         "set it with `pulumi config set --secret grafanaOidcClientSecret <value>`"
     )
 
