@@ -84,6 +84,24 @@ def _answers(url: str, status: int) -> bool:
         return False
 
 
+def _launch(name: str, args: list[str], port: int, workdir: Path, log_mode: str) -> Server:
+    log_path = workdir / f"{name}.log"
+    with log_path.open(log_mode) as out:
+        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
+    return Server(name, process, f"http://{LOCALHOST}:{port}", port, log_path)
+
+
+def _wait_ready(server: Server, ready_path: str, ready_status: int, timeout: float) -> None:
+    """Until GET `ready_path` answers `ready_status`; a process that exits first is a RuntimeError."""
+
+    def ready() -> bool:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited with {server.process.returncode}:\n{server.log_tail()}")
+        return _answers(server.url + ready_path, ready_status)
+
+    wait_until(ready, timeout, what=f"{server.name} to be ready")
+
+
 @contextmanager
 def run_server(
     name: str,
@@ -99,18 +117,10 @@ def run_server(
     workdir.mkdir(parents=True, exist_ok=True)
     for attempt in range(1, _START_ATTEMPTS + 1):
         port = free_port()
-        log_path = workdir / f"{name}.log"
-        with log_path.open("w") as out:
-            process = subprocess.Popen(args_for_port(port), stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
-        server = Server(name, process, f"http://{LOCALHOST}:{port}", port, log_path)
-
-        def ready() -> bool:
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode}:\n{server.log_tail()}")
-            return _answers(server.url + ready_path, ready_status)
-
+        server = _launch(name, args_for_port(port), port, workdir, "w")
+        process = server.process
         try:
-            wait_until(ready, ready_timeout, what=f"{name} to be ready")
+            _wait_ready(server, ready_path, ready_status, ready_timeout)
         except RuntimeError:
             _stop(process)
             if attempt < _START_ATTEMPTS and "address already in use" in server.log():
@@ -666,21 +676,12 @@ class WebhookRecorder(_LocalHttpServer):
 def _on_port(name: str, args: list[str], port: int, workdir: Path, ready_path: str, ready_status: int,
              ready_timeout: float) -> Iterator[Server]:
     """`run_server` on a given port (a restart must come back where its clients write to); no retry."""
-    log_path = workdir / f"{name}.log"
-    with log_path.open("a") as out:
-        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
-    server = Server(name, process, f"http://{LOCALHOST}:{port}", port, log_path)
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode}:\n{server.log_tail()}")
-        return _answers(server.url + ready_path, ready_status)
-
+    server = _launch(name, args, port, workdir, "a")
     try:
-        wait_until(ready, ready_timeout, what=f"{name} to be ready again")
+        _wait_ready(server, ready_path, ready_status, ready_timeout)
         yield server
     finally:
-        _stop(process)
+        _stop(server.process)
 
 
 @contextmanager
