@@ -25,7 +25,7 @@ from components.chart import child_options, declare_chart
 from components.labels import secret, standard_labels
 from components.rollout import ContentDigests, ObjectRef
 from plan.context import PlatformContext
-from plan.grafana import GrafanaPlan
+from plan.grafana import OIDC_SECRET_KEY, GrafanaPlan
 from plan.versions import GRAFANA
 
 
@@ -69,17 +69,19 @@ class Grafana(pulumi.ComponentResource):
         )
         dependencies: list[pulumi.Resource] = [admin_secret]
         read = [ObjectRef("Secret", namespace, plan.admin_secret)]
-        if plan.database_secret is not None:
-            if plan.database_password_key not in secrets:
-                # stacks/config.py required_secrets makes grafanaDatabasePassword required before any resource exists.
-                raise AssertionError(f"the secret {plan.database_password_key} is required with settings.database")
+        # stacks/config.py required_secrets makes each of these secrets required before any resource exists.
+        for suffix, secret_name, key, data_key, setting in (
+            ("database", plan.database_secret, plan.database_password_key, "password", "settings.database"),
+            ("oidc", plan.oidc_secret, plan.oidc_client_secret_key, OIDC_SECRET_KEY, "grafana.oidc.enabled"),
+        ):
+            if secret_name is None:
+                continue
+            if key not in secrets:
+                raise AssertionError(f"the secret {key} is required with {setting}")
             dependencies.append(
-                secret(
-                    f"{name}-database", plan.database_secret, namespace, labels,
-                    {"password": secrets[plan.database_password_key]}, child, digests,
-                )
+                secret(f"{name}-{suffix}", secret_name, namespace, labels, {data_key: secrets[key]}, child, digests)
             )
-            read.append(ObjectRef("Secret", namespace, plan.database_secret))
+            read.append(ObjectRef("Secret", namespace, secret_name))
 
         # What the dashboard sidecar may read: ConfigMaps of this namespace, nothing else.
         sidecar_role = k8s.rbac.v1.Role(

@@ -13,6 +13,7 @@ import json
 from typing import Mapping, Sequence
 
 import pulumi
+import pulumi_random as random
 import pulumiverse_grafana as grafana
 
 from plan.grafana_content import GrafanaContentPlan
@@ -53,12 +54,24 @@ class GrafanaContent(pulumi.ComponentResource):
             )
             for spec in plan.datasources
         }
+        # Every person of the ownership model as a user, so the teams can name them (plan/grafana_content.py
+        # User); nobody knows the generated password: people sign in through the identity provider.
+        self.users = {}
+        for user in plan.users:
+            password = random.RandomPassword(
+                f"{name}-user-{user.slug}-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+            )
+            self.users[user.email] = grafana.oss.User(
+                f"{name}-user-{user.slug}", email=user.email, login=user.email, name=user.name,
+                password=password.result, opts=child,
+            )
         self.teams = {
             team.name: grafana.oss.Team(
                 f"{name}-team-{team.slug}",
                 name=team.name,
                 email=team.email,
-                members=list(team.members),
+                # The users' outputs: each team waits for the users it names.
+                members=[self.users[email].email for email in team.members],
                 opts=child,
             )
             for team in plan.teams

@@ -71,8 +71,9 @@ def validate_slo_overrides(overrides: dict[str, SloOverride]) -> dict[str, SloOv
                 seconds = parse_duration(override.window)
             except ValueError as exc:
                 raise SpecError(f"{key}.window", str(exc)) from None
-            if seconds < parse_duration("1h"):
-                raise SpecError(f"{key}.window", f"{override.window} is shorter than 1h; an SLO window "
+            # burn_windows_for keeps only the tiers shorter than the window: at 1h none is left.
+            if seconds <= parse_duration("1h"):
+                raise SpecError(f"{key}.window", f"{override.window} is not longer than 1h; an SLO window "
                                                  "must be longer than the 1h/5m burn-rate window")
     return overrides
 

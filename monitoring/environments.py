@@ -66,6 +66,9 @@ class EnvironmentPolicy:
     # Replica shards of each log and trace index, where the cluster has the nodes to hold them
     # (index_replicas): one copy of each shard on a second node survives losing a node.
     wanted_index_replicas: int
+    # Whether people sign in only over https: Grafana's URL and the identity provider's endpoints
+    # (grafana.oidc) carry the authorization code, tokens and the client secret.
+    https_sign_in: bool
 
     def index_replicas(self, nodes: int) -> int:
         """Replica shards per Elasticsearch index on a cluster of `nodes` data nodes, for log and
@@ -94,6 +97,7 @@ POLICIES: Mapping[str, EnvironmentPolicy] = MappingProxyType(
                 min_audit_log_retention=None,
                 max_debug_log_retention=None,
                 wanted_index_replicas=1,
+                https_sign_in=False,
             ),
             # Between the two: no minimum and no protection (its data can be rebuilt), half of the
             # traces, no retention bounds.
@@ -105,6 +109,7 @@ POLICIES: Mapping[str, EnvironmentPolicy] = MappingProxyType(
                 min_audit_log_retention=None,
                 max_debug_log_retention=None,
                 wanted_index_replicas=1,
+                https_sign_in=False,
             ),
             # Highly available, protected, a tenth of the traces, the audit trail kept a year.
             EnvironmentPolicy(
@@ -118,6 +123,7 @@ POLICIES: Mapping[str, EnvironmentPolicy] = MappingProxyType(
                 min_audit_log_retention=AUDIT_TRAIL_RETENTION,
                 max_debug_log_retention=DEBUG_RETENTION_LIMIT,
                 wanted_index_replicas=1,
+                https_sign_in=True,
             ),
         )
     }

@@ -377,3 +377,37 @@ def escalation_chain(severity: Severity, minimum_step_delay: str = "1m") -> tupl
         EscalationStep(step=step, notified_after_minutes=i * delay, delay_minutes=delay)
         for i, step in enumerate(ESCALATION_CHAINS[severity])
     )
+
+
+# --- audiences ---------------------------------------------------------------------------------
+
+# In an audience's `teams`: every team of the model (so a new team's people are in it at once).
+EVERY_TEAM = "*"
+
+
+def audience(
+    spec: OwnershipSpec, *, teams: tuple[str, ...] = (), roles: tuple[Role, ...] = (), people_: tuple[str, ...] = ()
+) -> tuple[str, ...]:
+    """The emails of an audience (a Grafana team, docs/grafana.md), in people() order: the members of
+    `teams` (EVERY_TEAM: of all of them), whoever holds one of `roles` (the CTO included), and `people_`.
+    Names that are not in the model are check_audience's to report, not found here."""
+    everybody = people(spec)
+    chosen = set(people_)
+    for team_id, team in spec.teams.items():
+        if EVERY_TEAM in teams or team_id in teams:
+            chosen |= {p.email for p in team.members}
+    chosen |= {email for email, (_, person) in everybody.items() if person.role in roles}
+    for team in spec.teams.values():
+        chosen |= {p.email for p in team.members if p.role in roles}
+    return tuple(email for email in everybody if email in chosen)
+
+
+def check_audience(spec: OwnershipSpec, teams: tuple[str, ...], people_: tuple[str, ...]) -> None:
+    """Raise the first name of an audience the model does not have, keyed `teams[i]` / `people[i]`."""
+    for i, team_id in enumerate(teams):
+        if team_id != EVERY_TEAM and team_id not in spec.teams:
+            raise SpecError(f"teams[{i}]", f"{team_id!r} is not a key of ownership.teams (or {EVERY_TEAM!r}: every team)")
+    everybody = people(spec)
+    for i, email in enumerate(people_):
+        if email not in everybody:
+            raise SpecError(f"people[{i}]", f"{email} is not a person of ownership (its cto or a team's member)")

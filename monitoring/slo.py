@@ -51,12 +51,26 @@ promtool at production's 30s (a 1h window read with `sum_over_time`), that delay
 floor of `for: 2m` plus an evaluation interval. So windows up to STITCHED_UP_TO (30m and 1h, the
 windows of the P1 and P2 tiers that page quickly) add up the records at t, t - 5m, t - 10m, ...
 (consecutive, non-overlapping 5m spans, i.e. exactly the window, whatever the evaluation interval:
-5m is a multiple of it, so those instants are evaluation instants). That is 12 instant selectors
-for 1h, dearer than one range selector (a tenth of the rule set's cost on the bench's history):
-the price of paging on time. Longer windows (2h and up: the P3
-tiers with `for: 1h`, the budget) read every record with `sum_over_time`/`avg_over_time`, and their
-lag of about 2.5 minutes is small next to their `for`.
+5m is a multiple of it, so those instants are evaluation instants). Longer windows (2h and up:
+the P3 tiers with `for: 1h`, the budget) read every record (or tile) with `sum_over_time`/
+`avg_over_time`, and their lag of about 2.5 minutes is small next to their `for`.
 Ref: https://prometheus.io/docs/prometheus/latest/querying/basics/#offset-modifier
+Cost. Two more kinds of record keep the derived windows cheap at a 30s evaluation interval
+(measured: tools/bench_history.py, docs/alerting.md):
+- the 30m records (`slo:sli_bad:rate30m`, `slo:sli_total:rate30m`, the mean of the six 5m records
+  back from t; an UptimeSli's is its 30m ratio): the 30m ratio reads them, and the 1h window adds
+  the 30m records at t and at t - 30m, the same twelve 5m spans as before (so the same value and no
+  lag) from 4 instant selectors instead of 24;
+- the tiles (`<5m record>_tile`): the SLO's tiles group copies its 5m records once every
+  TILE_INTERVAL (5m), so consecutive tiles are the rates of consecutive 5m spans, and the windows
+  from TILED_FROM (1d) up (the P3 and P4 long windows, the budget) read a tenth of the samples of
+  the records written at every 30s evaluation. Their sums still count every event once; they lag
+  by the time since the last tile (under 5m, 2.5m on average), small next to a day-long window and
+  `for: 1h`. The tiles group reads the newest record within the 5m lookback, written by the
+  alerting group at most one of its intervals earlier; a tiles evaluation that is missed leaves a
+  5m hole in both sums alike, so the ratio barely moves. The tiles group reads 5m back only, so it
+  always stays in Prometheus (monitoring/windows.py), where the alerting groups read it and the
+  Thanos Ruler's budget groups find it through Thanos Query.
 Every derived window reads a record of the SLO's alerting group (`slo-<id>`), which always stays in
 Prometheus (it has alerts); a budget group that goes to the Thanos Ruler reads those records through
 Thanos Query (the sidecar serves them, then the bucket), so every reader finds them. The records
@@ -122,6 +136,8 @@ def format_number(value: float) -> str:
 BUDGET_PERIOD = "30d"
 # How often the error-budget (dashboard) groups are evaluated: long-window rates are expensive.
 BUDGET_GROUP_INTERVAL = "5m"
+BUDGET_GROUP_SUFFIX = "-budget"
+TILES_GROUP_SUFFIX = "-tiles"
 @dataclass(frozen=True)
 class BurnRateWindow:
     """One row of the multi-window, multi-burn-rate table.
@@ -198,6 +214,18 @@ DERIVED_FROM = "30m"
 STITCHED_UP_TO = "1h"
 BAD_RATE_RECORD = f"slo:sli_bad:rate{SHORT_WINDOW}"
 TOTAL_RATE_RECORD = f"slo:sli_total:rate{SHORT_WINDOW}"
+# The 30m records (module docstring, "Cost"): a stitched window that is a multiple of 30m adds up
+# these (2 for 1h) instead of its 5m records (12 for 1h).
+MIDDLE_WINDOW = "30m"
+BAD_MIDDLE_RECORD = f"slo:sli_bad:rate{MIDDLE_WINDOW}"
+TOTAL_MIDDLE_RECORD = f"slo:sli_total:rate{MIDDLE_WINDOW}"
+# Windows from TILED_FROM up read the tiles: the 5m records copied once every 5m by the SLO's tiles
+# group (TILE_INTERVAL), a tenth of the samples of the records written at every 30s evaluation.
+TILED_FROM = "1d"
+TILE_INTERVAL = SHORT_WINDOW
+TILE_SUFFIX = "_tile"
+BAD_TILE_RECORD = BAD_RATE_RECORD + TILE_SUFFIX
+TOTAL_TILE_RECORD = TOTAL_RATE_RECORD + TILE_SUFFIX
 
 
 def is_event_based(slo: Slo) -> bool:
@@ -269,22 +297,93 @@ def short_window_records(slo: Slo) -> list[dict[str, Any]]:
 
 
 def is_stitched(slo: Slo, window: str) -> bool:
-    """Whether the derived rule for `window` adds up the records at its 5m steps (see the module
-    docstring, "Lag") rather than every record of the window."""
+    """Whether the derived rule for `window` adds up the records of its consecutive spans (see the
+    module docstring, "Lag") rather than every record of the window."""
     return is_derived(slo, window) and SHORT_WINDOW != canonical(window) and parse_duration(window) <= parse_duration(STITCHED_UP_TO)
 
 
-def _stitched(aggregation: str, record: str, selector: str, by: str, window: str) -> str:
-    """`aggregation by (by)` of the records at t and at every 5m step back within `window`: those
-    of consecutive, non-overlapping 5m spans, i.e. exactly the window. The steps' records are told
-    apart by a `step` label (`or` would otherwise keep one of equal label sets); a step without a
-    record (the first hour of an SLO or of a service) is simply not in the union."""
-    steps = int(parse_duration(window) // parse_duration(SHORT_WINDOW))
+def is_tiled(slo: Slo, window: str) -> bool:
+    """Whether the derived rule for `window` reads the SLO's tiles (module docstring, "Cost")."""
+    return is_derived(slo, window) and not isinstance(slo.sli, GaugeLimitSli) and parse_duration(window) >= parse_duration(TILED_FROM)
+
+
+def _middle_records(slo: Slo) -> tuple[str, ...]:
+    """The 30m records an SLO keeps: when one of its stitched windows is a whole number of them.
+    (An UptimeSli's is its 30m ratio, one of its alerting windows.)"""
+    middle = parse_duration(MIDDLE_WINDOW)
+    windows = [w for w in _alerting_windows(slo) if is_stitched(slo, w) and parse_duration(w) % middle == 0]
+    if not windows:
+        return ()
+    if is_event_based(slo):
+        return (BAD_MIDDLE_RECORD, TOTAL_MIDDLE_RECORD)
+    return (ratio_record(MIDDLE_WINDOW),) if MIDDLE_WINDOW in windows else ()
+
+
+def _tile_sources(slo: Slo) -> dict[str, str]:
+    """tile record -> the 5m record it copies, when a window of the SLO reads tiles."""
+    windows = _alerting_windows(slo) + [canonical(slo.window)]
+    if not any(is_tiled(slo, w) for w in windows):
+        return {}
+    if is_event_based(slo):
+        return {BAD_TILE_RECORD: BAD_RATE_RECORD, TOTAL_TILE_RECORD: TOTAL_RATE_RECORD}
+    return {tile_record(ratio_record(SHORT_WINDOW)): ratio_record(SHORT_WINDOW)}
+
+
+def tile_record(record: str) -> str:
+    return record + TILE_SUFFIX
+
+
+def derived_inputs(slo: Slo) -> tuple[str, ...]:
+    """The records derived from the 5m records that other rules read at earlier instants (the 30m
+    records, with `offset`) or over a range (the tiles): tests that evaluate at a coarse step feed
+    them, as they feed `recorded_inputs`."""
+    return _middle_records(slo) + tuple(_tile_sources(slo))
+
+
+def _stitched(aggregation: str, record: str, selector: str, by: str, window: str, span: str = SHORT_WINDOW) -> str:
+    """`aggregation by (by)` of the records at t and at every `span` step back within `window`:
+    those of consecutive, non-overlapping spans, i.e. exactly the window. The steps' records are
+    told apart by a `step` label (`or` would otherwise keep one of equal label sets); a step without
+    a record (the first hour of an SLO or of a service) is simply not in the union."""
+    steps = int(parse_duration(window) // parse_duration(span))
     terms = [f"{record}{selector}"] + [
-        f'label_replace({record}{selector} offset {format_duration(k * parse_duration(SHORT_WINDOW))}, "step", "{k}", "", "")'
+        f'label_replace({record}{selector} offset {format_duration(k * parse_duration(span))}, "step", "{k}", "", "")'
         for k in range(1, steps)
     ]
     return f"{aggregation} by ({by}) (\n  " + "\nor\n  ".join(terms) + "\n)"
+
+
+def _middle_record_rules(slo: Slo) -> list[dict[str, Any]]:
+    """An event SLI's 30m rates: the mean of its six 5m records' rates (bad and total alike, so
+    their ratio is the events' ratio). An UptimeSli's 30m record is its 30m ratio, recorded with
+    the alerting windows."""
+    if not is_event_based(slo) or not _middle_records(slo):
+        return []
+    selector, steps = f'{{slo="{slo.id}"}}', int(parse_duration(MIDDLE_WINDOW) // parse_duration(SHORT_WINDOW))
+    return [
+        _record(middle, f"{_stitched('sum', short, selector, slo.label, MIDDLE_WINDOW)} / {steps}", slo)
+        for middle, short in ((BAD_MIDDLE_RECORD, BAD_RATE_RECORD), (TOTAL_MIDDLE_RECORD, TOTAL_RATE_RECORD))
+    ]
+
+
+def _stitched_ratio(slo: Slo, window: str) -> str:
+    by, selector = slo.label, f'{{slo="{slo.id}"}}'
+    middle = bool(_middle_records(slo)) and parse_duration(window) % parse_duration(MIDDLE_WINDOW) == 0
+    if is_event_based(slo):
+        if middle:
+            if canonical(window) == MIDDLE_WINDOW:
+                return f"sum by ({by}) ({BAD_MIDDLE_RECORD}{selector})\n/\nsum by ({by}) ({TOTAL_MIDDLE_RECORD}{selector})"
+            return (
+                f"{_stitched('sum', BAD_MIDDLE_RECORD, selector, by, window, MIDDLE_WINDOW)}\n/\n"
+                f"{_stitched('sum', TOTAL_MIDDLE_RECORD, selector, by, window, MIDDLE_WINDOW)}"
+            )
+        return f"{_stitched('sum', BAD_RATE_RECORD, selector, by, window)}\n/\n{_stitched('sum', TOTAL_RATE_RECORD, selector, by, window)}"
+    if middle and canonical(window) != MIDDLE_WINDOW:
+        # The mean of the 30m ratios (each the time average of its six 5m spans).
+        return _stitched("avg", ratio_record(MIDDLE_WINDOW), selector, by, window, MIDDLE_WINDOW)
+    # The time average of the 5m spans that have a record.
+    record = ratio_record(SHORT_WINDOW)
+    return f"{_stitched('sum', record, selector, by, window)}\n/\n{_stitched('count', record, selector, by, window)}"
 
 
 def error_ratio_expr(slo: Slo, window: str) -> str:
@@ -296,26 +395,23 @@ def error_ratio_expr(slo: Slo, window: str) -> str:
     by = slo.label
     selector = f'{{slo="{slo.id}"}}'
     window = canonical(window)
+    if is_event_based(slo) and window == SHORT_WINDOW:
+        return f"sum by ({by}) ({BAD_RATE_RECORD}{selector})\n/\nsum by ({by}) ({TOTAL_RATE_RECORD}{selector})"
+    if is_stitched(slo, window):
+        return _stitched_ratio(slo, window)
+    tiled = is_tiled(slo, window)
     if is_event_based(slo):
-        if window == SHORT_WINDOW:
-            return f"sum by ({by}) ({BAD_RATE_RECORD}{selector})\n/\nsum by ({by}) ({TOTAL_RATE_RECORD}{selector})"
-        if is_stitched(slo, window):
-            return (
-                f"{_stitched('sum', BAD_RATE_RECORD, selector, by, window)}\n/\n"
-                f"{_stitched('sum', TOTAL_RATE_RECORD, selector, by, window)}"
-            )
+        bad, total = (BAD_TILE_RECORD, TOTAL_TILE_RECORD) if tiled else (BAD_RATE_RECORD, TOTAL_RATE_RECORD)
         # `sum by`: the labels stay the SLO label's alone wherever the records are read (through
         # Thanos Query they carry the external labels too). The bad record already holds 0 for a
         # service without bad events (`or 0 * total`), so its ratio is 0, not absent.
         return (
-            f"sum by ({by}) (sum_over_time({BAD_RATE_RECORD}{selector}[{window}]))\n/\n"
-            f"sum by ({by}) (sum_over_time({TOTAL_RATE_RECORD}{selector}[{window}]))"
+            f"sum by ({by}) (sum_over_time({bad}{selector}[{window}]))\n/\n"
+            f"sum by ({by}) (sum_over_time({total}{selector}[{window}]))"
         )
     if isinstance(slo.sli, UptimeSli):
         record = ratio_record(SHORT_WINDOW)
-        if is_stitched(slo, window):
-            # The time average of the 5m spans that have a record.
-            return f"{_stitched('sum', record, selector, by, window)}\n/\n{_stitched('count', record, selector, by, window)}"
+        record = tile_record(record) if tiled else record
         return f"avg by ({by}) (avg_over_time({record}{selector}[{window}]))"
     raise AssertionError(f"{type(slo.sli).__name__} has no derived windows")
 
@@ -444,6 +540,7 @@ def slo_rule_groups(spec: AlertingSpec, slo: Slo) -> list[dict]:
     # The short-window records first: a group evaluates its rules in order, so the derived windows
     # of this group read this evaluation's values.
     rules += short_window_records(slo)
+    rules += _middle_record_rules(slo)
     alerting_windows = _alerting_windows(slo)
     rules += [_record(ratio_record(w), error_ratio_expr(slo, w), slo) for w in alerting_windows]
     rules += [_burn_alert(spec, slo, tier) for tier in burn_windows_for(slo)]
@@ -466,10 +563,14 @@ def slo_rule_groups(spec: AlertingSpec, slo: Slo) -> list[dict]:
         ]
     else:
         budget_rules.append(_record(THRESHOLD_RECORD, f"vector({format_number(slo.target)})", slo))
-    return [
-        {"name": f"slo-{slo.id}", "rules": rules},
-        {"name": f"slo-{slo.id}-budget", "interval": BUDGET_GROUP_INTERVAL, "rules": budget_rules},
-    ]
+    groups = [{"name": f"slo-{slo.id}", "rules": rules}]
+    if tiles := _tile_sources(slo):
+        groups.append({
+            "name": f"slo-{slo.id}{TILES_GROUP_SUFFIX}",
+            "interval": TILE_INTERVAL,
+            "rules": [_record(tile, f'sum by ({slo.label}) ({source}{{slo="{slo.id}"}})', slo) for tile, source in tiles.items()],
+        })
+    return groups + [{"name": f"slo-{slo.id}{BUDGET_GROUP_SUFFIX}", "interval": BUDGET_GROUP_INTERVAL, "rules": budget_rules}]
 
 
 def build_slo_rule_groups(

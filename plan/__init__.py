@@ -28,7 +28,7 @@ from plan.exporters import (
     pushgateway_plan,
 )
 from plan.fluent_bit import FluentBitPlan, fluent_bit_plan
-from plan.grafana import GrafanaPlan, grafana_plan
+from plan.grafana import GrafanaPlan, grafana_plan, grafana_warnings
 from plan.grafana_content import GrafanaContentPlan, grafana_content_plan, platform_datasources
 from plan.influxdb import InfluxdbPlan, influxdb_plan
 from plan.network_policies import NetworkPoliciesPlan, network_policies_plan
@@ -137,6 +137,7 @@ def build_plan(settings: StackSettings, name: str = PLATFORM_NAME) -> Plan:
     if receivers := missing_receivers_warning(alerting.spec, "alerting"):
         warnings.append(receivers)
     warnings += pagerduty_warnings(settings)
+    warnings += grafana_warnings(settings)
     ownership = ownership_plan(settings)
     return Plan(
         settings=settings,

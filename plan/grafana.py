@@ -35,16 +35,29 @@ from urllib.parse import urlparse
 
 from monitoring.dashboards import KUBERNETES
 from monitoring.dashboards.upstream import SIDECAR_LABEL, SIDECAR_LABEL_VALUE
+from monitoring.ownership import people
 from plan.endpoints import Endpoint
 from plan.pod_security import NOBODY, restricted_container, restricted_pod, tmp_mount
-from plan.secrets import GRAFANA_DATABASE_PASSWORD
-from plan.settings import GrafanaSettings, StackSettings
+from plan.secrets import GRAFANA_DATABASE_PASSWORD, GRAFANA_OIDC_CLIENT_SECRET
+from plan.settings import GrafanaOidc, GrafanaSettings, StackSettings
 from plan.versions import GRAFANA, GRAFANA_IMAGE, GRAFANA_IMAGE_TAG
 
 FULLNAME = "grafana"
 ADMIN_SECRET = "grafana-admin"
 ADMIN_USER = "admin"
 DATABASE_SECRET = "grafana-database"
+# The Secret holding the identity provider's client secret (grafana.oidc), and its key.
+OIDC_SECRET = "grafana-oidc"
+OIDC_SECRET_KEY = "client-secret"
+# Grafana reads GF_<SECTION>_<KEY> over grafana.ini ("." and "-" in the section become "_"), so the
+# client secret reaches auth.generic_oauth.client_secret from the Secret without entering the
+# ConfigMap; the chart refuses a plain client_secret in grafana.ini (assertNoLeakedSecrets).
+# Ref: https://grafana.com/docs/grafana/latest/setup-grafana/configure-grafana/#override-configuration-with-environment-variables
+# (GF_AUTH_GOOGLE_CLIENT_SECRET); grafana 12.11.1 templates/_helpers.tpl grafana.assertNoLeakedSecrets
+# (path auth.generic_oauth client_secret).
+OIDC_CLIENT_SECRET_ENV = "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"
+# Role precedence: a person in several mapped groups gets the first of these they qualify for.
+ROLE_ORDER = ("Admin", "Editor", "Viewer")
 # The chart's Service (`service.port`, set below) and its port's name.
 # Ref: grafana 12.11.1 templates/service.yaml (port name `service`).
 SERVICE_PORT = 80
@@ -187,13 +200,92 @@ def dashboard_sidecar_values(namespace: str) -> dict[str, Any]:
     }
 
 
-def grafana_values(settings: GrafanaSettings, storage_class: str | None, namespace: str) -> dict[str, Any]:
+def role_attribute_path(oidc: GrafanaOidc) -> str:
+    """The JMESPath Grafana evaluates on the ID token / UserInfo at every sign-in to get the org role:
+    the highest role of the person's mapped groups; unmapped people get Viewer unless denyUnmapped
+    (then the expression yields nothing and role_attribute_strict refuses the sign-in).
+
+    `groups || [] (a JSON literal)` keeps a token without the claim from being a type error in contains().
+    Ref: https://grafana.com/docs/grafana/latest/setup-grafana/configure-security/configure-authentication/generic-oauth/
+    ("Configure role mapping": role_attribute_path, role_attribute_strict, contains(groups[*], 'admin') && 'Admin' || ...);
+    https://jmespath.org/specification.html (contains, raw string literals '...', JSON literals `...`).
+    """
+    groups = f"{oidc.groups_attribute_path} || `[]`"
+    terms = [
+        f"contains({groups}, '{group}') && '{role}'"
+        for role in ROLE_ORDER
+        for group, mapped in sorted(oidc.group_roles.items())
+        if mapped == role
+    ]
+    if not oidc.deny_unmapped:
+        terms.append("'Viewer'")
+    return " || ".join(terms)
+
+
+def oidc_ini(oidc: GrafanaOidc, allowed_domains: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """grafana.ini's sign-in sections with the identity provider on (docs/grafana.md); without it,
+    only what keeps the admin's and the provider's basic auth (`auth.basic`, on by default) explicit.
+
+    Ref: Grafana conf/defaults.ini [auth] (disable_login_form, oauth_allow_insecure_email_lookup),
+    [auth.basic] enabled, [auth.generic_oauth] (enabled, name, client_id, scopes, auth_url, token_url,
+    api_url, use_pkce, login_attribute_path, email_attribute_path, groups_attribute_path,
+    role_attribute_path, role_attribute_strict, skip_org_role_sync, allow_assign_grafana_admin,
+    allow_sign_up, allowed_domains, auto_login).
+    """
+    # The Grafana provider authenticates as the admin with basic auth: it stays on whatever the
+    # identity provider does, and so does the login form, the admin's break-glass way in when the
+    # identity provider is down.
+    ini: dict[str, dict[str, Any]] = {"auth.basic": {"enabled": True}, "auth": {"disable_login_form": False}}
+    if not oidc.enabled:
+        return ini
+    # The program creates every person of the model as a Grafana user (their teams' members must
+    # exist: plan/grafana_content.py), so their first sign-in must find that user. Grafana matches a
+    # sign-in to a user by the identity provider's id only, unless email lookup is on; without it
+    # the first sign-in would try to create a second user with the same email and fail.
+    # Ref: grafana/grafana pkg/services/authn/clients/oauth.go (lookupParams.Email only with
+    # oauth_allow_insecure_email_lookup), pkg/services/authn/authnimpl/sync/user_sync.go (getUser:
+    # auth info, then lookupByOneOf; upsertAuthConnection links the found user to the provider);
+    # https://grafana.com/docs/grafana/latest/setup-grafana/configure-security/configure-authentication/#enable-email-lookup
+    # Safe because the identity provider is the organisation's own and asserts only verified
+    # addresses (docs/grafana.md), and allowed_domains admits only the model's domains (the admin is
+    # admin@localhost: nobody signing in can match it).
+    ini["auth"]["oauth_allow_insecure_email_lookup"] = True
+    ini["auth.generic_oauth"] = {
+        "enabled": True,
+        "name": oidc.name,
+        "client_id": oidc.client_id,
+        "scopes": " ".join(oidc.scopes),
+        "auth_url": oidc.auth_url,
+        "token_url": oidc.token_url,
+        "api_url": oidc.api_url,
+        "use_pkce": True,
+        # The program's users have their email as login; the identity provider's login would
+        # otherwise overwrite it at sign-in (user_sync.go updateUserAttributes) and drift from Pulumi.
+        "login_attribute_path": "email",
+        "email_attribute_path": "email",
+        "groups_attribute_path": oidc.groups_attribute_path,
+        "role_attribute_path": role_attribute_path(oidc),
+        "role_attribute_strict": oidc.deny_unmapped,
+        # Roles come from the identity provider at every sign-in; nobody becomes a server admin that way.
+        "skip_org_role_sync": False,
+        "allow_assign_grafana_admin": False,
+        "allow_sign_up": oidc.allow_sign_up,
+        "allowed_domains": " ".join(allowed_domains),
+        "auto_login": oidc.auto_login,
+    }
+    return ini
+
+
+def grafana_values(
+    settings: GrafanaSettings, storage_class: str | None, namespace: str, allowed_domains: tuple[str, ...] = ()
+) -> dict[str, Any]:
     host = urlparse(settings.url).hostname
     ini: dict[str, Any] = {
         "server": {"root_url": settings.url, "domain": host},
         "analytics": {"check_for_updates": False, "reporting_enabled": False},
         "users": {"allow_sign_up": False},
         "auth.anonymous": {"enabled": False},
+        **oidc_ini(settings.oidc, allowed_domains),
     }
     values: dict[str, Any] = {
         "fullnameOverride": FULLNAME,
@@ -224,6 +316,10 @@ def grafana_values(settings: GrafanaSettings, storage_class: str | None, namespa
         # Ref: grafana 12.11.1 values.yaml `extraInitContainers` (templates/_pod.tpl l.595).
         "extraInitContainers": [reset_admin_password_container(settings)],
     }
+    # Ref: grafana 12.11.1 values.yaml `envValueFrom` (templates/_pod.tpl: env valueFrom of the grafana container).
+    env_from: dict[str, Any] = {}
+    if settings.oidc.enabled:
+        env_from[OIDC_CLIENT_SECRET_ENV] = {"secretKeyRef": {"name": OIDC_SECRET, "key": OIDC_SECRET_KEY}}
     if settings.database is None:
         persistence: dict[str, Any] = {"enabled": True, "type": "pvc", "size": str(settings.storage_size)}
         if storage_class:
@@ -234,11 +330,11 @@ def grafana_values(settings: GrafanaSettings, storage_class: str | None, namespa
         db = settings.database
         ini["database"] = {"type": db.type, "host": db.host, "name": db.name, "user": db.user, "ssl_mode": db.ssl_mode}
         # Grafana reads GF_<SECTION>_<KEY> over grafana.ini; the password never enters values.
-        values["envValueFrom"] = {
-            "GF_DATABASE_PASSWORD": {"secretKeyRef": {"name": DATABASE_SECRET, "key": "password"}}
-        }
+        env_from["GF_DATABASE_PASSWORD"] = {"secretKeyRef": {"name": DATABASE_SECRET, "key": "password"}}
         values["persistence"] = {"enabled": False}
         values["podDisruptionBudget"] = {"minAvailable": 1}
+    if env_from:
+        values["envValueFrom"] = env_from
     if settings.ingress.enabled:
         ingress: dict[str, Any] = {"enabled": True, "hosts": [host], "path": "/", "pathType": "Prefix"}
         if settings.ingress.class_name:
@@ -268,6 +364,10 @@ class GrafanaPlan:
     # (plan/secrets.py), when Grafana uses a shared database; both None with sqlite.
     database_secret: str | None
     database_password_key: str | None
+    # The Secret holding the identity provider's client secret, and the secret config key it comes
+    # from (plan/secrets.py), when grafana.oidc is enabled; both None otherwise.
+    oidc_secret: str | None
+    oidc_client_secret_key: str | None
     sidecar_role: str
     # The labels the chart gives Grafana's pods (`app.kubernetes.io/name`, its selector label).
     pod_labels: Mapping[str, str]
@@ -280,15 +380,34 @@ def endpoint(namespace: str) -> Endpoint:
 def grafana_plan(settings: StackSettings) -> GrafanaPlan:
     grafana = settings.grafana
     database = grafana.database is not None
+    oidc = grafana.oidc.enabled
     return GrafanaPlan(
         url=grafana.url,
         endpoint=endpoint(settings.namespace),
-        values=grafana_values(grafana, settings.storage_class, settings.namespace),
+        values=grafana_values(grafana, settings.storage_class, settings.namespace, allowed_domains(settings)),
         extra_values=grafana.extra_values,
         admin_user=ADMIN_USER,
         admin_secret=ADMIN_SECRET,
         database_secret=DATABASE_SECRET if database else None,
         database_password_key=GRAFANA_DATABASE_PASSWORD.key if database else None,
+        oidc_secret=OIDC_SECRET if oidc else None,
+        oidc_client_secret_key=GRAFANA_OIDC_CLIENT_SECRET.key if oidc else None,
         sidecar_role=SIDECAR_ROLE,
         pod_labels={"app.kubernetes.io/name": GRAFANA.chart},
     )
+
+
+def allowed_domains(settings: StackSettings) -> tuple[str, ...]:
+    """The email domains of the ownership model's people: the only ones that may sign in."""
+    return tuple(sorted({email.rsplit("@", 1)[1].lower() for email in people(settings.ownership)}))
+
+
+def grafana_warnings(settings: StackSettings) -> list[str]:
+    """Who cannot sign in: everybody but the admin while the identity provider is off."""
+    if settings.grafana.oidc.enabled:
+        return []
+    return [
+        f"grafana.oidc.enabled: sign-in through the identity provider is off in environment {settings.environment!r}; "
+        f"only the admin can sign in (`pulumi stack output grafanaAdminPassword --show-secrets`): the "
+        f"{len(people(settings.ownership))} people of ownership are Grafana users in their teams with passwords nobody knows"
+    ]

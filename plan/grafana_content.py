@@ -23,7 +23,9 @@ from monitoring.datasources import (
     traces_datasource,
     trends_datasource,
 )
+from monitoring.ownership import people
 from monitoring.slo_catalogue import Slo
+from plan.pagerduty import person_slugs
 from plan.elasticsearch import GRAFANA_USER as ES_GRAFANA_USER
 from plan.elasticsearch import ElasticsearchPlan
 from plan.influxdb import READER_USER as INFLUX_READER_USER
@@ -46,7 +48,20 @@ class Team:
 
 
 @dataclass(frozen=True)
+class User:
+    """A person of the ownership model as a Grafana user (login = email): team members must exist
+    as users before a team names them (pulumiverse-grafana 2.44.0 oss.Team `members`: "users
+    specified here must already exist in Grafana"), so the program creates them; their first
+    sign-in through the identity provider finds them by email (plan/grafana.py oidc_ini)."""
+
+    email: str
+    name: str
+    slug: str
+
+
+@dataclass(frozen=True)
 class GrafanaContentPlan:
+    users: tuple[User, ...]
     teams: tuple[Team, ...]
     # Folders the Grafana provider creates.
     folders: tuple[FolderSpec, ...]
@@ -86,9 +101,12 @@ def platform_datasources(
 def grafana_content_plan(
     settings: StackSettings, slos: tuple[Slo, ...], datasources: tuple[DatasourceSpec, ...]
 ) -> GrafanaContentPlan:
+    everybody = people(settings.ownership)
+    slugs = person_slugs(list(everybody))
     return GrafanaContentPlan(
+        users=tuple(User(email=email, name=person.name, slug=slugs[email]) for email, (_, person) in everybody.items()),
         teams=tuple(
-            Team(name=team.name, slug=team.slug, email=team.email, members=tuple(team.members))
+            Team(name=team.name, slug=team.slug, email=team.email, members=settings.grafana_team_members(team))
             for team in settings.grafana.teams
         ),
         folders=tuple(f for f in FOLDERS if f not in PROVISIONED_FOLDERS),

@@ -3,7 +3,7 @@ escalation chain of each paging severity, with delays (monitoring/ownership.py).
 
 The render writes it as build/<stack>/oncall/oncall.json, the on-call table a reviewer reads
 (docs/oncall.md); the PagerDuty slice (plan/pagerduty.py) deploys its areas, layers and chains, and
-the Alertmanager routes (plan/alerting.py) follow its areas. Grafana team members are to follow.
+the Alertmanager routes (plan/alerting.py) follow its areas, Grafana's users and team members its people (plan/grafana_content.py).
 """
 
 from __future__ import annotations

@@ -208,7 +208,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def _slugs(emails: list[str]) -> dict[str, str]:
+def person_slugs(emails: list[str]) -> dict[str, str]:
     """The local part of each email, or the whole address where two people share a local part."""
     local = {email: _slug(email.split("@")[0]) for email in emails}
     counts = list(local.values())
@@ -248,7 +248,7 @@ def pagerduty_plan(settings: StackSettings, context: PlatformContext, ownership:
     spec = settings.ownership
     prefix = f"{context.name} {settings.environment}"
     paged = paged_people(spec)
-    slugs = _slugs(list(paged))
+    slugs = person_slugs(list(paged))
     users = tuple(_user(slugs[email], person) for email, (_, person, _) in paged.items())
 
     schedules, policies, services = [], [], []

@@ -28,6 +28,9 @@ OBJECT_STORAGE_SECRETS = {
     "AZURE": (SecretKey("objectStorageAccountKey", "Azure storage account key for the Thanos container"),),
 }
 GRAFANA_DATABASE_PASSWORD = SecretKey("grafanaDatabasePassword", "password of grafana.database.user")
+GRAFANA_OIDC_CLIENT_SECRET = SecretKey(
+    "grafanaOidcClientSecret", "client secret of grafana.oidc.clientId at the identity provider"
+)
 POSTGRES_DSN = SecretKey(
     "postgresDsn", "DSN of the application database, postgresql://user:password@host:5432/db?sslmode=require"
 )
@@ -49,6 +52,8 @@ def required_secrets(settings: StackSettings) -> tuple[SecretKey, ...]:
     needed = list(OBJECT_STORAGE_SECRETS[settings.object_storage.type])
     if settings.grafana.database is not None:
         needed.append(GRAFANA_DATABASE_PASSWORD)
+    if settings.grafana.oidc.enabled:
+        needed.append(GRAFANA_OIDC_CLIENT_SECRET)
     if settings.exporters.postgres.enabled:
         needed.append(POSTGRES_DSN)
     enabled = settings.alerting.receivers.enabled_kinds()
@@ -61,5 +66,5 @@ def required_secrets(settings: StackSettings) -> tuple[SecretKey, ...]:
 def all_secrets() -> tuple[SecretKey, ...]:
     """Every secret key the program may read, each once (docs/configuration.md lists them)."""
     secrets = [s for group in OBJECT_STORAGE_SECRETS.values() for s in group]
-    secrets += [GRAFANA_DATABASE_PASSWORD, POSTGRES_DSN, PAGERDUTY_TOKEN, *RECEIVER_SECRETS.values()]
+    secrets += [GRAFANA_DATABASE_PASSWORD, GRAFANA_OIDC_CLIENT_SECRET, POSTGRES_DSN, PAGERDUTY_TOKEN, *RECEIVER_SECRETS.values()]
     return tuple(secrets)

@@ -32,7 +32,7 @@ from monitoring.errors import SpecError, join_key
 from monitoring.logs import LogsSpec, check_retention_bounds
 from monitoring.models import SpecModel
 from monitoring.otel import OtelCollectorSpec, validate_cors_origins
-from monitoring.ownership import OwnershipSpec, check_owners, check_reachable
+from monitoring.ownership import EVERY_TEAM, Email, OwnershipSpec, Role, audience, check_audience, check_owners, check_reachable
 from monitoring.tracing import SamplingSpec
 from monitoring.durations import parse_duration
 from plan import units
@@ -50,7 +50,10 @@ AGENTS_NAMESPACE_SUFFIX = "-agents"
 
 
 def _duration(value: str) -> str:
-    parse_duration(value)
+    # Every duration of a stack is an interval or a retention: zero would scrape, probe or keep
+    # nothing (Prometheus refuses a zero scrape interval only when it loads the config, in the cluster).
+    if parse_duration(value) <= 0:
+        raise ValueError("must be longer than 0s")
     return value
 
 
@@ -78,6 +81,8 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 DnsSubdomain = Annotated[str, Field(pattern=_DNS_SUBDOMAIN.pattern, max_length=253)]
 # host[:port] with no scheme or path: what the S3 client and Grafana's database settings take.
 HostPort = Annotated[str, Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")]
+# An http(s) URL: a probe target, an identity provider endpoint.
+HttpUrl = Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
 
 
 def _chart_values(value: Any) -> dict[str, Any]:
@@ -307,10 +312,25 @@ class ThanosSettings(Model):
     extra_values: ExtraValues  # the thanos chart (the ruler is kube-prometheus-stack's: prometheus.extraValues)
 
 
+class GrafanaTeamMembers(Model):
+    """Who is in a Grafana team, named in the ownership model (docs/grafana.md, "Who is in which team")."""
+
+    teams: tuple[str, ...] = Field(
+        (), description=f"Keys of `ownership.teams` whose people are members; {EVERY_TEAM!r} is every team."
+    )
+    roles: tuple[Role, ...] = Field(
+        (), description="Everybody of the model holding one of these roles (cto, engineering manager, team lead, engineer)."
+    )
+    people: tuple[Email, ...] = Field((), description="Further members by email; each must be a person of `ownership`.")
+
+
 class GrafanaTeam(Model):
     name: str = Field(min_length=1, description="Team name shown in Grafana.")
     email: str | None = Field(None, description="Team contact address.")
-    members: tuple[str, ...] = Field((), description="E-mail addresses of existing Grafana users.")
+    members: GrafanaTeamMembers = Field(
+        default_factory=GrafanaTeamMembers,
+        description="The team's members, from the ownership model; unset: nobody (only Grafana admins see its folders).",
+    )
 
     @property
     def slug(self) -> str:
@@ -356,6 +376,55 @@ class GrafanaDatabase(Model):
     )
 
 
+GrafanaRole = Literal["Admin", "Editor", "Viewer"]
+
+
+class GrafanaOidc(Model):
+    """Sign-in through the organisation's identity provider: Grafana's generic OAuth client
+    (`auth.generic_oauth`, plan/grafana.py); its client secret is the grafanaOidcClientSecret secret."""
+
+    enabled: bool = Field(False, description="Sign people in through the identity provider; off: only the admin can sign in (a warning).")
+    name: str = Field("Single sign-on", min_length=1, description="Label of the sign-in button.")
+    client_id: str | None = Field(None, min_length=1, description="The client id Grafana is registered under at the identity provider.")
+    auth_url: HttpUrl | None = Field(None, description="The provider's authorization endpoint (https in prod).")
+    token_url: HttpUrl | None = Field(None, description="The provider's token endpoint (https in prod).")
+    api_url: HttpUrl | None = Field(None, description="The provider's OpenID UserInfo endpoint (https in prod).")
+    scopes: tuple[Annotated[str, Field(pattern=r"^\S+$")], ...] = Field(
+        ("openid", "profile", "email"), description="Scopes Grafana asks for; include the one that adds the groups claim if the provider needs it."
+    )
+    groups_attribute_path: str = Field(
+        "groups", min_length=1,
+        description="JMESPath of the list of group names in the ID token or UserInfo (e.g. groups, realm_access.roles).",
+    )
+    group_roles: dict[Annotated[str, Field(pattern=r"^[^'\s][^']*$")], GrafanaRole] = Field(
+        default_factory=dict,
+        description="Identity-provider group -> Grafana role (Admin, Editor, Viewer) in the organisation; "
+        "a person in several groups gets the highest role. Set at every sign-in.",
+    )
+    deny_unmapped: bool = Field(
+        True, description="Refuse sign-in to people in none of `groupRoles`' groups (true), or make them Viewers (false)."
+    )
+    allow_sign_up: bool = Field(
+        False,
+        description="Let people who are not in `ownership` create a Grafana user at their first sign-in "
+        "(they get their group's role and no team). Off: the ownership model is the list of who may sign in.",
+    )
+    auto_login: bool = Field(
+        False, description="Send the login page straight to the identity provider; the admin's break-glass form stays at /login?disableAutoLogin."
+    )
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> GrafanaOidc:
+        if self.enabled:
+            for key, value in (("clientId", self.client_id), ("authUrl", self.auth_url),
+                               ("tokenUrl", self.token_url), ("apiUrl", self.api_url)):
+                if value is None:
+                    raise ValueError(f"{key}: is required when enabled is true")
+            if not self.group_roles and self.deny_unmapped:
+                raise ValueError("groupRoles: is empty and denyUnmapped is true: nobody could sign in")
+        return self
+
+
 class GrafanaSettings(Model):
     url: str = Field(
         pattern=r"^https?://[^/\s]+(/.*)?$",
@@ -367,7 +436,8 @@ class GrafanaSettings(Model):
     database: GrafanaDatabase | None = Field(
         None, description="Shared database; unset keeps sqlite on Grafana's volume (one replica).",
     )
-    teams: tuple[GrafanaTeam, ...] = Field((), description="Grafana teams (role-based access).")
+    teams: tuple[GrafanaTeam, ...] = Field((), description="Grafana teams (role-based access) and their members.")
+    oidc: GrafanaOidc = Field(default_factory=GrafanaOidc, description="Sign-in through the identity provider (docs/grafana.md).")
     resources: Resources = Field(description="The Grafana container of each replica.")
     extra_values: ExtraValues
 
@@ -442,9 +512,6 @@ class SamplingSettings(_EnvironmentFromStack, SamplingSpec):
 
 def _small_resources() -> Resources:
     return Resources(requests=ResourceList(cpu="10m", memory="32Mi"), limits=ResourceList(memory="128Mi"))
-
-
-HttpUrl = Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
 
 
 class FrontendProbe(Model):
@@ -939,6 +1006,36 @@ class StackSettings(Model):
                 check_reachable(self.ownership)
             except SpecError as error:
                 raise error.under("ownership") from None
+        return self
+
+    @model_validator(mode="after")
+    def _grafana_teams_name_the_model(self) -> StackSettings:
+        for i, team in enumerate(self.grafana.teams):
+            try:
+                check_audience(self.ownership, team.members.teams, team.members.people)
+            except SpecError as error:
+                raise error.under(f"grafana.teams[{i}].members") from None
+        return self
+
+    def grafana_team_members(self, team: GrafanaTeam) -> tuple[str, ...]:
+        """The emails of a Grafana team's members (monitoring/ownership.py audience)."""
+        members = team.members
+        return audience(self.ownership, teams=members.teams, roles=members.roles, people_=members.people)
+
+    @model_validator(mode="after")
+    def _sign_in_over_https(self) -> StackSettings:
+        oidc = self.grafana.oidc
+        if not (oidc.enabled and self.policy.https_sign_in):
+            return self
+        urls = {"grafana.url": self.grafana.url, "grafana.oidc.authUrl": oidc.auth_url,
+                "grafana.oidc.tokenUrl": oidc.token_url, "grafana.oidc.apiUrl": oidc.api_url}
+        for key, url in urls.items():
+            if url is not None and urlparse(url).scheme != "https":
+                # A SpecError keeps the key whole (the message names it from the stack file's root).
+                raise SpecError(
+                    key, f"{url!r} is not https; {self.environment} signs people in over https only "
+                    "(the authorization code, tokens and client secret travel there)",
+                )
         return self
 
     @model_validator(mode="after")

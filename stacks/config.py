@@ -94,6 +94,12 @@ def parse_settings(raw: Mapping[str, Any]) -> StackSettings:
         raise ConfigError(
             "\n".join(f"{PROJECT}:{key}: unknown config key (typo?)" for key in unknown)
         )
+    if not raw:
+        # An empty stack file: one line, not one per required section.
+        raise ConfigError(
+            f"{PROJECT}:environment: is required but not set; the stack has no settings at all "
+            "(an empty stack file? start from Pulumi.dev.yaml)"
+        )
     plain = {k: v for k, v in raw.items() if k in SETTINGS_KEYS}
     try:
         key = json.dumps(plain, sort_keys=True)
@@ -123,10 +129,29 @@ def _project_keys_present() -> set[str]:
     return {k.removeprefix(prefix) for k in keys if k.startswith(prefix)}
 
 
+def _plain_text_secrets(keys: set[str]) -> list[str]:
+    """Secret keys set without `--secret`: readable by anyone with the stack file, and in the state.
+    The CLI's language host lists the secret keys in PULUMI_CONFIG_SECRET_KEYS; the mocks and the
+    Automation API set them with set_all_config, which is_config_secret reads.
+    Ref: pulumi/pulumi sdk/python/lib/pulumi/runtime/config.py (get_config_secret_keys_env, is_config_secret)"""
+    secret = set(runtime_config.get_config_secret_keys_env())
+    return sorted(
+        k for k in keys & SECRET_KEYS
+        if f"{PROJECT}:{k}" not in secret and not runtime_config.is_config_secret(f"{PROJECT}:{k}")
+    )
+
+
 def load_settings(config: pulumi.Config | None = None) -> StackSettings:
     config = config or pulumi.Config(PROJECT)
+    present = _project_keys_present()
+    if plain_secrets := _plain_text_secrets(present):
+        raise ConfigError("\n".join(
+            f"{PROJECT}:{key}: is set in plain text but is a secret; set it with "
+            f"`pulumi config set --secret {key} <value>`"
+            for key in plain_secrets
+        ))  # fmt: skip
     raw: dict[str, Any] = {}
-    for key in sorted(_project_keys_present()):
+    for key in sorted(present):
         if key in SECRET_KEYS:
             continue
         try:
@@ -170,5 +195,6 @@ def load_secrets(needed: Sequence[SecretKey], config: pulumi.Config | None = Non
                 for s in missing
             )
         )
+    # A value set in plain text was refused by load_settings (`_plain_text_secrets`), which runs first.
     values = {s.key: config.require_secret(s.key) for s in needed}
     return StackSecrets(values=values)

@@ -84,6 +84,24 @@ def _answers(url: str, status: int) -> bool:
         return False
 
 
+def _launch(name: str, args: list[str], port: int, workdir: Path, log_mode: str) -> Server:
+    log_path = workdir / f"{name}.log"
+    with log_path.open(log_mode) as out:
+        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
+    return Server(name, process, f"http://{LOCALHOST}:{port}", port, log_path)
+
+
+def _wait_ready(server: Server, ready_path: str, ready_status: int, timeout: float) -> None:
+    """Until GET `ready_path` answers `ready_status`; a process that exits first is a RuntimeError."""
+
+    def ready() -> bool:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited with {server.process.returncode}:\n{server.log_tail()}")
+        return _answers(server.url + ready_path, ready_status)
+
+    wait_until(ready, timeout, what=f"{server.name} to be ready")
+
+
 @contextmanager
 def run_server(
     name: str,
@@ -99,18 +117,10 @@ def run_server(
     workdir.mkdir(parents=True, exist_ok=True)
     for attempt in range(1, _START_ATTEMPTS + 1):
         port = free_port()
-        log_path = workdir / f"{name}.log"
-        with log_path.open("w") as out:
-            process = subprocess.Popen(args_for_port(port), stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
-        server = Server(name, process, f"http://{LOCALHOST}:{port}", port, log_path)
-
-        def ready() -> bool:
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode}:\n{server.log_tail()}")
-            return _answers(server.url + ready_path, ready_status)
-
+        server = _launch(name, args_for_port(port), port, workdir, "w")
+        process = server.process
         try:
-            wait_until(ready, ready_timeout, what=f"{name} to be ready")
+            _wait_ready(server, ready_path, ready_status, ready_timeout)
         except RuntimeError:
             _stop(process)
             if attempt < _START_ATTEMPTS and "address already in use" in server.log():
@@ -825,3 +835,32 @@ class SmtpRecorder:
     def received(self) -> list[Notification]:
         with self._lock:
             return list(self.notifications)
+
+
+# --- an influxd outage (tests/influxdb/test_influxdb_outage.py) --------------------------------------------
+
+
+@contextmanager
+def _on_port(name: str, args: list[str], port: int, workdir: Path, ready_path: str, ready_status: int,
+             ready_timeout: float) -> Iterator[Server]:
+    """`run_server` on a given port (a restart must come back where its clients write to); no retry."""
+    server = _launch(name, args, port, workdir, "a")
+    try:
+        _wait_ready(server, ready_path, ready_status, ready_timeout)
+        yield server
+    finally:
+        _stop(server.process)
+
+
+@contextmanager
+def influx_outage(influx: InfluxServer) -> Iterator[None]:
+    """influxd stopped (SIGTERM, as Kubernetes stops a pod) while the block runs, then started again
+    on the same port with the same data, meta (users) and WAL directories; the server's own context
+    stops the new process at the end, as it would have the first."""
+    port = influx.port
+    influx.__exit__(None, None, None)
+    try:
+        yield
+    finally:
+        influx._context = _on_port("influxd", influx._args(port), port, influx.workdir, "/ping", 204, 30)
+        influx.server = influx._context.__enter__()

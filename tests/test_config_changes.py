@@ -225,12 +225,15 @@ def test_every_workload_reading_a_changed_object_rolls_or_reloads(stack_runs):
 # which are not content), and, under the mocks, the CA key and the CSR (a mocked certificate is not
 # derived from them; the certificates themselves are rotated).
 CONTENT_FREE = ("-content-digest-key", "-ca-key", "-http-csr")
+# Generated passwords that reach Grafana's database only, through the Grafana provider (the people's
+# users, components/grafana_content.py): no Kubernetes object holds them, like pagerdutyToken.
+GRAFANA_ONLY = "rotate terrafusion-grafana-content-user-"
 
 
 def test_every_change_changes_something(stack_runs):
     # A change that changes nothing tests nothing (e.g. a settings key that moved).
     idle = [change.what for change, changed, _ in stack_runs["results"] if not changed]
-    assert [what for what in idle if not what.endswith(CONTENT_FREE)] == []
+    assert [what for what in idle if not what.endswith(CONTENT_FREE) and not what.startswith(GRAFANA_ONLY)] == []
 
 
 def test_every_object_the_program_declares_and_a_workload_reads_is_changed_by_some_change(stack_runs):

@@ -4,7 +4,8 @@
 A fresh TSDB holds minutes of data, so there `rate(x[3d])` reads a few minutes of samples and any
 long-window rule looks cheap. This bench writes days of synthetic history for every series the
 SLOs read (at least 1000 series of every metric an SLO reads) and, beside them in the same blocks,
-the SLOs' 5m records as their record rules would have written them (the rate of each SLO label
+the SLOs' 5m records as their record rules would have written them (and their 30m records and
+tiles, the tiles every 5m as the tiles groups write them) (the rate of each SLO label
 value's events, or its share of probes down), as OpenMetrics turned into 2h blocks by
 `promtool tsdb create-blocks-from openmetrics` (the blocks Prometheus keeps next to a Thanos
 sidecar). It starts Prometheus on them and evaluates, in the same run and interleaved, two
@@ -66,12 +67,20 @@ from monitoring.alert_rules import build_rule_files  # noqa: E402
 from monitoring.durations import format_duration, parse_duration  # noqa: E402
 from monitoring.slo import (  # noqa: E402
     BAD_RATE_RECORD,
+    BUDGET_GROUP_SUFFIX,
+    MIDDLE_WINDOW,
+    SHORT_WINDOW,
+    TILE_INTERVAL,
+    TILE_SUFFIX,
+    TILES_GROUP_SUFFIX,
     TOTAL_RATE_RECORD,
+    derived_inputs,
     effective_slos,
     le_matcher,
     ratio_record,
     raw_error_ratio_expr,
     recorded_inputs,
+    tile_record,
 )
 from monitoring.slo_catalogue import EventRatioSli, LatencySli, UptimeSli  # noqa: E402
 from monitoring.windows import PROMETHEUS, group_evaluators, lookback_seconds  # noqa: E402
@@ -128,6 +137,7 @@ class Series:
     kind: str  # counter, gauge, up, rate, down-share
     value: float = 0.0
     members: tuple[int, ...] = ()
+    step: int | None = None  # seconds between samples; None: the bench's resolution (tiles: 5m)
 
     @property
     def text(self) -> str:
@@ -208,7 +218,9 @@ def _record_series(spec, raw: list[Series]) -> list[Series]:
             for i, s in enumerate(raw):
                 if match(s):
                     groups.setdefault(dict(s.labels)[label], []).append(i)
-            out += [Series(ratio_record("5m"), ((label, g), ("slo", slo.id)), "down-share", members=tuple(m)) for g, m in groups.items()]
+            for name in (ratio_record("5m"), *derived_inputs(slo)):
+                out += [Series(name, ((label, g), ("slo", slo.id)), "down-share", members=tuple(m), step=_step(name))
+                        for g, m in groups.items()]
             continue
         else:
             continue
@@ -221,8 +233,15 @@ def _record_series(spec, raw: list[Series]) -> list[Series]:
                     if match(s):
                         g = dict(s.labels)[label]
                         rates[g] = rates.get(g, 0.0) + sign * s.value
-            out += [Series(name, ((label, g), ("slo", slo.id)), "rate", v) for g, v in rates.items()]
+            # The 30m records and the tiles of this record carry its rate too (the wave is slow).
+            derived = [d for d in derived_inputs(slo) if d in (tile_record(name), name.replace(SHORT_WINDOW, MIDDLE_WINDOW))]
+            for record in (name, *derived):
+                out += [Series(record, ((label, g), ("slo", slo.id)), "rate", v, step=_step(record)) for g, v in rates.items()]
     return out
+
+
+def _step(record: str) -> int | None:
+    return int(parse_duration(TILE_INTERVAL)) if record.endswith(TILE_SUFFIX) else None
 
 
 def _down(index: int, t: int) -> bool:
@@ -234,12 +253,20 @@ def _write_block(path: Path, series: list[Series], start: int, end: int, resolut
     """The samples of [start, end) as OpenMetrics. A counter's rate follows the daily wave, its value
     the integral of it (so increments differ from one sample to the next, as scraped ones do, and
     chunks compress alike); gauges and records follow the wave too."""
-    stamps = list(range(start, end, resolution))
-    integral = [t - END + 0.5 * (1 - math.cos(OMEGA * t)) / OMEGA for t in stamps]  # of 1 + 0.5 sin
-    wave = [1 + 0.5 * math.sin(OMEGA * t) for t in stamps]
-    text = [str(t) for t in stamps]
+    grids: dict[int, tuple] = {}
+
+    def grid(step: int) -> tuple:
+        if step not in grids:
+            first = -(-start // step) * step
+            stamps = list(range(first, end, step))
+            integral = [t - END + 0.5 * (1 - math.cos(OMEGA * t)) / OMEGA for t in stamps]  # of 1 + 0.5 sin
+            wave = [1 + 0.5 * math.sin(OMEGA * t) for t in stamps]
+            grids[step] = (stamps, integral, wave, [str(t) for t in stamps])
+        return grids[step]
+
     with path.open("w") as out:
         for index, s in enumerate(series):
+            stamps, integral, wave, text = grid(s.step or resolution)
             if s.kind == "counter":
                 offset = 10**6 * s.value + index
                 values = [f"{offset + s.value * i:.3f}" for i in integral]
@@ -300,18 +327,19 @@ def old_rule_files(spec) -> dict[str, dict]:
     files = build_rule_files(spec)
     for content in files.values():
         for group in content["groups"]:
-            slo = slos.get(group["name"].removeprefix("slo-").removesuffix("-budget"))
+            slo = slos.get(group["name"].removeprefix("slo-").removesuffix(BUDGET_GROUP_SUFFIX).removesuffix(TILES_GROUP_SUFFIX))
             if slo is None:
                 continue
             rules = []
             for rule in group["rules"]:
                 name = rule.get("record", "")
-                if name in (BAD_RATE_RECORD, TOTAL_RATE_RECORD):
+                if name in (BAD_RATE_RECORD, TOTAL_RATE_RECORD) or name in derived_inputs(slo):
                     continue
                 if name.startswith("slo:sli_error:ratio_rate"):
                     rule = {**rule, "expr": raw_error_ratio_expr(slo, name.removeprefix("slo:sli_error:ratio_rate"))}
                 rules.append(rule)
             group["rules"] = rules
+        content["groups"] = [g for g in content["groups"] if g["rules"]]  # the tiles groups go
     return files
 
 
@@ -326,7 +354,7 @@ def _groups(files: dict[str, dict]) -> list[dict]:
 class RuleCost:
     group: str
     rule: str
-    kind: str  # "record" when it reads the SLO records, else "raw"
+    kind: str  # "tile" when it reads the SLOs' tiles, "record" the 5m or 30m records, else "raw"
     interval: float
     window: float  # seconds of history the rule reads (monitoring/windows.py lookback)
     seconds: float
@@ -437,6 +465,8 @@ def calibrate(url: str, at: int, repeats: int) -> float:
 
 
 def _kind(expr: str) -> str:
+    if TILE_SUFFIX in expr:
+        return "tile"
     return "record" if re.search(r"\bslo:sli_(bad|total|error):rate", expr) else "raw"
 
 
@@ -451,7 +481,8 @@ def extrapolate(costs: list[RuleCost], per_sample: float, history: float, bench_
         b = per_sample
         rest = max(c.seconds - b * c.samples, 0.0)
         growth = min(c.window, history) / min(c.window, bench_history) if c.window else 1.0
-        samples = c.samples * growth * resolution_factor * series_factor
+        # Tiles are written every 5m whatever the scrape and evaluation interval.
+        samples = c.samples * growth * (1.0 if c.kind == "tile" else resolution_factor) * series_factor
         out.append(RuleCost(c.group, c.rule, c.kind, c.interval, c.window, rest * growth * series_factor + b * samples, samples))
     return out
 

@@ -33,16 +33,21 @@ from dataclasses import dataclass
 
 from monitoring.slo_catalogue import EventRatioSli, GaugeLimitSli, LatencySli, Slo, SloKind, UptimeSli
 from monitoring.slo import (
+    BAD_MIDDLE_RECORD,
     BAD_RATE_RECORD,
     DERIVED_FROM,
+    MIDDLE_WINDOW,
     SHORT_WINDOW,
+    TOTAL_MIDDLE_RECORD,
     TOTAL_RATE_RECORD,
+    derived_inputs,
     burn_windows_for,
     has_threshold_alert,
     is_derived,
     is_stitched,
     ratio_record,
     recorded_inputs,
+    tile_record,
 )
 from monitoring.durations import parse_duration
 
@@ -304,21 +309,48 @@ def rule_ratio(slo: Slo, phases: Phases, window: str, left_open: bool) -> float:
     return value
 
 
-def record_series(slo: Slo, group_value: str, phases: Phases, left_open: bool) -> list[dict]:
-    """The records of `recorded_inputs(slo)` for one synthetic service, as input series."""
+def _fed_values(slo: Slo, phases: Phases, left_open: bool) -> dict[str, dict[int, float]]:
+    """record -> minute -> value, for every record the case feeds: `recorded_inputs(slo)` (the 5m
+    records of one synthetic service) and `derived_inputs(slo)`, what the SLO's rules derive from
+    them at each 5m step: the 30m records (the six 5m records back from that step that exist; an
+    event SLI's rates are their sum over six, an uptime ratio their mean) and the tiles (copies)."""
     gauge = isinstance(slo.sli, UptimeSli)
     records = _records(phases, left_open, gauge)
-    labels = {slo.label: group_value, "slo": slo.id}
     per_second = REQUESTS_PER_MINUTE / 60
     if gauge:
-        values = {ratio_record(SHORT_WINDOW): records}
+        short = {ratio_record(SHORT_WINDOW): records}
     else:
-        values = {
+        short = {
             BAD_RATE_RECORD: {s: per_second * r for s, r in records.items()},
             TOTAL_RATE_RECORD: {s: per_second for s in records},
         }
-    assert set(values) == set(recorded_inputs(slo)), slo.id
-    return [{"series": _selector(name, labels), "values": _sparse(by_minute)} for name, by_minute in values.items()]
+    assert set(short) == set(recorded_inputs(slo)), slo.id
+    spans = _minutes(MIDDLE_WINDOW) // _RECORD_MINUTES
+
+    def middle(values: dict[int, float], mean: bool) -> dict[int, float]:
+        out = {}
+        for s in values:
+            picked = [values[s - k * _RECORD_MINUTES] for k in range(spans) if s - k * _RECORD_MINUTES in values]
+            out[s] = sum(picked) / (len(picked) if mean else spans)
+        return out
+
+    derived: dict[str, dict[int, float]] = {}
+    for name in derived_inputs(slo):
+        if name == ratio_record(MIDDLE_WINDOW):
+            derived[name] = middle(records, mean=True)
+        elif name in (BAD_MIDDLE_RECORD, TOTAL_MIDDLE_RECORD):
+            derived[name] = middle(short[BAD_RATE_RECORD if name == BAD_MIDDLE_RECORD else TOTAL_RATE_RECORD], mean=False)
+        else:
+            (source,) = [r for r in short if tile_record(r) == name]
+            derived[name] = dict(short[source])
+    return short | derived
+
+
+def record_series(slo: Slo, group_value: str, phases: Phases, left_open: bool) -> list[dict]:
+    """The records the case feeds (`_fed_values`) for one synthetic service, as input series."""
+    labels = {slo.label: group_value, "slo": slo.id}
+    return [{"series": _selector(name, labels), "values": _sparse(by_minute)}
+            for name, by_minute in _fed_values(slo, phases, left_open).items()]
 
 
 def _sparse(by_minute: dict[int, float]) -> str:
@@ -340,30 +372,46 @@ def _sparse(by_minute: dict[int, float]) -> str:
 # The record rules' values may differ from the modelled records by float rounding only (the
 # counters grow by exactly their phase's step, `_counter`); a zero record must be exactly zero.
 RECORD_TOLERANCE = 1e-9
-# Each record check covers this much time: a subquery holds every step of every probe at once, and
-# promtool allows 10000 samples per query. Ref: prometheus/prometheus@v3.5.3
-# promql/promqltest/test.go (the lazy loader promtool evaluates with: MaxSamples 10000).
+# Each record check covers at most this much time: a subquery holds every step of every probe at
+# once, for each selector of the rule (and the fed record), and promtool allows 10000 samples per
+# query. Ref: prometheus/prometheus@v3.5.3 promql/promqltest/test.go (the lazy loader promtool
+# evaluates with: MaxSamples 10000).
 _CHECK_MINUTES = 12 * 60
+_MAX_SAMPLES = 10000
+
+
+def _check_minutes(expr: str, probes: int) -> int:
+    """The span of one record check of `expr`: its selectors' samples within _MAX_SAMPLES."""
+    # Each selector's vector and what combines it are held at once (the union of a stitched rule
+    # as much as its terms), with the fed record's and the comparison's.
+    selectors = expr.count(" offset ") + 1
+    steps = _MAX_SAMPLES // (probes * (2 * selectors + 2)) - 1
+    return min(_CHECK_MINUTES, steps * _RECORD_MINUTES)
+
+
+def _fed(slo: Slo) -> set[str]:
+    return set(recorded_inputs(slo)) | set(derived_inputs(slo))
 
 
 def record_checks(slo: Slo, groups: list[dict], probes: dict[str, Phases], left_open: bool) -> list[dict]:
-    """promql_expr_test entries: at every RECORD_STEP in 0..EVAL_AT, each record rule of
-    `recorded_inputs(slo)`, evaluated over the raw input series, equals the record fed as input
-    for every probe (the count of equal steps is the count of fed records)."""
-    rules = {r["record"]: r for g in groups for r in g["rules"] if r.get("record") in recorded_inputs(slo)}
-    assert set(rules) == set(recorded_inputs(slo)), slo.id
-    gauge = isinstance(slo.sli, UptimeSli)
-    records = {name: _records(phases, left_open, gauge) for name, phases in probes.items()}
+    """promql_expr_test entries: at every RECORD_STEP in 0..EVAL_AT, each rule recording what the
+    case feeds (`_fed_values`), evaluated over the case's input series (the 5m records' over the raw
+    ones, the derived ones' over the fed 5m records), equals the fed record for every probe (the
+    count of equal steps is the count of fed records)."""
+    rules = {r["record"]: r for g in groups for r in g["rules"] if r.get("record") in _fed(slo)}
+    assert set(rules) == _fed(slo), slo.id
+    fed = {name: _fed_values(slo, phases, left_open) for name, phases in probes.items()}
     checks = []
-    ends = list(range(_CHECK_MINUTES, SAMPLES, _CHECK_MINUTES)) + [SAMPLES]
     for record, rule in rules.items():
+        span = _check_minutes(rule["expr"], len(probes))
+        ends = list(range(span, SAMPLES, span)) + [SAMPLES]
         for i, end in enumerate(ends):
             # The first range reaches one step before 0, so that a left-open range still holds 0.
             width = end - (ends[i - 1] if i else -_RECORD_MINUTES)
             steps = _selected(end, width, left_open, _RECORD_MINUTES, first=-_RECORD_MINUTES)
             expected = [
-                {"labels": f'{{{slo.label}="{name}"}}', "value": sum(1 for s in steps if s in by_minute)}
-                for name, by_minute in records.items()
+                {"labels": f'{{{slo.label}="{name}"}}', "value": sum(1 for s in steps if s in values[record])}
+                for name, values in fed.items()
             ]
             checks.append({
                 "expr": (
@@ -378,9 +426,9 @@ def record_checks(slo: Slo, groups: list[dict], probes: dict[str, Phases], left_
 
 
 def without_recorded_inputs(slo: Slo, groups: list[dict]) -> list[dict]:
-    """The SLO's groups less the rules recording `recorded_inputs(slo)` (the case feeds those)."""
-    names = set(recorded_inputs(slo))
-    return [{**g, "rules": [r for r in g["rules"] if r.get("record") not in names]} for g in groups]
+    """The SLO's groups less the rules recording what the case feeds (and a group left empty)."""
+    kept = [{**g, "rules": [r for r in g["rules"] if r.get("record") not in _fed(slo)]} for g in groups]
+    return [g for g in kept if g["rules"]]
 
 
 # --- test cases --------------------------------------------------------------------------------

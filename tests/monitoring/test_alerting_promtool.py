@@ -29,7 +29,7 @@ from tests.helpers import engine_params, require_engine
 from monitoring.alert_rules import SLO_FILES, build_rule_files
 from monitoring.durations import parse_duration
 from monitoring.slo_catalogue import Area
-from monitoring.slo import build_slo_rule_groups, effective_slos
+from monitoring.slo import BUDGET_GROUP_SUFFIX, TILES_GROUP_SUFFIX, build_slo_rule_groups, effective_slos
 
 # Independent promtool runs on cheap fixtures: each test may go to any worker.
 pytestmark = pytest.mark.spread
@@ -93,12 +93,12 @@ SLO_AREAS = {"2": ("slo-database",), "3": tuple(SLO_FILES)}
 def _slo_test_files(spec, tmp_path: Path, generation: str) -> list[Path]:
     """One promtool test file per SLO of that generation's areas, against that SLO's rendered groups.
 
-    An SLO's case loads only its own two groups (`slo-<id>`, `slo-<id>-budget`): the SLOs of an area
+    An SLO's case loads only its own groups (`slo-<id>`, `-tiles`, `-budget`): the SLOs of an area
     read the same metrics, so with the whole area loaded every case also evaluated every other SLO's
     recording rules over its 3-day series (4x the work for the API area), and those can never change
     the verdict of this SLO's alerts, which select `slo="<id>"` only (checked here). The rules that
-    record the SLO's 5m inputs are left out: the case feeds those records and checks the rules'
-    expressions against them.
+    record the SLO's 5m inputs and what is derived from them at each 5m step (30m records, tiles)
+    are left out: the case feeds those records and checks the rules' expressions against them.
     The error-budget groups carry a fixed 5m interval; the test copy evaluates them at the same step
     as the rest, for the same reason.
     """
@@ -107,8 +107,9 @@ def _slo_test_files(spec, tmp_path: Path, generation: str) -> list[Path]:
     for stem in SLO_AREAS[generation]:
         area_groups = build_slo_rule_groups(spec, area=SLO_FILES[stem])
         for slo in (s for s in effective_slos(spec) if s.area == Area(SLO_FILES[stem])):
-            groups = [g for g in area_groups if g["name"] in (f"slo-{slo.id}", f"slo-{slo.id}-budget")]
-            assert len(groups) == 2, slo.id
+            own = [f"slo-{slo.id}", f"slo-{slo.id}{TILES_GROUP_SUFFIX}", f"slo-{slo.id}{BUDGET_GROUP_SUFFIX}"]
+            groups = [g for g in area_groups if g["name"] in own]
+            assert {own[0], own[2]} <= {g["name"] for g in groups}, slo.id
             alerts = [r for g in groups for r in g["rules"] if "alert" in r]
             assert alerts and all(f'{{slo="{slo.id}"}}' in r["expr"] for r in alerts if "slo:" in r["expr"]), slo.id
             assert all(parse_duration(r["for"]) <= step for r in alerts), slo.id

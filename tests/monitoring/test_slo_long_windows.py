@@ -10,8 +10,8 @@ the tolerance). The time-based SLI (pg_up) is checked the same way, where time w
 
 The series are backfilled as blocks (tests/history.py); the SLOs' own record rules are then
 backfilled from them at production's evaluation interval (`prometheus.evaluationInterval`, 30s: the
-records overlap, as in production), and the rendered 30d rules are evaluated at the end of the
-history. A promtool unit test cannot do this: it loads at most 10000 samples per query, and a raw
+records overlap, as in production), the tiles from the records at their 5m, and the rendered 30d
+rules (which read the tiles) are evaluated at the end of the history. A promtool unit test cannot do this: it loads at most 10000 samples per query, and a raw
 30-day window over 1m samples holds 43200 per series. Both window ends fall in quiet hours: the
 derived window's first records reach up to 5m before the raw one's start.
 """
@@ -29,6 +29,8 @@ from tests.monitoring.alerting_helpers import make_spec
 from monitoring.durations import parse_duration
 from monitoring.slo import (
     BAD_RATE_RECORD,
+    TILE_INTERVAL,
+    TILES_GROUP_SUFFIX,
     TOTAL_RATE_RECORD,
     effective_slos,
     error_ratio_expr,
@@ -36,6 +38,7 @@ from monitoring.slo import (
     raw_error_ratio_expr,
     recorded_inputs,
     slo_rule_groups,
+    tile_record,
 )
 from monitoring.slo_catalogue import EventRatioSli, LatencySli, UptimeSli
 from plan.settings import PrometheusSettings
@@ -161,6 +164,13 @@ def test_the_derived_30d_ratio_equals_the_raw_one_on_uneven_history(generation, 
     with run_prometheus(prometheus, tmp_path / "prom", flags=HISTORY_FLAGS) as prom:
         backfill_records(promtool, prom.url, records, START, START + HOURS * 3600, EVALUATION_INTERVAL, tmp_path / "records")
     assert move_blocks(tmp_path / "records", data)
+    # The tiles copy the records every 5m: a second pass (promtool backfills no rule that reads
+    # another rule being backfilled), over the records' blocks.
+    tiles = [{"name": g["name"], "rules": g["rules"]} for slo in slos for g in groups[slo.id] if g["name"].endswith(TILES_GROUP_SUFFIX)]
+    assert [len(g["rules"]) for g in tiles] == [len(recorded_inputs(s)) for s in slos]
+    with run_prometheus(prometheus, tmp_path / "prom", flags=HISTORY_FLAGS) as prom:
+        backfill_records(promtool, prom.url, tiles, START, START + HOURS * 3600, TILE_INTERVAL, tmp_path / "tiles")
+    assert move_blocks(tmp_path / "tiles", data)
     with run_prometheus(prometheus, tmp_path / "prom", flags=HISTORY_FLAGS) as prom:
         for slo in slos:
             # The rule the budget group renders, and its raw formulation.
@@ -182,8 +192,8 @@ def test_the_derived_30d_ratio_equals_the_raw_one_on_uneven_history(generation, 
 
 
 def test_the_short_window_records_live_in_prometheus_and_every_reader_finds_them():
-    """With prod's retention the 30d budget groups go to the Thanos Ruler; the records they read are
-    recorded by Prometheus (alerting groups never move), which the ruler sees through Thanos Query,
+    """With prod's retention the 30d budget groups go to the Thanos Ruler; the records and tiles they
+    read are recorded by Prometheus (alerting groups never move, the tiles groups read 5m back), which the ruler sees through Thanos Query,
     and each derived rule's lookback is its own window (monitoring/windows.py)."""
     from monitoring import windows
     from monitoring.alert_rules import build_rule_files
@@ -192,6 +202,7 @@ def test_the_short_window_records_live_in_prometheus_and_every_reader_finds_them
     found = windows.rule_windows(files)
     evaluators = windows.group_evaluators(files, "15d")
     short = {BAD_RATE_RECORD, TOTAL_RATE_RECORD, ratio_record("5m")}
+    short |= {tile_record(r) for r in short}  # and their tiles
     producers = {evaluators[(w.stem, w.group)] for w in found if w.record in short}
     assert producers == {windows.PROMETHEUS}
     readers = [w for w in found if w.reads & short and w.record not in short]
