@@ -289,7 +289,15 @@ def run_alertmanager_cluster(
             ))
             for i, port in enumerate(ports)
         ]  # fmt: skip
-        wait_until(lambda: all(len(cluster_status(s.url)["peers"]) == size for s in servers), 30, what=f"{size} Alertmanagers to form a cluster")
+        # Formed, and settled: until its gossip settles a peer holds back every notification (at
+        # most the settle timeout), which would count as latency.
+        # Ref: prometheus/alertmanager@v0.33.1 notify/cluster_stages.go (ClusterGossipSettleStage),
+        # api/v2/openapi.yaml (clusterStatus.status: ready, settling, disabled)
+        def formed() -> bool:
+            views = [cluster_status(s.url) for s in servers]
+            return all(len(v["peers"]) == size and v["status"] == "ready" for v in views)
+
+        wait_until(formed, 30, what=f"{size} Alertmanagers to form a cluster and settle")
         yield servers
 
 
@@ -305,6 +313,20 @@ def cluster_position(url: str) -> int:
     Ref: prometheus/alertmanager@v0.33.1 cluster/cluster.go (Peer.Position), cmd/alertmanager/main.go (clusterWait)"""
     status = cluster_status(url)
     return sorted(p["name"] for p in status["peers"]).index(status["name"])
+
+
+def active_alertmanagers(prometheus_url: str) -> list[str]:
+    """The Alertmanager URLs a Prometheus has discovered and sends to (empty for the first seconds:
+    service discovery publishes its first result after a delay, static configs included).
+    Ref: https://prometheus.io/docs/prometheus/latest/querying/api/#alertmanagers"""
+    data = json.loads(http_get(f"{prometheus_url}/api/v1/alertmanagers"))["data"]
+    return [a["url"] for a in data["activeAlertmanagers"]]
+
+
+def prometheus_alerts(prometheus_url: str) -> list[dict]:
+    """Every pending and firing alert a Prometheus holds: labels, state, activeAt (RFC 3339).
+    Ref: https://prometheus.io/docs/prometheus/latest/querying/api/#alerts"""
+    return json.loads(http_get(f"{prometheus_url}/api/v1/alerts"))["data"]["alerts"]
 
 
 def query(server_url: str, promql: str) -> list[dict]:
@@ -498,12 +520,18 @@ bind-address = "{LOCALHOST}:{free_port()}"
 # --- local HTTP stand-ins ---------------------------------------------------------------------------------
 
 
+class _BackloggedHTTPServer(ThreadingHTTPServer):
+    # socketserver's listen backlog is 5: three Alertmanagers notifying a storm's groups at once
+    # overflow it and see connection resets (failed notifications that are the harness's, not theirs).
+    request_queue_size = 128
+
+
 class _LocalHttpServer:
     """A handler class served on 127.0.0.1, on a free port, in a daemon thread while the context is
     open (`address` is its host:port)."""
 
     def _serve(self, handler: type[BaseHTTPRequestHandler]) -> str:
-        self._server = ThreadingHTTPServer((LOCALHOST, 0), handler)
+        self._server = _BackloggedHTTPServer((LOCALHOST, 0), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         return f"{LOCALHOST}:{self._server.server_address[1]}"
 
@@ -808,6 +836,7 @@ class SmtpRecorder:
         class Server(socketserver.ThreadingTCPServer):
             daemon_threads = True
             allow_reuse_address = True
+            request_queue_size = _BackloggedHTTPServer.request_queue_size
 
         self._server = Server((LOCALHOST, 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -10,15 +10,15 @@ Each alert carries a unique token (`tok-<wave>-<n>`) in the label its summary sh
 integration's payload (Slack text included) names the alerts it carries. Expected receivers come
 from the ownership model (owner_receivers of the alert's owner at its rule's severity).
 
-Test-only knobs (prod in brackets): 1s scrape/evaluation [30s], `for: 0s` [per rule], group_wait P1
-2s, others 3s [10s/30s/2m/5m], group_interval 1m, business hours always and maintenance windows in
-the past, peer timeout 3s [15s], gossip 100ms [200ms], push-pull and settle 5s [1m].
+A third wave, "c", fires after one Prometheus replica is SIGKILLed. `run_restart` is the
+Prometheus restart with pending `for:` state (its own single Prometheus).
 
-STATUS (work in progress, not yet used by a test or `make bench`): run by hand once on 3.5.3/0.33.1,
-1140 alerts; every Slack, email, ticket and Watchdog receiver got its alerts, but the PagerDuty
-payloads named only some tokens (1 of 20 PostgresDown alerts of area api), so wave a never
-counted as delivered: find out what the PagerDuty `details.firing` field carries before relying on
-it as the page's alert list (or take the alert set of a page from its dedup_key/group instead).
+Test-only knobs (prod in brackets): 1s scrape/evaluation [30s], `for: 0s` [per rule], group_wait P1
+2s, others 3s [10s/30s/2m/5m], group_interval 15s [1m/5m/15m/30m], repeat_interval 1h, resend delay 10s [1m], business
+hours always and maintenance windows in the past, peer timeout 3s [15s], gossip 100ms [200ms],
+push-pull and settle 5s [1m]. The PagerDuty payload names a page's alerts through the rendered
+`details.firing` (monitoring/alertmanager.py `_PAGE_ALERTS`), Slack and email through their text,
+webhooks through their alert list.
 """
 
 from __future__ import annotations
@@ -28,10 +28,18 @@ import re
 import signal
 import time
 from collections import Counter, defaultdict
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitoring.alertmanager import RECEIVER_SECRET_KEYS, RouteOwner, owner_receivers, pagerduty_routing_key
+import yaml
+
+from monitoring.alertmanager import (
+    RECEIVER_SECRET_KEYS,
+    RouteOwner,
+    owner_receivers,
+    pagerduty_routing_key,
+)
 from monitoring.pagerduty import paging_severities
 from monitoring.severity import SEVERITIES, RouteTiming, Severity
 from plan.alerting import alerting_plan
@@ -41,22 +49,47 @@ from tests.engines import (
     SmtpRecorder,
     SyntheticExporter,
     WebhookRecorder,
+    active_alertmanagers,
     cluster_position,
+    cluster_status,
     http_get,
+    prometheus_alerts,
     run_alertmanager_cluster,
     run_prometheus,
 )
 from tests.helpers import stack_settings_raw, wait_until
-from tests.monitoring.alerting_helpers import always_active, live_alertmanager_config, recorded_receivers, with_for
+from tests.monitoring.alerting_helpers import (
+    always_active,
+    live_alertmanager_config,
+    recorded_receivers,
+    with_for,
+)
 from tools import engines
-
-import yaml
 
 INTERVAL_SECONDS = 1.0
 P1_WAIT, OTHER_WAIT = "2s", "3s"
 PEER_TIMEOUT_SECONDS = 3
 PEERS = 3
-TIMING = {s: RouteTiming(P1_WAIT if s is Severity.P1 else OTHER_WAIT, "1m", "1h") for s in Severity}
+GOSSIP_TIMERS = {"peer_timeout": f"{PEER_TIMEOUT_SECONDS}s", "gossip_interval": "100ms", "pushpull_interval": "5s", "settle_timeout": "5s"}
+# The P1 floor of this scenario: a series change waits for the next scrape and evaluation, then
+# `for` (0s here) and the P1 group_wait.
+FLOOR_SECONDS = 2 * INTERVAL_SECONDS + float(P1_WAIT.rstrip("s"))
+# The restart check: the grace period (prod: the 10m default) and the two alerts' `for`, one at
+# least the grace period (restored) and one shorter (reset).
+RESTART_GRACE = "6s"
+RESTART_FOR = {"PostgresDown": "20s", "PostgresTooManyConnections": "5s"}
+RESTART_PENDING_SECONDS = 3
+RESTART_DOWN_SECONDS = 3
+# group_interval: an alert that reaches its group after the group's first notification (a storm's
+# alerts of one group can arrive over more than group_wait on a busy machine) is notified at the
+# next flush; 15s keeps that inside the scenario's waits. (Below 10s a flush's notify deadline,
+# max(group_interval, 10s), no longer follows it.)
+TIMING = {s: RouteTiming(P1_WAIT if s is Severity.P1 else OTHER_WAIT, "15s", "1h") for s in Severity}
+# Prometheus re-sends every firing alert each resend delay (a new one is sent at once): 10s [1m]
+# instead of the harness's 2s, or two replicas re-sending a storm to three peers every 2s are most
+# of the load. Alerts stay valid 4 x max(evaluation interval, resend delay) = 40s.
+# Ref: prometheus/prometheus@v3.5.3 rules/alerting.go (needsSending, sendAlerts)
+RESEND_DELAY = "10s"
 # The operator's alert relabelling of every Prometheus it generates.
 # Ref: prometheus-operator@v0.93.0 pkg/prometheus/promcfg.go (labeldrop of the replica label)
 ALERT_RELABEL = [{"action": "labeldrop", "regex": re.escape(REPLICA_LABEL)}]
@@ -94,9 +127,10 @@ class StormAlert:
 
 
 def storm(scale: float = 1.0) -> list[StormAlert]:
-    """Waves a and b. P1 services are never P2-P4 services (a P1 inhibits lower alerts of its
+    """Waves a, b and c. P1 services are never P2-P4 services (a P1 inhibits lower alerts of its
     service); component groups (node, storage) only in wave a (a later alert would join the group
-    and wait its group_interval)."""
+    and wait its group_interval); wave c (after a Prometheus replica is killed) only new groups of
+    services nobody owns (the platform area's)."""
     def n(count: int) -> int:
         return max(1, round(count * scale))
 
@@ -106,11 +140,13 @@ def storm(scale: float = 1.0) -> list[StormAlert]:
               ("PostgresLowCacheHitRatio", "payments", 40), ("NodeCpuSaturated", None, 100)],
         "b": [("PostgresDown", "web", 20), ("PostgresDown", "terrafusion-db", 20), ("PostgresTooManyConnections", "api", 30),
               ("PostgresLockContention", "payments", 60), ("PostgresLowCacheHitRatio", "api", 40)],
+        "c": [],
     }  # fmt: skip
     per_unowned = {"PostgresDown": 4, "PostgresTooManyConnections": 6, "PostgresLockContention": 8, "PostgresLowCacheHitRatio": 8}
+    services = {"a": n(10), "b": n(10), "c": n(3)}
     alerts: list[StormAlert] = []
     for wave, rows in plan.items():
-        rows = rows + [(name, f"unowned-{wave}-{name.lower()[8:14]}-{i}", k) for name, k in per_unowned.items() for i in range(n(10))]
+        rows = rows + [(name, f"unowned-{wave}-{name.lower()[8:14]}-{i}", k) for name, k in per_unowned.items() for i in range(services[wave])]
         for name, service, count in rows:
             for _ in range(n(count)):
                 alerts.append(StormAlert(f"tok-{wave}-{len(alerts):04d}", wave, name, service))
@@ -141,8 +177,7 @@ class StormOutcome:
     groups: dict[str, tuple]  # token -> group key
     notifications: list[tuple[str, float, frozenset[str], bool]]  # receiver, received_at, tokens, resolved
     wave_started: dict[str, float]
-    killed_at: float
-    pages_before_kill: int
+    generation: str
     doubled: int  # alerts listed twice in one webhook body (replicas not deduplicated)
     replica_labelled: int  # alerts in webhook bodies still carrying the replica label
     floor_seconds: float
@@ -168,6 +203,20 @@ class StormOutcome:
                 out[(r, self.groups[next(iter(tokens))])] += count - 1
         return dict(out)
 
+    def size(self, waves: str = "abc") -> int:
+        return sum(a.wave in waves for a in self.alerts)
+
+    def notified_within(self, waves: str) -> float:
+        """Seconds from the first of `waves` starting until every alert of them had been notified
+        to every receiver it is owed to."""
+        first_seen: dict[tuple[str, str], float] = {}
+        for r, at, tokens, resolved in self.notifications:
+            for t in tokens:
+                if not resolved:
+                    first_seen[(r, t)] = min(first_seen.get((r, t), at), at)
+        last = max(first_seen[(r, a.token)] for a in self.alerts if a.wave in waves for r in self.expected[a.token])
+        return last - min(self.wave_started[w] for w in waves)
+
     def p1_latency(self, wave: str) -> float:
         """Seconds from the wave's series to the last P1 group's first page."""
         first: dict[tuple, float] = {}
@@ -185,97 +234,179 @@ def _rule_labels(rule_files: dict) -> dict[str, dict]:
 
 
 def _owner(owners: tuple[RouteOwner, ...], service: str | None) -> RouteOwner:
-    return next((o for o in owners if service in o.services), owners[-1])
+    return next((o for o in owners if service in o.services), next(o for o in owners if o.fallback))
 
 
 def _receiver(path: str) -> str:
     return path.split("?", 1)[0].split("/")[2]
 
 
-def run_storm(generation: str, work: Path, scale: float = 1.0) -> StormOutcome:
-    settings = parse_settings(stack_settings_raw("prod"))
-    plan = alerting_plan(settings)
-    spec, owners = plan.spec, plan.owners
-    rule_files = {p.stem: dict(p.content) for p in plan.rule_parts if p.evaluator == "prometheus"}
-    labels = _rule_labels(rule_files)
-    alerts = storm(scale)
+def _storm_expectations(plan, alerts: list[StormAlert]) -> tuple[dict, dict]:
+    """Each alert's receivers (ownership model: its owner's receivers at its rule's severity) and
+    group key (its severity's group_by over the labels the rule gives it)."""
+    labels = _rule_labels({p.stem: p.content for p in plan.rule_parts})
     expected, groups = {}, {}
     for a in alerts:
         severity = Severity(labels[a.alertname]["severity"])
-        owner = _owner(owners, a.service)
-        expected[a.token] = tuple(owner_receivers(spec, severity, owner))
-        alert_labels = {"alertname": a.alertname, "environment": spec.environment,
+        expected[a.token] = tuple(owner_receivers(plan.spec, severity, _owner(plan.owners, a.service)))
+        alert_labels = {"alertname": a.alertname, "environment": plan.spec.environment,
                         **({"service": a.service} if a.service else {"component": labels[a.alertname]["component"]})}  # fmt: skip
         groups[a.token] = (severity.value, *(alert_labels.get(k, "") for k in SEVERITIES[severity].group_by))
+    return expected, groups
 
-    engine = engines.ENGINES[generation]
-    templates = (str(engine.alertmanager_templates),) if engine.alertmanager_templates else ()
-    prometheus_bin, alertmanager_bin = engines.find("prometheus", generation), engines.find("prometheus-alertmanager", generation)
-    series = StormSeries(alerts)
+
+def _secret_files(plan, work: Path) -> Path:
     secrets = work / "secrets"
     secrets.mkdir(parents=True)
     for kind, key in RECEIVER_SECRET_KEYS.items():
         (secrets / key).write_text(f"storm-{kind}")
-    for owner in owners:
+    for owner in plan.owners:
         for severity in paging_severities():
             (secrets / pagerduty_routing_key(owner.area, severity)).write_text(f"key-{owner.area}-{severity.value}")
-    with WebhookRecorder() as recorder, SmtpRecorder() as smtp, SyntheticExporter(series) as exporter:
+    return secrets
+
+
+def _notification(n) -> tuple[str, float, frozenset[str], bool]:
+    text = n.body if isinstance(n.body, str) else json.dumps(n.body)
+    resolved = "[RESOLVED]" in text or '"event_action": "resolve"' in text or '"status": "resolved"' in text
+    return _receiver(n.path), n.received_at, frozenset(TOKEN.findall(text)), resolved
+
+
+def _replica_leaks(n) -> tuple[int, int]:
+    """(alerts listed twice in one webhook body, alerts still carrying the replica label)."""
+    if not (isinstance(n.body, dict) and "alerts" in n.body):
+        return 0, 0
+    listed = Counter(t for a in n.body["alerts"] for t in TOKEN.findall(json.dumps(a["labels"])))
+    return sum(c - 1 for c in listed.values()), sum(REPLICA_LABEL in a["labels"] for a in n.body["alerts"])
+
+
+def _kill(server) -> None:
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait(timeout=10)
+
+
+def run_storm(generation: str, work: Path, scale: float = 1.0) -> StormOutcome:
+    """The scenario on one engine generation ("3": Prometheus 3.5.3 + Alertmanager 0.33.1, "2":
+    2.42 + 0.25); `scale` multiplies every alert count (1.0: 1,000+ alerts in waves a and b)."""
+    settings = parse_settings(stack_settings_raw("prod"))
+    plan = alerting_plan(settings)
+    rule_files = {p.stem: dict(p.content) for p in plan.rule_parts if p.evaluator == "prometheus"}
+    alerts = storm(scale)
+    expected, groups = _storm_expectations(plan, alerts)
+    engine = engines.ENGINES[generation]
+    templates = (str(engine.alertmanager_templates),) if engine.alertmanager_templates else ()
+    prometheus_bin, alertmanager_bin = engines.find("prometheus", generation), engines.find("prometheus-alertmanager", generation)
+    series = StormSeries(alerts)
+    secrets = _secret_files(plan, work)
+    with WebhookRecorder() as recorder, SmtpRecorder() as smtp, SyntheticExporter(series) as exporter, ExitStack() as stack:
         config = live_alertmanager_config(yaml.safe_load(plan.alertmanager_config_yaml), str(secrets), TIMING)
         config = recorded_receivers(always_active(config), recorder.url, smtp.address, secrets)
-        timers = {"peer_timeout": f"{PEER_TIMEOUT_SECONDS}s", "gossip_interval": "100ms", "pushpull_interval": "5s", "settle_timeout": "5s"}
-        with run_alertmanager_cluster(alertmanager_bin, config, work / "am", PEERS, templates, named=generation != "2", **timers) as ams:
-            rules = with_for(rule_files, "0s")
-            proms = []
-            from contextlib import ExitStack
+        ams = stack.enter_context(run_alertmanager_cluster(
+            alertmanager_bin, config, work / "am", PEERS, templates, named=generation != "2", **GOSSIP_TIMERS))
+        proms = [
+            stack.enter_context(run_prometheus(
+                prometheus_bin, work / f"prom-{i}", rule_files=with_for(rule_files, "0s"), scrape_target=exporter.target,
+                alertmanager_urls=[am.url for am in ams], alert_relabel_configs=ALERT_RELABEL,
+                external_labels={"cluster": settings.cluster.name, "environment": settings.environment,
+                                 REPLICA_LABEL: f"prometheus-{i}"},
+                interval=f"{INTERVAL_SECONDS:g}s", resend_delay=RESEND_DELAY,
+            ))
+            for i in range(2)
+        ]  # fmt: skip
+        wait_until(lambda: all(len(active_alertmanagers(p.url)) == PEERS for p in proms), 30, what="both replicas to find 3 Alertmanagers")
 
-            with ExitStack() as stack:
-                for i in range(2):
-                    proms.append(stack.enter_context(run_prometheus(
-                        prometheus_bin, work / f"prom-{i}", rule_files=rules, scrape_target=exporter.target,
-                        alertmanager_urls=[am.url for am in ams], alert_relabel_configs=ALERT_RELABEL,
-                        external_labels={"cluster": settings.cluster.name, "environment": settings.environment,
-                                         REPLICA_LABEL: f"prometheus-{i}"},
-                        interval=f"{INTERVAL_SECONDS:g}s",
-                    )))  # fmt: skip
+        def received():
+            return recorder.received() + smtp.received()
 
-                def received():
-                    return recorder.received() + smtp.received()
+        def outcome() -> StormOutcome:
+            notes = received()
+            leaks = [_replica_leaks(n) for n in notes]
+            return StormOutcome(alerts, expected, groups, [_notification(n) for n in notes], dict(series.started), generation,
+                                sum(d for d, _ in leaks), sum(l for _, l in leaks), FLOOR_SECONDS,
+                                Counter(_receiver(n.path) for n in notes))  # fmt: skip
 
-                def outcome(killed_at=0.0, pages_before_kill=0) -> StormOutcome:
-                    notes, doubled, labelled = [], 0, 0
-                    for n in received():
-                        text = n.body if isinstance(n.body, str) else json.dumps(n.body)
-                        resolved = "[RESOLVED]" in text or '"event_action": "resolve"' in text or '"status": "resolved"' in text
-                        notes.append((_receiver(n.path), n.received_at, frozenset(TOKEN.findall(text)), resolved))
-                        if isinstance(n.body, dict) and "alerts" in n.body:
-                            listed = Counter(t for a in n.body["alerts"] for t in TOKEN.findall(json.dumps(a["labels"])))
-                            doubled += sum(c - 1 for c in listed.values())
-                            labelled += sum(REPLICA_LABEL in a["labels"] for a in n.body["alerts"])
-                    floor = 0 + float(P1_WAIT.rstrip("s")) + INTERVAL_SECONDS
-                    return StormOutcome(alerts, expected, groups, notes, dict(series.started), killed_at, pages_before_kill,
-                                        doubled, labelled, floor, Counter(r for r, *_ in notes))  # fmt: skip
+        def delivered(wave: str) -> None:
+            try:
+                wait_until(lambda: outcome().lost(wave) == 0, 60, interval=0.5, what=f"every wave-{wave} alert at every receiver")
+            except TimeoutError as exc:
+                o = outcome()
+                (work / "notifications.json").write_text(json.dumps([(n.path, n.body) for n in received()], default=str, indent=1))
+                seen = {(r, t) for r, _, tokens, res in o.notifications if not res for t in tokens}
+                missing = Counter((r, a.alertname) for a in alerts if a.wave == wave for r in expected[a.token] if (r, a.token) not in seen)
+                raise AssertionError(f"{exc}: missing {dict(missing)}; received {dict(o.per_receiver)}\n"
+                                     f"--- am\n{ams[-1].log_tail()}\n--- prometheus\n{proms[-1].log_tail()}") from None
 
-                def delivered(wave: str) -> None:
-                    try:
-                        wait_until(lambda: outcome().lost(wave) == 0, 60, interval=0.5, what=f"every wave-{wave} alert at every receiver")
-                    except TimeoutError as exc:
-                        o = outcome()
-                        seen = {(r, t) for r, _, tokens, res in o.notifications if not res for t in tokens}
-                        missing = Counter((r, a.alertname) for a in alerts if a.wave == wave for r in expected[a.token] if (r, a.token) not in seen)
-                        raise AssertionError(f"{exc}: missing {dict(missing)}; received {dict(o.per_receiver)}\n"
-                                             f"--- am\n{ams[-1].log_tail()}\n--- prometheus\n{proms[0].log_tail()}") from None
+        # Wave a: the cluster and the pair healthy.
+        series.start("a")
+        delivered("a")
+        # Wave b: the Alertmanager at position 0 (the one that notifies first) is killed once it
+        # holds wave b's first P1 alert, before that group's group_wait has ended.
+        series.start("b")
+        first = ams[[cluster_position(am.url) for am in ams].index(0)]
+        p1_b = next(a for a in alerts if a.wave == "b" and a.alertname == "PostgresDown")
+        wait_until(lambda: json.loads(http_get(f'{first.url}/api/v2/alerts?filter=instance%3D%22{p1_b.token}%22')), 30,
+                   interval=0.1, what="wave b at the first peer")  # fmt: skip
+        _kill(first)
+        delivered("b")
+        # Wave c: one Prometheus replica killed; the other alone must carry the new alerts. First
+        # the survivors drop the dead peer from their member list (memberlist's failure detection),
+        # so that wave c sees a settled two-peer cluster, not the kill of wave b again.
+        survivors = [am for am in ams if am is not first]
+        wait_until(lambda: all(len(cluster_status(am.url)["peers"]) == PEERS - 1 for am in survivors), 60,
+                   what="the survivors to drop the killed peer")  # fmt: skip
+        _kill(proms[0])
+        series.start("c")
+        delivered("c")
+        # A duplicate is sent by a later peer at the end of its wait: the last one waits
+        # (peers - 1) x peer timeout after its group_wait.
+        time.sleep((PEERS - 1) * PEER_TIMEOUT_SECONDS + 1)
+        return outcome()
 
-                series.start("a")
-                delivered("a")
-                series.start("b")
-                first = ams[[cluster_position(am.url) for am in ams].index(0)]
-                p1_b = next(a for a in alerts if a.wave == "b" and a.alertname == "PostgresDown")
-                query = f'{first.url}/api/v2/alerts?filter=instance%3D%22{p1_b.token}%22'
-                wait_until(lambda: json.loads(http_get(query)), 30, interval=0.1, what="wave b at the first peer")
-                pages_before = sum(1 for n in received() if f"tok-b-" in json.dumps(n.body) and n.path.startswith("/pagerduty"))
-                first.process.send_signal(signal.SIGKILL)
-                first.process.wait(timeout=10)
-                killed_at = time.monotonic()
-                delivered("b")
-                time.sleep(2 * PEER_TIMEOUT_SECONDS + 1)  # the last peer's wait: any duplicate arrives by then
-                return outcome(killed_at, pages_before)
+
+def run_restart(generation: str, work: Path) -> dict[str, dict]:
+    """A Prometheus restart with two alerts pending: one whose `for` is at least the grace period
+    (restored: its activeAt moves by the downtime) and one whose `for` is shorter (not restored:
+    pending from zero again). Returns, per alert name, its activeAt (unix seconds) before the
+    restart and after, and when the restart happened (stopped, started). Test-only knobs: 1s
+    evaluation, grace period RESTART_GRACE, `for` RESTART_FOR."""
+    settings = parse_settings(stack_settings_raw("prod"))
+    plan = alerting_plan(settings)
+    rule_files = {p.stem: dict(p.content) for p in plan.rule_parts if p.evaluator == "prometheus"}
+    alerts = [StormAlert(f"tok-r-{i:04d}", "r", name, "checkout") for i, name in enumerate(RESTART_FOR)]
+    series = StormSeries(alerts)
+    binary = engines.find("prometheus", generation)
+    rules = with_for(rule_files, "0s", RESTART_FOR)
+    flags = (f"--rules.alert.for-grace-period={RESTART_GRACE}",)
+
+    def active_at(url: str) -> dict[str, float]:
+        return {a["labels"]["alertname"]: _unix(a["activeAt"]) for a in prometheus_alerts(url)
+                if a["labels"]["alertname"] in RESTART_FOR and a["state"] == "pending"}  # fmt: skip
+
+    def all_pending(url: str) -> dict[str, float] | None:
+        pending = active_at(url)
+        return pending if len(pending) == len(RESTART_FOR) else None
+
+    with SyntheticExporter(series) as exporter:
+        def start():
+            return run_prometheus(binary, work, rule_files=rules, scrape_target=exporter.target, interval="1s", flags=flags)
+
+        with start() as prometheus:
+            series.start("r")
+            before = wait_until(lambda: all_pending(prometheus.url), 30, what="both alerts pending")
+            time.sleep(RESTART_PENDING_SECONDS)
+        stopped = time.time()
+        time.sleep(RESTART_DOWN_SECONDS)
+        started = time.time()  # launched (its first evaluation may come before it answers ready)
+        with start() as prometheus:
+            # Restored after the second evaluation that follows the start.
+            # Ref: prometheus/prometheus@v3.5.3 rules/group.go (Eval: RestoreForState when shouldRestore)
+            wait_until(lambda: all_pending(prometheus.url), 30, what="both alerts pending again")
+            time.sleep(3 * INTERVAL_SECONDS)
+            after = active_at(prometheus.url)
+    return {name: {"before": before[name], "after": after.get(name), "stopped": stopped, "started": started} for name in RESTART_FOR}
+
+
+def _unix(rfc3339: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(rfc3339).timestamp()
