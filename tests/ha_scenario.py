@@ -15,8 +15,8 @@ Prometheus restart with pending `for:` state (its own single Prometheus).
 
 Test-only knobs (prod in brackets): 1s scrape/evaluation [30s], `for: 0s` [per rule], group_wait P1
 2s, others 3s [10s/30s/2m/5m], group_interval 15s [1m/5m/15m/30m], repeat_interval 1h, resend delay 10s [1m], business
-hours always and maintenance windows in the past, peer timeout 3s [15s], gossip 100ms [200ms],
-push-pull and settle 5s [1m]. The PagerDuty payload names a page's alerts through the rendered
+hours always and maintenance windows in the past, peer timeout and gossip interval as in
+prod (15s, 200ms), push-pull and settle 5s [1m]. The PagerDuty payload names a page's alerts through the rendered
 `details.firing` (monitoring/alertmanager.py `_PAGE_ALERTS`), Slack and email through their text,
 webhooks through their alert list.
 """
@@ -68,9 +68,9 @@ from tools import engines
 
 INTERVAL_SECONDS = 1.0
 P1_WAIT, OTHER_WAIT = "2s", "3s"
-PEER_TIMEOUT_SECONDS = 3
+PEER_TIMEOUT_SECONDS = 15
 PEERS = 3
-GOSSIP_TIMERS = {"peer_timeout": f"{PEER_TIMEOUT_SECONDS}s", "gossip_interval": "100ms", "pushpull_interval": "5s", "settle_timeout": "5s"}
+GOSSIP_TIMERS = {"peer_timeout": f"{PEER_TIMEOUT_SECONDS}s", "gossip_interval": "200ms", "pushpull_interval": "5s", "settle_timeout": "5s"}
 # The P1 floor of this scenario: a series change waits for the next scrape and evaluation, then
 # `for` (0s here) and the P1 group_wait.
 FLOOR_SECONDS = 2 * INTERVAL_SECONDS + float(P1_WAIT.rstrip("s"))
@@ -217,6 +217,15 @@ class StormOutcome:
         last = max(first_seen[(r, a.token)] for a in self.alerts if a.wave in waves for r in self.expected[a.token])
         return last - min(self.wave_started[w] for w in waves)
 
+    def wave_of(self, group: tuple) -> str:
+        return next(a.wave for a in self.alerts if self.groups[a.token] == group)
+
+    def duplicate_times(self, receiver: str, group: tuple) -> list[float]:
+        """When each notification of a group arrived at a receiver (seconds after its wave started)."""
+        start = self.wave_started[self.wave_of(group)]
+        return sorted(at - start for r, at, tokens, resolved in self.notifications
+                      if r == receiver and tokens and self.groups[next(iter(tokens))] == group)  # fmt: skip
+
     def p1_latency(self, wave: str) -> float:
         """Seconds from the wave's series to the last P1 group's first page."""
         first: dict[tuple, float] = {}
@@ -357,9 +366,10 @@ def run_storm(generation: str, work: Path, scale: float = 1.0) -> StormOutcome:
         _kill(proms[0])
         series.start("c")
         delivered("c")
-        # A duplicate is sent by a later peer at the end of its wait: the last one waits
-        # (peers - 1) x peer timeout after its group_wait.
-        time.sleep((PEERS - 1) * PEER_TIMEOUT_SECONDS + 1)
+        # A duplicate is sent by a later peer at the end of its wait: of the two survivors the
+        # second waits one peer timeout after its group_wait. Wave b's last peer (2 x peer timeout)
+        # has sent by then too: wave b was delivered after one peer timeout, wave c after that.
+        time.sleep((PEERS - 2) * PEER_TIMEOUT_SECONDS + 1)
         return outcome()
 
 

@@ -76,7 +76,7 @@ def test_nothing_lost_nothing_misrouted(storm: StormOutcome) -> None:
 def test_duplicates_within_the_at_least_once_bound(storm: StormOutcome) -> None:
     duplicates = storm.duplicates()
     assert all(count <= PEERS - 1 for count in duplicates.values()), duplicates
-    p1 = {key: count for key, count in duplicates.items() if key[1][0] == "P1" and _wave_of(storm, key) in "ab"}
+    p1 = {key: count for key, count in duplicates.items() if key[1][0] == "P1" and storm.wave_of(key[1]) in "ab"}
     assert p1 == {}
 
 
@@ -94,11 +94,6 @@ def test_p1_latency_within_its_floor_plus_the_peer_timeout(storm: StormOutcome) 
     assert storm.p1_latency("a") <= FLOOR_SECONDS + SLACK_SECONDS
     assert storm.p1_latency("c") <= FLOOR_SECONDS + SLACK_SECONDS
     assert storm.p1_latency("b") <= FLOOR_SECONDS + PEER_TIMEOUT_SECONDS + SLACK_SECONDS
-
-
-def _wave_of(storm: StormOutcome, key: tuple) -> str:
-    _, group = key
-    return next(a.wave for a in storm.alerts if storm.groups[a.token] == group)
 
 
 @pytest.mark.heavy(4)
