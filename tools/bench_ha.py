@@ -26,7 +26,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: the project root, for its packages and tests/
 
-from tests.ha_scenario import FLOOR_SECONDS, PEER_TIMEOUT_SECONDS, PEERS, StormOutcome, run_storm  # noqa: E402
+from tests.ha_scenario import (
+    FLOOR_SECONDS,
+    PEER_TIMEOUT_SECONDS,
+    PEERS,
+    StormOutcome,
+    run_storm,
+)
 
 WAVES = {"a": "healthy", "b": "first Alertmanager killed", "c": "one Prometheus replica killed"}
 
