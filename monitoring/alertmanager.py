@@ -73,6 +73,24 @@ _TEXT = (
     "{{ range .Alerts }}*{{ .Annotations.summary }}*\n{{ .Annotations.description }}\n"
     "Runbook: {{ .Annotations.runbook_url }}\n{{ end }}"
 )
+# A page's summary: the group's common summary, else how many alerts it carries (a group of several
+# instances has no common summary).
+_PAGE_SUMMARY = (
+    "{{ .CommonLabels.severity }} {{ .CommonLabels.alertname }}: "
+    "{{ with .CommonAnnotations.summary }}{{ . }}{{ else }}{{ len .Alerts.Firing }} firing{{ end }}"
+)
+# Every firing alert of a page, one bullet line each. Not the default `pagerduty.default.instances`:
+# Alertmanager 0.26+ parses a rendered detail as YAML and sends the object when it is one, and that
+# text ("Labels:\n - name = value ...", once per alert) is a mapping whose repeated keys keep only the
+# last alert: a page of 20 alerts showed one (found by the HA storm test, tests/ha_scenario.py). A
+# line that starts with a bullet is a plain YAML scalar, and `=` in place of `: ` keeps any line from
+# becoming a mapping, so the text reaches PagerDuty as text on 0.25 and 0.33 alike.
+# Ref: prometheus/alertmanager@v0.33.1 notify/pagerduty/pagerduty.go (renderDetails),
+# template/template.go (DeepCopyWithTemplate: yaml.Unmarshal of each rendered string)
+_PAGE_ALERTS = (
+    "{{ range .Alerts.Firing }}\u2022 {{ .Annotations.summary }} "
+    "[{{ range .Labels.SortedPairs }}{{ .Name }}={{ .Value }} {{ end }}]\n{{ end }}"
+)
 
 
 @dataclass(frozen=True)
@@ -144,7 +162,7 @@ def _pagerduty_config(spec: AlertingSpec, severity: Severity, owner: RouteOwner)
     config: dict[str, Any] = {
         "routing_key_file": _secret_file(pagerduty_routing_key(owner.area, severity)),
         "severity": PAGERDUTY_SEVERITY[severity],
-        "description": "{{ .CommonLabels.severity }} {{ .CommonLabels.alertname }}: {{ .CommonAnnotations.summary }}",
+        "description": _PAGE_SUMMARY,
         "details": {
             "severity": "{{ .CommonLabels.severity }}",
             "environment": "{{ .CommonLabels.environment }}",
@@ -152,7 +170,7 @@ def _pagerduty_config(spec: AlertingSpec, severity: Severity, owner: RouteOwner)
             "area": owner.area,
             "team": owner.team,
             "runbook_url": "{{ .CommonAnnotations.runbook_url }}",
-            "firing": '{{ template "pagerduty.default.instances" .Alerts.Firing }}',
+            "firing": _PAGE_ALERTS,
         },
         "send_resolved": True,
     }

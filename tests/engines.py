@@ -24,7 +24,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -148,6 +148,8 @@ def run_prometheus(
     scrape_target: str | None = None,
     job: str = "synthetic",
     alertmanager_url: str | None = None,
+    alertmanager_urls: Sequence[str] = (),
+    alert_relabel_configs: Sequence[dict[str, Any]] = (),
     remote_write: Sequence[dict[str, Any]] = (),
     interval: str = "1s",
     resend_delay: str = "2s",
@@ -156,8 +158,10 @@ def run_prometheus(
 ) -> Iterator[Server]:
     """Prometheus (2.42 or 3.5.3) with `rule_files` (stem -> content), scraping `scrape_target`
     every `interval` as job `job` (honor_labels: synthetic series carry their own `job`/`namespace`,
-    like federated or pushed ones), sending alerts to `alertmanager_url`, and `remote_write` entries
-    (plain Prometheus config); `flags` are added to its command line (tests/history.py)."""
+    like federated or pushed ones), sending alerts to `alertmanager_url` (or to every one of
+    `alertmanager_urls`, one HA group, after `alert_relabel_configs`), and `remote_write` entries
+    (plain Prometheus config); `flags` are added to its command line (tests/history.py). The data
+    directory is `workdir/data`: entering again with the same `workdir` restarts on the same TSDB."""
     rules_dir = workdir / "rules"
     rules_dir.mkdir(parents=True, exist_ok=True)
     for stem, content in (rule_files or {}).items():
@@ -166,8 +170,11 @@ def run_prometheus(
         "global": {"scrape_interval": interval, "evaluation_interval": interval, "external_labels": external_labels or {}},
         "rule_files": [str(rules_dir / "*.yaml")],
     }
-    if alertmanager_url:
-        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager_url.removeprefix("http://")]}]}]}
+    targets = [url.removeprefix("http://") for url in ([alertmanager_url] if alertmanager_url else []) + list(alertmanager_urls)]
+    if targets:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": targets}]}]}
+        if alert_relabel_configs:
+            config["alerting"]["alert_relabel_configs"] = list(alert_relabel_configs)
     if scrape_target:
         config["scrape_configs"] = [{"job_name": job, "honor_labels": True, "static_configs": [{"targets": [scrape_target]}]}]
     if remote_write:
@@ -197,9 +204,50 @@ def run_prometheus(
         yield server
 
 
+@dataclass(frozen=True)
+class Gossip:
+    """One peer's place in an Alertmanager cluster on 127.0.0.1: its gossip port, every peer's
+    address (its own included, as the operator lists every replica), its name where the engine takes
+    one (0.30+; else memberlist picks a random one), and the timers. `peer_timeout` is what a peer
+    at position k waits k times before notifying; the others only make a local cluster converge in
+    seconds (test-only values: the defaults are 200ms / 1m / 1m).
+    Ref: prometheus/alertmanager@v0.33.1 cmd/alertmanager/main.go (cluster.* flags and defaults:
+    peer-timeout 15s, gossip-interval 200ms, pushpull-interval 1m, settle-timeout = pushpull
+    interval), README.md "High Availability"; the same flags in v0.25.0 but cluster.peer-name."""
+
+    port: int
+    peers: tuple[str, ...]
+    peer_name: str | None = None
+    peer_timeout: str = "15s"
+    gossip_interval: str = "200ms"
+    pushpull_interval: str = "1m"
+    settle_timeout: str = "1m"
+
+    def flags(self) -> list[str]:
+        address = f"{LOCALHOST}:{self.port}"
+        flags = [
+            f"--cluster.listen-address={address}",
+            f"--cluster.advertise-address={address}",
+            *(f"--cluster.peer={peer}" for peer in self.peers),
+            f"--cluster.peer-timeout={self.peer_timeout}",
+            f"--cluster.gossip-interval={self.gossip_interval}",
+            f"--cluster.pushpull-interval={self.pushpull_interval}",
+            f"--cluster.settle-timeout={self.settle_timeout}",
+            # As the operator sets it, so that a killed peer leaves the member list within minutes.
+            # Ref: prometheus-operator@v0.93.0 pkg/alertmanager/statefulset.go (cluster.reconnect-timeout 5m)
+            "--cluster.reconnect-timeout=5m",
+        ]
+        if self.peer_name:
+            flags.append(f"--cluster.peer-name={self.peer_name}")
+        return flags
+
+
 @contextmanager
-def run_alertmanager(binary: str, config: dict, workdir: Path, templates: tuple[str, ...] = ()) -> Iterator[Server]:
-    """`templates`: extra template files, e.g. an extracted engine's own default.tmpl (tools/engines.py)."""
+def run_alertmanager(
+    binary: str, config: dict, workdir: Path, templates: tuple[str, ...] = (), gossip: Gossip | None = None
+) -> Iterator[Server]:
+    """`templates`: extra template files, e.g. an extracted engine's own default.tmpl (tools/engines.py).
+    `gossip`: a clustered peer (run_alertmanager_cluster); without it a single instance, gossip off."""
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "alertmanager.yml"
     if templates:
@@ -214,12 +262,71 @@ def run_alertmanager(binary: str, config: dict, workdir: Path, templates: tuple[
             f"--config.file={config_path}",
             f"--storage.path={workdir / 'data'}",
             f"--web.listen-address={LOCALHOST}:{port}",
-            "--cluster.listen-address=",  # empty: no gossip, a single local instance
+            # empty: no gossip, a single local instance
+            *(gossip.flags() if gossip else ["--cluster.listen-address="]),
             "--log.level=info",
         ]
 
     with run_server("alertmanager", args, workdir) as server:
         yield server
+
+
+@contextmanager
+def run_alertmanager_cluster(
+    binary: str, config: dict, workdir: Path, size: int, templates: tuple[str, ...] = (), named: bool = True, **timers: str
+) -> Iterator[list[Server]]:
+    """`size` Alertmanagers with the same config, clustered over gossip on 127.0.0.1 (each peer
+    lists all, as the operator does), started together and ready once the cluster has formed
+    (every peer sees `size` members on /api/v2/status). `named`: peers are called am-0, am-1, ...
+    (0.30+), so that their positions are their indexes; `timers`: Gossip fields."""
+    ports = [free_port() for _ in range(size)]
+    peers = tuple(f"{LOCALHOST}:{port}" for port in ports)
+    with ExitStack() as stack:
+        servers = [
+            stack.enter_context(run_alertmanager(
+                binary, config, workdir / f"am-{i}", templates,
+                Gossip(port, peers, f"am-{i}" if named else None, **timers),
+            ))
+            for i, port in enumerate(ports)
+        ]  # fmt: skip
+        # Formed, and settled: until its gossip settles a peer holds back every notification (at
+        # most the settle timeout), which would count as latency.
+        # Ref: prometheus/alertmanager@v0.33.1 notify/cluster_stages.go (ClusterGossipSettleStage),
+        # api/v2/openapi.yaml (clusterStatus.status: ready, settling, disabled)
+        def formed() -> bool:
+            views = [cluster_status(s.url) for s in servers]
+            return all(len(v["peers"]) == size and v["status"] == "ready" for v in views)
+
+        wait_until(formed, 30, what=f"{size} Alertmanagers to form a cluster and settle")
+        yield servers
+
+
+def cluster_status(url: str) -> dict:
+    """An Alertmanager's view of its cluster: {"name", "status", "peers": [{"name", "address"}]}.
+    Ref: prometheus/alertmanager@v0.33.1 api/v2/openapi.yaml (clusterStatus)"""
+    return json.loads(http_get(f"{url}/api/v2/status"))["cluster"]
+
+
+def cluster_position(url: str) -> int:
+    """The peer's position: its name's index among all member names, sorted (what it waits
+    `position x peer timeout` for before notifying).
+    Ref: prometheus/alertmanager@v0.33.1 cluster/cluster.go (Peer.Position), cmd/alertmanager/main.go (clusterWait)"""
+    status = cluster_status(url)
+    return sorted(p["name"] for p in status["peers"]).index(status["name"])
+
+
+def active_alertmanagers(prometheus_url: str) -> list[str]:
+    """The Alertmanager URLs a Prometheus has discovered and sends to (empty for the first seconds:
+    service discovery publishes its first result after a delay, static configs included).
+    Ref: https://prometheus.io/docs/prometheus/latest/querying/api/#alertmanagers"""
+    data = json.loads(http_get(f"{prometheus_url}/api/v1/alertmanagers"))["data"]
+    return [a["url"] for a in data["activeAlertmanagers"]]
+
+
+def prometheus_alerts(prometheus_url: str) -> list[dict]:
+    """Every pending and firing alert a Prometheus holds: labels, state, activeAt (RFC 3339).
+    Ref: https://prometheus.io/docs/prometheus/latest/querying/api/#alerts"""
+    return json.loads(http_get(f"{prometheus_url}/api/v1/alerts"))["data"]["alerts"]
 
 
 def query(server_url: str, promql: str) -> list[dict]:
@@ -413,12 +520,18 @@ bind-address = "{LOCALHOST}:{free_port()}"
 # --- local HTTP stand-ins ---------------------------------------------------------------------------------
 
 
+class _BackloggedHTTPServer(ThreadingHTTPServer):
+    # socketserver's listen backlog is 5: three Alertmanagers notifying a storm's groups at once
+    # overflow it and see connection resets (failed notifications that are the harness's, not theirs).
+    request_queue_size = 128
+
+
 class _LocalHttpServer:
     """A handler class served on 127.0.0.1, on a free port, in a daemon thread while the context is
     open (`address` is its host:port)."""
 
     def _serve(self, handler: type[BaseHTTPRequestHandler]) -> str:
-        self._server = ThreadingHTTPServer((LOCALHOST, 0), handler)
+        self._server = _BackloggedHTTPServer((LOCALHOST, 0), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         return f"{LOCALHOST}:{self._server.server_address[1]}"
 
@@ -649,7 +762,7 @@ class WebhookRecorder(_LocalHttpServer):
                 with recorder._lock:
                     recorder.notifications.append(Notification(self.path, dict(self.headers), body, time.monotonic()))
                 self.send_response(200)
-                if self.path == "/slack":
+                if self.path.startswith("/slack"):
                     self.send_header("Content-Type", "text/plain")
                     self.end_headers()
                     self.wfile.write(b"ok")
@@ -667,6 +780,90 @@ class WebhookRecorder(_LocalHttpServer):
     def received(self, path: str | None = None) -> list[Notification]:
         with self._lock:
             return [n for n in self.notifications if path is None or n.path == path]
+
+
+class SmtpRecorder:
+    """A mail server on 127.0.0.1 that records every message (Alertmanager's email receiver): it
+    speaks just enough SMTP for Go's net/smtp client (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) and
+    offers neither STARTTLS nor AUTH, so a config pointed here needs `require_tls: false`; without
+    an AUTH extension Alertmanager sends no credentials.
+    Ref: prometheus/alertmanager@v0.33.1 notify/email/email.go (Notify: STARTTLS only when
+    require_tls, AUTH only when the server offers it). Each message is recorded as a Notification at
+    path `/email/<local part of the first recipient>` with its decoded text as `body`. Use as a
+    context manager; `address` is its host:port."""
+
+    def __init__(self) -> None:
+        import socketserver
+
+        self.notifications: list[Notification] = []
+        self._lock = threading.Lock()
+        recorder = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def reply(self, line: str) -> None:
+                self.wfile.write(line.encode() + b"\r\n")
+
+            def handle(self) -> None:
+                self.reply("220 127.0.0.1 recorder")
+                recipients: list[str] = []
+                for _ in range(10_000):  # commands of one connection, bounded
+                    raw = self.rfile.readline(65536)
+                    if not raw:
+                        return
+                    verb = raw.decode(errors="replace").strip().split(" ", 1)[0].upper()
+                    if verb in ("EHLO", "HELO"):
+                        self.reply("250 127.0.0.1")
+                    elif verb == "RCPT":
+                        recipients.append(raw.decode().split(":", 1)[1].strip().strip("<>"))
+                        self.reply("250 OK")
+                    elif verb == "DATA":
+                        self.reply("354 end with <CRLF>.<CRLF>")
+                        lines = []
+                        for _ in range(1_000_000):
+                            line = self.rfile.readline(1 << 20)
+                            if not line or line in (b".\r\n", b".\n"):
+                                break
+                            lines.append(line[1:] if line.startswith(b"..") else line)
+                        recorder._record(recipients, b"".join(lines))
+                        recipients = []
+                        self.reply("250 OK")
+                    elif verb == "QUIT":
+                        self.reply("221 bye")
+                        return
+                    else:  # MAIL, RSET, NOOP
+                        self.reply("250 OK")
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+            request_queue_size = _BackloggedHTTPServer.request_queue_size
+
+        self._server = Server((LOCALHOST, 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.address = f"{LOCALHOST}:{self._server.server_address[1]}"
+
+    def _record(self, recipients: list[str], raw: bytes) -> None:
+        import email
+        from email import policy
+
+        message = email.message_from_bytes(raw, policy=policy.default)
+        parts = [p.get_content() for p in message.walk() if p.get_content_maintype() == "text"]
+        text = f"Subject: {message['Subject']}\n" + "\n".join(parts)
+        local = recipients[0].split("@", 1)[0] if recipients else "nobody"
+        with self._lock:
+            self.notifications.append(Notification(f"/email/{local}", {"To": ", ".join(recipients)}, text, time.monotonic()))
+
+    def __enter__(self) -> SmtpRecorder:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def received(self) -> list[Notification]:
+        with self._lock:
+            return list(self.notifications)
 
 
 # --- an influxd outage (tests/influxdb/test_influxdb_outage.py) --------------------------------------------

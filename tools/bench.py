@@ -120,7 +120,7 @@ def main() -> int:
     print(f"  render prod, every chart templated    {render:6.2f} s   {render / floor:4.2f}x floor  (target <= 4.00x)")
     cpu, mem = Decimal(requests["cpuCores"]), requests["memoryMi"]
     print(f"  dev requests: {cpu} CPU ({cpu / 2:.0%} of 2 vCPU), {mem} Mi ({mem / 4096:.0%} of 4 GiB)")
-    for script in ("bench_alerting.py", "bench_history.py"):
+    for script in ("bench_alerting.py", "bench_history.py", "bench_ha.py"):
         print()
         subprocess.run([python, str(ROOT / "tools" / script)], cwd=ROOT, check=True)
     return 0

@@ -8,13 +8,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 from monitoring.alertmanager import DEFAULT_SECRETS_DIR, RouteOwner
-from monitoring.alerting_spec import AlertingSpec
+from monitoring.alerting_spec import BUSINESS_HOURS_INTERVAL, AlertingSpec
 from monitoring.severity import RouteTiming, Severity
 
 
@@ -77,15 +78,54 @@ OWNERS = (API, PAYMENTS, DATABASE, PLATFORM)
 # --- the live tests' knobs (they change built output; the builders know nothing of them) -------------
 
 
-def with_for(rule_files: dict[str, dict], duration: str) -> dict[str, dict]:
-    """The rule files with every alert's `for:` replaced, so that a live test's alerts fire at once."""
+def with_for(rule_files: dict[str, dict], duration: str, overrides: Mapping[str, str] | None = None) -> dict[str, dict]:
+    """The rule files with every alert's `for:` replaced, so that a live test's alerts fire at once;
+    `overrides`: alert name -> its own `for` instead (a test of pending state)."""
     files = copy.deepcopy(rule_files)
     for content in files.values():
         for group in content["groups"]:
             for rule in group["rules"]:
                 if "alert" in rule:
-                    rule["for"] = duration
+                    rule["for"] = (overrides or {}).get(rule["alert"], duration)
     return files
+
+
+def always_active(config: dict) -> dict:
+    """A built alertmanager.yml whose business hours are every hour of every day and whose
+    maintenance windows lie in the past, so that a live test's P3/P4 leave at any time and nothing
+    is muted (the routes keep naming both intervals)."""
+    config = copy.deepcopy(config)
+    for interval in config.get("time_intervals", []):
+        if interval["name"] == BUSINESS_HOURS_INTERVAL:
+            interval["time_intervals"] = [{"weekdays": ["sunday:saturday"], "times": [{"start_time": "00:00", "end_time": "24:00"}]}]
+        else:
+            interval["time_intervals"] = [{**t, "years": ["2000"]} for t in interval["time_intervals"]]
+    return config
+
+
+def recorded_receivers(config: dict, recorder_url: str, smtp_address: str, secrets_dir: Path) -> dict:
+    """A built alertmanager.yml with every receiver pointed at the local recorders, each under its
+    own name, so that what arrives says which receiver sent it: PagerDuty and webhooks (tickets,
+    Watchdog) post to `<recorder>/<kind>/<receiver>` (a ticket URL keeps its queue parameter), Slack
+    to the URL in a secret file of its own, `<recorder>/slack/<receiver>`, and email goes to the SMTP
+    recorder as `<receiver>@example.org` (without TLS: the recorder has none). Run
+    live_alertmanager_config first (it moves the other secret files to the test's directory)."""
+    config = copy.deepcopy(config)
+    secrets_dir.mkdir(parents=True, exist_ok=True)
+    for receiver in config["receivers"]:
+        name = receiver["name"]
+        for pagerduty in receiver.get("pagerduty_configs", []):
+            pagerduty["url"] = f"{recorder_url}/pagerduty/{name}"
+        for slack in receiver.get("slack_configs", []):
+            url_file = secrets_dir / f"slack-url-{name}"
+            url_file.write_text(f"{recorder_url}/slack/{name}")
+            slack["api_url_file"] = str(url_file)
+        for mail in receiver.get("email_configs", []):
+            mail.update(smarthost=smtp_address, require_tls=False, to=f"{name}@example.org")
+        for webhook in receiver.get("webhook_configs", []):
+            query = urlsplit(webhook["url"]).query
+            webhook["url"] = f"{recorder_url}/webhook/{name}" + (f"?{query}" if query else "")
+    return config
 
 
 def live_alertmanager_config(
