@@ -569,6 +569,16 @@ class Scenario:
 
 _URL = "http://influxdb:8086/api/v1/prom/write?db=prometheus"
 
+
+def _trivy_report(workload: str, repository: str, tag: str) -> str:
+    """A Trivy Operator vulnerability report's Critical series (labels as the operator sets them;
+    Ref: aquasecurity/trivy-operator@v0.32.0 pkg/metrics/collector.go)."""
+    return (
+        f'trivy_image_vulnerabilities{{namespace="shop", name="replicaset-{workload}-app", resource_kind="ReplicaSet", '
+        f'resource_name="{workload}", container_name="app", image_registry="registry.example", '
+        f'image_repository="{repository}", image_tag="{tag}", image_digest="", severity="Critical"}}'
+    )
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("Watchdog", (), silent_at="", firing_at="1m", expected=(({}, None),)),
     Scenario(
@@ -730,6 +740,21 @@ SCENARIOS: tuple[Scenario, ...] = (
         silent_at="1430m",
         firing_at="1470m",
         expected=(({"service": "login"}, 10),),
+    ),
+    Scenario(
+        "NewCriticalVulnerability",
+        (
+            # checkout's report: 2 critical findings for two days, then a third (a new CVE).
+            (_trivy_report("checkout-7d9f", "shop/checkout", "1.4.2"), "2x2880 3x40"),
+            # cart rolls out a new tag at 2000m with the same single finding: the old ReplicaSet's
+            # report goes, the new one's comes; never news.
+            (_trivy_report("cart-5c6b", "shop/cart", "2.0.0"), "1x2000"),
+            (_trivy_report("cart-8e1a", "shop/cart", "2.1.0"), "_x2000 1x920"),
+        ),
+        silent_at="2870m",  # a day after the first scan, nothing has changed
+        firing_at="2910m",  # the third finding at 2881m, for: 15m
+        expected=(({"namespace": "shop", "container_name": "app", "image_registry": "registry.example",
+                    "image_repository": "shop/checkout"}, 3),),  # fmt: skip
     ),
 )
 

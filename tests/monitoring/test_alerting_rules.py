@@ -47,6 +47,7 @@ EXPORTER_PREFIXES = (
     "pg_stat_database_",
     "pg_settings_",
     "probe_",  # blackbox exporter
+    "trivy_",  # Trivy Operator (security.trivyOperator.enabled)
     "slo:",
 )
 
