@@ -106,6 +106,19 @@ def test_prod_keeps_the_7d_budget_in_prometheus_and_moves_the_30d_budgets(prod):
     assert groups["slo-api-availability"] is False  # alerts stay in Prometheus
 
 
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_anomaly_baselines_and_their_alerts_run_in_the_ruler_and_their_inputs_in_prometheus(stack, dev, prod):
+    run = {"dev": dev, "prod": prod}[stack]
+    groups = {
+        g["name"]: bool(r.plain_inputs["metadata"]["labels"].get(windows.EVALUATOR_LABEL))
+        for r in run.of_type(RULE_TYPE)
+        for g in r.plain_inputs["spec"]["groups"]
+    }
+    assert {name: groups[name] for name in ("anomaly-inputs", "anomaly-hourly", "anomaly-baseline")} == {
+        "anomaly-inputs": False, "anomaly-hourly": False, "anomaly-baseline": True,
+    }
+
+
 def test_every_group_is_deployed_once(prod):
     deployed = [g["name"] for r in prod.of_type(RULE_TYPE) for g in r.plain_inputs["spec"]["groups"]]
     built = [g["name"] for f in prod.result.plan.alerting.rule_files.values() for g in f["groups"]]
