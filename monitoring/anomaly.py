@@ -96,15 +96,25 @@ class Signal:
     id: str
     alert: str
     title: str
-    unit: str
-    expr: str  # the 5m value per service, from an existing record where one exists
+    unit: str  # "ratio" for a share of requests (then the current traffic is checked too)
+    source: str  # the 5m series it reads: a record of the SLO `slo`, or a raw expression
     direction: Direction
     min_change: float  # share of the baseline the value must move by
     min_absolute: float  # ... and at least this much, in the signal's unit
     volume: str  # the signal whose baseline (and, for ratios, current value) must show traffic
     min_volume: float  # per second
-    ratio: bool
-    slo: str | None = None  # the SLO whose records it reads (None: a raw counter)
+    slo: str | None = None  # the SLO whose record `source` is (None: a raw expression)
+
+    @property
+    def ratio(self) -> bool:
+        return self.unit == "ratio"
+
+    @property
+    def expr(self) -> str:
+        """The 5m value per service."""
+        if self.slo is None:
+            return self.source
+        return f'sum by (service) ({self.source}{{slo="{self.slo}"}})'
 
 
 # Requests per second below which a service's statistics are noise (a 5m window of 1 req/s holds
@@ -115,38 +125,29 @@ MIN_SESSIONS_PER_SECOND = 0.05
 
 REQUESTS, ERRORS, SLOW, SESSIONS = "api-request-rate", "api-error-ratio", "api-slow-share", "session-rate"
 
-
-def _slo_value(slo: str, record: str) -> str:
-    return f'sum by (service) ({record}{{slo="{slo}"}})'
-
-
 SIGNALS: tuple[Signal, ...] = (
     Signal(
-        REQUESTS, "ApiRequestRateAnomalous", "API request rate", "req/s",
-        _slo_value("api-availability", TOTAL_RATE_RECORD), Direction.BOTH,
+        REQUESTS, "ApiRequestRateAnomalous", "API request rate", "req/s", TOTAL_RATE_RECORD, Direction.BOTH,
         min_change=0.5, min_absolute=MIN_REQUESTS_PER_SECOND, volume=REQUESTS, min_volume=MIN_REQUESTS_PER_SECOND,
-        ratio=False, slo="api-availability",
+        slo="api-availability",
     ),
     Signal(
-        ERRORS, "ApiErrorRatioAnomalous", "API 5xx share", "ratio",
-        _slo_value("api-error-rate", ratio_record("5m")), Direction.UP,
+        ERRORS, "ApiErrorRatioAnomalous", "API 5xx share", "ratio", ratio_record("5m"), Direction.UP,
         min_change=1.0, min_absolute=0.01, volume=REQUESTS, min_volume=MIN_REQUESTS_PER_SECOND,
-        ratio=True, slo="api-error-rate",
+        slo="api-error-rate",
     ),
     # The latency SLO's 5m record: the share of requests slower than its threshold. A latency signal
     # from a record that exists (a quantile would read every bucket of the histogram again).
     Signal(
-        SLOW, "ApiLatencyAnomalous", "API slow-request share", "ratio",
-        _slo_value("api-latency", ratio_record("5m")), Direction.UP,
+        SLOW, "ApiLatencyAnomalous", "API slow-request share", "ratio", ratio_record("5m"), Direction.UP,
         min_change=1.0, min_absolute=0.05, volume=REQUESTS, min_volume=MIN_REQUESTS_PER_SECOND,
-        ratio=True, slo="api-latency",
+        slo="api-latency",
     ),
     # Ref: README.md "Application contract" (Business: counter terrafusion_sessions_total, `service`).
     Signal(
         SESSIONS, "SessionRateAnomalous", "session start rate", "sessions/s",
         "sum by (service) (rate(terrafusion_sessions_total[5m]))", Direction.BOTH,
         min_change=0.5, min_absolute=MIN_SESSIONS_PER_SECOND, volume=SESSIONS, min_volume=MIN_SESSIONS_PER_SECOND,
-        ratio=False,
     ),
 )
 
