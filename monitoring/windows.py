@@ -8,7 +8,10 @@ evaluates a rule (or serves a panel) keeps the whole range the expression reads.
   ThanosRuler), which queries Thanos Query, i.e. the bucket: its instant queries read raw blocks
   only (`--query.instant.default.max_source_resolution` defaults to 0s), so those groups need
   `thanos.compactor.retentionRaw`. Ref: thanos-io/thanos@v0.42.4 cmd/thanos/query.go.
-  Alerting groups always stay in Prometheus (an alert should not depend on the query path).
+  Alerting groups stay in Prometheus (a page should not depend on the query path), except a group
+  of non-paging alerts only (P3/P4: a ticket in business hours) that reads what Prometheus does not
+  keep, e.g. the anomaly alerts on the seasonal baselines (monitoring/anomaly.py): it goes to the
+  Thanos Ruler with the records it reads.
 - Grafana's Thanos panels read raw blocks, and the 5m / 1h tiers only when the query may use them:
   Thanos Query runs with `--query.auto-downsampling` (QUERY_AUTO_DOWNSAMPLING), so a range query's
   max source resolution is step / 5, and a panel's minimum step (`interval`) decides which tiers it
@@ -35,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from monitoring.durations import format_duration, parse_duration
+from monitoring.severity import SEVERITIES
 
 PROMETHEUS = "prometheus"
 THANOS_RULER = "thanos-ruler"
@@ -49,6 +53,9 @@ QUERY_AUTO_DOWNSAMPLING = "--query.auto-downsampling"
 # Downsampled resolutions and the retention key of each tier. Ref: thanos-io/thanos@v0.42.4
 # docs/components/compact.md ("Downsampling": 5m and 1h resolutions).
 RESOLUTIONS = (("raw", 0.0), ("5m", 300.0), ("1h", 3600.0))
+# The severities that page nobody (no response time at any hour): their alerts may be evaluated by
+# the Thanos Ruler when their data is only there.
+NON_PAGING = frozenset(s.value for s, policy in SEVERITIES.items() if policy.respond_within is None)
 # Prometheus' default lookback delta: an instant selector reads up to 5m back.
 # Ref: prometheus/prometheus docs/querying/basics.md ("Staleness").
 LOOKBACK_DELTA_SECONDS = 300.0
@@ -136,6 +143,8 @@ class RuleWindow:
     lookback: float  # own, or the recorded inputs' if longer
     via: str | None  # the recorded input the lookback comes from, when inherited
     reads: frozenset[str]
+    # An alert whose severity pages (or is not a fixed P-level): its group stays in Prometheus.
+    pages: bool = False
 
 
 def rule_windows(rule_files: Mapping[str, Mapping[str, Any]]) -> list[RuleWindow]:
@@ -163,7 +172,8 @@ def rule_windows(rule_files: Mapping[str, Mapping[str, Any]]) -> list[RuleWindow
     for stem, group, rule, own, reads in raw:
         inherited = [(recorded[n][0], n) for n in sorted(reads) if n in recorded and n != rule.get("record")]
         lookback, via = max([(own, None), *inherited], key=lambda t: t[0])
-        out.append(RuleWindow(stem, group, rule.get("alert") or rule["record"], rule.get("record"), own, lookback, via, reads))
+        pages = "alert" in rule and (rule.get("labels") or {}).get("severity") not in NON_PAGING
+        out.append(RuleWindow(stem, group, rule.get("alert") or rule["record"], rule.get("record"), own, lookback, via, reads, pages))
     return out
 
 
@@ -173,8 +183,9 @@ def rule_windows(rule_files: Mapping[str, Mapping[str, Any]]) -> list[RuleWindow
 def group_evaluators(rule_files: Mapping[str, Mapping[str, Any]], prometheus_retention: str) -> dict[tuple[str, str], str]:
     """(stem, group) -> PROMETHEUS or THANOS_RULER.
 
-    A group goes to the Thanos Ruler when it has no alert and either reads more than Prometheus
-    keeps (with margin) or reads a series only the ruler records (Prometheus never sees those).
+    A group goes to the Thanos Ruler when it has no paging alert (NON_PAGING) and either reads more
+    than Prometheus keeps (with margin) or reads a series only the ruler records (Prometheus never
+    sees those).
     """
     return _evaluators(rule_windows(rule_files), prometheus_retention)
 
@@ -189,7 +200,7 @@ def _evaluators(windows: list[RuleWindow], prometheus_retention: str) -> dict[tu
         ruler_records = {w.record for key, ws in by_group.items() if evaluators[key] == THANOS_RULER for w in ws if w.record}
         changed = False
         for key, ws in by_group.items():
-            if evaluators[key] == THANOS_RULER or any(w.record is None for w in ws):
+            if evaluators[key] == THANOS_RULER or any(w.pages for w in ws):
                 continue
             if max(w.lookback for w in ws) > local or any(w.reads & ruler_records for w in ws):
                 evaluators[key] = THANOS_RULER

@@ -80,16 +80,19 @@ def test_a_rule_reading_a_recorded_series_inherits_its_window():
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_ruler_groups_are_recording_only_and_longer_than_local_retention(stack, dev, prod):
+def test_ruler_groups_page_nobody_and_are_longer_than_local_retention(stack, dev, prod):
     run = {"dev": dev, "prod": prod}[stack]
     local = windows.usable(parse_duration(run.result.plan.settings.prometheus.retention))
     by_name = {w.name: w for w in windows.rule_windows(run.result.plan.alerting.rule_files)}
     ruler = [r for r in run.of_type(RULE_TYPE) if r.plain_inputs["metadata"]["labels"].get(windows.EVALUATOR_LABEL)]
     assert ruler, "no group is evaluated by the Thanos Ruler"
+    alerts = []
     for rule in ruler:
         for group in rule.plain_inputs["spec"]["groups"]:
-            assert all("record" in r for r in group["rules"]), group["name"]
-            assert max(by_name[r["record"]].lookback for r in group["rules"]) > local, group["name"]
+            alerts += [r for r in group["rules"] if "alert" in r]
+            assert max(by_name[r.get("record") or r["alert"]].lookback for r in group["rules"]) > local, group["name"]
+    assert alerts, "the anomaly alerts read the ruler's baselines, so the ruler evaluates them"
+    assert {a["labels"]["severity"] for a in alerts} <= {"P3", "P4"}
 
 
 def test_prod_keeps_the_7d_budget_in_prometheus_and_moves_the_30d_budgets(prod):
@@ -101,6 +104,19 @@ def test_prod_keeps_the_7d_budget_in_prometheus_and_moves_the_30d_budgets(prod):
     assert groups["slo-api-availability-budget"] is True
     assert groups["slo-api-success-rate-budget"] is False  # 7d < 15d local retention
     assert groups["slo-api-availability"] is False  # alerts stay in Prometheus
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_anomaly_baselines_and_their_alerts_run_in_the_ruler_and_their_inputs_in_prometheus(stack, dev, prod):
+    run = {"dev": dev, "prod": prod}[stack]
+    groups = {
+        g["name"]: bool(r.plain_inputs["metadata"]["labels"].get(windows.EVALUATOR_LABEL))
+        for r in run.of_type(RULE_TYPE)
+        for g in r.plain_inputs["spec"]["groups"]
+    }
+    assert {name: groups[name] for name in ("anomaly-inputs", "anomaly-hourly", "anomaly-baseline")} == {
+        "anomaly-inputs": False, "anomaly-hourly": False, "anomaly-baseline": True,
+    }
 
 
 def test_every_group_is_deployed_once(prod):
@@ -162,19 +178,44 @@ def test_an_slo_window_longer_than_every_retention_is_rejected():
     assert message.startswith(f"{KEY}:thanos.compactor.retentionRaw: 35d is shorter than the 90d window of ")
 
 
-def test_an_alert_reading_a_ruler_record_is_rejected():
+def test_a_paging_alert_reading_a_ruler_record_is_rejected():
     files = {
         "f": {
             "groups": [
                 {"name": "budget", "rules": [{"record": "r:30d", "expr": "avg_over_time(up[30d])"}]},
-                {"name": "alerts", "rules": [{"alert": "A", "expr": "r:30d < 0.9"}]},
+                {"name": "alerts", "rules": [{"alert": "A", "expr": "r:30d < 0.9", "labels": {"severity": "P2"}}]},
             ]
         }
     }
-    keys = {"prometheus": "prometheus.retention", "raw": "retentionRaw", "5m": "retention5m", "1h": "retention1h", "influx": "influx"}
-    r = windows.Retentions("15d", {"raw": "35d", "5m": "180d", "1h": "2y"}, {}, RAW_POLICY, "30s", keys)
-    (problem,) = windows.check_rules(files, r)
+    (problem,) = windows.check_rules(files, _retentions("15d"))
     assert problem.startswith("prometheus.retention: 15d is too short for group alerts: A reads r:30d")
+
+
+def _retentions(prometheus: str, raw: str = "35d") -> windows.Retentions:
+    keys = {"prometheus": "prometheus.retention", "raw": "retentionRaw", "5m": "retention5m", "1h": "retention1h", "influx": "influx"}
+    return windows.Retentions(prometheus, {"raw": raw, "5m": "180d", "1h": "2y"}, {}, RAW_POLICY, "30s", keys)
+
+
+def _ticket_alert_on(record_expr: str) -> dict:
+    return {
+        "f": {
+            "groups": [
+                {"name": "baseline", "rules": [{"record": "r:long", "expr": record_expr}]},
+                {"name": "tickets", "rules": [{"alert": "T", "expr": "r:long > 3", "labels": {"severity": "P3"}}]},
+            ]
+        }
+    }
+
+
+def test_a_ticket_alert_reading_a_ruler_record_goes_to_the_ruler():
+    files = _ticket_alert_on("avg_over_time(up[21d])")
+    assert windows.group_evaluators(files, "15d") == {("f", "baseline"): windows.THANOS_RULER, ("f", "tickets"): windows.THANOS_RULER}
+    assert windows.check_rules(files, _retentions("15d")) == []
+
+
+def test_a_ticket_alert_on_the_ruler_still_needs_its_window_in_the_bucket():
+    (problem,) = [p for p in windows.check_rules(_ticket_alert_on("avg_over_time(up[40d])"), _retentions("15d")) if " T " in p]
+    assert problem.startswith("retentionRaw: 35d is shorter than the 40d window of T (group tickets via r:long), evaluated by the Thanos Ruler")
 
 
 # --- dashboards ----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from monitoring.anomaly import build_anomaly_rule_groups
 from monitoring.alert_rules import api, database, frontend, kubernetes, platform, security
 from monitoring.alert_rules._rule import AlertRule, RuleGroup
 from monitoring.slo_catalogue import Area
@@ -30,7 +31,10 @@ CATALOGUE_FILES: dict[str, tuple[RuleGroup, ...]] = {
 # File stem -> SLO area whose recording rules and burn-rate alerts it holds.
 SLO_FILES: dict[str, Area] = {"slo-api": Area.API, "slo-frontend": Area.FRONTEND, "slo-database": Area.DATABASE}
 
-RULE_FILE_STEMS: tuple[str, ...] = tuple(SLO_FILES) + tuple(CATALOGUE_FILES)
+# The seasonal baselines and their anomaly alerts (monitoring/anomaly.py).
+ANOMALY_FILE = "anomaly"
+
+RULE_FILE_STEMS: tuple[str, ...] = tuple(SLO_FILES) + (ANOMALY_FILE,) + tuple(CATALOGUE_FILES)
 
 
 def catalogue_alerts() -> list[AlertRule]:
@@ -44,6 +48,7 @@ def build_rule_files(spec: AlertingSpec, *, without: frozenset[str] = frozenset(
     files: dict[str, dict] = {}
     for stem, area in SLO_FILES.items():
         files[stem] = {"groups": build_slo_rule_groups(spec, area=area, without=without)}
+    files[ANOMALY_FILE] = {"groups": build_anomaly_rule_groups(spec, without)}
     for stem, groups in CATALOGUE_FILES.items():
         rendered = [g.render(spec, without) for g in groups]
         files[stem] = {"groups": [g for g in rendered if g["rules"]]}

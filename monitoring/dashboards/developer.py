@@ -10,6 +10,8 @@ from __future__ import annotations
 from monitoring.dashboards import _grafana as g
 from monitoring.dashboards._grafana import ENV, FULL, THIRD
 from monitoring.dashboards.links import trace_by_id_link, trace_search_link
+from monitoring import anomaly
+from monitoring.slo import format_number
 from monitoring.slo_catalogue import POSTGRES_EXPORTER
 
 UID = "tf-developer-service"
@@ -98,7 +100,25 @@ def _red() -> list:
             data_links=[trace_search_link()],
             link_field="http_route",
         ),
+        _anomaly_panel(),
     ]
+
+
+def _anomaly_panel():
+    """The seasonal z-scores the anomaly alerts fire on (monitoring/anomaly.py), recorded by the
+    Thanos Ruler: what "unusual for this time of the week" means for the service, per signal."""
+    threshold = anomaly.Z_THRESHOLD
+    return g.timeseries_panel(
+        "Anomaly z-score (against the same time of the last 3 weeks)",
+        f"Standard deviations between each signal and its seasonal baseline. The anomaly alerts fire "
+        f"beyond ±{format_number(threshold)} (upwards only for the 5xx and slow-request shares) held for "
+        f"{anomaly.FOR}, with enough traffic; no line during the first two weeks of history.",
+        [g.prom(f'{anomaly.ZSCORE_RECORD}{{service=~"$service", {ENV}}}', "{{signal}} {{service}}")],
+        unit="short",
+        width=FULL,
+        threshold_config=g.thresholds(g.Step(None, g.RED), g.Step(-threshold, g.GREEN), g.Step(threshold, g.RED)),
+        show_thresholds=True,
+    )
 
 
 def _usage() -> list:

@@ -26,7 +26,7 @@ from tests.monitoring.alerting_promtool_cases import (
 from tests.monitoring.alerting_helpers import make_spec, write_yaml
 from tests.helpers import engine_params, require_engine
 
-from monitoring.alert_rules import SLO_FILES, build_rule_files
+from monitoring.alert_rules import CATALOGUE_FILES, SLO_FILES, build_rule_files
 from monitoring.durations import parse_duration
 from monitoring.slo_catalogue import Area
 from monitoring.slo import BUDGET_GROUP_SUFFIX, TILES_GROUP_SUFFIX, build_slo_rule_groups, effective_slos
@@ -158,7 +158,7 @@ def test_main_platform_alerts_fire_on_their_failure_scenario(promtool, spec, ren
     # other files cannot change a verdict, and promtool evaluates every rule of a test file at every
     # step, which made the day-long AuthenticationFailureSpike case cost seconds against all of them.
     files = build_rule_files(spec)
-    catalogue = {stem: content for stem, content in files.items() if not stem.startswith("slo-")}
+    catalogue = {stem: content for stem, content in files.items() if stem in CATALOGUE_FILES}
     catalogue_rules = [r for content in catalogue.values() for g in content["groups"] for r in g["rules"]]
     assert not [r for r in catalogue_rules if "record" in r or "ALERTS" in r["expr"]]
     home = {r["alert"]: stem for stem, content in catalogue.items() for g in content["groups"] for r in g["rules"]}

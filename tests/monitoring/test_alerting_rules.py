@@ -31,6 +31,7 @@ CONTRACT_METRICS = {
     "pg_up",
     "pg_locks_count",
     "pg_replication_lag_seconds",
+    "terrafusion_sessions_total",  # Business (the sessions rate anomaly signal)
 }
 # ...plus the standard exporters' metric families, and our own recorded series.
 EXPORTER_PREFIXES = (
@@ -49,6 +50,7 @@ EXPORTER_PREFIXES = (
     "probe_",  # blackbox exporter
     "trivy_",  # Trivy Operator (security.trivyOperator.enabled)
     "slo:",
+    "anomaly:",
 )
 
 
