@@ -621,7 +621,9 @@ class CostSettings(Model):
     """OpenCost (components/opencost.py): cost per namespace, workload and the platform's own
     systems from its allocation metrics, priced with the on-premises unit prices below
     (docs/costs.md). The prices are what the organisation's own hardware costs per hour; OpenCost
-    multiplies them with what each container is allocated (the larger of its request and its use)."""
+    multiplies them with what each container is allocated (the larger of its request and its use).
+    The defaults are OpenCost's own (configs/default.json: GCP us-central1 list prices), a placeholder
+    for the organisation's price list."""
 
     enabled: bool = Field(True, description="Deploy OpenCost; off leaves the executive dashboard's cost panels out.")
     currency: Currency = Field("USD", description="Currency of the prices below, shown on the cost panels.")
