@@ -27,6 +27,7 @@ from components.prometheus_stack import PrometheusStack
 from components.rollout import ContentDigests
 from components.thanos import Thanos
 from components.tracing import Tracing
+from components.opencost import Opencost
 from components.trivy_operator import TrivyOperator
 from monitoring.datasources import ELASTICSEARCH_LOGS_UID, INFLUXDB_TRENDS_UID
 from plan import Plan
@@ -121,6 +122,11 @@ class MonitoringPlatform(pulumi.ComponentResource):
         self.trivy_operator = (
             TrivyOperator(f"{name}-trivy-operator", plan.trivy_operator, ctx, opts=after(prometheus))
             if plan.trivy_operator is not None
+            else None
+        )
+        self.opencost = (
+            Opencost(f"{name}-opencost", plan.opencost, ctx, opts=after(prometheus))
+            if plan.opencost is not None
             else None
         )
         if plan.cni is not None:

@@ -288,6 +288,15 @@ PRODUCERS: dict[str, Producer] = {
             "(severity values Critical/High/Medium/Low/Unknown, status Pass/Fail)",
             how_to_deploy="security.trivyOperator.enabled: true (chart trivy-operator 0.34.0, pinned)",
         ),
+        Producer(
+            "opencost",
+            "OpenCost 1.120.1 (opencost 2.5.17, plan/opencost.py), deployed when costs.enabled; its "
+            "ServiceMonitor (honorLabels) keeps the allocated container's `namespace`, `pod` and `container` "
+            "and the node as `instance`; priced by the stack's custom pricing (costs.*)",
+            "opencost/opencost pkg/costmodel/metrics.go initCostModelMetrics (names, labels; the same at the "
+            "v1.112.0 tag less `uid`/`arch`), pkg/metrics/kubemetrics.go (the KSM copies it does not emit here)",
+            how_to_deploy="costs.enabled: true (chart opencost 2.5.17, pinned)",
+        ),
         # The control plane (cluster.controlPlane): scraped only on a self-hosted one, where
         # kube-prometheus-stack's Services and ServiceMonitors for them are rendered (kubeEtcd,
         # kubeScheduler, kubeControllerManager, kubeProxy .enabled; plan/prometheus_stack.py
@@ -380,7 +389,7 @@ PRODUCERS: dict[str, Producer] = {
 # Which setting deploys each is the stack settings' business (plan/settings.py
 # StackSettings.undeployed_producers; each Producer's how_to_deploy says it in words).
 OPTIONAL_PRODUCERS: frozenset[str] = frozenset(
-    {"postgres-exporter", "blackbox-exporter", "trivy-operator", "cilium-agent", "hubble"}
+    {"postgres-exporter", "blackbox-exporter", "trivy-operator", "opencost", "cilium-agent", "hubble"}
 )
 
 
@@ -414,6 +423,10 @@ _TRIVY_IMAGE = (
     "namespace", "name", "resource_kind", "resource_name", "container_name",
     "image_registry", "image_repository", "image_tag", "image_digest", "severity",
 )
+# OpenCost's cost series. Ref: opencost/opencost pkg/costmodel/metrics.go (initCostModelMetrics).
+_OPENCOST = "opencost/opencost pkg/costmodel/metrics.go (OpenCost 1.120.x)"
+_OPENCOST_NODE = ("instance", "node", "instance_type", "region", "provider_id", "arch", "uid")
+_OPENCOST_CONTAINER = ("namespace", "pod", "container", "instance", "node", "uid")
 _OTEL_SCOPE = ("otel_scope_name", "otel_scope_version", "otel_scope_schema_url")
 _SEMCONV = "open-telemetry/semantic-conventions@v1.44.0"
 _HTTP_ATTRS = (
@@ -473,6 +486,10 @@ _UPSTREAM_RULE_FAMILIES: tuple[Family, ...] = (
     ),
     _f("kube_resourcequota", "gauge", ("namespace", "resourcequota", "resource", "type"), "kube-state-metrics", _KSM_P + "resourcequota-metrics.md"),
     _f("kube_persistentvolume_status_phase", "gauge", ("persistentvolume", "phase"), "kube-state-metrics", _KSM_S + "persistentvolume-metrics.md"),
+    _f(
+        "kube_persistentvolume_capacity_bytes", "gauge", ("persistentvolume",), "kube-state-metrics",
+        _KSM_S + "persistentvolume-metrics.md",
+    ),
     _f(
         "kube_persistentvolumeclaim_access_mode", "gauge", ("namespace", "persistentvolumeclaim", "access_mode"),
         "kube-state-metrics", _KSM_S + "persistentvolumeclaim-metrics.md",
@@ -808,6 +825,21 @@ FAMILIES: tuple[Family, ...] = (
         "trivy_cluster_compliance", "gauge", ("title", "description", "status"), "trivy-operator",
         "aquasecurity/trivy-operator@v0.32.0 pkg/metrics/collector.go",
     ),
+    # OpenCost: hourly prices per node (per core, GiB of RAM, GPU; the whole node) and per GiB of
+    # persistent volume, allocations per container (cores, bytes, GPUs) and per claimed volume (bytes).
+    *(
+        _f(f"node_{m}_hourly_cost", "gauge", _OPENCOST_NODE, "opencost", _OPENCOST)
+        for m in ("cpu", "ram", "gpu", "total")
+    ),
+    *(
+        _f(f"container_{m}", "gauge", _OPENCOST_CONTAINER, "opencost", _OPENCOST)
+        for m in ("cpu_allocation", "memory_allocation_bytes", "gpu_allocation")
+    ),
+    _f("pv_hourly_cost", "gauge", ("volumename", "persistentvolume", "provider_id", "uid"), "opencost", _OPENCOST),
+    _f(
+        "pod_pvc_allocation", "gauge", ("namespace", "pod", "persistentvolumeclaim", "persistentvolume", "uid"),
+        "opencost", _OPENCOST,
+    ),
     # Control plane of a self-hosted cluster (PRODUCERS etcd, kube-scheduler, kube-proxy); their
     # label sets vary by Kubernetes/etcd version, hence open.
     _f("etcd_server_has_leader", "gauge", (), "etcd", "etcd-io/etcd server/etcdserver/metrics.go", open=True),
@@ -1103,6 +1135,7 @@ _MONITOR_PRODUCERS: dict[str, tuple[str, ...]] = {
     "influxdb": ("influxdb",),
     "prometheus-pushgateway": ("pushgateway",),
     "trivy-operator": ("trivy-operator",),
+    "opencost": ("opencost",),
     "cilium": ("cilium-agent",),
     "hubble": ("hubble",),
     "prom-aggregation-gateway": ("prom-aggregation-gateway",),

@@ -210,6 +210,8 @@ class PlatformWorkloads:
     # The Trivy Operator and the scan Jobs it starts in its namespace, when the stack runs it.
     trivy_operator: Workload | None = None
     trivy_scan_jobs: Workload | None = None
+    # OpenCost (costs.enabled): scraped, and it queries Thanos Query.
+    opencost: Workload | None = None
 
     def all(self) -> tuple[Workload, ...]:
         return tuple(w for f in fields(self) if (w := getattr(self, f.name)) is not None)
@@ -310,6 +312,8 @@ def platform_flow_table(w: PlatformWorkloads, p: PlatformPorts, exposure: Exposu
             Flow(Pods(w.thanos_query), w.thanos_ruler, (p.thanos_ruler_grpc,), "global query over the ruler's recent samples: its StoreAPI"),
             Flow(ruler, w.alertmanager, (p.alertmanager_web,), "the Thanos Ruler sends alerts"),
         ]
+    if w.opencost is not None:
+        flows.append(Flow(Pods(w.opencost), w.thanos_query, (p.thanos_http,), "OpenCost's cost model reads allocations and usage through the global query"))
     if w.blackbox_exporter is not None:
         flows.append(Flow(prometheus, w.blackbox_exporter, (p.blackbox_probe,), "Probes: Prometheus asks the exporter to probe each URL"))
     # Scrapes: every component's metrics ports, from Prometheus only.

@@ -126,6 +126,8 @@ FRONTEND_PROBES = f'probe_success{{job="{FRONTEND_PROBE_JOB}"}}'
 # Read by panels only (monitoring/dashboards/security.py): the Trivy Operator, and the cluster's
 # Cilium CNI (cluster.cni), whose agent and Hubble metrics the program scrapes but does not deploy.
 TRIVY_OPERATOR = "trivy-operator"
+# Read by the executive dashboard's cost panels (monitoring/dashboards/executive.py).
+OPENCOST = "opencost"
 CILIUM_AGENT = "cilium-agent"
 HUBBLE = "hubble"
 

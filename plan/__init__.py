@@ -32,6 +32,7 @@ from plan.grafana import GrafanaPlan, grafana_plan, grafana_warnings
 from plan.grafana_content import GrafanaContentPlan, grafana_content_plan, platform_datasources
 from plan.influxdb import InfluxdbPlan, influxdb_plan
 from plan.network_policies import NetworkPoliciesPlan, network_policies_plan
+from plan.opencost import OpencostPlan, opencost_plan
 from plan.object_storage import ObjectStoragePlan, object_storage_plan
 from plan.ownership import OwnershipPlan, ownership_plan
 from plan.pagerduty import PagerDutyPlan, pagerduty_plan, pagerduty_warnings
@@ -76,6 +77,8 @@ class Plan:
     # None where the stack does not deploy them (security.trivyOperator.enabled, cluster.cni).
     trivy_operator: TrivyOperatorPlan | None
     cni: CniPlan | None
+    # None where the stack does not deploy it (costs.enabled).
+    opencost: OpencostPlan | None
     # Ingress into every platform pod: the flow table and its policies.
     network_policies: NetworkPoliciesPlan
     # Service areas, their teams, rotations and escalation chains (the on-call table).
@@ -124,6 +127,7 @@ def build_plan(settings: StackSettings, name: str = PLATFORM_NAME) -> Plan:
     tracing = tracing_plan(settings, context, elasticsearch.http)
     exporters = exporters_plan(settings)
     trivy = trivy_operator_plan(settings)
+    opencost = opencost_plan(settings, thanos.query)
     datasources = platform_datasources(
         settings, thanos=thanos, prometheus=prometheus, influxdb=influxdb, elasticsearch=elasticsearch, tracing=tracing
     )
@@ -158,9 +162,10 @@ def build_plan(settings: StackSettings, name: str = PLATFORM_NAME) -> Plan:
         grafana_content=grafana_content,
         trivy_operator=trivy,
         cni=cni_plan(settings),
+        opencost=opencost,
         network_policies=network_policies_plan(
             settings, context, influxdb=influxdb, elasticsearch_plan=elasticsearch, tracing_plan=tracing,
-            exporters_plan=exporters, prometheus=prometheus, trivy=trivy,
+            exporters_plan=exporters, prometheus=prometheus, trivy=trivy, opencost=opencost,
         ),
         ownership=ownership,
         pagerduty=pagerduty_plan(settings, context, ownership),

@@ -16,6 +16,7 @@ from monitoring.dashboards import (
     FolderSpec,
     build_dashboards,
 )
+from monitoring.dashboards.executive import CostView
 from monitoring.datasources import (
     DatasourceSpec,
     logs_datasource,
@@ -98,6 +99,11 @@ def platform_datasources(
     )
 
 
+def costs_view(settings: StackSettings) -> CostView:
+    """The executive cost panels' currency and the platform's own namespaces (both of them)."""
+    return CostView(currency=settings.costs.currency, platform_namespaces=(settings.namespace, settings.agents_namespace))
+
+
 def grafana_content_plan(
     settings: StackSettings, slos: tuple[Slo, ...], datasources: tuple[DatasourceSpec, ...]
 ) -> GrafanaContentPlan:
@@ -112,6 +118,10 @@ def grafana_content_plan(
         folders=tuple(f for f in FOLDERS if f not in PROVISIONED_FOLDERS),
         provisioned_folders=PROVISIONED_FOLDERS,
         folder_permissions={uid: dict(grants) for uid, grants in FOLDER_PERMISSIONS.items()},
-        dashboards=tuple(build_dashboards(settings.environment, slos=slos, without=settings.undeployed_producers)),
+        dashboards=tuple(
+            build_dashboards(
+                settings.environment, slos=slos, without=settings.undeployed_producers, costs_view=costs_view(settings)
+            )
+        ),
         datasources=datasources,
     )

@@ -34,7 +34,7 @@ from monitoring.network_policy import (
     network_policies,
     platform_flow_table,
 )
-from plan import elasticsearch, exporters, grafana, influxdb as influxdb_facts, prometheus_stack as kps, thanos, trivy_operator
+from plan import elasticsearch, exporters, grafana, influxdb as influxdb_facts, opencost as opencost_facts, prometheus_stack as kps, thanos, trivy_operator
 from plan.context import PlatformContext
 from plan.elasticsearch import ElasticsearchPlan
 from plan.exporters import ExportersPlan
@@ -43,6 +43,7 @@ from plan.labels import standard_labels
 from plan.prometheus_stack import PrometheusPlan
 from plan.settings import NetworkPolicySettings, StackSettings
 from plan.tracing import TracingPlan
+from plan.opencost import OpencostPlan
 from plan.trivy_operator import TrivyOperatorPlan
 from plan.versions import (
     ELASTICSEARCH_EXPORTER,
@@ -77,6 +78,8 @@ class Workloads:
     postgres_exporter: bool
     thanos_ruler: bool
     trivy_operator: bool
+    # OpenCost's pod labels, when the stack runs it.
+    opencost_labels: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,11 @@ def platform_workloads(args: Workloads) -> PlatformWorkloads:
             if args.trivy_operator
             else None
         ),
+        opencost=(
+            chart_pods("opencost", "OpenCost", args.opencost_labels, opencost_facts.API_PORT)
+            if args.opencost_labels is not None
+            else None
+        ),
         max_map_count_setter=(
             chart_pods(
                 "elasticsearch-max-map-count", "Elasticsearch vm.max_map_count DaemonSet (agents namespace)",
@@ -234,6 +242,7 @@ def network_policies_plan(
     exporters_plan: ExportersPlan,
     prometheus: PrometheusPlan,
     trivy: TrivyOperatorPlan | None,
+    opencost: OpencostPlan | None = None,
 ) -> NetworkPoliciesPlan:
     workloads = Workloads(
         namespace=context.namespace,
@@ -247,6 +256,7 @@ def network_policies_plan(
         postgres_exporter=exporters_plan.postgres_values is not None,
         thanos_ruler=prometheus.ruler,
         trivy_operator=trivy is not None,
+        opencost_labels=opencost.pod_labels if opencost is not None else None,
     )
     name = f"{context.name}-network-policies"
     table = flow_table(workloads, settings.network_policy)

@@ -21,7 +21,9 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import SkipJsonSchema
 
 from monitoring.alerting_spec import AlertingSpec
-from monitoring.slo_catalogue import Area, BLACKBOX_EXPORTER, CILIUM_AGENT, HUBBLE, POSTGRES_EXPORTER, TRIVY_OPERATOR
+from monitoring.slo_catalogue import (
+    Area, BLACKBOX_EXPORTER, CILIUM_AGENT, HUBBLE, OPENCOST, POSTGRES_EXPORTER, TRIVY_OPERATOR,
+)
 from monitoring.dashboards import TEAMS as DASHBOARD_TEAMS
 from monitoring import windows
 from monitoring.slo import SHORT_WINDOW
@@ -608,6 +610,44 @@ class SecuritySettings(Model):
     )
 
 
+# Currencies the executive dashboard can show (Grafana unit ids `currency<CODE>`).
+# Ref: grafana/grafana packages/grafana-data/src/valueFormats/categories.ts (currencyUSD, currencyEUR,
+# currencyGBP, currencyCHF).
+Currency = Literal["USD", "EUR", "GBP", "CHF"]
+HourlyPrice = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class CostSettings(Model):
+    """OpenCost (components/opencost.py): cost per namespace, workload and the platform's own
+    systems from its allocation metrics, priced with the on-premises unit prices below
+    (docs/costs.md). The prices are what the organisation's own hardware costs per hour; OpenCost
+    multiplies them with what each container is allocated (the larger of its request and its use).
+    The defaults are OpenCost's own (configs/default.json: GCP us-central1 list prices), a placeholder
+    for the organisation's price list."""
+
+    enabled: bool = Field(True, description="Deploy OpenCost; off leaves the executive dashboard's cost panels out.")
+    currency: Currency = Field("USD", description="Currency of the prices below, shown on the cost panels.")
+    cpu_core_hourly: HourlyPrice = Field(
+        0.031611, description="Price of one CPU core for one hour (OpenCost's custom pricing `CPU`)."
+    )
+    ram_gib_hourly: HourlyPrice = Field(
+        0.004237, alias="ramGiBHourly", description="Price of one GiB of memory for one hour (`RAM`)."
+    )
+    storage_gib_hourly: HourlyPrice = Field(
+        0.00005479,
+        alias="storageGiBHourly",
+        description="Price of one GiB of persistent volume for one hour (`storage`; 0.04 per GiB-month).",
+    )
+    gpu_hourly: HourlyPrice = Field(0.95, description="Price of one GPU for one hour (`GPU`).")
+    resources: Resources = Field(
+        default_factory=lambda: Resources(
+            requests=ResourceList(cpu="10m", memory="128Mi"), limits=ResourceList(memory="1Gi")
+        ),
+        description="The OpenCost container (it caches the cluster's objects and a day of cost data).",
+    )
+    extra_values: ExtraValues
+
+
 class ExporterSettings(Model):
     blackbox: BlackboxSettings = Field(
         default_factory=BlackboxSettings, description="Blackbox probes of frontend pages and API endpoints.",
@@ -872,6 +912,9 @@ class StackSettings(Model):
     security: SecuritySettings = Field(
         default_factory=SecuritySettings, description="Security scanning of the cluster (Trivy Operator)."
     )
+    costs: CostSettings = Field(
+        default_factory=CostSettings, description="OpenCost and the on-premises prices it applies (docs/costs.md).",
+    )
     network_policy: NetworkPolicySettings = Field(
         default_factory=NetworkPolicySettings,
         description="The ingress controller's namespace and the API server's addresses, for the NetworkPolicies.",
@@ -908,6 +951,8 @@ class StackSettings(Model):
             absent.add(BLACKBOX_EXPORTER)
         if not self.security.trivy_operator.enabled:
             absent.add(TRIVY_OPERATOR)
+        if not self.costs.enabled:
+            absent.add(OPENCOST)
         if self.cluster.cni != "cilium":
             absent |= {CILIUM_AGENT, HUBBLE}
         return frozenset(absent)

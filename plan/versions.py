@@ -124,6 +124,11 @@ OTEL_COLLECTOR_IMAGE_TAG = "0.158.0"
 # renovate: datasource=helm depName=trivy-operator registryUrl=https://aquasecurity.github.io/helm-charts/
 TRIVY_OPERATOR = ChartRef(chart="trivy-operator", version="0.34.0", repository="https://aquasecurity.github.io/helm-charts/")
 
+# Ref: https://github.com/opencost/opencost-helm-chart/blob/main/charts/opencost/Chart.yaml
+# (2.5.17: appVersion 1.120.1; values.yaml pins the exporter image 1.120.1 by digest)
+# renovate: datasource=helm depName=opencost registryUrl=https://opencost.github.io/opencost-helm-chart
+OPENCOST = ChartRef(chart="opencost", version="2.5.17", repository="https://opencost.github.io/opencost-helm-chart")
+
 ALL_CHARTS: tuple[ChartRef, ...] = (
     KUBE_PROMETHEUS_STACK,
     THANOS,
@@ -138,4 +143,5 @@ ALL_CHARTS: tuple[ChartRef, ...] = (
     JAEGER,
     OTEL_COLLECTOR,
     TRIVY_OPERATOR,
+    OPENCOST,
 )

@@ -94,6 +94,12 @@ CASES: list[Case] = [
           "jaeger.sampling.defaultProbability", 1.5),
     keyed("too-many-scan-jobs", "security.trivyOperator.concurrentScanJobs", "less than or equal to 10",
           "security.trivyOperator.concurrentScanJobs", 11),
+    # prices: non-negative, finite numbers, in a currency the cost panels can show
+    keyed("negative-cpu-price", "costs.cpuCoreHourly", "greater than or equal to 0", "costs.cpuCoreHourly", -0.01),
+    keyed("negative-storage-price", "costs.storageGiBHourly", "greater than or equal to 0", "costs.storageGiBHourly", -1),
+    keyed("price-a-word", "costs.ramGiBHourly", "valid number", "costs.ramGiBHourly", "cheap"),
+    keyed("price-infinite", "costs.gpuHourly", "finite number", "costs.gpuHourly", float("inf")),
+    keyed("unknown-currency", "costs.currency", "'USD', 'EUR', 'GBP' or 'CHF'", "costs.currency", "DOGE"),
     keyed("limit-below-request", "prometheus.resources.limits.memory", "below requests.memory",
           "prometheus.resources.limits.memory", "100Mi"),
     # negative and zero durations

@@ -127,7 +127,8 @@ def _key_pattern() -> re.Pattern[str]:
     """A string that starts with a stack-file key path (a top-level key and a sub-key, or a key and
     the ": " of a message): what a module spelling stack-file keys writes."""
     tops = sorted({field.alias or name for name, field in StackSettings.model_fields.items()}, key=len, reverse=True)
-    return re.compile(rf"^({'|'.join(map(re.escape, tops))})(([.\[][\w.\[\]*{{}}-]+)|(?=:)|(?= \())")
+    # ": " (not a bare ":"): a recording rule's name such as `namespace:<metric>:sum` is no key.
+    return re.compile(rf"^({'|'.join(map(re.escape, tops))})(([.\[][\w.\[\]*{{}}-]+)|(?=: )|(?= \())")
 
 
 def _strings(tree: ast.Module) -> list[tuple[int, str]]:

@@ -294,6 +294,27 @@ def trivy_operator_needs(account: Account, obj: Mapping[str, Any], config_maps) 
     return needs
 
 
+# OpenCost's cluster cache: a list/watch of every kind it allocates or prices, cluster-wide, and of
+# the ConfigMaps of its own namespace (its pricing ConfigMap, PRICING_CONFIGMAP_NAME).
+# Ref: opencost/opencost pkg/clustercache/clustercache.go (NewKubernetesClusterCache: one caching
+# watcher per kind; configmaps in the install namespace), pkg/cloud/provider/provider.go ConfigWatcherFor.
+OPENCOST_WATCHED = (
+    ("", ("namespaces", "nodes", "pods", "services", "persistentvolumes", "persistentvolumeclaims", "replicationcontrollers")),
+    ("apps", ("daemonsets", "deployments", "statefulsets", "replicasets")),
+    ("storage.k8s.io", ("storageclasses",)),
+    ("batch", ("jobs",)),
+    ("policy", ("poddisruptionbudgets",)),
+)  # fmt: skip
+
+
+def opencost_needs(account: Account, obj: Mapping[str, Any]) -> list[Need]:
+    why = "cluster cache of what it allocates and prices"
+    needs = [n for group, resources in OPENCOST_WATCHED for n in _cluster_read(account, group, resources, why, verbs=("list", "watch"))]
+    ns = obj["metadata"]["namespace"]
+    needs += [Need(account, Request(verb, "", "configmaps", ns), "its pricing ConfigMap") for verb in ("list", "watch")]
+    return needs
+
+
 def api_needs(objects) -> list[Need]:
     """Every API request the render's workloads are configured to make."""
     objects = list(objects)
@@ -316,6 +337,8 @@ def api_needs(objects) -> list[Need]:
             needs += kube_state_metrics_needs(account, spec)
         if any(c.get("name") == "trivy-operator" for c in spec.get("containers") or []):
             needs += trivy_operator_needs(account, obj, config_maps)
+        if any(c.get("name") == "opencost" for c in spec.get("containers") or []):
+            needs += opencost_needs(account, obj)
     for prometheus in (o for o in objects if o.get("kind") == "Prometheus"):
         needs += prometheus_needs(prometheus, objects)
     return needs + operator_needs(objects, accounts)

@@ -183,6 +183,7 @@ def test_summary_lists_pinned_charts(rendered):
         "jaeger": "4.11.1",
         "opentelemetry-collector": "0.170.0",
         "trivy-operator": "0.34.0",
+        "opencost": "2.5.17",
     }
 
 

@@ -236,7 +236,7 @@ def _prod_retentions(prod):
 
 def test_a_long_panel_without_a_downsampled_step_is_rejected(prod):
     dashboards = _dashboards()
-    del _panel(dashboards, "Estimated compute cost trend (per month, last 90 days)")["interval"]
+    del _panel(dashboards, "Monthly cost trend (last 90 days)")["interval"]
     (problem,) = windows.check_dashboards(dashboards, _prod_retentions(prod))
     assert problem.startswith("thanos.compactor.retentionRaw: 35d is shorter than the 90d5m window of panel")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from monitoring.anomaly import build_anomaly_rule_groups
-from monitoring.alert_rules import api, database, frontend, kubernetes, platform, security
-from monitoring.alert_rules._rule import AlertRule, RuleGroup
+from monitoring.alert_rules import api, costs, database, frontend, kubernetes, platform, security
+from monitoring.alert_rules._rule import AlertRule, RecordingRule, RuleGroup
 from monitoring.slo_catalogue import Area
 from monitoring.slo import build_slo_rule_groups
 
@@ -26,6 +26,7 @@ CATALOGUE_FILES: dict[str, tuple[RuleGroup, ...]] = {
     "frontend": frontend.GROUPS,
     "platform": platform.GROUPS,
     "security": security.GROUPS,
+    "costs": costs.GROUPS,
     "watchdog": (platform.WATCHDOG,),
 }
 # File stem -> SLO area whose recording rules and burn-rate alerts it holds.
@@ -39,7 +40,24 @@ RULE_FILE_STEMS: tuple[str, ...] = tuple(SLO_FILES) + (ANOMALY_FILE,) + tuple(CA
 
 def catalogue_alerts() -> list[AlertRule]:
     """Every non-SLO alert of the catalogue, in file order."""
-    return [rule for groups in CATALOGUE_FILES.values() for group in groups for rule in group.rules]
+    return [
+        rule
+        for groups in CATALOGUE_FILES.values()
+        for group in groups
+        for rule in group.rules
+        if isinstance(rule, AlertRule)
+    ]
+
+
+def catalogue_records() -> list[RecordingRule]:
+    """Every recording rule of the catalogue (outside the SLO files), in file order."""
+    return [
+        rule
+        for groups in CATALOGUE_FILES.values()
+        for group in groups
+        for rule in group.rules
+        if isinstance(rule, RecordingRule)
+    ]
 
 
 def build_rule_files(spec: AlertingSpec, *, without: frozenset[str] = frozenset()) -> dict[str, dict]:

@@ -61,9 +61,22 @@ class AlertRule:
 
 
 @dataclass(frozen=True)
+class RecordingRule:
+    """A recorded series of the catalogue (what a panel would otherwise recompute at every refresh)."""
+
+    record: str
+    expr: str
+    # As AlertRule.requires: a stack without this producer records nothing from it.
+    requires: str | None = None
+
+    def render(self, spec: AlertingSpec) -> dict[str, Any]:
+        return {"record": self.record, "expr": self.expr}
+
+
+@dataclass(frozen=True)
 class RuleGroup:
     name: str
-    rules: tuple[AlertRule, ...]
+    rules: tuple[AlertRule | RecordingRule, ...]
 
     def render(self, spec: AlertingSpec, without: frozenset[str] = frozenset()) -> dict[str, Any]:
         """`without`: optional producers the stack does not deploy (their rules are left out)."""

@@ -72,15 +72,20 @@ FOLDER_PERMISSIONS: dict[str, dict[str, str]] = {
 
 
 def build_dashboards(
-    environment: str, *, slos: Sequence[Slo] = SLO_CATALOGUE, without: frozenset[str] = frozenset()
+    environment: str,
+    *,
+    slos: Sequence[Slo] = SLO_CATALOGUE,
+    without: frozenset[str] = frozenset(),
+    costs_view: executive.CostView = executive.CostView(),
 ) -> list[BuiltDashboard]:
     """Every dashboard of a stack, in folder order; `environment` is the environment variable's default;
-    `without`: optional producers the stack does not deploy (pass `effective_slos(spec, without)` too).
+    `without`: optional producers the stack does not deploy (pass `effective_slos(spec, without)` too);
+    `costs_view`: the currency and platform namespaces of the executive cost panels.
 
     Deterministic: the same arguments give byte-identical models (json.dumps with sort_keys).
     """
     builders = (
-        (executive.UID, executive.TITLE, EXECUTIVE, executive.build(environment, without)),
+        (executive.UID, executive.TITLE, EXECUTIVE, executive.build(environment, without, costs_view)),
         (operational.UID, operational.TITLE, OPERATIONS, operational.build(environment)),
         (developer.UID, developer.TITLE, DEVELOPERS, developer.build(environment, without)),
         (security.UID, security.TITLE, SECURITY, security.build(environment, without)),

@@ -7,25 +7,45 @@ developer and SLO dashboards.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from monitoring import costs
 from monitoring.dashboards import _grafana as g
 from monitoring.dashboards._grafana import ENV, FULL, QUARTER, THIRD, Step
 from monitoring.influxdb import ONE_HOUR_POLICY
-from monitoring.slo_catalogue import BLACKBOX_EXPORTER, FRONTEND_PROBE_JOB, slo_by_id
+from monitoring.slo_catalogue import BLACKBOX_EXPORTER, FRONTEND_PROBE_JOB, OPENCOST, slo_by_id
 from monitoring.slo import BUDGET_REMAINING_RECORD, ratio_record
 
 UID = "tf-executive-overview"
 TITLE = "Executive overview"
 
 _HTTP_COUNT = "http_server_request_duration_seconds_count"
-# Node capacity is what the cloud bills; 730 h is the average month.
-_HOURS_PER_MONTH = 730
-_GIB = 1073741824
 
 
-def _monthly_cost_expr() -> str:
-    cpu = f'sum(kube_node_status_capacity{{resource="cpu", {ENV}}}) * $core_hour_price'
-    memory = f'sum(kube_node_status_capacity{{resource="memory", {ENV}}}) / {_GIB} * $gib_hour_price'
-    return f"({cpu} + {memory}) * {_HOURS_PER_MONTH}"
+@dataclass(frozen=True)
+class CostView:
+    """How the cost panels read: the currency of the stack's prices (costs.currency) and the
+    namespaces of the platform itself (its own systems' share of the bill)."""
+
+    currency: str = "USD"
+    platform_namespaces: tuple[str, ...] = ("monitoring",)
+
+    @property
+    def unit(self) -> str:
+        # Ref: grafana/grafana packages/grafana-data/src/valueFormats/categories.ts (`currency<CODE>`).
+        return f"currency{self.currency}"
+
+    @property
+    def platform_selector(self) -> str:
+        return f'namespace=~"{"|".join(self.platform_namespaces)}", {ENV}'
+
+
+def _monthly(hourly: str) -> str:
+    return f"({hourly}) * {costs.HOURS_PER_MONTH}"
+
+
+def _allocated_hourly(selector: str = ENV) -> str:
+    return f"sum({costs.NAMESPACE_COST_RECORD}{{{selector}}})"
 
 
 def _platform_health(without: frozenset[str]) -> list:
@@ -129,7 +149,7 @@ def _slo_compliance() -> list:
     ]
 
 
-def _resources_and_cost() -> list:
+def _resources() -> list:
     def resource(kind: str, used: str, unit: str, title: str) -> object:
         return g.timeseries_panel(
             title,
@@ -146,7 +166,7 @@ def _resources_and_cost() -> list:
         )
 
     return [
-        g.row("Resource utilisation and cost"),
+        g.row("Resource utilisation"),
         resource(
             "cpu",
             f'sum(rate(container_cpu_usage_seconds_total{{container!="", {ENV}}}[$__rate_interval]))',
@@ -154,15 +174,6 @@ def _resources_and_cost() -> list:
             "CPU cores",
         ),
         resource("memory", f'sum(container_memory_working_set_bytes{{container!="", {ENV}}})', "bytes", "Memory"),
-        g.stat_panel(
-            "Estimated monthly compute cost",
-            "Node capacity x the unit prices in the `core_hour_price` and `gib_hour_price` variables x 730 h. "
-            "An estimate for trends, not the invoice.",
-            [g.prom(_monthly_cost_expr(), instant=True)],
-            unit="currencyUSD",
-            width=QUARTER,
-            height=8,
-        ),
         g.stat_panel(
             "CPU reserved by workloads",
             "CPU requests as a share of allocatable: low means paying for idle nodes, high means no headroom.",
@@ -174,19 +185,117 @@ def _resources_and_cost() -> list:
                 )
             ],
             unit="percentunit",
-            width=QUARTER,
+            width=THIRD,
             height=8,
             threshold_config=g.thresholds(Step(None, g.ORANGE), Step(0.4, g.GREEN), Step(0.85, g.RED)),
         ),
+    ]
+
+
+def _cost(view: CostView) -> list:
+    """OpenCost's cost by component (monitoring/costs.py), as monthly run rates: hourly cost x 730."""
+    cluster = costs.cluster_cost_expr(ENV)
+    platform = _allocated_hourly(view.platform_selector)
+    by_range = "avg_over_time({record}{{{selector}}}[$__range])"
+    platform_names = ", ".join(f"`{n}`" for n in view.platform_namespaces)
+    return [
+        g.row("Cost"),
+        g.stat_panel(
+            "Monthly cost (run rate)",
+            "What the cluster costs per month at today's size: every node's CPU, memory and GPUs and every "
+            "persistent volume at the stack's on-premises prices (costs.*), times 730 hours. From OpenCost.",
+            [g.prom(_monthly(cluster), instant=True)],
+            unit=view.unit,
+            width=QUARTER,
+            height=8,
+        ),
+        g.stat_panel(
+            "Share allocated to workloads",
+            "The part of that cost workloads reserve or use (OpenCost's allocation: the larger of request and "
+            "usage). The rest is idle capacity: paid for, used by nobody.",
+            [g.prom(f"{_allocated_hourly()}\n/\n({cluster})", instant=True)],
+            unit="percentunit",
+            width=QUARTER,
+            height=8,
+            threshold_config=g.thresholds(Step(None, g.ORANGE), Step(0.5, g.GREEN)),
+        ),
+        g.stat_panel(
+            "Monitoring platform (run rate)",
+            f"What the platform's own systems cost per month (namespaces {platform_names}): the price of "
+            "watching everything else.",
+            [g.prom(_monthly(platform), instant=True)],
+            unit=view.unit,
+            width=QUARTER,
+            height=8,
+        ),
+        g.stat_panel(
+            "Monitoring platform's share",
+            "The platform's own systems as a share of everything allocated to workloads.",
+            [g.prom(f"{platform}\n/\n{_allocated_hourly()}", instant=True)],
+            unit="percentunit",
+            width=QUARTER,
+            height=8,
+        ),
         g.timeseries_panel(
-            "Estimated compute cost trend (per month, last 90 days)",
-            "The monthly estimate over time: growth here is growth of the bill.",
-            [g.prom(_monthly_cost_expr(), "estimated monthly cost")],
-            unit="currencyUSD",
+            "Monthly cost trend (last 90 days)",
+            "The run rates over time: the whole cluster, what workloads are allocated, and the monitoring "
+            "platform. Growth here is growth of the bill.",
+            [
+                g.prom(_monthly(cluster), "cluster"),
+                g.prom(_monthly(_allocated_hourly()), "allocated to workloads"),
+                g.prom(_monthly(platform), "monitoring platform"),
+            ],
+            unit=view.unit,
             width=FULL,
             time_from="90d",
             # Beyond raw retention: a 1h step lets Thanos read the 5m tier (step / 5 >= 5m).
             min_interval="1h",
+            minimum=0,
+        ),
+        g.bar_gauge_panel(
+            "Cost by namespace (top 10, per month)",
+            "Average monthly run rate of each namespace over the selected range (its pods' CPU, memory, GPUs "
+            "and claimed volumes).",
+            [
+                g.prom(
+                    "topk(10, " + _monthly(by_range.format(record=costs.NAMESPACE_COST_RECORD, selector=ENV)) + ")",
+                    "{{namespace}}",
+                    instant=True,
+                )
+            ],
+            unit=view.unit,
+            width=THIRD,
+            minimum=0,
+        ),
+        g.bar_gauge_panel(
+            "Cost by workload (top 10, per month)",
+            "Average monthly run rate of each Deployment, StatefulSet, DaemonSet or Job over the selected range.",
+            [
+                g.prom(
+                    "topk(10, " + _monthly(by_range.format(record=costs.WORKLOAD_COST_RECORD, selector=ENV)) + ")",
+                    "{{namespace}}/{{workload}}",
+                    instant=True,
+                )
+            ],
+            unit=view.unit,
+            width=THIRD,
+            minimum=0,
+        ),
+        g.bar_gauge_panel(
+            "Monitoring platform by component (per month)",
+            "The platform's own systems (Prometheus, Thanos, Grafana, Elasticsearch, ...): average monthly "
+            "run rate of each over the selected range.",
+            [
+                g.prom(
+                    "sort_desc(sum by (workload) ("
+                    + _monthly(by_range.format(record=costs.WORKLOAD_COST_RECORD, selector=view.platform_selector))
+                    + "))",
+                    "{{workload}}",
+                    instant=True,
+                )
+            ],
+            unit=view.unit,
+            width=THIRD,
             minimum=0,
         ),
     ]
@@ -299,13 +408,13 @@ def _business() -> list:
     ]
 
 
-def build(environment: str, without: frozenset[str] = frozenset()):
+def build(environment: str, without: frozenset[str] = frozenset(), costs_view: CostView = CostView()):
     """The executive dashboard builder for a stack's environment; `without`: optional producers the
-    stack does not deploy (their panels are left out)."""
+    stack does not deploy (their panels are left out: the cost row without OpenCost)."""
     builder = g.new_dashboard(
         UID,
         TITLE,
-        "Platform health, SLO compliance and error budgets, resource cost, and product usage.",
+        "Platform health, SLO compliance and error budgets, resources and cost, and product usage.",
         ["executive"],
         time_from="now-7d",
     )
@@ -319,7 +428,5 @@ def build(environment: str, without: frozenset[str] = frozenset()):
             all_value=".*",
         )
     )
-    # Unit prices are variables rather than constants so finance can adjust them without a deploy.
-    builder = builder.with_variable(g.textbox_variable("core_hour_price", "USD per core-hour", "0.04"))
-    builder = builder.with_variable(g.textbox_variable("gib_hour_price", "USD per GiB-hour", "0.005"))
-    return g.add_panels(builder, [*_platform_health(without), *_slo_compliance(), *_resources_and_cost(), *_business()])
+    cost = [] if OPENCOST in without else _cost(costs_view)
+    return g.add_panels(builder, [*_platform_health(without), *_slo_compliance(), *_resources(), *cost, *_business()])

@@ -92,6 +92,7 @@ STACK_EXPORTER_METRICS = frozenset(
         "kube_deployment_status_replicas_updated",
         "kube_node_status_allocatable",
         "kube_node_status_capacity",
+        "kube_persistentvolume_capacity_bytes",
         # kubelet and cAdvisor
         "container_cpu_usage_seconds_total",
         "container_memory_working_set_bytes",
@@ -131,11 +132,37 @@ EXTERNAL_OPERATOR_METRICS: dict[str, str] = {
 }
 
 
+# The executive dashboard's cost panels (costs.enabled; monitoring/costs.py): OpenCost's prices,
+# read directly where one series per node or volume is cheap (the rest through the cost records).
+COST_METRICS = frozenset({"node_total_hourly_cost", "pv_hourly_cost"})
+
+
 def recording_rule_names() -> frozenset[str]:
     files = build_rule_files(AlertingSpec(environment="dev"))
     return frozenset(
         rule["record"] for content in files.values() for group in content["groups"] for rule in group["rules"] if "record" in rule
     )
+
+
+def as_seen_through_thanos(rule_files: dict[str, dict]) -> dict[str, dict]:
+    """The rendered rules, adjusted the way a live test needs them to look like production:
+    - recorded series get `environment="dev"`: in the stack, Thanos attaches Prometheus' external
+      labels (environment, cluster) to every series it serves, recorded ones included, and every
+      dashboard selector filters on it;
+    - the 5-minute error-budget groups run every second, so their series exist within the test.
+    """
+    adjusted = {}
+    for stem, content in rule_files.items():
+        groups = []
+        for group in content["groups"]:
+            group = {**group, **({"interval": "1s"} if "interval" in group else {})}
+            group["rules"] = [
+                {**rule, "labels": {**rule.get("labels", {}), "environment": "dev"}} if "record" in rule else rule
+                for rule in group["rules"]
+            ]
+            groups.append(group)
+        adjusted[stem] = {"groups": groups}
+    return adjusted
 
 
 def metric_is_known(name: str, recorded: frozenset[str]) -> bool:
@@ -144,6 +171,7 @@ def metric_is_known(name: str, recorded: frozenset[str]) -> bool:
         or name.startswith(CONTRACT_PREFIXES)
         or name in STACK_EXPORTER_METRICS
         or name in EXTERNAL_OPERATOR_METRICS
+        or name in COST_METRICS
         or name in recorded
     )
 

@@ -15,31 +15,10 @@ import pytest
 
 from monitoring.alert_rules import build_rule_files
 from monitoring.alerting_spec import AlertingSpec
-from tests.dashboards.dashboard_queries import iter_queries, metric_names
+from tests.dashboards.dashboard_queries import as_seen_through_thanos, iter_queries, metric_names, recording_rule_names
 from tests.engines import EveryMetric, SyntheticExporter, instant_query, run_prometheus
 from tests.helpers import engine_params, require_engine, wait_until
 from tools import engines
-
-
-def _as_seen_through_thanos(rule_files: dict[str, dict]) -> dict[str, dict]:
-    """The rendered rules, adjusted the way the test needs them to look like production:
-    - recorded series get `environment="dev"`: in the stack, Thanos attaches Prometheus' external
-      labels (environment, cluster) to every series it serves, recorded ones included, and every
-      dashboard selector filters on it;
-    - the 5-minute error-budget groups run every second, so their series exist within the test.
-    """
-    adjusted = {}
-    for stem, content in rule_files.items():
-        groups = []
-        for group in content["groups"]:
-            group = {**group, **({"interval": "1s"} if "interval" in group else {})}
-            group["rules"] = [
-                {**rule, "labels": {**rule.get("labels", {}), "environment": "dev"}} if "record" in rule else rule
-                for rule in group["rules"]
-            ]
-            groups.append(group)
-        adjusted[stem] = {"groups": groups}
-    return adjusted
 
 
 def _prometheus_queries(dashboards) -> list:
@@ -48,18 +27,19 @@ def _prometheus_queries(dashboards) -> list:
 
 def _served_metrics(dashboards) -> set[str]:
     """Every metric the dashboards read that a target exposes (not recorded, not Prometheus' own)."""
+    recorded = recording_rule_names()
     return {
         name
         for q in _prometheus_queries(dashboards)
         for name in metric_names(q.text)
-        if not name.startswith(("re:", "slo:", "ALERTS")) and name != "up"
+        if not name.startswith(("re:", "slo:", "ALERTS")) and name != "up" and name not in recorded
     } | {"otelcol_exporter_send_failed_spans_total"}
 
 
 @pytest.fixture(scope="module")
 def prometheus_urls(dashboards, tmp_path_factory) -> Iterator[dict[str, str | Exception]]:
     """URL of a running Prometheus per generation whose binary is there (or why it did not start)."""
-    rules = _as_seen_through_thanos(build_rule_files(AlertingSpec(environment="dev")))
+    rules = as_seen_through_thanos(build_rule_files(AlertingSpec(environment="dev")))
     urls: dict[str, str | Exception] = {}
     with ExitStack() as stack:
         for generation in engines.GENERATIONS:

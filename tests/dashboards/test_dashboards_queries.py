@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlparse
 import promql_parser
 import pytest
 from tests.dashboards.dashboard_queries import (
+    COST_METRICS,
     EXTERNAL_OPERATOR_METRICS,
     PROVISIONED_DATASOURCES,
     check_lucene,
@@ -97,6 +98,16 @@ def test_every_metric_a_panel_queries_is_in_the_contract_or_produced_by_the_stac
                 elif not metric_is_known(name, recorded):
                     unknown.add((built.uid, name))
     assert not unknown, sorted(unknown)
+
+
+def test_opencost_metrics_and_records_are_read_only_by_the_executive_cost_panels(dashboards):
+    readers = set()
+    for built in dashboards:
+        for query in iter_queries(built.model):
+            names = metric_names(query.text) if query.datasource_type == "prometheus" else set()
+            if names & COST_METRICS or any("opencost_" in n for n in names):
+                readers.add(built.uid)
+    assert readers == {"tf-executive-overview"}
 
 
 def test_external_operator_metrics_are_only_used_on_the_security_dashboard(dashboards):

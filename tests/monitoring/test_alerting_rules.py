@@ -51,6 +51,12 @@ EXPORTER_PREFIXES = (
     "trivy_",  # Trivy Operator (security.trivyOperator.enabled)
     "slo:",
     "anomaly:",
+    # OpenCost (node_* and container_* above include its prices and allocations)
+    "pv_hourly_cost",
+    "pod_pvc_allocation",
+    # recorded: the cost records read each other, and kube-prometheus-stack's pod -> workload record
+    "namespace_pod:opencost_",
+    "namespace_workload_pod:kube_pod_owner:",
 )
 
 
