@@ -74,14 +74,9 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
 def stack_settings_raw(stack: str) -> dict[str, Any]:
     """The plain (non-secret) settings of `Pulumi.<stack>.yaml`, keys without the project prefix: a
     fresh copy each call, for tests that edit it."""
-    import copy
+    from tools.mockrun import plain_settings
 
-    from stacks.config import PROJECT
-    from tools.mockrun import _is_secure, read_stack_file
-
-    prefix = f"{PROJECT}:"
-    raw = copy.deepcopy(read_stack_file(stack))
-    return {k.removeprefix(prefix): v for k, v in raw.items() if k.startswith(prefix) and not _is_secure(v)}
+    return plain_settings(stack)
 
 
 def stack_plan(stack: str, **overrides: Any):

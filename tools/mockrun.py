@@ -254,6 +254,13 @@ def _stack_config(name: str, text: str) -> dict[str, Any]:
     return config
 
 
+def plain_settings(stack: str) -> dict[str, Any]:
+    """The plain (non-secret) settings of `Pulumi.<stack>.yaml`, keys without the project prefix (a
+    fresh copy each call): what parse_settings takes where no secret is needed."""
+    prefix = f"{PROJECT}:"
+    return {k.removeprefix(prefix): v for k, v in read_stack_file(stack).items() if k.startswith(prefix) and not _is_secure(v)}
+
+
 def known_stacks() -> list[str]:
     return sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
 
