@@ -204,6 +204,39 @@ def run_prometheus(
         yield server
 
 
+@contextmanager
+def prometheus_per_generation(tmp_path_factory, name: str, rule_files: dict[str, dict], scrape_target: str) -> Iterator[dict[str, str | Exception]]:
+    """For a module fixture: one Prometheus per engine generation whose binary is here, each with
+    `rule_files` and scraping `scrape_target`; per generation its URL, or the error it failed to start
+    with (raised by `generation_url`, so that only that generation's tests fail)."""
+    from tools import engines
+
+    urls: dict[str, str | Exception] = {}
+    with ExitStack() as stack:
+        for generation in engines.GENERATIONS:
+            binary = engines.find("prometheus", generation)
+            if binary is None:
+                continue
+            try:
+                workdir = tmp_path_factory.mktemp(f"{name}-{generation}")
+                urls[generation] = stack.enter_context(run_prometheus(binary, workdir, rule_files=rule_files, scrape_target=scrape_target)).url
+            except (RuntimeError, TimeoutError) as error:
+                urls[generation] = error
+        yield urls
+
+
+def generation_url(generation: str, urls: dict[str, str | Exception]) -> str:
+    """The URL `prometheus_per_generation` started for `generation` (a missing binary fails under CI,
+    skips locally; a failed start is raised)."""
+    from tests.helpers import require_engine
+
+    require_engine("prometheus", generation)
+    started = urls[generation]
+    if isinstance(started, Exception):
+        raise started
+    return started
+
+
 @dataclass(frozen=True)
 class Gossip:
     """One peer's place in an Alertmanager cluster on 127.0.0.1: its gossip port, every peer's

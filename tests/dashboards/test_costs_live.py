@@ -9,7 +9,6 @@ One Prometheus per engine generation serves the module (both start together).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack
 
 import pytest
 
@@ -17,9 +16,8 @@ from monitoring.alert_rules import build_rule_files
 from monitoring.alerting_spec import AlertingSpec
 from monitoring.dashboards.executive import CostView
 from tests.dashboards.dashboard_queries import as_seen_through_thanos, iter_queries
-from tests.engines import FixedSeries, SyntheticExporter, instant_query, run_prometheus
-from tests.helpers import engine_params, require_engine, wait_until
-from tools import engines
+from tests.engines import FixedSeries, SyntheticExporter, generation_url, instant_query, prometheus_per_generation
+from tests.helpers import engine_params, wait_until
 
 GIB = 2**30
 CPU, RAM, STORAGE = 0.025, 0.0035, 0.00014  # per core-hour, GiB-hour, GiB-hour of volume
@@ -88,28 +86,15 @@ ALLOCATED_HOURLY = _namespace_cost("monitoring") + _namespace_cost("shop")
 @pytest.fixture(scope="module")
 def prometheus_urls(tmp_path_factory) -> Iterator[dict[str, str | Exception]]:
     rules = as_seen_through_thanos({"costs": build_rule_files(AlertingSpec(environment="dev"))["costs"]})
-    urls: dict[str, str | Exception] = {}
-    with ExitStack() as stack:
-        exporter = stack.enter_context(SyntheticExporter(FixedSeries(_series())))
-        for generation in engines.GENERATIONS:
-            binary = engines.find("prometheus", generation)
-            if binary is None:
-                continue
-            try:
-                workdir = tmp_path_factory.mktemp(f"prometheus-costs-{generation}")
-                server = stack.enter_context(run_prometheus(binary, workdir, rule_files=rules, scrape_target=exporter.target))
-                urls[generation] = server.url
-            except (RuntimeError, TimeoutError) as error:
-                urls[generation] = error
+    with SyntheticExporter(FixedSeries(_series())) as exporter, prometheus_per_generation(
+        tmp_path_factory, "prometheus-costs", rules, exporter.target
+    ) as urls:
         yield urls
 
 
 @pytest.fixture(params=engine_params("prometheus"))
 def url(request, prometheus_urls) -> str:
-    require_engine("prometheus", request.param)
-    started = prometheus_urls[request.param]
-    if isinstance(started, Exception):
-        raise started
+    started = generation_url(request.param, prometheus_urls)
     wait_until(
         lambda: instant_query(started, 'namespace_workload:opencost_cost_hourly:sum{environment="dev"}')["data"]["result"],
         timeout=30,

@@ -9,16 +9,14 @@ and recorded series overlap instead of adding up.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack
 
 import pytest
 
 from monitoring.alert_rules import build_rule_files
 from monitoring.alerting_spec import AlertingSpec
 from tests.dashboards.dashboard_queries import as_seen_through_thanos, iter_queries, metric_names, recording_rule_names
-from tests.engines import EveryMetric, SyntheticExporter, instant_query, run_prometheus
-from tests.helpers import engine_params, require_engine, wait_until
-from tools import engines
+from tests.engines import EveryMetric, SyntheticExporter, generation_url, instant_query, prometheus_per_generation
+from tests.helpers import engine_params, wait_until
 
 
 def _prometheus_queries(dashboards) -> list:
@@ -40,30 +38,16 @@ def _served_metrics(dashboards) -> set[str]:
 def prometheus_urls(dashboards, tmp_path_factory) -> Iterator[dict[str, str | Exception]]:
     """URL of a running Prometheus per generation whose binary is there (or why it did not start)."""
     rules = as_seen_through_thanos(build_rule_files(AlertingSpec(environment="dev")))
-    urls: dict[str, str | Exception] = {}
-    with ExitStack() as stack:
-        for generation in engines.GENERATIONS:
-            binary = engines.find("prometheus", generation)
-            if binary is None:
-                continue
-            try:
-                exporter = stack.enter_context(SyntheticExporter(EveryMetric(_served_metrics(dashboards))))
-                workdir = tmp_path_factory.mktemp(f"prometheus-{generation}")
-                server = stack.enter_context(run_prometheus(binary, workdir, rule_files=rules, scrape_target=exporter.target))
-                urls[generation] = server.url
-            except (RuntimeError, TimeoutError) as error:
-                urls[generation] = error
+    with SyntheticExporter(EveryMetric(_served_metrics(dashboards))) as exporter, prometheus_per_generation(
+        tmp_path_factory, "prometheus", rules, exporter.target
+    ) as urls:
         yield urls
 
 
 @pytest.fixture(params=engine_params("prometheus"))
 def url(request, prometheus_urls) -> str:
-    """The module's Prometheus of one generation; a missing binary fails under CI, skips locally."""
-    require_engine("prometheus", request.param)
-    started = prometheus_urls[request.param]
-    if isinstance(started, Exception):
-        raise started
-    return started
+    """The module's Prometheus of one generation."""
+    return generation_url(request.param, prometheus_urls)
 
 
 def test_every_promql_query_succeeds_on_a_real_prometheus_with_the_recording_rules(dashboards, url):
