@@ -297,6 +297,7 @@ def platform_flow_table(w: PlatformWorkloads, p: PlatformPorts, exposure: Exposu
         Flow(Pods(w.otel_collector), w.jaeger, (p.jaeger_otlp_grpc,), "the collector forwards traces"),
         Flow(apps, w.jaeger, (p.jaeger_sampling_http, p.jaeger_sampling_grpc), "SDKs fetch their remote sampling strategies"),
         Flow(grafana, w.jaeger, (p.jaeger_query_http,), "Grafana's traces datasource"),
+        Flow(Pods(w.jaeger), w.thanos_query, (p.thanos_http,), "Jaeger's Monitor tab reads the span metrics through the global query"),
         Flow(Pods(w.elasticsearch_exporter), w.elasticsearch, (p.elasticsearch_http,), "elasticsearch_exporter reads cluster health and node stats"),
         # CI delivery values (README "Application contract"): CI runners outside the cluster push
         # through the ingress controller; runners inside it push from their own pods.

@@ -53,6 +53,8 @@ DEFAULT_SPANMETRICS_BUCKETS = (
 )  # fmt: skip
 
 SPANMETRICS_NAMESPACE = "traces.span.metrics"
+# The spanmetrics histogram's unit (its Prometheus name ends in _seconds_bucket).
+SPANMETRICS_UNIT = "s"
 SPANMETRICS_DIMENSIONS = ("http.route", "http.request.method", "http.response.status_code")
 # What Prometheus sees from the spanmetrics connector (unit s, namespace above).
 SPANMETRICS_PROMETHEUS_NAMES = {
@@ -428,7 +430,7 @@ def otel_collector_config(
         # Ref: https://github.com/open-telemetry/opentelemetry-collector-contrib/blob/main/connector/spanmetricsconnector/README.md
         "spanmetrics": {
             "namespace": SPANMETRICS_NAMESPACE,
-            "histogram": {"unit": "s", "explicit": {"buckets": list(spec.spanmetrics_buckets)}},
+            "histogram": {"unit": SPANMETRICS_UNIT, "explicit": {"buckets": list(spec.spanmetrics_buckets)}},
             "dimensions": [{"name": name} for name in SPANMETRICS_DIMENSIONS],
             "aggregation_temporality": "AGGREGATION_TEMPORALITY_CUMULATIVE",
             "metrics_flush_interval": spec.spanmetrics_flush_interval,

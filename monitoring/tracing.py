@@ -34,6 +34,7 @@ from pydantic import Field, model_validator
 from monitoring.environments import POLICIES, EnvironmentName
 from monitoring.errors import SpecError
 from monitoring.models import SpecModel
+from monitoring.otel import SPANMETRICS_NAMESPACE, SPANMETRICS_UNIT
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "jaeger-sampling-strategies.schema.json"
 
@@ -209,6 +210,32 @@ def _env(name: str, what: str) -> str:
     return "${env:" + name + "}"
 
 
+# The name of Jaeger's metrics storage (the span metrics in Prometheus), as jaeger_query names it.
+METRICS_STORAGE = "span_metrics"
+
+
+def jaeger_metrics_backend(url: str) -> dict[str, Any]:
+    """Jaeger's Prometheus metrics backend over the OpenTelemetry Collector's spanmetrics series.
+    Jaeger asks for `<namespace>_calls` and `<namespace>_duration` with `service_name`, `span_name`,
+    `span_kind` and `status_code` (the connector's default dimensions); normalize_calls and
+    normalize_duration add the `_total` and `_<unit>` suffixes the collector's Prometheus exporter
+    writes (add_metric_suffixes), and latency_unit says the histogram is in seconds (Jaeger's
+    default is ms).
+    Ref: jaegertracing/jaeger@v2.19.0 internal/config/promcfg/config.go (endpoint, metric_namespace,
+    latency_unit, normalize_calls, normalize_duration), internal/storage/metricstore/prometheus/
+    metricstore/reader.go (the queries and labels), cmd/jaeger/config-spm.yaml (jaeger_query
+    storage.metrics, jaeger_storage metric_backends)."""
+    return {
+        "prometheus": {
+            "endpoint": url,
+            "metric_namespace": SPANMETRICS_NAMESPACE.replace(".", "_"),
+            "latency_unit": SPANMETRICS_UNIT,
+            "normalize_calls": True,
+            "normalize_duration": True,
+        }
+    }
+
+
 def jaeger_user_config(
     es_url: str,
     es_username_env: str,
@@ -218,9 +245,12 @@ def jaeger_user_config(
     index_prefix: str,
     *,
     replicas: int = 1,
+    metrics_url: str | None = None,
 ) -> dict[str, Any]:
     """Jaeger v2 config (the chart's `userconfig`): OTLP in, Elasticsearch storage, query UI/API,
     remote sampling from the strategies file, health check, Prometheus self-metrics on :8888.
+    `metrics_url`: the Prometheus API (Thanos Query) holding the collector's span metrics, which
+    Jaeger's Monitor tab (Service Performance Monitoring) reads (jaeger_metrics_backend).
 
     Key names checked against Jaeger's cmd/jaeger/config-elasticsearch.yaml and
     cmd/jaeger/internal/all-in-one.yaml, and the Go config structs:
@@ -260,11 +290,12 @@ def jaeger_user_config(
         "extensions": {
             "healthcheckv2": {"use_v2": True, "http": {"endpoint": f"0.0.0.0:{HEALTH_PORT}"}},
             "jaeger_query": {
-                "storage": {"traces": TRACE_STORAGE},
+                "storage": {"traces": TRACE_STORAGE, **({"metrics": METRICS_STORAGE} if metrics_url else {})},
                 "http": {"endpoint": f"0.0.0.0:{QUERY_HTTP_PORT}"},
                 "grpc": {"endpoint": f"0.0.0.0:{QUERY_GRPC_PORT}"},
             },
             "jaeger_storage": {
+                **({"metric_backends": {METRICS_STORAGE: jaeger_metrics_backend(metrics_url)}} if metrics_url else {}),
                 "backends": {
                     TRACE_STORAGE: {
                         "elasticsearch": {

@@ -155,7 +155,8 @@ def jaeger_rollout(replicas: int) -> dict[str, Any]:
     }
 
 
-def jaeger_values(settings: JaegerSettings, es: Endpoint, index_replicas: int) -> dict[str, Any]:
+def jaeger_values(settings: JaegerSettings, es: Endpoint, index_replicas: int, metrics: Endpoint) -> dict[str, Any]:
+    """`metrics`: the Prometheus API Jaeger's Monitor tab reads the span metrics from (Thanos Query)."""
     user = es.user(JAEGER_USER.username)
     return {
         "fullnameOverride": JAEGER_FULLNAME,
@@ -167,6 +168,7 @@ def jaeger_values(settings: JaegerSettings, es: Endpoint, index_replicas: int) -
             f"{SAMPLING_DIR}/{SAMPLING_FILE}",
             settings.index_prefix,
             replicas=index_replicas,
+            metrics_url=metrics.url("http"),
         ),
         "jaeger": {
             "replicas": settings.replicas,
@@ -343,15 +345,16 @@ def collector_otlp(namespace: str) -> Endpoint:
     )
 
 
-def tracing_plan(settings: StackSettings, context: PlatformContext, es: Endpoint) -> TracingPlan:
-    """`es`: the Elasticsearch HTTP endpoint (plan/elasticsearch.py http_endpoint), with Jaeger's user."""
+def tracing_plan(settings: StackSettings, context: PlatformContext, es: Endpoint, metrics: Endpoint) -> TracingPlan:
+    """`es`: the Elasticsearch HTTP endpoint (plan/elasticsearch.py http_endpoint), with Jaeger's user;
+    `metrics`: Thanos Query, where Jaeger's Monitor tab reads the span metrics."""
     ns = settings.namespace
     otlp = jaeger_otlp(ns)
     name = f"{context.name}-tracing"
     return TracingPlan(
         name=name,
         retention_labels=standard_labels("jaeger", name, "retention"),
-        jaeger_values=jaeger_values(settings.jaeger, es, settings.index_replicas),
+        jaeger_values=jaeger_values(settings.jaeger, es, settings.index_replicas, metrics),
         jaeger_extra_values=settings.jaeger.extra_values,
         jaeger_replicas=settings.jaeger.replicas,
         es=es,

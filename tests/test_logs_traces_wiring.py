@@ -14,6 +14,7 @@ from plan.elasticsearch import es_roles
 from plan.elasticsearch import CA_SECRET, EXPORTER_USER, FLUENT_BIT_USER, GRAFANA_USER, JAEGER_USER
 from monitoring.datasources import ELASTICSEARCH_LOGS_UID, JAEGER_UID, THANOS_UID
 from monitoring.logs import LogFamily, es_requests_hash
+from monitoring.otel import SPANMETRICS_PROMETHEUS_NAMES
 from monitoring.tracing import sampling_strategies_schema
 from stacks.config import ConfigError
 from tools.mockrun import is_secret
@@ -266,3 +267,17 @@ def test_trace_retention_cronjob_deletes_with_jaegers_own_user(prod):
     assert env["INDEX_PREFIX"]["value"] == "traces"
     assert env["ES_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == JAEGER_USER.secret_name
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+
+
+def test_jaegers_monitor_tab_reads_the_collectors_span_metrics_through_thanos_query(prod):
+    """Jaeger's Service Performance Monitoring asks Prometheus for `<namespace>_calls` (+ `_total`
+    when normalize_calls) and `<namespace>_duration` (+ `_<milliseconds|seconds>` when
+    normalize_duration, then `_bucket`): those names must be the ones the collector exports.
+    Ref: jaegertracing/jaeger@v2.19.0 internal/storage/metricstore/prometheus/metricstore/reader.go"""
+    extensions = _chart_values(prod, "terrafusion-tracing-jaeger")["userconfig"]["extensions"]
+    backend = extensions["jaeger_storage"]["metric_backends"][extensions["jaeger_query"]["storage"]["metrics"]]["prometheus"]
+    assert backend["endpoint"] == prod.result.plan.thanos.query.url("http")
+    unit = {"ms": "milliseconds", "s": "seconds"}[backend["latency_unit"]]
+    calls = f"{backend['metric_namespace']}_calls" + ("_total" if backend["normalize_calls"] else "")
+    duration = f"{backend['metric_namespace']}_duration" + (f"_{unit}" if backend["normalize_duration"] else "")
+    assert {"calls": calls, "duration": duration} == SPANMETRICS_PROMETHEUS_NAMES
