@@ -38,26 +38,18 @@ ANOMALY_FILE = "anomaly"
 RULE_FILE_STEMS: tuple[str, ...] = tuple(SLO_FILES) + (ANOMALY_FILE,) + tuple(CATALOGUE_FILES)
 
 
+def _catalogue_rules(kind: type) -> list:
+    return [rule for groups in CATALOGUE_FILES.values() for group in groups for rule in group.rules if isinstance(rule, kind)]
+
+
 def catalogue_alerts() -> list[AlertRule]:
     """Every non-SLO alert of the catalogue, in file order."""
-    return [
-        rule
-        for groups in CATALOGUE_FILES.values()
-        for group in groups
-        for rule in group.rules
-        if isinstance(rule, AlertRule)
-    ]
+    return _catalogue_rules(AlertRule)
 
 
 def catalogue_records() -> list[RecordingRule]:
     """Every recording rule of the catalogue (outside the SLO files), in file order."""
-    return [
-        rule
-        for groups in CATALOGUE_FILES.values()
-        for group in groups
-        for rule in group.rules
-        if isinstance(rule, RecordingRule)
-    ]
+    return _catalogue_rules(RecordingRule)
 
 
 def build_rule_files(spec: AlertingSpec, *, without: frozenset[str] = frozenset()) -> dict[str, dict]:
