@@ -44,18 +44,23 @@ class SloQueries:
     worst_error_ratio: str | None  # None: no burn tier (no burn record to read)
 
 
+def burn_window(slo: Slo) -> str | None:
+    """The fastest burn tier's long window (its ratio record is the worst-burn input); None: no tier."""
+    tiers = burn_windows_for(slo)
+    return canonical(min((t.long for t in tiers), key=parse_duration)) if tiers else None
+
+
 def slo_queries(slo: Slo, period: str) -> SloQueries:
     selector = f'{{slo="{slo.id}"}}'
     by = slo.label
-    tiers = burn_windows_for(slo)
-    burn_window = min((t.long for t in tiers), key=parse_duration) if tiers else None
+    window = burn_window(slo)
     return SloQueries(
         slo,
         achieved=f"1 - max by ({by}) ({ratio_record(canonical(slo.window))}{selector})",
         budget_left=f"max by ({by}) ({BUDGET_REMAINING_RECORD}{selector})",
         worst_error_ratio=(
-            f"max by ({by}) (max_over_time({ratio_record(canonical(burn_window))}{selector}[{canonical(period)}]))"
-            if burn_window
+            f"max by ({by}) (max_over_time({ratio_record(window)}{selector}[{canonical(period)}]))"
+            if window
             else None
         ),
     )

@@ -32,7 +32,8 @@ from typing import Any
 
 import yaml
 
-from tests.helpers import free_port, wait_until
+from tests.helpers import free_port, require_engine, wait_until
+from tools import engines
 
 LOCALHOST = "127.0.0.1"
 _START_ATTEMPTS = 3  # a free port can be taken between free_port() and the server's bind
@@ -209,8 +210,6 @@ def prometheus_per_generation(tmp_path_factory, name: str, rule_files: dict[str,
     """For a module fixture: one Prometheus per engine generation whose binary is here, each with
     `rule_files` and scraping `scrape_target`; per generation its URL, or the error it failed to start
     with (raised by `generation_url`, so that only that generation's tests fail)."""
-    from tools import engines
-
     urls: dict[str, str | Exception] = {}
     with ExitStack() as stack:
         for generation in engines.GENERATIONS:
@@ -228,8 +227,6 @@ def prometheus_per_generation(tmp_path_factory, name: str, rule_files: dict[str,
 def generation_url(generation: str, urls: dict[str, str | Exception]) -> str:
     """The URL `prometheus_per_generation` started for `generation` (a missing binary fails under CI,
     skips locally; a failed start is raised)."""
-    from tests.helpers import require_engine
-
     require_engine("prometheus", generation)
     started = urls[generation]
     if isinstance(started, Exception):

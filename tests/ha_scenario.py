@@ -29,7 +29,8 @@ import signal
 import time
 from collections import Counter, defaultdict
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -180,8 +181,11 @@ class StormOutcome:
     generation: str
     doubled: int  # alerts listed twice in one webhook body (replicas not deduplicated)
     replica_labelled: int  # alerts in webhook bodies still carrying the replica label
-    floor_seconds: float
-    per_receiver: Counter = field(default_factory=Counter)
+
+    @property
+    def per_receiver(self) -> Counter:
+        """Notifications per receiver."""
+        return Counter(r for r, *_ in self.notifications)
 
     def lost(self, wave: str | None = None) -> int:
         seen = {(r, t) for r, _, tokens, resolved in self.notifications if not resolved for t in tokens}
@@ -193,10 +197,9 @@ class StormOutcome:
     def split_groups(self) -> int:
         return sum(len({self.groups[t] for t in tokens}) > 1 for _, _, tokens, _ in self.notifications)
 
-    def duplicates(self, receivers_prefix: str = "") -> dict[tuple, int]:
+    def duplicates(self) -> dict[tuple, int]:
         """(receiver, group) -> notifications beyond the first with the same alert set."""
-        sets: Counter = Counter((r, tokens) for r, _, tokens, resolved in self.notifications
-                                if tokens and not resolved and r.startswith(receivers_prefix))  # fmt: skip
+        sets: Counter = Counter((r, tokens) for r, _, tokens, resolved in self.notifications if tokens and not resolved)
         out: dict[tuple, int] = defaultdict(int)
         for (r, tokens), count in sets.items():
             if count > 1:
@@ -294,12 +297,17 @@ def _kill(server) -> None:
     server.process.wait(timeout=10)
 
 
+def _prod_alerting():
+    """The prod stack's alerting plan and the rule files its Prometheus evaluates."""
+    settings = parse_settings(stack_settings_raw("prod"))
+    plan = alerting_plan(settings)
+    return settings, plan, {p.stem: dict(p.content) for p in plan.rule_parts if p.evaluator == "prometheus"}
+
+
 def run_storm(generation: str, work: Path, scale: float = 1.0) -> StormOutcome:
     """The scenario on one engine generation ("3": Prometheus 3.5.3 + Alertmanager 0.33.1, "2":
     2.42 + 0.25); `scale` multiplies every alert count (1.0: 1,000+ alerts in waves a and b)."""
-    settings = parse_settings(stack_settings_raw("prod"))
-    plan = alerting_plan(settings)
-    rule_files = {p.stem: dict(p.content) for p in plan.rule_parts if p.evaluator == "prometheus"}
+    settings, plan, rule_files = _prod_alerting()
     alerts = storm(scale)
     expected, groups = _storm_expectations(plan, alerts)
     engine = engines.ENGINES[generation]
@@ -331,8 +339,7 @@ def run_storm(generation: str, work: Path, scale: float = 1.0) -> StormOutcome:
             notes = received()
             leaks = [_replica_leaks(n) for n in notes]
             return StormOutcome(alerts, expected, groups, [_notification(n) for n in notes], dict(series.started), generation,
-                                sum(d for d, _ in leaks), sum(l for _, l in leaks), FLOOR_SECONDS,
-                                Counter(_receiver(n.path) for n in notes))  # fmt: skip
+                                sum(d for d, _ in leaks), sum(l for _, l in leaks))  # fmt: skip
 
         def delivered(wave: str) -> None:
             try:
@@ -379,9 +386,7 @@ def run_restart(generation: str, work: Path) -> dict[str, dict]:
     pending from zero again). Returns, per alert name, its activeAt (unix seconds) before the
     restart and after, and when the restart happened (stopped, started). Test-only knobs: 1s
     evaluation, grace period RESTART_GRACE, `for` RESTART_FOR."""
-    settings = parse_settings(stack_settings_raw("prod"))
-    plan = alerting_plan(settings)
-    rule_files = {p.stem: dict(p.content) for p in plan.rule_parts if p.evaluator == "prometheus"}
+    _, _, rule_files = _prod_alerting()
     alerts = [StormAlert(f"tok-r-{i:04d}", "r", name, "checkout") for i, name in enumerate(RESTART_FOR)]
     series = StormSeries(alerts)
     binary = engines.find("prometheus", generation)
@@ -417,6 +422,4 @@ def run_restart(generation: str, work: Path) -> dict[str, dict]:
 
 
 def _unix(rfc3339: str) -> float:
-    from datetime import datetime
-
     return datetime.fromisoformat(rfc3339).timestamp()

@@ -24,6 +24,7 @@ from typing import Any
 from monitoring import reports
 from monitoring.durations import parse_duration
 from monitoring.slo import effective_slos
+from monitoring.slo_catalogue import Slo
 from plan.alerting import alerting_plan
 from stacks.config import ConfigError, parse_settings
 from tools.mockrun import plain_settings
@@ -73,7 +74,7 @@ def firing_alerts(url: str, start: float, end: float, step: float, timeout: floa
     return list(series.values())
 
 
-def stack_slos(stack: str) -> list:
+def stack_slos(stack: str) -> list[Slo]:
     """The SLOs the stack's report covers: its effective ratio SLOs (overrides applied, those of
     undeployed producers left out)."""
     settings = parse_settings(plain_settings(stack))

@@ -192,11 +192,19 @@ def _resources() -> list:
     ]
 
 
+def _monthly_over_range(record: str, selector: str) -> str:
+    """A cost record's average monthly run rate over the dashboard's selected range."""
+    return _monthly(f"avg_over_time({record}{{{selector}}}[$__range])")
+
+
+def _cost_bars(view: CostView, title: str, description: str, expr: str, legend: str):
+    return g.bar_gauge_panel(title, description, [g.prom(expr, legend, instant=True)], unit=view.unit, width=THIRD, minimum=0)
+
+
 def _cost(view: CostView) -> list:
     """OpenCost's cost by component (monitoring/costs.py), as monthly run rates: hourly cost x 730."""
     cluster = costs.cluster_cost_expr(ENV)
     platform = _allocated_hourly(view.platform_selector)
-    by_range = "avg_over_time({record}{{{selector}}}[$__range])"
     platform_names = ", ".join(f"`{n}`" for n in view.platform_namespaces)
     return [
         g.row("Cost"),
@@ -252,51 +260,28 @@ def _cost(view: CostView) -> list:
             min_interval="1h",
             minimum=0,
         ),
-        g.bar_gauge_panel(
+        _cost_bars(
+            view,
             "Cost by namespace (top 10, per month)",
             "Average monthly run rate of each namespace over the selected range (its pods' CPU, memory, GPUs "
             "and claimed volumes).",
-            [
-                g.prom(
-                    "topk(10, " + _monthly(by_range.format(record=costs.NAMESPACE_COST_RECORD, selector=ENV)) + ")",
-                    "{{namespace}}",
-                    instant=True,
-                )
-            ],
-            unit=view.unit,
-            width=THIRD,
-            minimum=0,
+            f"topk(10, {_monthly_over_range(costs.NAMESPACE_COST_RECORD, ENV)})",
+            "{{namespace}}",
         ),
-        g.bar_gauge_panel(
+        _cost_bars(
+            view,
             "Cost by workload (top 10, per month)",
             "Average monthly run rate of each Deployment, StatefulSet, DaemonSet or Job over the selected range.",
-            [
-                g.prom(
-                    "topk(10, " + _monthly(by_range.format(record=costs.WORKLOAD_COST_RECORD, selector=ENV)) + ")",
-                    "{{namespace}}/{{workload}}",
-                    instant=True,
-                )
-            ],
-            unit=view.unit,
-            width=THIRD,
-            minimum=0,
+            f"topk(10, {_monthly_over_range(costs.WORKLOAD_COST_RECORD, ENV)})",
+            "{{namespace}}/{{workload}}",
         ),
-        g.bar_gauge_panel(
+        _cost_bars(
+            view,
             "Monitoring platform by component (per month)",
             "The platform's own systems (Prometheus, Thanos, Grafana, Elasticsearch, ...): average monthly "
             "run rate of each over the selected range.",
-            [
-                g.prom(
-                    "sort_desc(sum by (workload) ("
-                    + _monthly(by_range.format(record=costs.WORKLOAD_COST_RECORD, selector=view.platform_selector))
-                    + "))",
-                    "{{workload}}",
-                    instant=True,
-                )
-            ],
-            unit=view.unit,
-            width=THIRD,
-            minimum=0,
+            f"sort_desc(sum by (workload) ({_monthly_over_range(costs.WORKLOAD_COST_RECORD, view.platform_selector)}))",
+            "{{workload}}",
         ),
     ]
 

@@ -17,7 +17,7 @@ import pytest
 
 from monitoring import reports
 from monitoring.durations import format_duration, parse_duration
-from monitoring.slo import BUDGET_REMAINING_RECORD, burn_windows_for, canonical, ratio_record
+from monitoring.slo import BUDGET_REMAINING_RECORD, canonical, ratio_record
 from tests.engines import run_prometheus
 from tests.helpers import engine_params, require_engine
 from tests.history import HISTORY_FLAGS, create_blocks, move_blocks, write_openmetrics
@@ -42,7 +42,7 @@ def history(request, tmp_path_factory):
     start = at - WEEK
     grid = range(start, at + 1, STEP)
     slo = report.stack_slos("dev")[0]
-    burn = ratio_record(canonical(min((t.long for t in burn_windows_for(slo)), key=parse_duration)))
+    burn = ratio_record(reports.burn_window(slo))
 
     def labels(who: str) -> str:
         return f'{{slo="{slo.id}",{slo.label}="{who}"}}'
