@@ -6,7 +6,7 @@ style). The render (`make render`, every chart templated) of each stack is made 
 shared read-only by every worker (tests/renders.py); a module that wants the objects gets its own
 copy, so no module sees another's edits. Conventions for new tests are in tests/README.md.
 
-The suite runs in parallel (`make test`: pytest-xdist, `-n 2 --dist loadgroup`): the tests of one
+The suite runs in parallel (`make test`: pytest-xdist, two workers per core, `--dist loadgroup`): the tests of one
 module run on one worker, so module fixtures are built once, unless the module says otherwise
 (`pytestmark = pytest.mark.spread`: its tests are independent and each is expensive) or a test
 names its own group (`pytest.mark.xdist_group`). Groups marked `heavy(seconds)` are handed out
