@@ -454,7 +454,7 @@ def _dependencies(without: frozenset[str]) -> list:
         service_graph.failing_edges_panel(
             "Failing dependencies (time range)",
             "Share of the calls on each edge that failed (client or server span with status error); only edges "
-            "with failures are listed. The Jaeger System Architecture tab shows the same map from stored traces.",
+            "with failures are listed.",
             selectors,
         ),
     ]
