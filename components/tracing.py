@@ -92,12 +92,26 @@ class Tracing(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+        collector_after = [jaeger]
+        if plan.servicegraph_values is not None and plan.servicegraph_release is not None:
+            # The service graph tier first: the gateway's loadbalancing exporter resolves its
+            # headless Service from the start.
+            collector_after.append(
+                declare_chart(
+                    plan.servicegraph_release,
+                    OTEL_COLLECTOR,
+                    ns,
+                    plan.servicegraph_values,
+                    child,
+                    extra_values=plan.servicegraph_extra_values,
+                )
+            )
         declare_chart(
-            f"{name}-collector",
+            plan.collector_release,
             OTEL_COLLECTOR,
             ns,
             plan.collector_values,
-            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[jaeger])),
+            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=collector_after)),
             extra_values=plan.collector_extra_values,
         )
         self._trace_retention(name, plan, ns, child)

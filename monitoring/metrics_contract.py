@@ -60,7 +60,7 @@ from typing import Any
 import yaml
 
 from monitoring import yaml_text
-from monitoring.otel import EVENT_METRICS
+from monitoring.otel import EVENT_METRICS, SERVICEGRAPH_LABELS, SERVICEGRAPH_METRICS, servicegraph_prometheus_name
 from monitoring.dashboards.upstream import SIDECAR_LABEL
 from monitoring.upstream_rules import UPSTREAM_RULE_PREFIX
 
@@ -240,6 +240,16 @@ PRODUCERS: dict[str, Producer] = {
             "exporter/prometheusexporter/README.md (resource_to_telemetry_conversion)",
         ),
         Producer(
+            "otel-servicegraph",
+            "servicegraph connector of the OpenTelemetry Collector contrib 0.158.0 in the service graph tier "
+            "(release otel-servicegraph, fed by the gateway's loadbalancing exporter by trace ID), exported by its "
+            "prometheus exporter on :8889 (ServiceMonitor port `prom-exporter`)",
+            "open-telemetry/opentelemetry-collector-contrib connector/servicegraphconnector/connector.go "
+            "(collectCountMetrics, collectServerLatencyMetrics, collectClientLatencyMetrics, buildDimensions), "
+            "README.md 'Metrics'; monitoring/otel.py SERVICEGRAPH_METRICS",
+            how_to_deploy="otelCollector.serviceGraph.enabled (plan/tracing.py servicegraph_values)",
+        ),
+        Producer(
             "jaeger",
             "Jaeger 2.19.0 (jaeger 4.11.1) internal telemetry: the same otelcol_* families on :8888 "
             "(Service port internal-metrics), scraped by the ServiceMonitor `jaeger` (plan/tracing.py, "
@@ -389,7 +399,7 @@ PRODUCERS: dict[str, Producer] = {
 # Which setting deploys each is the stack settings' business (plan/settings.py
 # StackSettings.undeployed_producers; each Producer's how_to_deploy says it in words).
 OPTIONAL_PRODUCERS: frozenset[str] = frozenset(
-    {"postgres-exporter", "blackbox-exporter", "trivy-operator", "opencost", "cilium-agent", "hubble"}
+    {"postgres-exporter", "blackbox-exporter", "trivy-operator", "opencost", "cilium-agent", "hubble", "otel-servicegraph"}
 )
 
 
@@ -778,6 +788,15 @@ FAMILIES: tuple[Family, ...] = (
          "http_response_status_code", "service"),
         "otel-spanmetrics", "open-telemetry/opentelemetry-collector-contrib connector/spanmetricsconnector/README.md",
         open=True,
+    ),
+    # servicegraph connector -> prometheus exporter (monitoring/otel.py SERVICEGRAPH_METRICS): the
+    # edge labels only; its resource is empty and its ServiceMonitor does not honour labels.
+    *(
+        _f(
+            servicegraph_prometheus_name(key), "histogram" if unit else "counter", SERVICEGRAPH_LABELS,
+            "otel-servicegraph", "open-telemetry/opentelemetry-collector-contrib connector/servicegraphconnector/connector.go",
+        )
+        for key, (_, unit, _monotonic) in SERVICEGRAPH_METRICS.items()
     ),
     # postgres_exporter
     _f("pg_up", "gauge", (), "postgres-exporter", "prometheus-community/postgres_exporter@v0.20.1 exporter/postgres_exporter.go"),
@@ -1212,6 +1231,8 @@ def _collector_pipelines(config: dict) -> tuple[set[str], set[str]]:
         processors = [str(p).split("/")[0] for p in pipeline.get("processors") or []]
         if "spanmetrics" in receivers:
             found.add("otel-spanmetrics")
+        if {"servicegraph", "service_graph"} & set(receivers):  # service_graph: the name its generated docs use
+            found.add("otel-servicegraph")
         events = {"signaltometrics", "signal_to_metrics", "count"}  # signal_to_metrics: the newer type name
         if events & set(receivers) and "deltatocumulative" in processors:
             found.add("otel-event-aggregation")
@@ -1268,7 +1289,11 @@ def inventory_from_render(stack_dir: str | Path) -> StackInventory:
                 for arg in container.get("args") or []:
                     if str(arg).startswith("--query.replica-label="):
                         replica = (replica or set()) | {str(arg).split("=", 1)[1]}
-        elif kind == "ConfigMap" and "otel-collector" in rel:
+        elif kind == "ConfigMap" and (
+            "otel-collector" in rel
+            or ((obj.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/name") == "opentelemetry-collector"
+        ):
+            # Every release of the collector chart: the gateway and the service graph tier.
             for text in (obj.get("data") or {}).values():
                 try:
                     config = yaml_text.load(text)
@@ -1338,6 +1363,8 @@ def substitute_grafana(expr: str, tags: str = 'service="placeholder"') -> str:
         name = var(m)
         if name in _BUILTIN_DURATIONS:
             return "5m"
+        if name.isdigit():
+            return m.group(0)  # a label_replace capture group (`$1`), which Grafana leaves as written
         return "1"
 
     return _VAR.sub(other, expr)

@@ -212,6 +212,8 @@ class PlatformWorkloads:
     trivy_scan_jobs: Workload | None = None
     # OpenCost (costs.enabled): scraped, and it queries Thanos Query.
     opencost: Workload | None = None
+    # The collector's service graph tier (otelCollector.serviceGraph.enabled).
+    otel_servicegraph: Workload | None = None
 
     def all(self) -> tuple[Workload, ...]:
         return tuple(w for f in fields(self) if (w := getattr(self, f.name)) is not None)
@@ -313,6 +315,10 @@ def platform_flow_table(w: PlatformWorkloads, p: PlatformPorts, exposure: Exposu
             Flow(Pods(w.thanos_query), w.thanos_ruler, (p.thanos_ruler_grpc,), "global query over the ruler's recent samples: its StoreAPI"),
             Flow(ruler, w.alertmanager, (p.alertmanager_web,), "the Thanos Ruler sends alerts"),
         ]
+    if w.otel_servicegraph is not None:
+        flows.append(
+            Flow(Pods(w.otel_collector), w.otel_servicegraph, (p.collector_otlp_grpc,), "the gateway forwards every span by trace ID to the service graph tier")
+        )
     if w.opencost is not None:
         flows.append(Flow(Pods(w.opencost), w.thanos_query, (p.thanos_http,), "OpenCost's cost model reads allocations and usage through the global query"))
     if w.blackbox_exporter is not None:

@@ -25,6 +25,25 @@ keeps ~10%, health checks 0%), so span-derived counts are not request counts. Th
 `http_server_request_duration_seconds` comes unsampled from each service's SDK metrics; span
 metrics serve the Jaeger Monitor tab and trace-to-metrics links.
 
+The service graph (who calls whom, how often, how many fail, how long) comes from the servicegraph
+connector, which pairs each client span with the server span of the same call (same trace, the
+server span's parent is the client span) in an in-memory store. Both spans must reach the same
+connector, so the gateway above cannot run it with more than one replica: it receives spans from
+the services round-robin. The gateway therefore forwards every span with the loadbalancing
+exporter, routed by trace ID (consistent hashing over the backends), to a second collector
+deployment that runs only the connector (servicegraph_collector_config): every span of a trace
+lands on the same second-tier replica, for any number of replicas in either tier. The backends are
+found by DNS on a headless Service (one A record per ready pod, re-resolved every 5 s), so the
+gateway needs no Kubernetes API access for it. When the second tier scales or rolls, about R/N of
+the trace routes move and the edges in flight at that moment expire unpaired: a dip in the graph
+for a few seconds, never a wrong edge.
+Ref: open-telemetry/opentelemetry-collector-contrib connector/servicegraphconnector/README.md ("it
+     needs to process all spans of a trace to function properly ... using the load balancing exporter
+     in a layer on front of collector instances running this connector");
+     exporter/loadbalancingexporter/README.md (routing_key traceID, resolver dns hostname/port/interval,
+     "Around R/N of the routes will be rerouted"); both are in otelcol-contrib 0.158.0
+     (opentelemetry-collector-releases@v0.158.0 distributions/otelcol-contrib/manifest.yaml).
+
 Pure module: no Pulumi import. Validation errors (SpecError) name the key inside the spec, e.g.
 `batchTimeout`; plan/settings.py adds where the spec sits in the stack file.
 """
@@ -61,6 +80,44 @@ SPANMETRICS_PROMETHEUS_NAMES = {
     "calls": "traces_span_metrics_calls_total",
     "duration": "traces_span_metrics_duration_seconds",
 }
+
+# --- Service graph (servicegraph connector, second collector tier) ------------------------------
+#
+# What the connector emits, per edge (client service -> server service): the OTel names and units
+# below, data point attributes `client`, `server`, `connection_type` ("" for a direct call,
+# `messaging_system`, `database`, `virtual_node`) and `failed` ("true"/"false": part of the series
+# identity, so a failed and a succeeded call are two series of one edge). The latency histograms
+# are in seconds (the legacy millisecond unit and names are feature gates deprecated since
+# v0.154.0). Virtual nodes are on (that gate is stable since v0.154.0): an edge whose server never
+# reports (an external API, a database) gets the peer attribute's value (peer.service, db.name,
+# db.system) as its server when the store entry expires, and a root server span gets client
+# `user`. The Prometheus exporter (add_metric_suffixes) keeps `_total` on the counters and appends
+# `_seconds` to the histograms.
+# Ref: open-telemetry/opentelemetry-collector-contrib connector/servicegraphconnector/connector.go
+#      (collectCountMetrics, collectServerLatencyMetrics "traces_service_graph_request_server",
+#      collectClientLatencyMetrics, buildDimensions, secondsUnit, onExpire), config.go (store.ttl,
+#      store.max_items, latency_histogram_buckets, dimensions, virtual_node_peer_attributes,
+#      metrics_flush_interval "Default is 60s"), internal/metadata/generated_feature_gates.go
+#      (legacyLatencyMetricNames, legacyLatencyUnitMs deprecated, virtualNode stable, to v0.154.0),
+#      README.md "Metrics"; prometheus/otlptranslator metric_namer.go (suffixes).
+SERVICEGRAPH_METRICS = {
+    # key: (OTel name, unit, monotonic counter)
+    "requests": ("traces_service_graph_request_total", "", True),
+    "failed": ("traces_service_graph_request_failed_total", "", True),
+    "server": ("traces_service_graph_request_server", "s", False),
+    "client": ("traces_service_graph_request_client", "s", False),
+}
+SERVICEGRAPH_LABELS = ("client", "server", "connection_type", "failed")
+SERVICEGRAPH_CONNECTOR = "servicegraph"
+# The gateway's exporter to the second tier.
+SERVICEGRAPH_FORWARDER = "loadbalancing/servicegraph"
+
+
+def servicegraph_prometheus_name(key: str) -> str:
+    """What Prometheus sees of one service graph metric (histograms: the base of _bucket/_sum/_count)."""
+    name, unit, monotonic = SERVICEGRAPH_METRICS[key]
+    return prometheus_metric_name(name, unit, monotonic_counter=monotonic)
+
 
 # Resource attributes that must not become labels (resource_to_telemetry_conversion turns every
 # resource attribute into a label): per-process and per-browser values would make a new series
@@ -236,6 +293,30 @@ class OtelCollectorSpec(SpecModel):
         return [go_duration_seconds(b, "") for b in self.spanmetrics_buckets]
 
 
+class ServiceGraphSpec(SpecModel):
+    """The servicegraph connector of the second collector tier (module docstring)."""
+
+    store_ttl: str = Field(
+        default="10s",
+        description="How long a client or server span waits in the store for the other side of its call. "
+        "It must cover the time between the two services exporting: an SDK batches spans for up to 5 s "
+        "(OTEL_BSP_SCHEDULE_DELAY), the gateway for batchTimeout.",
+    )
+    store_max_items: int = Field(
+        default=10000, ge=100,
+        description="Calls waiting for their other side, per replica; beyond it new spans are dropped "
+        "(otelcol_connector_servicegraph_dropped_spans_total). About calls per second x storeTtl / replicas.",
+    )
+    metrics_flush_interval: str = Field(default="15s", description="How often the edge metrics are emitted.")
+
+    @model_validator(mode="after")
+    def _durations(self) -> ServiceGraphSpec:
+        if go_duration_seconds(self.store_ttl, "storeTtl") < 1:
+            raise SpecError("storeTtl", f"{self.store_ttl!r} is under 1s: spans of one call arrive seconds apart")
+        go_duration_seconds(self.metrics_flush_interval, "metricsFlushInterval")
+        return self
+
+
 def validate_cors_origins(origins: list[str]) -> list[str]:
     """Browser origins allowed to POST OTLP/HTTP. A bare '*' is refused: the receiver answers with
     `Access-Control-Allow-Credentials: true`, and browsers reject a wildcard origin with it.
@@ -313,12 +394,14 @@ def otel_collector_config(
     spec: OtelCollectorSpec,
     jaeger_otlp_endpoint: str,
     cors_origins: list[str],
+    servicegraph_backends: str | None = None,
 ) -> dict[str, Any]:
     """The collector config (chart value `config`).
 
     `jaeger_otlp_endpoint` is Jaeger's OTLP gRPC host:port inside the cluster (plaintext: traffic
-    stays in the namespace). Needs the contrib image (the k8s distribution has no prometheus
-    exporter).
+    stays in the namespace). `servicegraph_backends`: the headless Service of the second tier that
+    builds the service graph (None: no service graph). Needs the contrib image (the k8s
+    distribution has no prometheus exporter).
     """
     if not _HOST_PORT.match(jaeger_otlp_endpoint):
         raise AssertionError(
@@ -460,6 +543,10 @@ def otel_collector_config(
             "metric_expiration": "10m",
         },
     }
+    trace_exporters = ["otlp/jaeger", "spanmetrics"]
+    if servicegraph_backends is not None:
+        exporters[SERVICEGRAPH_FORWARDER] = servicegraph_forwarding_exporter(servicegraph_backends)
+        trace_exporters.append(SERVICEGRAPH_FORWARDER)
     return {
         "extensions": {"health_check": {"endpoint": f"0.0.0.0:{HEALTH_CHECK_PORT}"}},
         "receivers": receivers,
@@ -472,7 +559,7 @@ def otel_collector_config(
                 "traces": {
                     "receivers": ["otlp"],
                     "processors": ["memory_limiter", "k8sattributes", "batch"],
-                    "exporters": ["otlp/jaeger", "spanmetrics"],
+                    "exporters": trace_exporters,
                 },
                 "metrics": {
                     "receivers": ["otlp", "spanmetrics"],
@@ -507,6 +594,85 @@ def otel_collector_config(
                 }
             },
         },
+    }
+
+
+def servicegraph_collector_config(spec: ServiceGraphSpec, gateway: OtelCollectorSpec) -> dict[str, Any]:
+    """The second collector tier (chart value `config`): OTLP gRPC from the gateway's loadbalancing
+    exporter only, the servicegraph connector, and the edge metrics out through a Prometheus exporter
+    on :8889 (self-metrics on :8888), named as the module docstring says. The latency buckets are
+    the span metrics' (`gateway.spanmetrics_buckets`, which hold the contract bounds), so the edge
+    and span latencies compare; the memory limits are the gateway's.
+
+    The connector type is `servicegraph` (connector/servicegraphconnector metadata.yaml `type`; its
+    generated documentation titles it `service_graph`, and the metrics contract reads either).
+    No `dimensions`: every extra attribute would multiply the edge series. The resource of the
+    connector's metrics is empty, so no resource attribute becomes a label here.
+    Ref: open-telemetry/opentelemetry-collector-contrib connector/servicegraphconnector/config.go,
+    connector.go (buildMetrics: an empty resource), documentation.md."""
+    return {
+        "extensions": {"health_check": {"endpoint": f"0.0.0.0:{HEALTH_CHECK_PORT}"}},
+        "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"0.0.0.0:{OTLP_GRPC_PORT}"}}}},
+        "processors": {
+            "memory_limiter": {
+                "check_interval": "1s",
+                "limit_percentage": gateway.memory_limit_percentage,
+                "spike_limit_percentage": gateway.memory_spike_limit_percentage,
+            },
+        },
+        "connectors": {
+            SERVICEGRAPH_CONNECTOR: {
+                "latency_histogram_buckets": list(gateway.spanmetrics_buckets),
+                "store": {"ttl": spec.store_ttl, "max_items": spec.store_max_items},
+                "metrics_flush_interval": spec.metrics_flush_interval,
+            }
+        },
+        "exporters": {
+            "prometheus": {
+                "endpoint": f"0.0.0.0:{PROMETHEUS_EXPORTER_PORT}",
+                "add_metric_suffixes": True,
+                # The connector drops an edge not seen for 15 minutes (connector.go cleanCache);
+                # the exporter forgets it 10 minutes after its last flush, as in the gateway.
+                "metric_expiration": "10m",
+            },
+        },
+        "service": {
+            "extensions": ["health_check"],
+            "pipelines": {
+                "traces": {"receivers": ["otlp"], "processors": ["memory_limiter"], "exporters": [SERVICEGRAPH_CONNECTOR]},
+                "metrics/servicegraph": {"receivers": [SERVICEGRAPH_CONNECTOR], "exporters": ["prometheus"]},
+            },
+            "telemetry": {
+                "metrics": {
+                    "level": "normal",
+                    "readers": [{"pull": {"exporter": {"prometheus": {"host": "0.0.0.0", "port": TELEMETRY_METRICS_PORT}}}}],
+                }
+            },
+        },
+    }
+
+
+def servicegraph_forwarding_exporter(backends_host: str) -> dict[str, Any]:
+    """The gateway's exporter to the second tier: every span of a trace to one backend (routing by
+    trace ID), the backends being the A records of the headless Service `backends_host`, OTLP gRPC
+    in plaintext (in the namespace, as to Jaeger). A backend that is gone takes its queue with it;
+    the retry and queue of the OTLP template apply per backend.
+    Ref: open-telemetry/opentelemetry-collector-contrib exporter/loadbalancingexporter/config.go
+    (routing_key, protocol.otlp: the otlp exporter's settings without endpoint, resolver.dns
+    hostname/port/interval/timeout), README.md (routing_key traceID; "The DNS resolver will
+    periodically check for updates", interval 5s by default)."""
+    if not re.match(r"^[A-Za-z0-9.-]+$", backends_host):
+        raise AssertionError(f"backends_host: {backends_host!r} must be a host name (the headless Service)")
+    return {
+        "routing_key": "traceID",
+        "protocol": {
+            "otlp": {
+                "tls": {"insecure": True},
+                "sending_queue": {"enabled": True},
+                "retry_on_failure": {"enabled": True},
+            }
+        },
+        "resolver": {"dns": {"hostname": backends_host, "port": str(OTLP_GRPC_PORT)}},
     }
 
 

@@ -130,6 +130,9 @@ TRIVY_OPERATOR = "trivy-operator"
 OPENCOST = "opencost"
 CILIUM_AGENT = "cilium-agent"
 HUBBLE = "hubble"
+# Read by the node graph panels (monitoring/dashboards/service_graph.py): the collector's service
+# graph tier (otelCollector.serviceGraph.enabled).
+OTEL_SERVICEGRAPH = "otel-servicegraph"
 
 SLO_CATALOGUE: tuple[Slo, ...] = (
     # --- API: per `service`, from the OTel HTTP server histogram -------------------------------

@@ -59,6 +59,7 @@ from plan.versions import (
 
 NAME = "app.kubernetes.io/name"
 COMPONENT = "app.kubernetes.io/component"
+INSTANCE = "app.kubernetes.io/instance"
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,9 @@ class Workloads:
     trivy_operator: bool
     # OpenCost's pod labels, when the stack runs it.
     opencost_labels: Mapping[str, str] | None = None
+    # The collector chart's releases: both label their pods alike but for the instance label.
+    collector_release: str = ""
+    servicegraph_release: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,8 +173,17 @@ def platform_workloads(args: Workloads) -> PlatformWorkloads:
         ),
         otel_collector=chart_pods(
             "otel-collector", "OpenTelemetry Collector",
-            {NAME: OTEL_COLLECTOR.chart, "component": "standalone-collector"},
+            {NAME: OTEL_COLLECTOR.chart, INSTANCE: args.collector_release, "component": "standalone-collector"},
             otel.TELEMETRY_METRICS_PORT, otel.PROMETHEUS_EXPORTER_PORT,
+        ),
+        otel_servicegraph=(
+            chart_pods(
+                "otel-servicegraph", "OpenTelemetry Collector, service graph tier",
+                {NAME: OTEL_COLLECTOR.chart, INSTANCE: args.servicegraph_release, "component": "standalone-collector"},
+                otel.TELEMETRY_METRICS_PORT, otel.PROMETHEUS_EXPORTER_PORT,
+            )
+            if args.servicegraph_release is not None
+            else None
         ),
         # Both Fluent Bit releases label their pods alike; their namespaces tell them apart.
         fluent_bit_node=chart_pods(
@@ -257,6 +270,8 @@ def network_policies_plan(
         thanos_ruler=prometheus.ruler,
         trivy_operator=trivy is not None,
         opencost_labels=opencost.pod_labels if opencost is not None else None,
+        collector_release=tracing_plan.collector_release,
+        servicegraph_release=tracing_plan.servicegraph_release,
     )
     name = f"{context.name}-network-policies"
     table = flow_table(workloads, settings.network_policy)

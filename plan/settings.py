@@ -22,7 +22,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from monitoring.alerting_spec import AlertingSpec
 from monitoring.slo_catalogue import (
-    Area, BLACKBOX_EXPORTER, CILIUM_AGENT, HUBBLE, OPENCOST, POSTGRES_EXPORTER, TRIVY_OPERATOR,
+    Area, BLACKBOX_EXPORTER, CILIUM_AGENT, HUBBLE, OPENCOST, OTEL_SERVICEGRAPH, POSTGRES_EXPORTER, TRIVY_OPERATOR,
 )
 from monitoring.dashboards import TEAMS as DASHBOARD_TEAMS
 from monitoring import windows
@@ -33,7 +33,7 @@ from monitoring.environments import POLICIES, EnvironmentName, EnvironmentPolicy
 from monitoring.errors import SpecError, join_key
 from monitoring.logs import LogsSpec, check_retention_bounds
 from monitoring.models import SpecModel
-from monitoring.otel import OtelCollectorSpec, validate_cors_origins
+from monitoring.otel import OtelCollectorSpec, ServiceGraphSpec, validate_cors_origins
 from monitoring.ownership import EVERY_TEAM, Email, OwnershipSpec, Role, audience, check_audience, check_owners, check_reachable
 from monitoring.tracing import SamplingSpec
 from monitoring.durations import parse_duration
@@ -756,6 +756,25 @@ class OtelCollectorIngress(GrafanaIngress):
         return self
 
 
+class ServiceGraphSettings(ServiceGraphSpec):
+    """`otelCollector.serviceGraph`: the second collector tier that pairs client and server spans
+    into the service graph (monitoring/otel.py; docs/logs-and-traces.md#the-service-graph)."""
+
+    enabled: bool = Field(
+        True,
+        description="Build the service graph: the gateway forwards every span by trace ID to this tier. "
+        "Off leaves the node graph panels out.",
+    )
+    replicas: int = Field(1, ge=1, description="Replicas of the tier (each pairs the spans of its share of the traces).")
+    resources: Resources = Field(
+        default_factory=lambda: Resources(
+            requests=ResourceList(cpu="50m", memory="128Mi"), limits=ResourceList(memory="512Mi")
+        ),
+        description="The tier's collector container of each replica (the store holds storeMaxItems calls).",
+    )
+    extra_values: ExtraValues  # checked by the chart's values.schema.json when Helm renders it
+
+
 class OtelCollectorSettings(OtelCollectorSpec):
     replicas: int = Field(1, ge=1, description="Collector replicas.")
     cors_origins: tuple[str, ...] = Field(
@@ -765,6 +784,9 @@ class OtelCollectorSettings(OtelCollectorSpec):
         default_factory=OtelCollectorIngress, description="The public OTLP/HTTP endpoint for browsers.",
     )
     resources: Resources = Field(description="The collector container of each replica.")
+    service_graph: ServiceGraphSettings = Field(
+        default_factory=ServiceGraphSettings, description="The service graph tier behind the gateway.",
+    )
     extra_values: ExtraValues  # checked by the chart's values.schema.json when Helm renders it
 
     @field_validator("cors_origins")
@@ -955,6 +977,8 @@ class StackSettings(Model):
             absent.add(OPENCOST)
         if self.cluster.cni != "cilium":
             absent |= {CILIUM_AGENT, HUBBLE}
+        if not self.otel_collector.service_graph.enabled:
+            absent.add(OTEL_SERVICEGRAPH)
         return frozenset(absent)
 
     @property

@@ -35,6 +35,7 @@ from monitoring.otel import (
     collector_api_rules,
     otel_collector_config,
     otlp_http_paths,
+    servicegraph_collector_config,
 )
 from monitoring.tracing import (
     OTLP_GRPC_PORT,
@@ -65,6 +66,8 @@ from plan.versions import JAEGER, OTEL_COLLECTOR_IMAGE, OTEL_COLLECTOR_IMAGE_TAG
 
 JAEGER_FULLNAME = "jaeger"
 COLLECTOR_FULLNAME = "otel-collector"
+# The second collector tier (the service graph) and its headless Service (monitoring/otel.py).
+SERVICEGRAPH_FULLNAME = "otel-servicegraph"
 SAMPLING_CONFIG_MAP = "jaeger-sampling-strategies"
 SAMPLING_DIR = "/etc/jaeger/sampling"
 SAMPLING_FILE = "strategies.json"
@@ -118,6 +121,14 @@ class TracingPlan:
     collector_otlp: Endpoint
     # Browsers' OTLP/HTTP endpoint (otelCollector.ingress), or None without an Ingress.
     otlp_http_public_url: str | None
+    # The collector chart's releases: the gateway, and the service graph tier (None when
+    # otelCollector.serviceGraph.enabled is off) with its values and the stack's extraValues.
+    collector_release: str
+    servicegraph_release: str | None
+    servicegraph_values: Mapping[str, Any] | None
+    servicegraph_extra_values: Mapping[str, Any]
+    # The tier's OTLP receiver behind its headless Service (the gateway's loadbalancing exporter).
+    servicegraph_otlp: Endpoint | None
 
 
 def jaeger_pod_labels(release: str) -> dict[str, str]:
@@ -262,9 +273,12 @@ def collector_public_url(ingress: OtelCollectorIngress) -> str | None:
     return f"{'https' if ingress.tls_secret_name else 'http'}://{ingress.host}"
 
 
-def collector_values(settings: OtelCollectorSettings, jaeger_otlp: Endpoint) -> dict[str, Any]:
+def collector_values(settings: OtelCollectorSettings, jaeger_otlp: Endpoint, servicegraph: Endpoint | None = None) -> dict[str, Any]:
+    """`servicegraph`: the second tier's OTLP endpoint (headless Service), None without a service graph."""
     replicas = settings.replicas
-    config = otel_collector_config(settings, jaeger_otlp.address(), list(settings.cors_origins))
+    config = otel_collector_config(
+        settings, jaeger_otlp.address(), list(settings.cors_origins), servicegraph.host if servicegraph else None
+    )
     api_rules = collector_api_rules(config)
     return {
         "fullnameOverride": COLLECTOR_FULLNAME,
@@ -309,6 +323,55 @@ def collector_values(settings: OtelCollectorSettings, jaeger_otlp: Endpoint) -> 
     }
 
 
+def servicegraph_values(settings: OtelCollectorSettings) -> dict[str, Any]:
+    """The service graph tier: the same chart and image as the gateway, mode deployment, with only
+    the OTLP gRPC port (what the gateway's loadbalancing exporter sends to) and the two metrics
+    ports. Its Service is headless (`clusterIP: None`): the gateway resolves it by DNS to one
+    address per ready pod and routes each trace to one of them; a ClusterIP would spread the spans
+    of one trace over the replicas again. It never calls the Kubernetes API: no ClusterRole and no
+    token (the dns resolver needs none, unlike the k8s resolver's endpointslices watch).
+    Ref: opentelemetry-collector 0.170.0 values.yaml service.clusterIP, ports, serviceMonitor,
+    clusterRole.create, serviceAccount.automountServiceAccountToken; templates/service.yaml
+    (`clusterIP` rendered as given); exporter/loadbalancingexporter README.md (resolver dns)."""
+    graph = settings.service_graph
+    closed = {"enabled": False}
+    return {
+        "fullnameOverride": SERVICEGRAPH_FULLNAME,
+        "mode": "deployment",
+        "image": {"repository": OTEL_COLLECTOR_IMAGE, "tag": OTEL_COLLECTOR_IMAGE_TAG},
+        "replicaCount": graph.replicas,
+        "resources": graph.resources.to_k8s(),
+        "alternateConfig": servicegraph_collector_config(graph, settings),
+        "serviceAccount": {"create": True, "automountServiceAccountToken": False},
+        "clusterRole": {"create": False},
+        "service": {"clusterIP": "None"},
+        "ports": {
+            "otlp": {"enabled": True},
+            "otlp-http": closed,
+            "jaeger-compact": closed,
+            "jaeger-thrift": closed,
+            "jaeger-grpc": closed,
+            "zipkin": closed,
+            "metrics": {"enabled": True},
+            "prom-exporter": {
+                "enabled": True,
+                "containerPort": PROMETHEUS_EXPORTER_PORT,
+                "servicePort": PROMETHEUS_EXPORTER_PORT,
+                "protocol": "TCP",
+            },
+        },
+        "serviceMonitor": {"enabled": True, "metricsEndpoints": [{"port": "metrics"}, {"port": "prom-exporter"}]},
+        "podDisruptionBudget": {"enabled": graph.replicas > 1, "maxUnavailable": 1},
+        "podSecurityContext": restricted_pod(run_as_user=COLLECTOR_UID, run_as_group=COLLECTOR_UID),
+        "securityContext": restricted_container(),
+    }
+
+
+def servicegraph_otlp(namespace: str) -> Endpoint:
+    """The service graph tier's OTLP gRPC receiver behind its headless Service."""
+    return Endpoint(SERVICEGRAPH_FULLNAME, namespace, {COLLECTOR_OTLP_GRPC_PORT_NAME: COLLECTOR_OTLP_GRPC_PORT})
+
+
 def retention_env(settings: JaegerSettings, es: Endpoint) -> dict[str, str]:
     """The retention script's plain environment (monitoring/tracing.py trace_index_cleanup_script):
     daily deletion of trace indices older than jaeger.retentionDays (Jaeger never deletes)."""
@@ -351,6 +414,8 @@ def tracing_plan(settings: StackSettings, context: PlatformContext, es: Endpoint
     ns = settings.namespace
     otlp = jaeger_otlp(ns)
     name = f"{context.name}-tracing"
+    graph = settings.otel_collector.service_graph
+    graph_otlp = servicegraph_otlp(ns) if graph.enabled else None
     return TracingPlan(
         name=name,
         retention_labels=standard_labels("jaeger", name, "retention"),
@@ -360,7 +425,7 @@ def tracing_plan(settings: StackSettings, context: PlatformContext, es: Endpoint
         es=es,
         es_user=es.user(JAEGER_USER.username),
         sampling_json=sampling_strategies_json(settings.sampling_spec),
-        collector_values=collector_values(settings.otel_collector, otlp),
+        collector_values=collector_values(settings.otel_collector, otlp, graph_otlp),
         collector_extra_values=settings.otel_collector.extra_values,
         retention_script=trace_index_cleanup_script(),
         retention_env=retention_env(settings.jaeger, es),
@@ -369,4 +434,9 @@ def tracing_plan(settings: StackSettings, context: PlatformContext, es: Endpoint
         sampling=sampling(ns),
         collector_otlp=collector_otlp(ns),
         otlp_http_public_url=collector_public_url(settings.otel_collector.ingress),
+        collector_release=f"{name}-collector",
+        servicegraph_release=f"{name}-servicegraph" if graph.enabled else None,
+        servicegraph_values=servicegraph_values(settings.otel_collector) if graph.enabled else None,
+        servicegraph_extra_values=graph.extra_values,
+        servicegraph_otlp=graph_otlp,
     )

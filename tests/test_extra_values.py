@@ -52,7 +52,9 @@ CHARTS: dict[str, tuple[str, tuple[str, ...], Any, tuple[str, ...]]] = {
     "terrafusion-fluent-bit-node": ("fluentBit.extraValues", LIMIT, MEMORY, ("podAnnotations",)),
     "terrafusion-fluent-bit-events": ("fluentBit.eventsExtraValues", LIMIT, MEMORY, ("podAnnotations",)),
     "jaeger": ("jaeger.extraValues", ("jaeger", *LIMIT), MEMORY, ("jaeger", "podLabels")),
-    "opentelemetry-collector": ("otelCollector.extraValues", LIMIT, MEMORY, ("podAnnotations",)),
+    # The collector chart twice: the gateway and the service graph tier, each with its own escape hatch.
+    "terrafusion-tracing-collector": ("otelCollector.extraValues", LIMIT, MEMORY, ("podAnnotations",)),
+    "terrafusion-tracing-servicegraph": ("otelCollector.serviceGraph.extraValues", LIMIT, MEMORY, ("podAnnotations",)),
     "trivy-operator": ("security.trivyOperator.extraValues", LIMIT, MEMORY, ("podAnnotations",)),
     "opencost": ("costs.extraValues", ("opencost", "exporter", *LIMIT), MEMORY, ("podAnnotations",)),
 }

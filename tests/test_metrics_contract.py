@@ -287,8 +287,9 @@ def test_a_stack_renders_the_readers_of_an_optional_producer_exactly_when_it_dep
         readers = [e.name for e in expressions if e.source == "panel" and any(n in e.expr for n in only_its)]
         if not required_by_rules_or_slos(producer):
             assert bool(readers) == deployed, (stack, producer, readers)
-    # dev deploys none but OpenCost (costs.enabled fits its budget): the others' readers are gone,
-    # and nothing else went with them.
+    # dev deploys none but OpenCost (costs.enabled) and the collector's service graph tier
+    # (otelCollector.serviceGraph.enabled), which fit its budget: the others' readers are gone, and
+    # nothing else went with them.
     if stack == "dev":
-        assert set(mc.OPTIONAL_PRODUCERS) & inv.producers == {"opencost"}
+        assert set(mc.OPTIONAL_PRODUCERS) & inv.producers == {"opencost", "otel-servicegraph"}
         assert "PostgresConnectionPoolSaturated" in alerts and "FrontendJsErrorSpike" in alerts

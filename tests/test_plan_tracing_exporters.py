@@ -118,3 +118,43 @@ def test_the_postgres_exporter_reads_the_dsn_the_plan_names(prod, dev):
     assert list(secret["stringData"]) == [exporters.postgres_dsn_secret.key]
     values = _chart_values(prod, "terrafusion-exporters-postgres")
     assert values["config"]["datasourceSecret"] == {"name": exporters.postgres_dsn_secret.name, "key": exporters.postgres_dsn_secret.key}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_gateway_routes_every_trace_to_one_pod_of_the_headless_service_graph_tier(stack, dev, prod, rendered):
+    run = {"dev": dev, "prod": prod}[stack]
+    endpoint = run.result.plan.tracing.servicegraph_otlp
+    _serves(rendered[stack], endpoint)
+    # Headless: DNS answers one address per ready pod, which the loadbalancing exporter hashes over.
+    assert rendered[stack][("Service", endpoint.service)]["spec"]["clusterIP"] == "None"
+    config = _chart_values(run, "terrafusion-tracing-collector")["alternateConfig"]
+    forwarder = config["exporters"]["loadbalancing/servicegraph"]
+    assert forwarder["routing_key"] == "traceID"
+    assert forwarder["resolver"] == {"dns": {"hostname": endpoint.host, "port": str(endpoint.port())}}
+    assert "loadbalancing/servicegraph" in config["service"]["pipelines"]["traces"]["exporters"]
+    tier = _chart_values(run, "terrafusion-tracing-servicegraph")["alternateConfig"]
+    assert tier["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"] == f"0.0.0.0:{endpoint.port()}"
+    assert tier["service"]["pipelines"]["traces"]["exporters"] == ["servicegraph"]
+    # The dns resolver needs no Kubernetes API: the tier's pods mount no token and have no role.
+    pod = rendered[stack][("Deployment", endpoint.service)]["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert ("ClusterRole", endpoint.service) not in rendered[stack]
+
+
+def test_without_the_service_graph_there_is_no_tier_no_forwarding_and_no_node_graph():
+    from tools.mockrun import run_stack
+
+    run = run_stack("dev", {"otelCollector.serviceGraph.enabled": False})
+    plan = run.result.plan
+    assert plan.tracing.servicegraph_values is None and plan.tracing.servicegraph_otlp is None
+    assert "terrafusion-tracing-servicegraph" not in {c.name for c in run.of_type("kubernetes:helm.sh/v4:Chart")}
+    config = _chart_values(run, "terrafusion-tracing-collector")["alternateConfig"]
+    assert "loadbalancing/servicegraph" not in config["exporters"]
+    assert config["service"]["pipelines"]["traces"]["exporters"] == ["otlp/jaeger", "spanmetrics"]
+    assert "nodeGraph" not in {p["type"] for d in plan.grafana_content.dashboards for p in d.model["panels"]}
+    assert "otel-servicegraph" not in {w.key for w in plan.network_policies.table.destinations}
+
+
+def test_both_dashboards_draw_the_service_graph_where_the_stack_builds_it(dev):
+    titles = {d.uid: {p["type"] for p in d.model["panels"]} for d in dev.result.plan.grafana_content.dashboards}
+    assert "nodeGraph" in titles["tf-operations"] and "nodeGraph" in titles["tf-developer-service"]

@@ -86,7 +86,7 @@ def build_dashboards(
     """
     builders = (
         (executive.UID, executive.TITLE, EXECUTIVE, executive.build(environment, without, costs_view)),
-        (operational.UID, operational.TITLE, OPERATIONS, operational.build(environment)),
+        (operational.UID, operational.TITLE, OPERATIONS, operational.build(environment, without)),
         (developer.UID, developer.TITLE, DEVELOPERS, developer.build(environment, without)),
         (security.UID, security.TITLE, SECURITY, security.build(environment, without)),
         (slo_dashboard.UID, slo_dashboard.TITLE, SLO, slo_dashboard.build(environment, slos)),

@@ -12,7 +12,8 @@ from monitoring.dashboards._grafana import ENV, FULL, THIRD
 from monitoring.dashboards.links import trace_by_id_link, trace_search_link
 from monitoring import anomaly
 from monitoring.slo import format_number
-from monitoring.slo_catalogue import POSTGRES_EXPORTER
+from monitoring.dashboards import service_graph
+from monitoring.slo_catalogue import OTEL_SERVICEGRAPH, POSTGRES_EXPORTER
 
 UID = "tf-developer-service"
 TITLE = "Service (developers)"
@@ -252,6 +253,31 @@ def _postgres_panels() -> list:
     ]
 
 
+def _dependencies(without: frozenset[str]) -> list:
+    """Who the selected services call and who calls them, from the traces (the collector's service
+    graph tier), where the stack runs it. Edges are the service's own: as client or as server."""
+    if OTEL_SERVICEGRAPH in without:
+        return []
+    selectors = (f'client=~"$service", {ENV}', f'server=~"$service", {ENV}')
+    return [
+        g.row("Dependencies (from traces)"),
+        service_graph.node_graph_panel(
+            "Service dependency map",
+            "Calls into and out of the selected services over the time range, paired from client and server "
+            "spans of the sampled traces: a node's number is the requests per second it receives on the edges "
+            "shown, an edge's the requests per second of that call. `user` is traffic from outside the traced "
+            "services; a database or an uninstrumented API appears under its peer name.",
+            selectors,
+        ),
+        service_graph.failing_edges_panel(
+            "Failing dependencies (time range)",
+            "Share of the calls on each edge of the map that failed (the client or the server span has status "
+            "error). Only edges with failures are listed.",
+            selectors,
+        ),
+    ]
+
+
 def _logs_and_traces() -> list:
     return [
         g.row("Error logs and traces"),
@@ -299,4 +325,6 @@ def build(environment: str, without: frozenset[str] = frozenset()):
         ),
     ):
         builder = builder.with_variable(variable)
-    return g.add_panels(builder, [*_red(), *_usage(), *_database(without), *_logs_and_traces()])
+    return g.add_panels(
+        builder, [*_red(), *_usage(), *_database(without), *_dependencies(without), *_logs_and_traces()]
+    )

@@ -8,7 +8,9 @@ last 7 days, whatever the dashboard's time range.
 from __future__ import annotations
 
 from monitoring.dashboards import _grafana as g
+from monitoring.dashboards import service_graph
 from monitoring.dashboards._grafana import ENV, FULL, HALF, THIRD, Step
+from monitoring.slo_catalogue import OTEL_SERVICEGRAPH
 
 UID = "tf-operations"
 TITLE = "Operations"
@@ -433,7 +435,33 @@ def _alert_review() -> list:
     ]
 
 
-def build(environment: str):
+def _dependencies(without: frozenset[str]) -> list:
+    """The whole system's dependency map from the traces (the collector's service graph tier)."""
+    if OTEL_SERVICEGRAPH in without:
+        return []
+    selectors = (ENV,)
+    return [
+        g.row("Service dependencies (from traces)"),
+        service_graph.node_graph_panel(
+            "Service dependency map",
+            "Every call between services seen in the sampled traces over the time range: a node's number is the "
+            "requests per second it receives, an edge's the requests per second of that call. `user` is traffic "
+            "from outside the traced services; databases and uninstrumented APIs appear under their peer names. "
+            "A missing edge during a collector rollout is normal for a few seconds.",
+            selectors,
+            height=14,
+        ),
+        service_graph.failing_edges_panel(
+            "Failing dependencies (time range)",
+            "Share of the calls on each edge that failed (client or server span with status error); only edges "
+            "with failures are listed.",
+            selectors,
+        ),
+    ]
+
+
+def build(environment: str, without: frozenset[str] = frozenset()):
+    """`without`: optional producers the stack does not deploy (their panels are left out)."""
     builder = g.new_dashboard(
         UID,
         TITLE,
@@ -454,6 +482,7 @@ def build(environment: str):
             *_service_health(),
             *_deployments(),
             *_errors_and_bottlenecks(),
+            *_dependencies(without),
             *_capacity(),
             *_monitoring_health(),
             *_alert_review(),

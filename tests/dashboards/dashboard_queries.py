@@ -116,6 +116,9 @@ STACK_EXPORTER_METRICS = frozenset(
         "elasticsearch_filesystem_data_available_bytes",
         "otelcol_exporter_send_failed_spans",
         "otelcol_exporter_send_failed_spans_total",
+        # the collector's service graph tier (monitoring/otel.py SERVICEGRAPH_METRICS)
+        "traces_service_graph_request_total",
+        "traces_service_graph_request_failed_total",
     }
 )
 
@@ -222,6 +225,10 @@ def substitute(text: str, values: dict[str, str], *, lucene: bool = False, influ
         fmt = match.group(2)
         if name in extra:
             return extra[name]
+        if name.isdigit():
+            # `$1` is a label_replace capture group; Grafana leaves a name that is no variable as
+            # written (public/app/features/templating/template_srv.ts replace: no variable, match kept).
+            return match.group(0)
         if name not in values:
             raise KeyError(f"unresolved Grafana variable ${name} in {text!r}")
         value = values[name]
