@@ -28,6 +28,7 @@ from components.rollout import ContentDigests
 from components.thanos import Thanos
 from components.tracing import Tracing
 from components.opencost import Opencost
+from components.otel_operator import OtelOperator
 from components.trivy_operator import TrivyOperator
 from monitoring.datasources import ELASTICSEARCH_LOGS_UID, INFLUXDB_TRENDS_UID
 from plan import Plan
@@ -107,6 +108,13 @@ class MonitoringPlatform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(after_es, after(*es.agents_client_secrets)),
         )  # fmt: skip
         self.tracing = Tracing(plan.tracing.name, plan.tracing, ctx, digests, opts=after_es)
+        # Auto-instrumentation: pods that opt in by annotation send to the collector (no CRD of
+        # another chart is needed: the operator's own are in its chart).
+        self.otel_operator = (
+            OtelOperator(f"{name}-otel-operator", plan.otel_operator, ctx, opts=in_namespace)
+            if plan.otel_operator is not None
+            else None
+        )
         self.elasticsearch_exporter = ElasticsearchExporter(
             f"{name}-elasticsearch-exporter", plan.elasticsearch_exporter, ctx, digests, opts=after_es
         )

@@ -214,6 +214,8 @@ class PlatformWorkloads:
     opencost: Workload | None = None
     # The collector's service graph tier (otelCollector.serviceGraph.enabled).
     otel_servicegraph: Workload | None = None
+    # The OpenTelemetry Operator (otelOperator.enabled): the API server calls its admission webhooks.
+    otel_operator: Workload | None = None
 
     def all(self) -> tuple[Workload, ...]:
         return tuple(w for f in fields(self) if (w := getattr(self, f.name)) is not None)
@@ -244,6 +246,7 @@ class PlatformPorts:
     blackbox_probe: Port
     pushgateway_http: Port
     thanos_ruler_grpc: Port
+    otel_operator_webhook: Port
 
 
 @dataclass(frozen=True)
@@ -321,6 +324,8 @@ def platform_flow_table(w: PlatformWorkloads, p: PlatformPorts, exposure: Exposu
         )
     if w.opencost is not None:
         flows.append(Flow(Pods(w.opencost), w.thanos_query, (p.thanos_http,), "OpenCost's cost model reads allocations and usage through the global query"))
+    if w.otel_operator is not None:
+        flows.append(Flow(api_server, w.otel_operator, (p.otel_operator_webhook,), "admission webhooks: pod injection, Instrumentation defaulting and validation"))
     if w.blackbox_exporter is not None:
         flows.append(Flow(prometheus, w.blackbox_exporter, (p.blackbox_probe,), "Probes: Prometheus asks the exporter to probe each URL"))
     # Scrapes: every component's metrics ports, from Prometheus only.

@@ -33,6 +33,7 @@ from plan.grafana_content import GrafanaContentPlan, grafana_content_plan, platf
 from plan.influxdb import InfluxdbPlan, influxdb_plan
 from plan.network_policies import NetworkPoliciesPlan, network_policies_plan
 from plan.opencost import OpencostPlan, opencost_plan
+from plan.otel_operator import OtelOperatorPlan, otel_operator_plan
 from plan.object_storage import ObjectStoragePlan, object_storage_plan
 from plan.ownership import OwnershipPlan, ownership_plan
 from plan.pagerduty import PagerDutyPlan, pagerduty_plan, pagerduty_warnings
@@ -79,6 +80,8 @@ class Plan:
     cni: CniPlan | None
     # None where the stack does not deploy it (costs.enabled).
     opencost: OpencostPlan | None
+    # Auto-instrumentation by pod annotation; None where the stack does not deploy it (otelOperator.enabled).
+    otel_operator: OtelOperatorPlan | None
     # Ingress into every platform pod: the flow table and its policies.
     network_policies: NetworkPoliciesPlan
     # Service areas, their teams, rotations and escalation chains (the on-call table).
@@ -128,6 +131,9 @@ def build_plan(settings: StackSettings, name: str = PLATFORM_NAME) -> Plan:
     exporters = exporters_plan(settings)
     trivy = trivy_operator_plan(settings)
     opencost = opencost_plan(settings, thanos.query)
+    otel_operator = otel_operator_plan(
+        settings, context.labels("otel-operator", "instrumentation"), tracing.collector_otlp, tracing.sampling
+    )
     datasources = platform_datasources(
         settings, thanos=thanos, prometheus=prometheus, influxdb=influxdb, elasticsearch=elasticsearch, tracing=tracing
     )
@@ -163,9 +169,11 @@ def build_plan(settings: StackSettings, name: str = PLATFORM_NAME) -> Plan:
         trivy_operator=trivy,
         cni=cni_plan(settings),
         opencost=opencost,
+        otel_operator=otel_operator,
         network_policies=network_policies_plan(
             settings, context, influxdb=influxdb, elasticsearch_plan=elasticsearch, tracing_plan=tracing,
             exporters_plan=exporters, prometheus=prometheus, trivy=trivy, opencost=opencost,
+            otel_operator=otel_operator,
         ),
         ownership=ownership,
         pagerduty=pagerduty_plan(settings, context, ownership),

@@ -24,7 +24,7 @@ from typing import Any, Mapping
 from monitoring import yaml_text
 from monitoring.logs import LogsSpec, es_requests, es_requests_hash
 from plan.context import PlatformContext
-from plan.endpoints import CLUSTER_DOMAIN, Credentials, Endpoint, SecretKeyRef
+from plan.endpoints import Credentials, Endpoint, SecretKeyRef, service_dns_names
 from plan.labels import standard_labels
 from plan.pod_security import NOBODY, RUNTIME_DEFAULT_SECCOMP, restricted_container, restricted_pod
 from plan.settings import ElasticsearchSettings, StackSettings
@@ -97,8 +97,7 @@ def http_endpoint(namespace: str) -> Endpoint:
 
 def http_dns_names(endpoint: Endpoint) -> list[str]:
     """The names the HTTP certificate is valid for: every way a pod resolves the Service."""
-    service, ns = endpoint.service, endpoint.namespace
-    return [service, f"{service}.{ns}", f"{service}.{ns}.svc", f"{service}.{ns}.svc.{CLUSTER_DOMAIN}"]
+    return service_dns_names(endpoint)
 
 
 def es_roles(trace_index_prefix: str) -> dict[str, Any]:

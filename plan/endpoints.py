@@ -71,3 +71,9 @@ class Endpoint:
 
     def user(self, name: str) -> Credentials:
         return self.credentials[name]
+
+
+def service_dns_names(endpoint: Endpoint) -> list[str]:
+    """Every name a pod (or the API server) resolves the Service by: what a certificate for it covers."""
+    service, ns = endpoint.service, endpoint.namespace
+    return [service, f"{service}.{ns}", f"{service}.{ns}.svc", f"{service}.{ns}.svc.{CLUSTER_DOMAIN}"]

@@ -34,7 +34,7 @@ from monitoring.network_policy import (
     network_policies,
     platform_flow_table,
 )
-from plan import elasticsearch, exporters, grafana, influxdb as influxdb_facts, opencost as opencost_facts, prometheus_stack as kps, thanos, trivy_operator
+from plan import elasticsearch, exporters, grafana, influxdb as influxdb_facts, opencost as opencost_facts, otel_operator as otel_operator_facts, prometheus_stack as kps, thanos, trivy_operator
 from plan.context import PlatformContext
 from plan.elasticsearch import ElasticsearchPlan
 from plan.exporters import ExportersPlan
@@ -44,6 +44,7 @@ from plan.prometheus_stack import PrometheusPlan
 from plan.settings import NetworkPolicySettings, StackSettings
 from plan.tracing import TracingPlan
 from plan.opencost import OpencostPlan
+from plan.otel_operator import OtelOperatorPlan
 from plan.trivy_operator import TrivyOperatorPlan
 from plan.versions import (
     ELASTICSEARCH_EXPORTER,
@@ -84,6 +85,8 @@ class Workloads:
     # The collector chart's releases: both label their pods alike but for the instance label.
     collector_release: str = ""
     servicegraph_release: str | None = None
+    # The OpenTelemetry Operator's pod labels, when the stack runs it.
+    otel_operator_labels: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ def platform_ports() -> PlatformPorts:
         blackbox_probe=Port(exporters.BLACKBOX_PORT),
         pushgateway_http=Port(exporters.PUSHGATEWAY_PORT),
         thanos_ruler_grpc=Port(kps.THANOS_RULER_GRPC_PORT),
+        otel_operator_webhook=Port(otel_operator_facts.WEBHOOK_PORT),
     )
 
 
@@ -229,6 +233,11 @@ def platform_workloads(args: Workloads) -> PlatformWorkloads:
             if args.opencost_labels is not None
             else None
         ),
+        otel_operator=(
+            chart_pods("otel-operator", "OpenTelemetry Operator", args.otel_operator_labels)
+            if args.otel_operator_labels is not None
+            else None
+        ),
         max_map_count_setter=(
             chart_pods(
                 "elasticsearch-max-map-count", "Elasticsearch vm.max_map_count DaemonSet (agents namespace)",
@@ -256,6 +265,7 @@ def network_policies_plan(
     prometheus: PrometheusPlan,
     trivy: TrivyOperatorPlan | None,
     opencost: OpencostPlan | None = None,
+    otel_operator: OtelOperatorPlan | None = None,
 ) -> NetworkPoliciesPlan:
     workloads = Workloads(
         namespace=context.namespace,
@@ -272,6 +282,7 @@ def network_policies_plan(
         opencost_labels=opencost.pod_labels if opencost is not None else None,
         collector_release=tracing_plan.collector_release,
         servicegraph_release=tracing_plan.servicegraph_release,
+        otel_operator_labels=otel_operator.pod_labels if otel_operator is not None else None,
     )
     name = f"{context.name}-network-policies"
     table = flow_table(workloads, settings.network_policy)

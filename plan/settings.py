@@ -812,6 +812,30 @@ class OtelCollectorSettings(OtelCollectorSpec):
         return self
 
 
+class OtelOperatorSettings(Model):
+    """The OpenTelemetry Operator (components/otel_operator.py): injects OpenTelemetry
+    auto-instrumentation into the pods that opt in by annotation, configured by the platform's
+    `Instrumentation` (exporter: the collector; propagators; the stack's sampling; README,
+    "Automatic instrumentation")."""
+
+    enabled: bool = Field(
+        True,
+        description="Deploy the operator and the platform's Instrumentation; off, the inject-* annotations do nothing.",
+    )
+    replicas: int = Field(
+        1, ge=1, le=5,
+        description="Operator replicas; each serves the admission webhook (one leader runs the controllers). "
+        "Above 1, a PodDisruptionBudget keeps one up during a drain.",
+    )  # fmt: skip
+    resources: Resources = Field(
+        default_factory=lambda: Resources(
+            requests=ResourceList(cpu="10m", memory="64Mi"), limits=ResourceList(memory="256Mi")
+        ),
+        description="The operator's manager container (it caches the pods, Deployments and namespaces it watches).",
+    )
+    extra_values: ExtraValues
+
+
 # Label syntax. Ref: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _LABEL_PREFIX = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -928,6 +952,10 @@ class StackSettings(Model):
     )
     jaeger: JaegerSettings = Field(description="Jaeger v2: trace indices, retention, sampling.")
     otel_collector: OtelCollectorSettings = Field(description="The OpenTelemetry Collector gateway.")
+    otel_operator: OtelOperatorSettings = Field(
+        default_factory=OtelOperatorSettings,
+        description="The OpenTelemetry Operator: auto-instrumentation by pod annotation (README, \"Automatic instrumentation\").",
+    )
     exporters: ExporterSettings = Field(
         default_factory=ExporterSettings, description="Blackbox probes and postgres_exporter for the SLOs."
     )

@@ -119,6 +119,13 @@ OTEL_COLLECTOR_IMAGE = "otel/opentelemetry-collector-contrib"
 # renovate: datasource=docker depName=otel/opentelemetry-collector-contrib versioning=docker
 OTEL_COLLECTOR_IMAGE_TAG = "0.158.0"
 
+# Ref: https://github.com/open-telemetry/opentelemetry-helm-charts/blob/main/charts/opentelemetry-operator/Chart.yaml
+# (0.122.0: appVersion 0.158.0, the operator image tag by default). The auto-instrumentation images
+# stay the operator's defaults at that release (opentelemetry-operator v0.158.0 versions.txt: Java
+# agent 2.30.0, Node.js 0.78.0, Python 0.64b0, .NET 1.16.0): they change only with the chart version.
+# renovate: datasource=helm depName=opentelemetry-operator registryUrl=https://open-telemetry.github.io/opentelemetry-helm-charts
+OTEL_OPERATOR = ChartRef(chart="opentelemetry-operator", version="0.122.0", repository="https://open-telemetry.github.io/opentelemetry-helm-charts")
+
 # Ref: https://github.com/aquasecurity/trivy-operator/blob/v0.32.0/deploy/helm/Chart.yaml
 # (0.34.0: appVersion 0.32.0; scan jobs run Trivy 0.72.0, values.yaml trivy.image.tag)
 # renovate: datasource=helm depName=trivy-operator registryUrl=https://aquasecurity.github.io/helm-charts/
@@ -142,6 +149,7 @@ ALL_CHARTS: tuple[ChartRef, ...] = (
     FLUENT_BIT,
     JAEGER,
     OTEL_COLLECTOR,
+    OTEL_OPERATOR,
     TRIVY_OPERATOR,
     OPENCOST,
 )

@@ -32,7 +32,8 @@ MEMORY = "9999Mi"  # a memory limit no stack sets
 # prometheus-blackbox-exporter 11.17.2, prometheus-elasticsearch-exporter 7.4.0,
 # prometheus-pushgateway 3.8.0, influxdb 4.12.5, eck-operator 3.5.0, fluent-bit 0.58.1,
 # opentelemetry-collector 0.170.0 and trivy-operator 0.34.0 `podAnnotations`; opencost 2.5.17
-# `opencost.exporter.resources` and `podAnnotations`;
+# `opencost.exporter.resources` and `podAnnotations`; opentelemetry-operator 0.122.0
+# `manager.resources` and `manager.podAnnotations`;
 # prometheus-postgres-exporter 8.2.0 `annotations` (its pod template's); jaeger 4.11.1 `jaeger.podLabels`.
 LIMIT = ("resources", "limits", "memory")
 CHARTS: dict[str, tuple[str, tuple[str, ...], Any, tuple[str, ...]]] = {
@@ -57,6 +58,7 @@ CHARTS: dict[str, tuple[str, tuple[str, ...], Any, tuple[str, ...]]] = {
     "terrafusion-tracing-servicegraph": ("otelCollector.serviceGraph.extraValues", LIMIT, MEMORY, ("podAnnotations",)),
     "trivy-operator": ("security.trivyOperator.extraValues", LIMIT, MEMORY, ("podAnnotations",)),
     "opencost": ("costs.extraValues", ("opencost", "exporter", *LIMIT), MEMORY, ("podAnnotations",)),
+    "opentelemetry-operator": ("otelOperator.extraValues", ("manager", *LIMIT), MEMORY, ("manager", "podAnnotations")),
 }
 
 

@@ -62,6 +62,7 @@ API_CLIENTS = {
     f"Deployment/{NAMESPACE}/grafana",  # its dashboard sidecar only (a projected token in that container)
     f"Deployment/{NAMESPACE}/trivy-operator",  # watches workloads, writes reports and scan Jobs
     f"Deployment/{NAMESPACE}/opencost",  # watches nodes, pods, volumes and its pricing ConfigMap
+    f"Deployment/{NAMESPACE}/opentelemetry-operator",  # reads pods' namespaces, owners and Instrumentations
 }
 
 

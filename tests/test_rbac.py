@@ -315,6 +315,30 @@ def opencost_needs(account: Account, obj: Mapping[str, Any]) -> list[Need]:
     return needs
 
 
+# The OpenTelemetry Operator as the platform uses it: the pod-injection webhook and the
+# Instrumentation it reads. Its cached client (controller-runtime) lists and watches every kind it
+# gets: the pod's namespace (inject annotations there too), the Instrumentation named by the
+# annotation, and the ReplicaSet/Job owning the pod (service.name from the Deployment or CronJob).
+# Ref: open-telemetry/opentelemetry-operator@v0.158.0 internal/webhook/podmutation/webhookhandler.go
+# (namespace Get), internal/instrumentation/podmutator.go (Instrumentation Get/List),
+# internal/instrumentation/sdk.go createResourceMap (ReplicaSet, Job Get), main.go (leader election).
+OTEL_OPERATOR_WATCHED = (
+    ("opentelemetry.io", ("instrumentations",)),
+    ("", ("namespaces",)),
+    ("apps", ("replicasets",)),
+    ("batch", ("jobs",)),
+)  # fmt: skip
+
+
+def otel_operator_needs(account: Account, obj: Mapping[str, Any]) -> list[Need]:
+    why = "pod injection: the namespace, the Instrumentation and the pod's owner"
+    needs = [n for group, resources in OTEL_OPERATOR_WATCHED for n in _cluster_read(account, group, resources, why, verbs=("list", "watch"))]
+    ns = obj["metadata"]["namespace"]
+    needs += [Need(account, Request(verb, "coordination.k8s.io", "leases", ns), "leader election") for verb in ("get", "create", "update")]
+    needs.append(Need(account, Request("create", "", "events", ns), "injection events"))
+    return needs
+
+
 def api_needs(objects) -> list[Need]:
     """Every API request the render's workloads are configured to make."""
     objects = list(objects)
@@ -339,6 +363,8 @@ def api_needs(objects) -> list[Need]:
             needs += trivy_operator_needs(account, obj, config_maps)
         if any(c.get("name") == "opencost" for c in spec.get("containers") or []):
             needs += opencost_needs(account, obj)
+        if any("/opentelemetry-operator:" in (c.get("image") or "") for c in spec.get("containers") or []):
+            needs += otel_operator_needs(account, obj)
     for prometheus in (o for o in objects if o.get("kind") == "Prometheus"):
         needs += prometheus_needs(prometheus, objects)
     return needs + operator_needs(objects, accounts)

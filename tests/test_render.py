@@ -182,6 +182,7 @@ def test_summary_lists_pinned_charts(rendered):
         "fluent-bit": "0.58.1",
         "jaeger": "4.11.1",
         "opentelemetry-collector": "0.170.0",
+        "opentelemetry-operator": "0.122.0",
         "trivy-operator": "0.34.0",
         "opencost": "2.5.17",
     }
