@@ -44,6 +44,7 @@ from plan.prometheus_stack import PrometheusPlan
 from plan.settings import NetworkPolicySettings, StackSettings
 from plan.tracing import TracingPlan
 from plan.opencost import OpencostPlan
+from plan.reports import ReportJobPlan
 from plan.trivy_operator import TrivyOperatorPlan
 from plan.versions import (
     ELASTICSEARCH_EXPORTER,
@@ -80,6 +81,8 @@ class Workloads:
     trivy_operator: bool
     # OpenCost's pod labels, when the stack runs it.
     opencost_labels: Mapping[str, str] | None = None
+    # The weekly report job's pod labels, when the stack runs it.
+    report_job_labels: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,11 @@ def platform_workloads(args: Workloads) -> PlatformWorkloads:
             if args.opencost_labels is not None
             else None
         ),
+        report_job=(
+            chart_pods("report-job", "weekly report CronJob", args.report_job_labels)
+            if args.report_job_labels is not None
+            else None
+        ),
         max_map_count_setter=(
             chart_pods(
                 "elasticsearch-max-map-count", "Elasticsearch vm.max_map_count DaemonSet (agents namespace)",
@@ -243,6 +251,7 @@ def network_policies_plan(
     prometheus: PrometheusPlan,
     trivy: TrivyOperatorPlan | None,
     opencost: OpencostPlan | None = None,
+    reports: ReportJobPlan | None = None,
 ) -> NetworkPoliciesPlan:
     workloads = Workloads(
         namespace=context.namespace,
@@ -257,6 +266,7 @@ def network_policies_plan(
         thanos_ruler=prometheus.ruler,
         trivy_operator=trivy is not None,
         opencost_labels=opencost.pod_labels if opencost is not None else None,
+        report_job_labels=reports.labels if reports is not None else None,
     )
     name = f"{context.name}-network-policies"
     table = flow_table(workloads, settings.network_policy)
