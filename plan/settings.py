@@ -1135,8 +1135,8 @@ class StackSettings(Model):
             return self
         if not self.alerting.receivers.slack.enabled:
             raise ValueError(
-                "reports.enabled: the weekly report posts to the teams' Slack channels through the Slack "
-                "webhook; enable alerting.receivers.slack (and set the slackWebhookUrl secret) or turn reports off"
+                "alerting.receivers.slack.enabled: is off, but reports.enabled posts the weekly report to the teams' "
+                "Slack channels through the Slack webhook; enable Slack (and set the slackWebhookUrl secret) or turn reports off"
             )
         period, raw = parse_duration(self.reports.period), parse_duration(self.thanos.compactor.retention_raw)
         if period > raw:

@@ -209,7 +209,7 @@ def test_a_long_report_is_split_within_slacks_limits():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"reports.enabled": True}, "reports.enabled: the weekly report posts to the teams' Slack channels"),
+        ({"reports.enabled": True}, "alerting.receivers.slack.enabled: is off, but reports.enabled posts the weekly report"),
         ({"reports.schedule": "CRON_TZ=UTC 0 8 * * 1"}, "reports.schedule: 'CRON_TZ=UTC 0 8 * * 1' is not a cron schedule"),
         ({"reports.timeZone": "Mars/Olympus"}, "reports.timeZone: 'Mars/Olympus' is not an IANA time zone"),
     ],
