@@ -24,6 +24,7 @@ from components.network_policies import NetworkPolicies
 from components.pagerduty import PagerDuty
 from components.object_storage import objstore_secret as declare_objstore_secret
 from components.prometheus_stack import PrometheusStack
+from components.reports import ReportJob
 from components.rollout import ContentDigests
 from components.thanos import Thanos
 from components.tracing import Tracing
@@ -158,6 +159,13 @@ class MonitoringPlatform(pulumi.ComponentResource):
             provider=self.grafana.provider,
             grafana_ready=[self.grafana.chart],
             opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        # The weekly SLO report: it reads the Slack webhook from the receivers Secret and asks Thanos Query.
+        self.reports = (
+            ReportJob(f"{name}-reports", plan.reports, ctx, digests, opts=after(self.alerting, self.thanos))
+            if plan.reports is not None
+            else None
         )
 
         # Ingress into every platform pod: exactly the flows of docs/network-policies.md.

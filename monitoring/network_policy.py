@@ -8,11 +8,13 @@ port(s), and why. From the table come:
   listed (a Job, a new chart's pod) accepts nothing;
 - the table in docs/network-policies.md (`flow_table_markdown`).
 
-Only ingress is restricted. Egress stays open: Prometheus scrapes every namespace, the Thanos
-sidecar/store/compactor talk to object storage, Alertmanager to PagerDuty/Slack/SMTP, Grafana to
-its database and several components to the API server, all outside the cluster at addresses this
-program does not know; and each flow inside the cluster is already enforced at its destination.
-With no egress policy there is no DNS rule to add either.
+Ingress is restricted everywhere. Egress stays open for the components: Prometheus scrapes every
+namespace, the Thanos sidecar/store/compactor talk to object storage, Alertmanager to
+PagerDuty/Slack/SMTP, Grafana to its database and several components to the API server, all
+outside the cluster at addresses this program does not know; and each flow inside the cluster is
+already enforced at its destination. The exception is a pod that carries a credential for the
+outside and needs nothing else (`EgressLimit`, the weekly report job with the Slack webhook): its
+egress is exactly its flows of the table, DNS, and HTTPS outside the cluster's private ranges.
 
 Semantics relied on (Ref: https://kubernetes.io/docs/concepts/services-networking/network-policies/):
 a pod selected by any policy is isolated for ingress and accepts only what some selecting policy
@@ -38,6 +40,19 @@ Protocol = Literal["TCP", "UDP", "SCTP"]
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 DEFAULT_DENY_NAME = "default-deny-ingress"
 POLICY_PREFIX = "ingress-to-"
+EGRESS_POLICY_PREFIX = "egress-from-"
+# The cluster DNS: CoreDNS keeps the kube-dns name and label on kubeadm, EKS, GKE, AKS, kind and k3s.
+# Ref: https://kubernetes.io/docs/tasks/administer-cluster/dns-custom-nameservers/ (`k8s-app=kube-dns`)
+DNS_NAMESPACE = "kube-system"
+DNS_POD_LABELS = {"k8s-app": "kube-dns"}
+# Addresses that are never the internet: RFC 1918, shared address space (RFC 6598, used by some
+# CNIs for pods), link-local (cloud metadata services), and IPv6 unique-local and link-local. Pod
+# and Service CIDRs are in them on every usual cluster, so an `ipBlock` of "anywhere but these"
+# reaches the outside without reaching the cluster (a CNI may match pod IPs by ipBlock).
+# Ref: https://kubernetes.io/docs/concepts/services-networking/network-policies/ (ipBlock "should be
+# cluster-external IPs")
+PRIVATE_IPV4 = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8")
+PRIVATE_IPV6 = ("fc00::/7", "fe80::/10", "::1/128")
 
 
 def _frozen_labels(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -159,10 +174,24 @@ class Quiet:
 
 
 @dataclass(frozen=True)
+class EgressLimit:
+    """A platform pod whose outgoing connections are restricted too: to its flows of the table, the
+    cluster DNS, and `external` ports on addresses outside the private ranges."""
+
+    workload: Workload
+    external: tuple[Port, ...]
+    why: str
+
+
+@dataclass(frozen=True)
 class FlowTable:
     flows: tuple[Flow, ...]
     quiet: tuple[Quiet, ...]
     namespaces: tuple[str, ...]  # every namespace the platform owns: each gets a default deny
+    egress: tuple[EgressLimit, ...] = ()
+
+    def out_of(self, workload: Workload) -> tuple[Flow, ...]:
+        return tuple(flow for flow in self.flows if flow.source == Pods(workload))
 
     @property
     def destinations(self) -> tuple[Workload, ...]:
@@ -216,6 +245,8 @@ class PlatformWorkloads:
     otel_servicegraph: Workload | None = None
     # The OpenTelemetry Operator (otelOperator.enabled): the API server calls its admission webhooks.
     otel_operator: Workload | None = None
+    # The weekly report CronJob (reports.enabled): queries Thanos Query, posts to Slack.
+    report_job: Workload | None = None
 
     def all(self) -> tuple[Workload, ...]:
         return tuple(w for f in fields(self) if (w := getattr(self, f.name)) is not None)
@@ -326,6 +357,10 @@ def platform_flow_table(w: PlatformWorkloads, p: PlatformPorts, exposure: Exposu
         flows.append(Flow(Pods(w.opencost), w.thanos_query, (p.thanos_http,), "OpenCost's cost model reads allocations and usage through the global query"))
     if w.otel_operator is not None:
         flows.append(Flow(api_server, w.otel_operator, (p.otel_operator_webhook,), "admission webhooks: pod injection, Instrumentation defaulting and validation"))
+    egress: list[EgressLimit] = []
+    if w.report_job is not None:
+        flows.append(Flow(Pods(w.report_job), w.thanos_query, (p.thanos_http,), "the weekly report asks the global query"))
+        egress.append(EgressLimit(w.report_job, (Port(443),), "holds the Slack webhook: Thanos Query, DNS and Slack over HTTPS only"))
     if w.blackbox_exporter is not None:
         flows.append(Flow(prometheus, w.blackbox_exporter, (p.blackbox_probe,), "Probes: Prometheus asks the exporter to probe each URL"))
     # Scrapes: every component's metrics ports, from Prometheus only.
@@ -339,12 +374,14 @@ def platform_flow_table(w: PlatformWorkloads, p: PlatformPorts, exposure: Exposu
         Quiet(w.elasticsearch_lifecycle_job, "a Job: only makes connections"),
         Quiet(w.jaeger_retention_job, "a CronJob: only makes connections"),
     ]
+    if w.report_job is not None:
+        quiet.append(Quiet(w.report_job, "a CronJob: only makes connections"))
     if w.trivy_scan_jobs is not None:
         quiet.append(Quiet(w.trivy_scan_jobs, "Jobs: pull the images they scan, report to the API server"))
     if w.max_map_count_setter is not None:
         quiet.append(Quiet(w.max_map_count_setter, "sets a sysctl on its node, then sleeps; serves nothing"))
     namespaces = tuple(dict.fromkeys(workload.namespace for workload in w.all()))
-    return FlowTable(flows=_checked(flows), quiet=tuple(quiet), namespaces=namespaces)
+    return FlowTable(flows=_checked(flows), quiet=tuple(quiet), namespaces=namespaces, egress=tuple(egress))
 
 
 def _checked(flows: list[Flow]) -> tuple[Flow, ...]:
@@ -398,10 +435,43 @@ def ingress_policy(workload: Workload, flows: Iterable[Flow], labels: Mapping[st
     }
 
 
+def egress_policy(limit: EgressLimit, flows: Iterable[Flow], labels: Mapping[str, str]) -> dict[str, Any]:
+    """The only connections `limit.workload` may open: its flows (one rule per destination), DNS
+    over UDP and TCP, and its external ports anywhere but the private ranges."""
+    workload = limit.workload
+    rules: list[dict[str, Any]] = []
+    for flow in flows:
+        if flow.source != Pods(workload):
+            raise AssertionError(f"{workload.key}: flow from {flow.source.title} given to its egress policy")
+        peer: dict[str, Any] = {"podSelector": {"matchLabels": flow.to.match_labels}}
+        if flow.to.namespace != workload.namespace:
+            peer["namespaceSelector"] = {"matchLabels": {NAMESPACE_NAME_LABEL: flow.to.namespace}}
+        rules.append({"to": [peer], "ports": [port.manifest() for port in flow.ports]})
+    rules.append({
+        "to": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: DNS_NAMESPACE}},
+                "podSelector": {"matchLabels": dict(DNS_POD_LABELS)}}],
+        "ports": [Port(53, "UDP").manifest(), Port(53, "TCP").manifest()],
+    })  # fmt: skip
+    if limit.external:
+        rules.append({
+            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_IPV4)}},
+                   {"ipBlock": {"cidr": "::/0", "except": list(PRIVATE_IPV6)}}],
+            "ports": [port.manifest() for port in limit.external],
+        })  # fmt: skip
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _policy_metadata(EGRESS_POLICY_PREFIX + workload.key, workload.namespace, labels),
+        "spec": {"podSelector": {"matchLabels": workload.match_labels}, "policyTypes": ["Egress"], "egress": rules},
+    }
+
+
 def network_policies(table: FlowTable, labels: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Every NetworkPolicy of the platform: a default deny per namespace, then one per destination."""
+    """Every NetworkPolicy of the platform: a default deny per namespace, then one per destination,
+    then one per egress limit."""
     policies = [default_deny_ingress(namespace, labels) for namespace in table.namespaces]
     policies += [ingress_policy(workload, table.into(workload), labels) for workload in table.destinations]
+    policies += [egress_policy(limit, table.out_of(limit.workload), labels) for limit in table.egress]
     names = [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in policies]
     if len(names) != len(set(names)):
         raise AssertionError("two workloads share a policy name; workload keys must be unique per namespace")

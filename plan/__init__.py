@@ -38,6 +38,7 @@ from plan.object_storage import ObjectStoragePlan, object_storage_plan
 from plan.ownership import OwnershipPlan, ownership_plan
 from plan.pagerduty import PagerDutyPlan, pagerduty_plan, pagerduty_warnings
 from plan.prometheus_stack import PrometheusPlan, prometheus_plan
+from plan.reports import ReportJobPlan, report_job_plan
 from plan.secrets import SecretKey, required_secrets
 from plan.settings import StackSettings, retentions
 from plan.thanos import ThanosPlan, query_endpoint, thanos_plan
@@ -82,6 +83,8 @@ class Plan:
     opencost: OpencostPlan | None
     # Auto-instrumentation by pod annotation; None where the stack does not deploy it (otelOperator.enabled).
     otel_operator: OtelOperatorPlan | None
+    # The weekly SLO report and alert review CronJob; None where the stack does not run it (reports.enabled).
+    reports: ReportJobPlan | None
     # Ingress into every platform pod: the flow table and its policies.
     network_policies: NetworkPoliciesPlan
     # Service areas, their teams, rotations and escalation chains (the on-call table).
@@ -149,6 +152,7 @@ def build_plan(settings: StackSettings, name: str = PLATFORM_NAME) -> Plan:
     warnings += pagerduty_warnings(settings)
     warnings += grafana_warnings(settings)
     ownership = ownership_plan(settings)
+    reports = report_job_plan(settings, context, alerting, thanos.query)
     return Plan(
         settings=settings,
         context=context,
@@ -170,10 +174,11 @@ def build_plan(settings: StackSettings, name: str = PLATFORM_NAME) -> Plan:
         cni=cni_plan(settings),
         opencost=opencost,
         otel_operator=otel_operator,
+        reports=reports,
         network_policies=network_policies_plan(
             settings, context, influxdb=influxdb, elasticsearch_plan=elasticsearch, tracing_plan=tracing,
             exporters_plan=exporters, prometheus=prometheus, trivy=trivy, opencost=opencost,
-            otel_operator=otel_operator,
+            otel_operator=otel_operator, reports=reports,
         ),
         ownership=ownership,
         pagerduty=pagerduty_plan(settings, context, ownership),

@@ -45,6 +45,7 @@ from plan.settings import NetworkPolicySettings, StackSettings
 from plan.tracing import TracingPlan
 from plan.opencost import OpencostPlan
 from plan.otel_operator import OtelOperatorPlan
+from plan.reports import ReportJobPlan
 from plan.trivy_operator import TrivyOperatorPlan
 from plan.versions import (
     ELASTICSEARCH_EXPORTER,
@@ -87,6 +88,8 @@ class Workloads:
     servicegraph_release: str | None = None
     # The OpenTelemetry Operator's pod labels, when the stack runs it.
     otel_operator_labels: Mapping[str, str] | None = None
+    # The weekly report job's pod labels, when the stack runs it.
+    report_job_labels: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -238,6 +241,11 @@ def platform_workloads(args: Workloads) -> PlatformWorkloads:
             if args.otel_operator_labels is not None
             else None
         ),
+        report_job=(
+            chart_pods("report-job", "weekly report CronJob", args.report_job_labels)
+            if args.report_job_labels is not None
+            else None
+        ),
         max_map_count_setter=(
             chart_pods(
                 "elasticsearch-max-map-count", "Elasticsearch vm.max_map_count DaemonSet (agents namespace)",
@@ -266,6 +274,7 @@ def network_policies_plan(
     trivy: TrivyOperatorPlan | None,
     opencost: OpencostPlan | None = None,
     otel_operator: OtelOperatorPlan | None = None,
+    reports: ReportJobPlan | None = None,
 ) -> NetworkPoliciesPlan:
     workloads = Workloads(
         namespace=context.namespace,
@@ -283,6 +292,7 @@ def network_policies_plan(
         collector_release=tracing_plan.collector_release,
         servicegraph_release=tracing_plan.servicegraph_release,
         otel_operator_labels=otel_operator.pod_labels if otel_operator is not None else None,
+        report_job_labels=reports.labels if reports is not None else None,
     )
     name = f"{context.name}-network-policies"
     table = flow_table(workloads, settings.network_policy)

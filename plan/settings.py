@@ -15,6 +15,7 @@ import typing
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, Mapping
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
@@ -850,6 +851,72 @@ def _label_problem(key: str, value: str) -> str | None:
     return None
 
 
+# A CronJob schedule: five cron fields (minute hour day-of-month month day-of-week; names such as MON
+# and JAN, ranges, lists, steps) or one of the macros. `CRON_TZ=`/`TZ=` prefixes are refused by the
+# API server next to `timeZone`, which is `reports.timeZone` here.
+# Ref: https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#schedule-syntax ,
+# #time-zones ("Specifying a timezone using CRON_TZ or TZ variables inside spec.schedule is not
+# officially supported (and never has been)"; the API server rejects it since 1.29 when timeZone is set)
+_CRON_ITEM = r"(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?"
+_CRON_FIELD = re.compile(rf"^{_CRON_ITEM}(,{_CRON_ITEM})*$")
+_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+
+
+def _cron(value: str) -> str:
+    fields = value.split()
+    if value in _CRON_MACROS:
+        return value
+    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+        raise ValueError(
+            "is not a cron schedule of five fields (minute hour day-of-month month day-of-week, e.g. "
+            "\"0 8 * * 1\") or a macro such as @weekly; the time zone is reports.timeZone"
+        )
+    return value
+
+
+def _zone(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not an IANA time zone (e.g. Europe/Berlin)") from None
+    return value
+
+
+class ReportSettings(Model):
+    """The weekly SLO report and alert review (docs/reports.md): a CronJob in the platform namespace
+    that asks Thanos Query and posts each team's part to its Slack channel (ownership.teams.<id>.slackChannel)
+    through the Slack webhook the Alertmanager receivers use (secret slackWebhookUrl)."""
+
+    enabled: bool = Field(
+        False,
+        description="Run the weekly report job; needs alerting.receivers.slack.enabled (its webhook and the "
+        "teams' channels). Off: the report is still there on demand (`python -m tools.report`).",
+    )
+    schedule: Annotated[str, AfterValidator(_cron)] = Field(
+        "0 8 * * 1", description="When the report is made and posted (cron, in timeZone): Monday 08:00 by default."
+    )
+    time_zone: Annotated[str | None, AfterValidator(_zone)] = Field(
+        None,
+        description="IANA time zone of the schedule and of the report's date line; unset: "
+        "alerting.businessHours.location, where the teams work.",
+    )
+    period: Duration = Field(
+        "7d",
+        description="What the report covers, back from its run: the alert review and the worst burn (at most "
+        "thanos.compactor.retentionRaw, the raw history Thanos Query holds).",
+    )
+    step: Duration = Field(
+        "1m", description="Resolution of the alert review (an episode shorter than a step may be missed)."
+    )
+    resources: Resources = Field(
+        default_factory=lambda: Resources(
+            requests=ResourceList(cpu="10m", memory="48Mi"), limits=ResourceList(memory="128Mi")
+        ),
+        description="The report container (Python with the standard library: a few MiB per week of alerts).",
+    )
+
+
 class NetworkPolicySettings(Model):
     """Where the platform's NetworkPolicies meet the rest of the cluster (docs/network-policies.md)."""
 
@@ -981,6 +1048,10 @@ class StackSettings(Model):
         default_factory=PagerDutySettings,
         description="How the ownership model meets the PagerDuty account (with alerting.receivers.pagerduty.enabled).",
     )
+    reports: ReportSettings = Field(
+        default_factory=ReportSettings,
+        description="The weekly SLO report and alert review posted to the teams' Slack channels (docs/reports.md).",
+    )
 
     @property
     def sampling_spec(self) -> SamplingSpec:
@@ -1103,6 +1174,30 @@ class StackSettings(Model):
                 check_reachable(self.ownership)
             except SpecError as error:
                 raise error.under("ownership") from None
+        return self
+
+    @property
+    def report_time_zone(self) -> str:
+        """The weekly report's zone: reports.timeZone, else where the teams work."""
+        return self.reports.time_zone or self.alerting.business_hours.location
+
+    @model_validator(mode="after")
+    def _reports_have_somewhere_to_go(self) -> StackSettings:
+        if not self.reports.enabled:
+            return self
+        if not self.alerting.receivers.slack.enabled:
+            raise ValueError(
+                "alerting.receivers.slack.enabled: is off, but reports.enabled posts the weekly report to the teams' "
+                "Slack channels through the Slack webhook; enable Slack (and set the slackWebhookUrl secret) or turn reports off"
+            )
+        period, raw = parse_duration(self.reports.period), parse_duration(self.thanos.compactor.retention_raw)
+        if period > raw:
+            raise ValueError(
+                f"reports.period: {self.reports.period} is longer than thanos.compactor.retentionRaw "
+                f"({self.thanos.compactor.retention_raw}), the raw history the report reads"
+            )
+        if parse_duration(self.reports.step) > period:
+            raise ValueError(f"reports.step: {self.reports.step} is longer than reports.period ({self.reports.period})")
         return self
 
     @model_validator(mode="after")

@@ -103,6 +103,13 @@ CURL_IMAGE = "curlimages/curl:8.11.1"
 # renovate: datasource=docker depName=docker.io/library/bash versioning=docker
 MAX_MAP_COUNT_IMAGE = "docker.io/library/bash:5.2.21"
 
+# The weekly report job (plan/reports.py): the official Python image running the report code from
+# a ConfigMap, standard library only. The minor version is the one the tests run the same code on
+# (tests/test_reports_job.py holds them equal); slim: Debian with the CA certificates urllib's TLS
+# needs, nothing else. Ref: https://github.com/docker-library/python (3.11/slim-bookworm/Dockerfile)
+# renovate: datasource=docker depName=docker.io/library/python versioning=docker
+PYTHON_IMAGE = "docker.io/library/python:3.11.14-slim-bookworm"
+
 # Ref: https://github.com/fluent/helm-charts/blob/main/charts/fluent-bit/Chart.yaml (0.58.1: Fluent Bit 5.1.1)
 # renovate: datasource=helm depName=fluent-bit registryUrl=https://fluent.github.io/helm-charts
 FLUENT_BIT = ChartRef(chart="fluent-bit", version="0.58.1", repository="https://fluent.github.io/helm-charts")

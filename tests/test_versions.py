@@ -197,6 +197,10 @@ IMAGE_TAGS: dict[str, Agrees | Differs] = {
         None, "the program's own Jobs (Elasticsearch lifecycle, trace retention): no chart deploys it",
         "plan/elasticsearch.py, components/tracing.py",
     ),
+    "PYTHON_IMAGE": Differs(
+        None, "the program's own weekly report CronJob (plan/reports.py): no chart deploys it",
+        "docker-library/python 3.11/slim-bookworm/Dockerfile",
+    ),
     "MAX_MAP_COUNT_IMAGE": Differs(
         None, "the program's own vm.max_map_count DaemonSet: no chart deploys it",
         "https://www.elastic.co/docs/deploy-manage/deploy/cloud-on-k8s/virtual-memory",
