@@ -140,4 +140,12 @@ SELF_RELOADING: tuple[SelfReloading, ...] = (
         "every `reload_interval` (monitoring/tracing.py). Ref: jaegertracing/jaeger@v2.19.0 "
         "cmd/jaeger/internal/extension/remotesampling/config.go (file.reload_interval)",
     ),  # fmt: skip
+    SelfReloading(
+        "Deployment", "opentelemetry-operator", ("Secret/opentelemetry-operator-webhook-tls",),
+        "the webhook certificate is a directory mount (the kubelet updates it) whose tls.crt and tls.key "
+        "controller-runtime's webhook server watches and reloads without a restart. Ref: "
+        "kubernetes-sigs/controller-runtime pkg/webhook/server.go (Start: certwatcher.New on CertDir), "
+        "pkg/certwatcher/certwatcher.go; opentelemetry-helm-charts opentelemetry-operator-0.122.0 "
+        "templates/deployment.yaml (the Secret mounted at /tmp/k8s-webhook-server/serving-certs)",
+    ),  # fmt: skip
 )

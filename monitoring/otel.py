@@ -293,6 +293,9 @@ class OtelCollectorSpec(SpecModel):
         return [go_duration_seconds(b, "") for b in self.spanmetrics_buckets]
 
 
+SERVICE_GRAPH_KEY = "serviceGraph"  # where the collector spec holds this one
+
+
 class ServiceGraphSpec(SpecModel):
     """The servicegraph connector of the second collector tier (module docstring)."""
 
@@ -311,9 +314,11 @@ class ServiceGraphSpec(SpecModel):
 
     @model_validator(mode="after")
     def _durations(self) -> ServiceGraphSpec:
-        if go_duration_seconds(self.store_ttl, "storeTtl") < 1:
-            raise SpecError("storeTtl", f"{self.store_ttl!r} is under 1s: spans of one call arrive seconds apart")
-        go_duration_seconds(self.metrics_flush_interval, "metricsFlushInterval")
+        # Keys relative to the collector spec this one sits in (its `serviceGraph`): a SpecError's key
+        # is relative to the outermost spec (plan/settings.py stack_file_key).
+        if go_duration_seconds(self.store_ttl, f"{SERVICE_GRAPH_KEY}.storeTtl") < 1:
+            raise SpecError(f"{SERVICE_GRAPH_KEY}.storeTtl", f"{self.store_ttl!r} is under 1s: spans of one call arrive seconds apart")
+        go_duration_seconds(self.metrics_flush_interval, f"{SERVICE_GRAPH_KEY}.metricsFlushInterval")
         return self
 
 

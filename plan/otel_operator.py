@@ -251,7 +251,7 @@ def instrumentation_spec(collector: Endpoint, sampling: Endpoint, probability: f
     return spec
 
 
-def annotations(namespace: str) -> dict[str, str]:
+def opt_in_annotations(namespace: str) -> dict[str, str]:
     """Language -> the pod annotation (key: value) that injects its agent with the platform's Instrumentation."""
     ref = f"{namespace}/{INSTRUMENTATION_NAME}"
     return {language: f'{ANNOTATION_PREFIX}{key}: "{ref}"' for language, key in LANGUAGES.items()} | {
@@ -294,7 +294,7 @@ def otel_operator_plan(
         validating_webhooks=tuple(validating_webhooks(webhook)),
         instrumentation_name=INSTRUMENTATION_NAME,
         instrumentation_spec=instrumentation_spec(collector, sampling, settings.sampling_spec.effective_default_probability),
-        annotations=annotations(settings.namespace),
+        annotations=opt_in_annotations(settings.namespace),
         pod_labels=dict(POD_LABELS),
         labels=dict(labels),
     )

@@ -121,6 +121,7 @@ class Change:
     overrides: dict[str, Any]
     rotate: frozenset[str] = frozenset()
     patch: Callable[[pytest.MonkeyPatch], None] | None = None
+    stacks: frozenset[str] | None = None  # None: every stack the keys apply to
 
 
 def _append_to(module: Any, function: str, text: str) -> Callable[[pytest.MonkeyPatch], None]:
@@ -147,6 +148,8 @@ CONFIG_CHANGES = (
     Change("grafana.url (grafana.ini)", {"grafana.url": "https://grafana-2.example.com"}),
     Change("logs.families (the node pipeline, the lifecycle requests)", {"logs.families.app.deleteAfter": "31d"}),
     Change("jaeger sampling (the strategies ConfigMap)", {"jaeger.sampling.defaultProbability": 0.5}),
+    # (dev runs no weekly report: reports.enabled is off there)
+    Change("reports.period (the weekly report's config)", {"reports.period": "14d"}, stacks=frozenset({"prod"})),
     Change("node pipeline (code)", {}, patch=_append_to(plan.fluent_bit, "fluentbit_config", "\n# changed\n")),
     Change("Alertmanager routing (code)", {}, patch=_append_to(plan.alerting, "alertmanager_config_yaml", "\n# changed\n")),
     Change("Thanos Ruler's Alertmanagers (code)", {}, patch=_append_to(plan.alerting, "ruler_alertmanagers_yaml", "\n# changed\n")),
@@ -204,6 +207,8 @@ def stack_runs(request) -> dict[str, Any]:
 
 def _applies(stack: str, change: Change) -> bool:
     """Whether the stack file has the keys the change sets (`pulumi config set --path` can descend)."""
+    if change.stacks is not None and stack not in change.stacks:
+        return False
     raw = copy.deepcopy(read_stack_file(stack))
     try:
         for path, value in change.overrides.items():
@@ -224,7 +229,7 @@ def test_every_workload_reading_a_changed_object_rolls_or_reloads(stack_runs):
 # Generated values that change no object's content by themselves: the digest key (it changes digests,
 # which are not content), and, under the mocks, the CA key and the CSR (a mocked certificate is not
 # derived from them; the certificates themselves are rotated).
-CONTENT_FREE = ("-content-digest-key", "-ca-key", "-http-csr")
+CONTENT_FREE = ("-content-digest-key", "-ca-key", "-http-csr", "-webhook-csr")
 # Generated passwords that reach Grafana's database only, through the Grafana provider (the people's
 # users, components/grafana_content.py): no Kubernetes object holds them, like pagerdutyToken.
 GRAFANA_ONLY = "rotate terrafusion-grafana-content-user-"

@@ -236,11 +236,13 @@ def _cluster(objs, policies: list[dict[str, Any]] | None = None) -> Cluster:
     return cluster
 
 
-def _pod(cluster: Cluster, name: str) -> Pod:
-    """The pod of the chart named `name` (the Deployment's, not a Job's or CronJob's)."""
+def _pod(cluster: Cluster, name: str, instance: str | None = None) -> Pod:
+    """The pod of the chart named `name` (the Deployment's, not a Job's or CronJob's); `instance`
+    picks the release where the chart is deployed twice (the collector and its service graph tier)."""
     (pod,) = [
         p for p in cluster.pods
         if p.labels.get("app.kubernetes.io/name") == name and p.namespace == NAMESPACE and p.name.startswith("deployment/")
+        and instance in (None, p.labels.get("app.kubernetes.io/instance"))
     ]  # fmt: skip
     return pod
 
@@ -267,7 +269,7 @@ def test_an_instrumented_pod_reaches_the_collector_and_javas_sampler(objects, st
     plan = run.result.plan
     cluster = _cluster(objects[stack])
     app = Pod("app/checkout", "shop", {"app": "checkout"}, (ContainerPort(8080, "http"),))
-    collector = _pod(cluster, "opentelemetry-collector")
+    collector = _pod(cluster, "opentelemetry-collector", plan.tracing.collector_release)
     assert cluster.allowed(app, collector, plan.tracing.collector_otlp.port("otlp-http"))
     jaeger = _pod(cluster, "jaeger")
     assert cluster.allowed(app, jaeger, plan.tracing.sampling.port("sampling-grpc"))

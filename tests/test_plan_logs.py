@@ -41,7 +41,7 @@ def test_the_endpoint_is_the_https_service_eck_creates_for_the_declared_cluster(
     assert endpoint.scheme == "https"
     assert [p["name"] for p in service["spec"]["ports"]] == list(endpoint.ports) == ["https"]
     # The certificate Elasticsearch serves is valid for the endpoint's host.
-    csr = run.one("tls:index/certRequest:CertRequest").plain_inputs
+    csr = run.one("tls:index/certRequest:CertRequest", "terrafusion-elasticsearch-http-csr").plain_inputs
     assert endpoint.host in csr["dnsNames"] and csr["subject"]["commonName"] == endpoint.service
 
 
