@@ -27,6 +27,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pulumi_tls as tls
 
+from components.certificates import Validity, serving_certificate
 from components.chart import child_options, declare_chart
 from components.jobs import env_from_secret, plain_env, script_pod
 from components.labels import config_map, secret
@@ -72,38 +73,17 @@ class Elasticsearch(pulumi.ComponentResource):
         )
 
         # TLS: a CA of our own and the HTTP certificate it signs, for the Service's DNS names.
-        ca_key = tls.PrivateKey(f"{name}-ca-key", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
-        ca = tls.SelfSignedCert(
-            f"{name}-ca",
-            private_key_pem=ca_key.private_key_pem,
-            is_ca_certificate=True,
-            subject=tls.SelfSignedCertSubjectArgs(common_name=CA_COMMON_NAME, organization=CA_ORGANIZATION),
-            validity_period_hours=CA_VALIDITY_HOURS,
-            allowed_uses=["cert_signing", "crl_signing"],
-            opts=child,
-        )
-        http_key = tls.PrivateKey(f"{name}-http-key", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
-        csr = tls.CertRequest(
-            f"{name}-http-csr",
-            private_key_pem=http_key.private_key_pem,
-            subject=tls.CertRequestSubjectArgs(common_name=plan.tls_common_name),
-            dns_names=list(plan.tls_dns_names),
-            opts=child,
-        )
-        http_cert = tls.LocallySignedCert(
-            f"{name}-http-cert",
-            cert_request_pem=csr.cert_request_pem,
-            ca_private_key_pem=ca_key.private_key_pem,
-            ca_cert_pem=ca.cert_pem,
-            validity_period_hours=HTTP_CERT_VALIDITY_HOURS,
-            early_renewal_hours=HTTP_CERT_EARLY_RENEWAL_HOURS,
-            allowed_uses=["digital_signature", "key_encipherment", "server_auth"],
-            opts=child,
-        )
+        certificate = serving_certificate(
+            name, "http",
+            ca_subject=tls.SelfSignedCertSubjectArgs(common_name=CA_COMMON_NAME, organization=CA_ORGANIZATION),
+            common_name=plan.tls_common_name, dns_names=plan.tls_dns_names,
+            validity=Validity(CA_VALIDITY_HOURS, HTTP_CERT_VALIDITY_HOURS, HTTP_CERT_EARLY_RENEWAL_HOURS), opts=child,
+        )  # fmt: skip
+        ca = certificate.ca
         self.ca_pem = ca.cert_pem
         tls_secret = secret(
             f"{name}-http-tls", HTTP_TLS_SECRET, ns, labels,
-            {"tls.crt": http_cert.cert_pem, "tls.key": http_key.private_key_pem, "ca.crt": ca.cert_pem}, child,
+            certificate.secret_data(), child,
         )  # fmt: skip
         ca_secret = secret(f"{name}-ca-public", ca_ref.name, ns, labels, {ca_ref.key: ca.cert_pem}, child, digests)
 

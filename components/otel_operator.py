@@ -16,6 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
+from components.certificates import Validity, serving_certificate
 from components.chart import child_options, declare_chart
 from components.labels import secret
 from plan.context import PlatformContext
@@ -51,39 +52,17 @@ class OtelOperator(pulumi.ComponentResource):
         ns = ctx.namespace
         labels = dict(plan.labels)
 
-        ca_key = tls.PrivateKey(f"{name}-ca-key", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
-        ca = tls.SelfSignedCert(
-            f"{name}-ca",
-            private_key_pem=ca_key.private_key_pem,
-            is_ca_certificate=True,
-            subject=tls.SelfSignedCertSubjectArgs(common_name=CA_COMMON_NAME, organization=CA_ORGANIZATION),
-            validity_period_hours=CA_VALIDITY_HOURS,
-            allowed_uses=["cert_signing", "crl_signing"],
-            opts=child,
-        )
-        key = tls.PrivateKey(f"{name}-webhook-key", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
-        csr = tls.CertRequest(
-            f"{name}-webhook-csr",
-            private_key_pem=key.private_key_pem,
-            subject=tls.CertRequestSubjectArgs(common_name=plan.webhook.host),
-            dns_names=list(plan.tls_dns_names),
-            opts=child,
-        )
-        cert = tls.LocallySignedCert(
-            f"{name}-webhook-cert",
-            cert_request_pem=csr.cert_request_pem,
-            ca_private_key_pem=ca_key.private_key_pem,
-            ca_cert_pem=ca.cert_pem,
-            validity_period_hours=CERT_VALIDITY_HOURS,
-            early_renewal_hours=CERT_EARLY_RENEWAL_HOURS,
-            allowed_uses=["digital_signature", "key_encipherment", "server_auth"],
-            opts=child,
-        )
+        certificate = serving_certificate(
+            name, "webhook",
+            ca_subject=tls.SelfSignedCertSubjectArgs(common_name=CA_COMMON_NAME, organization=CA_ORGANIZATION),
+            common_name=plan.webhook.host, dns_names=plan.tls_dns_names,
+            validity=Validity(CA_VALIDITY_HOURS, CERT_VALIDITY_HOURS, CERT_EARLY_RENEWAL_HOURS), opts=child,
+        )  # fmt: skip
+        ca = certificate.ca
         self.ca_pem = ca.cert_pem
         tls_secret = secret(
             f"{name}-webhook-tls", WEBHOOK_TLS_SECRET, ns, labels,
-            {"tls.crt": cert.cert_pem, "tls.key": key.private_key_pem, "ca.crt": ca.cert_pem}, child,
-            type_="kubernetes.io/tls",
+            certificate.secret_data(), child, type_="kubernetes.io/tls",
         )  # fmt: skip
 
         self.chart = declare_chart(
