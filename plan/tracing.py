@@ -131,6 +131,20 @@ class TracingPlan:
     servicegraph_otlp: Endpoint | None
 
 
+def scraped_ports() -> dict[str, Any]:
+    """The chart's ports Prometheus scrapes on both collector releases: the collector's own metrics
+    and the prometheus exporter's (the chart's `ports` map; a copy for each release's values)."""
+    return {
+        "metrics": {"enabled": True},
+        "prom-exporter": {
+            "enabled": True,
+            "containerPort": PROMETHEUS_EXPORTER_PORT,
+            "servicePort": PROMETHEUS_EXPORTER_PORT,
+            "protocol": "TCP",
+        },
+    }
+
+
 def jaeger_pod_labels(release: str) -> dict[str, str]:
     """The labels the chart gives the all-in-one pods: what the PodDisruptionBudget selects.
     Ref: jaeger 4.11.1 templates/jaeger/jaeger-deploy.yaml (`jaeger.selectorLabels` + component)."""
@@ -302,13 +316,7 @@ def collector_values(settings: OtelCollectorSettings, jaeger_otlp: Endpoint, ser
             "jaeger-thrift": {"enabled": False},
             "jaeger-grpc": {"enabled": False},
             "zipkin": {"enabled": False},
-            "metrics": {"enabled": True},
-            "prom-exporter": {
-                "enabled": True,
-                "containerPort": PROMETHEUS_EXPORTER_PORT,
-                "servicePort": PROMETHEUS_EXPORTER_PORT,
-                "protocol": "TCP",
-            },
+            **scraped_ports(),
         },
         "serviceMonitor": {
             "enabled": True,
@@ -352,13 +360,7 @@ def servicegraph_values(settings: OtelCollectorSettings) -> dict[str, Any]:
             "jaeger-thrift": closed,
             "jaeger-grpc": closed,
             "zipkin": closed,
-            "metrics": {"enabled": True},
-            "prom-exporter": {
-                "enabled": True,
-                "containerPort": PROMETHEUS_EXPORTER_PORT,
-                "servicePort": PROMETHEUS_EXPORTER_PORT,
-                "protocol": "TCP",
-            },
+            **scraped_ports(),
         },
         "serviceMonitor": {"enabled": True, "metricsEndpoints": [{"port": "metrics"}, {"port": "prom-exporter"}]},
         "podDisruptionBudget": {"enabled": graph.replicas > 1, "maxUnavailable": 1},
