@@ -10,11 +10,19 @@ import pulumi_kubernetes as k8s
 
 from components.chart import child_options, declare_chart
 from components.jobs import env_from_secret, plain_env, script_pod
-from components.labels import standard_labels
+from plan.pod_security import NOBODY
+from components.labels import config_map, standard_labels
+from components.security import (
+    container_security_context_args,
+    pod_security_context_args,
+    tmp_mount_args,
+    tmp_volume_args,
+)
 from components.rollout import ContentDigests, ObjectRef
 from plan.context import PlatformContext
 from plan.tracing import (
     CA_DIR,
+    DEPENDENCIES_SCRIPT_KEY,
     JAEGER_FULLNAME,
     PASSWORD_ENV,
     RETENTION_NAME,
@@ -24,6 +32,10 @@ from plan.tracing import (
     SAMPLING_FILE,
     USER_CONFIG_MAP,
     USER_ENV,
+    DEPENDENCIES_ACTIVE_DEADLINE_SECONDS,
+    DEPENDENCIES_STARTING_DEADLINE_SECONDS,
+    DEPENDENCIES_TMP_SIZE,
+    DependenciesJobPlan,
     TracingPlan,
     jaeger_pod_labels,
 )
@@ -115,6 +127,8 @@ class Tracing(pulumi.ComponentResource):
             extra_values=plan.collector_extra_values,
         )
         self._trace_retention(name, plan, ns, child)
+        if plan.dependencies is not None:
+            self._dependency_links_job(name, plan, plan.dependencies, ns, child, digests)
         self.register_outputs({})
 
     def _trace_retention(self, name: str, plan: TracingPlan, ns: str, child: pulumi.ResourceOptions) -> None:
@@ -154,4 +168,90 @@ class Tracing(pulumi.ComponentResource):
                 ),
             ),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[script])),
+        )
+
+    def _dependency_links_job(
+        self,
+        name: str,
+        plan: TracingPlan,
+        job: DependenciesJobPlan,
+        ns: str,
+        child: pulumi.ResourceOptions,
+        digests: ContentDigests,
+    ) -> None:
+        """The daily dependency-links CronJob (plan/tracing.py DependenciesJobPlan)."""
+        labels = dict(job.labels)
+        files = config_map(
+            f"{name}-dependencies-script",
+            job.name,
+            ns,
+            labels,
+            {DEPENDENCIES_SCRIPT_KEY: job.script},
+            child,
+            digests,
+        )
+        user = plan.es_user
+        env = [
+            *plain_env(job.env),
+            env_from_secret(USER_ENV, user.secret, user.username_key),
+            env_from_secret(PASSWORD_ENV, user.secret, user.password_key),
+        ]
+        script_dir = "/script"
+        pod = k8s.core.v1.PodTemplateSpecArgs(
+            # Every run is a new pod that reads the current ConfigMap anyway; the digest makes a
+            # change of the script visible on the CronJob in `pulumi preview`.
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                labels=labels, annotations=digests.annotations([ObjectRef("ConfigMap", ns, job.name)])
+            ),
+            spec=k8s.core.v1.PodSpecArgs(
+                # Never: a failed pod stays for `kubectl logs`; the Job retries with a new one.
+                restart_policy="Never",
+                automount_service_account_token=False,
+                security_context=pod_security_context_args(NOBODY, NOBODY),
+                containers=[
+                    k8s.core.v1.ContainerArgs(
+                        name="spark-dependencies",
+                        image=job.image,
+                        command=["/bin/sh", f"{script_dir}/{DEPENDENCIES_SCRIPT_KEY}"],
+                        env=env,
+                        resources=k8s.core.v1.ResourceRequirementsArgs(**job.resources),
+                        security_context=container_security_context_args(),
+                        volume_mounts=[
+                            tmp_mount_args(),
+                            k8s.core.v1.VolumeMountArgs(name="script", mount_path=script_dir, read_only=True),
+                            k8s.core.v1.VolumeMountArgs(name="es-ca", mount_path=CA_DIR, read_only=True),
+                        ],
+                    )
+                ],
+                volumes=[
+                    # Spark's scratch space (shuffle files of one day's spans) and the truststore.
+                    tmp_volume_args(size_limit=DEPENDENCIES_TMP_SIZE),
+                    k8s.core.v1.VolumeArgs(
+                        name="script",
+                        config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=job.name),
+                    ),
+                    k8s.core.v1.VolumeArgs(name="es-ca", secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=plan.es.ca.name)),
+                ],
+            ),
+        )
+        k8s.batch.v1.CronJob(
+            f"{name}-dependencies",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=job.name, namespace=ns, labels=labels),
+            spec=k8s.batch.v1.CronJobSpecArgs(
+                schedule=job.schedule,
+                time_zone=job.time_zone,
+                concurrency_policy="Forbid",
+                starting_deadline_seconds=DEPENDENCIES_STARTING_DEADLINE_SECONDS,
+                successful_jobs_history_limit=1,
+                failed_jobs_history_limit=1,
+                job_template=k8s.batch.v1.JobTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=k8s.batch.v1.JobSpecArgs(
+                        backoff_limit=2,
+                        active_deadline_seconds=DEPENDENCIES_ACTIVE_DEADLINE_SECONDS,
+                        template=pod,
+                    ),
+                ),
+            ),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[files])),
         )

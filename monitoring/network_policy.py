@@ -247,6 +247,8 @@ class PlatformWorkloads:
     otel_operator: Workload | None = None
     # The weekly report CronJob (reports.enabled): queries Thanos Query, posts to Slack.
     report_job: Workload | None = None
+    # The daily dependency-links CronJob (jaeger.dependencies.enabled): reads and writes trace indices.
+    jaeger_dependencies_job: Workload | None = None
 
     def all(self) -> tuple[Workload, ...]:
         return tuple(w for f in fields(self) if (w := getattr(self, f.name)) is not None)
@@ -358,6 +360,8 @@ def platform_flow_table(w: PlatformWorkloads, p: PlatformPorts, exposure: Exposu
     if w.otel_operator is not None:
         flows.append(Flow(api_server, w.otel_operator, (p.otel_operator_webhook,), "admission webhooks: pod injection, Instrumentation defaulting and validation"))
     egress: list[EgressLimit] = []
+    if w.jaeger_dependencies_job is not None:
+        flows.append(Flow(Pods(w.jaeger_dependencies_job), w.elasticsearch, (p.elasticsearch_http,), "daily dependency links from the stored spans"))
     if w.report_job is not None:
         flows.append(Flow(Pods(w.report_job), w.thanos_query, (p.thanos_http,), "the weekly report asks the global query"))
         egress.append(EgressLimit(w.report_job, (Port(443),), "holds the Slack webhook: Thanos Query, DNS and Slack over HTTPS only"))
@@ -376,6 +380,8 @@ def platform_flow_table(w: PlatformWorkloads, p: PlatformPorts, exposure: Exposu
     ]
     if w.report_job is not None:
         quiet.append(Quiet(w.report_job, "a CronJob: only makes connections"))
+    if w.jaeger_dependencies_job is not None:
+        quiet.append(Quiet(w.jaeger_dependencies_job, "a CronJob: only makes connections"))
     if w.trivy_scan_jobs is not None:
         quiet.append(Quiet(w.trivy_scan_jobs, "Jobs: pull the images they scan, report to the API server"))
     if w.max_map_count_setter is not None:

@@ -90,6 +90,8 @@ class Workloads:
     otel_operator_labels: Mapping[str, str] | None = None
     # The weekly report job's pod labels, when the stack runs it.
     report_job_labels: Mapping[str, str] | None = None
+    # The Jaeger dependency-links job's pod labels, when the stack runs it.
+    jaeger_dependencies_job_labels: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,11 @@ def platform_workloads(args: Workloads) -> PlatformWorkloads:
             if args.report_job_labels is not None
             else None
         ),
+        jaeger_dependencies_job=(
+            chart_pods("jaeger-dependencies-job", "Jaeger dependency-links CronJob", args.jaeger_dependencies_job_labels)
+            if args.jaeger_dependencies_job_labels is not None
+            else None
+        ),
         max_map_count_setter=(
             chart_pods(
                 "elasticsearch-max-map-count", "Elasticsearch vm.max_map_count DaemonSet (agents namespace)",
@@ -293,6 +300,7 @@ def network_policies_plan(
         servicegraph_release=tracing_plan.servicegraph_release,
         otel_operator_labels=otel_operator.pod_labels if otel_operator is not None else None,
         report_job_labels=reports.labels if reports is not None else None,
+        jaeger_dependencies_job_labels=tracing_plan.dependencies.labels if tracing_plan.dependencies is not None else None,
     )
     name = f"{context.name}-network-policies"
     table = flow_table(workloads, settings.network_policy)

@@ -705,10 +705,65 @@ class FluentBitSettings(Model):
     events_extra_values: ExtraValues  # the events collector's release
 
 
+# A CronJob schedule: five cron fields (minute hour day-of-month month day-of-week; names such as MON
+# and JAN, ranges, lists, steps) or one of the macros. `CRON_TZ=`/`TZ=` prefixes are refused by the
+# API server next to `timeZone`, which each job sets apart.
+# Ref: https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#schedule-syntax ,
+# #time-zones ("Specifying a timezone using CRON_TZ or TZ variables inside spec.schedule is not
+# officially supported (and never has been)"; the API server rejects it since 1.29 when timeZone is set)
+_CRON_ITEM = r"(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?"
+_CRON_FIELD = re.compile(rf"^{_CRON_ITEM}(,{_CRON_ITEM})*$")
+_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+
+
+def _cron(value: str) -> str:
+    fields = value.split()
+    if value in _CRON_MACROS:
+        return value
+    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+        raise ValueError(
+            "is not a cron schedule of five fields (minute hour day-of-month month day-of-week, e.g. "
+            "\"0 8 * * 1\") or a macro such as @weekly, without a CRON_TZ= or TZ= prefix"
+        )
+    return value
+
+
 # The longest of Jaeger's daily index names after the prefix (span, service, dependencies, sampling).
 # Ref: jaegertracing/jaeger internal/storage/v1/elasticsearch/dependencystore/storage.go (dependencyIndexBaseName
 # "jaeger-dependencies-"; span, service, sampling are shorter), `<prefix>-` applied, dated 2006-01-02 by default
 JAEGER_LONGEST_INDEX_SUFFIX = "-jaeger-dependencies-0000-00-00"
+
+
+class JaegerDependenciesSettings(Model):
+    """`jaeger.dependencies`: the daily job that computes the dependency links of Jaeger's System
+    Architecture tab from the stored traces (jaegertracing/spark-dependencies, a JVM running Spark
+    in one pod; docs/logs-and-traces.md#the-service-graph)."""
+
+    enabled: bool = Field(
+        True,
+        description="Run the daily dependency-links job. Off: Jaeger's System Architecture tab stays empty "
+        "(the dashboards' service graph does not need the job).",
+    )
+    schedule: Annotated[str, AfterValidator(_cron)] = Field(
+        "15 0 * * *",
+        description="When the job computes the links of the previous day (cron, in UTC, the days of "
+        "Jaeger's daily indices): 00:15 by default, when that day is complete.",
+    )
+    resources: Resources = Field(
+        default_factory=lambda: Resources(
+            requests=ResourceList(cpu="500m", memory="1Gi"), limits=ResourceList(memory="2Gi")
+        ),
+        description="The job's container while it runs (minutes a day); the JVM heap is 75% of the memory limit.",
+    )
+
+    @field_validator("resources")
+    @classmethod
+    def _memory_limit(cls, value: Resources) -> Resources:
+        # The JVM sizes its heap from the container's memory limit (MaxRAMPercentage); without
+        # one it would take a share of the node's memory.
+        if value.limits.memory is None:
+            raise ValueError("limits.memory: required, the JVM sizes its heap from it")
+        return value
 
 
 class JaegerSettings(Model):
@@ -721,6 +776,9 @@ class JaegerSettings(Model):
         default_factory=lambda: SamplingSettings(), description="Remote sampling strategies served to the SDKs.",
     )
     resources: Resources = Field(description="The Jaeger container of each replica.")
+    dependencies: JaegerDependenciesSettings = Field(
+        default_factory=JaegerDependenciesSettings, description="The daily dependency-links job (System Architecture tab).",
+    )
     extra_values: ExtraValues
 
     @field_validator("index_prefix")
@@ -849,29 +907,6 @@ def _label_problem(key: str, value: str) -> str | None:
     if value and not _LABEL_NAME.match(value):
         return f"{value!r} is not a label value (63 characters of [A-Za-z0-9_.-], alphanumeric at both ends)"
     return None
-
-
-# A CronJob schedule: five cron fields (minute hour day-of-month month day-of-week; names such as MON
-# and JAN, ranges, lists, steps) or one of the macros. `CRON_TZ=`/`TZ=` prefixes are refused by the
-# API server next to `timeZone`, which is `reports.timeZone` here.
-# Ref: https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#schedule-syntax ,
-# #time-zones ("Specifying a timezone using CRON_TZ or TZ variables inside spec.schedule is not
-# officially supported (and never has been)"; the API server rejects it since 1.29 when timeZone is set)
-_CRON_ITEM = r"(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?"
-_CRON_FIELD = re.compile(rf"^{_CRON_ITEM}(,{_CRON_ITEM})*$")
-_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
-
-
-def _cron(value: str) -> str:
-    fields = value.split()
-    if value in _CRON_MACROS:
-        return value
-    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
-        raise ValueError(
-            "is not a cron schedule of five fields (minute hour day-of-month month day-of-week, e.g. "
-            "\"0 8 * * 1\") or a macro such as @weekly; the time zone is reports.timeZone"
-        )
-    return value
 
 
 def _zone(value: str | None) -> str | None:

@@ -44,6 +44,7 @@ from monitoring.tracing import (
     SAMPLING_HTTP_PORT,
     jaeger_user_config,
     sampling_strategies_json,
+    dependencies_job_script,
     trace_index_cleanup_script,
 )
 from plan.elasticsearch import JAEGER_USER
@@ -62,7 +63,7 @@ from plan.settings import (
     OtelCollectorSettings,
     StackSettings,
 )
-from plan.versions import JAEGER, OTEL_COLLECTOR_IMAGE, OTEL_COLLECTOR_IMAGE_TAG
+from plan.versions import JAEGER, OTEL_COLLECTOR_IMAGE, OTEL_COLLECTOR_IMAGE_TAG, SPARK_DEPENDENCIES_IMAGE
 
 JAEGER_FULLNAME = "jaeger"
 COLLECTOR_FULLNAME = "otel-collector"
@@ -81,6 +82,18 @@ USER_CONFIG_MAP = "user-config"
 RETENTION_NAME = "jaeger-trace-retention"
 RETENTION_SCRIPT_KEY = "cleanup.sh"
 RETENTION_SCHEDULE = "30 2 * * *"
+# The daily dependency-links CronJob (dependencies_plan): its name (and its script ConfigMap's) and
+# the script's key.
+DEPENDENCIES_NAME = "jaeger-dependencies"
+DEPENDENCIES_SCRIPT_KEY = "run.sh"
+# Jaeger's daily indices are UTC days (the job's default day is the container's today).
+DEPENDENCIES_TIME_ZONE = "Etc/UTC"
+# A run the controller missed still starts the same morning (ES_TIME_RANGE covers it); a run still
+# going after 2 hours hangs on something, and failing it fires KubeJobFailed.
+DEPENDENCIES_STARTING_DEADLINE_SECONDS = 6 * 3600
+DEPENDENCIES_ACTIVE_DEADLINE_SECONDS = 2 * 3600
+# Spark's shuffle files for one day's spans, and the truststore.
+DEPENDENCIES_TMP_SIZE = "4Gi"
 
 # The Services' port names, as the charts render them.
 # Ref: jaeger 4.11.1 templates/jaeger/jaeger-service.yaml (otlp-grpc, http-query, config-rest; the
@@ -129,6 +142,35 @@ class TracingPlan:
     servicegraph_extra_values: Mapping[str, Any]
     # The tier's OTLP receiver behind its headless Service (the gateway's loadbalancing exporter).
     servicegraph_otlp: Endpoint | None
+    # The daily dependency-links job, or None where jaeger.dependencies.enabled is off.
+    dependencies: DependenciesJobPlan | None
+
+
+@dataclass(frozen=True)
+class DependenciesJobPlan:
+    """jaegertracing/spark-dependencies once a day, for the previous UTC day: reads
+    `<prefix>-jaeger-span-<day>`, writes the links to `<prefix>-jaeger-dependencies-<day>`, which
+    Jaeger's query reads back (same prefix, same date layout), as Jaeger's own Elasticsearch user
+    (its role covers `<prefix>-jaeger-*`; plan/elasticsearch.py es_roles).
+
+    Pod security (`restricted`): root filesystem read-only, Spark's scratch space and the truststore
+    in the /tmp emptyDir, no service-account token. Not the image's user 185: it has no
+    /etc/passwd entry, which the entrypoint then appends (Spark's Hadoop login needs a user name)
+    and a read-only filesystem refuses. `nobody` (65534) has one in every Debian/Ubuntu base image
+    (base-passwd; the image is eclipse-temurin:21 on Ubuntu), so nothing is written, and it is a
+    high UID; the jar and the entrypoint are world-readable.
+    Ref: jaegertracing/spark-dependencies@v0.7.2 entrypoint.sh (patch_uid), Dockerfile (`USER 185`,
+    base eclipse-temurin:21.0.9_10-jre)"""
+
+    name: str
+    labels: Mapping[str, str]
+    schedule: str
+    time_zone: str
+    image: str
+    script: str
+    # Plain environment; the credentials are TracingPlan.es_user, the CA TracingPlan.es.ca.
+    env: Mapping[str, str]
+    resources: Mapping[str, Any]
 
 
 def scraped_ports() -> dict[str, Any]:
@@ -385,6 +427,42 @@ def retention_env(settings: JaegerSettings, es: Endpoint) -> dict[str, str]:
     }
 
 
+def dependencies_env(settings: JaegerSettings, es: Endpoint) -> dict[str, str]:
+    """The job's plain environment (monitoring/tracing.py dependencies_job_script).
+    Ref: jaegertracing/spark-dependencies@v0.7.2 ElasticsearchDependenciesJob.java (ES_NODES: https
+    turns TLS on, and with ES_NODES set the connector talks to that address only, the Service, not
+    the nodes it discovers; ES_TIME_RANGE: spans with startTimeMillis >= now-<range>)"""
+    return {
+        "ES_NODES": es.url(),
+        "ES_CA_FILE": f"{CA_DIR}/{es.ca.key}",
+        "ES_INDEX_PREFIX": settings.index_prefix,
+        # A run at 00:15 reads back to yesterday 00:00, 24h15m; 48h still covers the whole day when
+        # the run starts late (startingDeadlineSeconds) or is retried. The day's index holds that
+        # day's spans only, so a longer range adds nothing else.
+        "ES_TIME_RANGE": "48h",
+        # The heap from the container's memory limit (required, plan/settings.py); the rest of the
+        # limit is Spark's off-heap buffers and the JVM's own.
+        "JAVA_OPTS": "-XX:MaxRAMPercentage=75.0",
+        "HOME": "/tmp",
+    }
+
+
+def dependencies_plan(settings: JaegerSettings, es: Endpoint, component: str) -> DependenciesJobPlan | None:
+    deps = settings.dependencies
+    if not deps.enabled:
+        return None
+    return DependenciesJobPlan(
+        name=DEPENDENCIES_NAME,
+        labels=standard_labels("jaeger", component, "dependencies"),
+        schedule=deps.schedule,
+        time_zone=DEPENDENCIES_TIME_ZONE,
+        image=SPARK_DEPENDENCIES_IMAGE,
+        script=dependencies_job_script(),
+        env=dependencies_env(settings, es),
+        resources=deps.resources.to_k8s(),
+    )
+
+
 def jaeger_query(namespace: str) -> Endpoint:
     return Endpoint(JAEGER_FULLNAME, namespace, {JAEGER_QUERY_PORT_NAME: QUERY_HTTP_PORT})
 
@@ -441,4 +519,5 @@ def tracing_plan(settings: StackSettings, context: PlatformContext, es: Endpoint
         servicegraph_values=servicegraph_values(settings.otel_collector) if graph.enabled else None,
         servicegraph_extra_values=graph.extra_values,
         servicegraph_otlp=graph_otlp,
+        dependencies=dependencies_plan(settings.jaeger, es, name),
     )

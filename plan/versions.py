@@ -114,6 +114,15 @@ PYTHON_IMAGE = "docker.io/library/python:3.11.14-slim-bookworm"
 # renovate: datasource=helm depName=fluent-bit registryUrl=https://fluent.github.io/helm-charts
 FLUENT_BIT = ChartRef(chart="fluent-bit", version="0.58.1", repository="https://fluent.github.io/helm-charts")
 
+# The daily dependency-links job behind Jaeger's System Architecture tab (plan/tracing.py
+# dependencies_plan): one image per Elasticsearch major, the suffix naming it; `elasticsearch9` is
+# built against the 9.x connector (tests/logs_traces/test_dependencies_job.py holds the suffix and
+# ELASTICSEARCH_VERSION's major equal).
+# Ref: jaegertracing/spark-dependencies@v0.7.2 (a1fe410) .github/workflows/ci-cd.yml (image
+# ghcr.io/jaegertracing/spark-dependencies/spark-dependencies:<tag>-<variant>), README.md (variants and ES versions)
+# renovate: datasource=docker depName=ghcr.io/jaegertracing/spark-dependencies/spark-dependencies versioning=loose
+SPARK_DEPENDENCIES_IMAGE = "ghcr.io/jaegertracing/spark-dependencies/spark-dependencies:v0.7.2-elasticsearch9"
+
 # Ref: https://github.com/jaegertracing/helm-charts/blob/main/charts/jaeger/Chart.yaml (4.11.1: Jaeger 2.19.0)
 # renovate: datasource=helm depName=jaeger registryUrl=https://jaegertracing.github.io/helm-charts
 JAEGER = ChartRef(chart="jaeger", version="4.11.1", repository="https://jaegertracing.github.io/helm-charts")

@@ -156,6 +156,8 @@ CONFIG_CHANGES = (
     Change("events pipeline (code)", {}, patch=_append_to(plan.fluent_bit, "fluentbit_events_config", "\n# changed\n")),
     Change("schema Job script (code)", {}, patch=_append_to(plan.influxdb, "apply_script", "\n# changed\n")),
     Change("trace retention script (code)", {}, patch=_append_to(plan.tracing, "trace_index_cleanup_script", "\n# changed\n")),
+    # (dev runs no dependency-links job: jaeger.dependencies.enabled is off there)
+    Change("Jaeger dependencies script (code)", {}, patch=_append_to(plan.tracing, "dependencies_job_script", "\n# changed\n"), stacks=frozenset({"prod"})),
     Change("InfluxDB server config (code)", {}, patch=_influxdb_config_change),
 )
 

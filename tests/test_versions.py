@@ -201,6 +201,11 @@ IMAGE_TAGS: dict[str, Agrees | Differs] = {
         None, "the program's own weekly report CronJob (plan/reports.py): no chart deploys it",
         "docker-library/python 3.11/slim-bookworm/Dockerfile",
     ),
+    "SPARK_DEPENDENCIES_IMAGE": Differs(
+        None, "the program's own dependency-links CronJob (plan/tracing.py): the jaeger chart's spark "
+        "CronJob can mount no /tmp emptyDir and defaults to the old Docker Hub image",
+        "jaegertracing/spark-dependencies v0.7.2 .github/workflows/ci-cd.yml; jaeger 4.11.1 values.yaml spark.image",
+    ),
     "MAX_MAP_COUNT_IMAGE": Differs(
         None, "the program's own vm.max_map_count DaemonSet: no chart deploys it",
         "https://www.elastic.co/docs/deploy-manage/deploy/cloud-on-k8s/virtual-memory",
