@@ -401,7 +401,8 @@ def dependencies_job_script() -> str:
     ES_CA_FILE, optional JAVA_OPTS and TMPDIR (/tmp); optional DAY (YYYY-MM-DD), NOW_EPOCH and
     SPARK_ENTRYPOINT (tests).
     Ref: jaegertracing/spark-dependencies@v0.7.2 ElasticsearchDependenciesJob.java (ES_* variables,
-    javax.net.ssl.* -> es.net.ssl.truststore.*, the day as the single argument), entrypoint.sh
+    javax.net.ssl.* -> es.net.ssl.truststore.*, the day as the single argument), entrypoint.sh,
+    README.md "Advanced Configuration" (ES_NODES=https://..., JAVA_OPTS with trustStore and its password)
     Ref: https://github.com/jaegertracing/spark-dependencies/issues/136
     """
     return r"""#!/bin/sh

@@ -116,19 +116,19 @@ def _keep(path: Path, text: str) -> None:
     partial.replace(path)
 
 
-def _template_text(release: helm.Release, api_versions) -> str:
+def _template_text(release: helm.Release, api_versions, *, crds: bool = True) -> str:
     if not _ENABLED or _SHARED_ROOT is None:
-        return _TEMPLATE_TEXT(release, api_versions)
+        return _TEMPLATE_TEXT(release, api_versions, crds=crds)
     try:
         given = [release.name, release.ref.chart, release.ref.version, str(helm.chart_archive(release.ref)),
-                 release.namespace, release.values, list(api_versions), helm.NEWEST_KUBERNETES, helm.helm_binary()]  # fmt: skip
+                 release.namespace, release.values, list(api_versions), helm.NEWEST_KUBERNETES, helm.helm_binary(), crds]  # fmt: skip
         key = hashlib.sha256(json.dumps(given, sort_keys=True).encode()).hexdigest()
     except (TypeError, ValueError, helm.HelmError):  # not JSON, or no chart: Helm says what is wrong
-        return _TEMPLATE_TEXT(release, api_versions)
+        return _TEMPLATE_TEXT(release, api_versions, crds=crds)
     path = _SHARED_ROOT / "helm" / f"{key}.yaml"
     if path.exists():
         return path.read_text()
-    text = _TEMPLATE_TEXT(release, api_versions)
+    text = _TEMPLATE_TEXT(release, api_versions, crds=crds)
     _keep(path, text)
     return text
 

@@ -41,10 +41,11 @@ _TEMPLATES: dict[str, list[dict[str, Any]]] = {}
 
 def _template(release: helm.Release) -> list[dict[str, Any]]:
     """The release's objects, templated once per distinct values (most changes leave a chart's values
-    alone). Shared between runs, so read-only: nothing here edits an object."""
+    alone). Shared between runs, so read-only: nothing here edits an object. Without the CRDs: they
+    are neither config nor workloads, and they are most of kube-prometheus-stack's output."""
     key = json.dumps([release.name, release.namespace, release.values], sort_keys=True, default=str)
     if key not in _TEMPLATES:
-        _TEMPLATES[key] = patch_objects(release.name, helm.template(release))
+        _TEMPLATES[key] = patch_objects(release.name, helm.template(release, crds=False))
     return _TEMPLATES[key]
 
 

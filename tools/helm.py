@@ -89,16 +89,19 @@ class Release:
     values: Mapping[str, Any]
 
 
-def template(release: Release, api_versions: Sequence[str] = PLATFORM_API_VERSIONS) -> list[dict[str, Any]]:
-    """Every object `helm template` renders for the release (CRDs included, hooks excluded)."""
-    return _objects(release, parse_documents([_template_text(release, api_versions)])[0])
+def template(
+    release: Release, api_versions: Sequence[str] = PLATFORM_API_VERSIONS, *, crds: bool = True
+) -> list[dict[str, Any]]:
+    """Every object `helm template` renders for the release (hooks excluded; CRDs unless `crds` is
+    off: a reader of workloads and config only skips most of kube-prometheus-stack's output)."""
+    return _objects(release, parse_documents([_template_text(release, api_versions, crds=crds)])[0])
 
 
 def _objects(release: Release, docs: list[Any]) -> list[dict[str, Any]]:
     return [_with_namespace(d, release.namespace) for d in docs if d]
 
 
-def _template_text(release: Release, api_versions: Sequence[str]) -> str:
+def _template_text(release: Release, api_versions: Sequence[str], *, crds: bool = True) -> str:
     """`helm template`'s output for the release: a YAML stream."""
     archive = chart_archive(release.ref)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as values_file:
@@ -108,8 +111,9 @@ def _template_text(release: Release, api_versions: Sequence[str]) -> str:
             helm_binary(), "template", release.name, str(archive),
             "--namespace", release.namespace,
             "--values", values_file.name,
-            "--include-crds", "--no-hooks",
+            "--no-hooks",
             "--kube-version", NEWEST_KUBERNETES,
+            *(["--include-crds"] if crds else []),
         ]
         for api in api_versions:
             argv += ["--api-versions", api]
