@@ -25,6 +25,7 @@ and keeps its token: the k8sattributes processor reads pods from the API.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -57,10 +58,12 @@ from plan.pod_security import (
     tmp_mount,
     tmp_volume,
 )
+from plan import units
 from plan.settings import (
     JaegerSettings,
     OtelCollectorIngress,
     OtelCollectorSettings,
+    Resources,
     StackSettings,
 )
 from plan.versions import JAEGER, OTEL_COLLECTOR_IMAGE, OTEL_COLLECTOR_IMAGE_TAG, SPARK_DEPENDENCIES_IMAGE
@@ -431,7 +434,8 @@ def dependencies_env(settings: JaegerSettings, es: Endpoint) -> dict[str, str]:
     """The job's plain environment (monitoring/tracing.py dependencies_job_script).
     Ref: jaegertracing/spark-dependencies@v0.7.2 ElasticsearchDependenciesJob.java (ES_NODES: https
     turns TLS on, and with ES_NODES set the connector talks to that address only, the Service, not
-    the nodes it discovers; ES_TIME_RANGE: spans with startTimeMillis >= now-<range>)"""
+    the nodes it discovers; ES_TIME_RANGE: spans with startTimeMillis >= now-<range>; SPARK_MASTER,
+    default local[*])"""
     return {
         "ES_NODES": es.url(),
         "ES_CA_FILE": f"{CA_DIR}/{es.ca.key}",
@@ -444,7 +448,16 @@ def dependencies_env(settings: JaegerSettings, es: Endpoint) -> dict[str, str]:
         # limit is Spark's off-heap buffers and the JVM's own.
         "JAVA_OPTS": "-XX:MaxRAMPercentage=75.0",
         "HOME": "/tmp",
+        # Spark's task threads: upstream's default local[*] is every core the JVM sees, which
+        # without a CPU limit is the node's; each task holds its partition of the day's spans in
+        # the one heap. The CPU the pod asks for (at least one) bounds them instead.
+        "SPARK_MASTER": f"local[{spark_threads(settings.dependencies.resources)}]",
     }
+
+
+def spark_threads(resources: Resources) -> int:
+    cpu = resources.limits.cpu or resources.requests.cpu
+    return max(1, math.ceil(units.quantity(cpu))) if cpu is not None else 1
 
 
 def dependencies_plan(settings: JaegerSettings, es: Endpoint, component: str) -> DependenciesJobPlan | None:

@@ -196,8 +196,10 @@ def test_the_pod_is_restricted_with_a_user_the_image_knows(cron_job):
     assert set(mounts) == {"/tmp", "/script", "/etc/jaeger/es-ca"} and all(
         m.get("readOnly") for path, m in mounts.items() if path != "/tmp"
     )
-    # The JVM's heap follows the memory limit, which every setting of it has.
+    # The JVM's heap follows the memory limit, which every setting of it has; Spark's task threads
+    # the CPU the pod asks for (500m: one), not every core of the node.
     assert container["resources"]["limits"]["memory"] and "MaxRAMPercentage" in _env(container)["JAVA_OPTS"]
+    assert (container["resources"]["requests"]["cpu"], _env(container)["SPARK_MASTER"]) == ("500m", "local[1]")
 
 
 def _env(container) -> dict[str, Any]:
