@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+import pulumi
 import pulumi_kubernetes as k8s
 
 from plan.pod_security import NOBODY
@@ -79,4 +80,52 @@ def script_pod(
             ],
             volumes=volumes,
         ),
+    )
+
+
+# The last run of each outcome stays for `kubectl logs`; a failed one keeps KubeJobFailed firing
+# until somebody looked (the upstream runbook: "Removing failed job after investigation").
+HISTORY_LIMIT = 1
+
+
+def scheduled_job(
+    resource_name: str,
+    name: str,
+    namespace: str,
+    labels: Mapping[str, str],
+    pod: k8s.core.v1.PodTemplateSpecArgs,
+    opts: pulumi.ResourceOptions,
+    *,
+    schedule: str,
+    time_zone: str,
+    starting_deadline_seconds: int,
+    active_deadline_seconds: int,
+    backoff_limit: int,
+    pod_failure_policy: k8s.batch.v1.PodFailurePolicyArgs | None = None,
+) -> k8s.batch.v1.CronJob:
+    """A CronJob of the program's own with a schedule in an explicit zone: never two runs at once
+    (Forbid), a missed run started late up to `starting_deadline_seconds`, a run still going after
+    `active_deadline_seconds` failed (which fires KubeJobFailed).
+    Ref: https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#time-zones (GA in 1.27)"""
+    return k8s.batch.v1.CronJob(
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=dict(labels)),
+        spec=k8s.batch.v1.CronJobSpecArgs(
+            schedule=schedule,
+            time_zone=time_zone,
+            concurrency_policy="Forbid",
+            starting_deadline_seconds=starting_deadline_seconds,
+            successful_jobs_history_limit=HISTORY_LIMIT,
+            failed_jobs_history_limit=HISTORY_LIMIT,
+            job_template=k8s.batch.v1.JobTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=dict(labels)),
+                spec=k8s.batch.v1.JobSpecArgs(
+                    backoff_limit=backoff_limit,
+                    active_deadline_seconds=active_deadline_seconds,
+                    pod_failure_policy=pod_failure_policy,
+                    template=pod,
+                ),
+            ),
+        ),
+        opts=opts,
     )

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.chart import child_options
-from components.jobs import env_from_secret, plain_env
+from components.jobs import env_from_secret, plain_env, scheduled_job
 from components.labels import config_map
 from components.rollout import ContentDigests, ObjectRef
 from components.security import container_security_context_args, pod_security_context_args
@@ -18,7 +18,6 @@ from plan.reports import (
     BACKOFF_LIMIT,
     CODE_DIR,
     CONTAINER,
-    HISTORY_LIMIT,
     RUN_AS_USER,
     STARTING_DEADLINE_SECONDS,
     ReportJobPlan,
@@ -86,36 +85,27 @@ class ReportJob(pulumi.ComponentResource):
                 ],
             ),
         )
-        self.cron_job = k8s.batch.v1.CronJob(
+        self.cron_job = scheduled_job(
             f"{name}-cron-job",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=plan.name, namespace=ns, labels=labels),
-            spec=k8s.batch.v1.CronJobSpecArgs(
-                schedule=plan.schedule,
-                # Ref: https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#time-zones (GA in 1.27)
-                time_zone=plan.time_zone,
-                concurrency_policy="Forbid",
-                starting_deadline_seconds=STARTING_DEADLINE_SECONDS,
-                successful_jobs_history_limit=HISTORY_LIMIT,
-                failed_jobs_history_limit=HISTORY_LIMIT,
-                job_template=k8s.batch.v1.JobTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=k8s.batch.v1.JobSpecArgs(
-                        backoff_limit=BACKOFF_LIMIT,
-                        active_deadline_seconds=ACTIVE_DEADLINE_SECONDS,
-                        pod_failure_policy=k8s.batch.v1.PodFailurePolicyArgs(
-                            rules=[
-                                k8s.batch.v1.PodFailurePolicyRuleArgs(
-                                    action="FailJob",
-                                    on_exit_codes=k8s.batch.v1.PodFailurePolicyOnExitCodesRequirementArgs(
-                                        container_name=CONTAINER, operator="In", values=[EXIT_DELIVERY_FAILED]
-                                    ),
-                                )
-                            ]
+            plan.name,
+            ns,
+            labels,
+            pod,
+            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[code, account])),
+            schedule=plan.schedule,
+            time_zone=plan.time_zone,
+            starting_deadline_seconds=STARTING_DEADLINE_SECONDS,
+            active_deadline_seconds=ACTIVE_DEADLINE_SECONDS,
+            backoff_limit=BACKOFF_LIMIT,
+            pod_failure_policy=k8s.batch.v1.PodFailurePolicyArgs(
+                rules=[
+                    k8s.batch.v1.PodFailurePolicyRuleArgs(
+                        action="FailJob",
+                        on_exit_codes=k8s.batch.v1.PodFailurePolicyOnExitCodesRequirementArgs(
+                            container_name=CONTAINER, operator="In", values=[EXIT_DELIVERY_FAILED]
                         ),
-                        template=pod,
-                    ),
-                ),
+                    )
+                ]
             ),
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[code, account])),
         )
         self.register_outputs({})

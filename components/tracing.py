@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.chart import child_options, declare_chart
-from components.jobs import env_from_secret, plain_env, script_pod
+from components.jobs import env_from_secret, plain_env, scheduled_job, script_pod
 from plan.pod_security import NOBODY
 from components.labels import config_map, standard_labels
 from components.security import (
@@ -234,24 +234,16 @@ class Tracing(pulumi.ComponentResource):
                 ],
             ),
         )
-        k8s.batch.v1.CronJob(
+        scheduled_job(
             f"{name}-dependencies",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=job.name, namespace=ns, labels=labels),
-            spec=k8s.batch.v1.CronJobSpecArgs(
-                schedule=job.schedule,
-                time_zone=job.time_zone,
-                concurrency_policy="Forbid",
-                starting_deadline_seconds=DEPENDENCIES_STARTING_DEADLINE_SECONDS,
-                successful_jobs_history_limit=1,
-                failed_jobs_history_limit=1,
-                job_template=k8s.batch.v1.JobTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=k8s.batch.v1.JobSpecArgs(
-                        backoff_limit=2,
-                        active_deadline_seconds=DEPENDENCIES_ACTIVE_DEADLINE_SECONDS,
-                        template=pod,
-                    ),
-                ),
-            ),
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[files])),
+            job.name,
+            ns,
+            labels,
+            pod,
+            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[files])),
+            schedule=job.schedule,
+            time_zone=job.time_zone,
+            starting_deadline_seconds=DEPENDENCIES_STARTING_DEADLINE_SECONDS,
+            active_deadline_seconds=DEPENDENCIES_ACTIVE_DEADLINE_SECONDS,
+            backoff_limit=2,
         )

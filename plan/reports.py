@@ -47,9 +47,6 @@ STARTING_DEADLINE_SECONDS = 6 * 3600
 # once (podFailurePolicy), so a retry never posts the teams that got theirs a second time.
 # Ref: https://kubernetes.io/docs/concepts/workloads/controllers/job/#pod-failure-policy (GA in 1.31)
 BACKOFF_LIMIT = 2
-# The last run of each outcome stays for `kubectl logs`; a failed one keeps KubeJobFailed firing
-# until somebody looked (the upstream runbook: "Removing failed job after investigation").
-HISTORY_LIMIT = 1
 # The image's user is root; the job writes nothing (no bytecode, no temp files), any user will do.
 RUN_AS_USER = 65534
 
