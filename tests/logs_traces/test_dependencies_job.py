@@ -1,13 +1,17 @@
 """The daily dependency-links CronJob (Jaeger's System Architecture tab): its script run with the
 real sh, date, keytool (a Java runtime) and openssl, in front of a stand-in for spark-dependencies'
-entrypoint that prints what the real job prints; the rendered CronJob (restricted pod, the job's
+entrypoint that prints what the real job prints, or that starts a JVM with the script's JAVA_OPTS
+making the TLS connection the job's connector makes (TruststoreProbe.java); the rendered CronJob (restricted pod, the job's
 environment from the typed endpoints, the image variant for the deployed Elasticsearch); its
 NetworkPolicies evaluated; its settings' errors."""
 
 from __future__ import annotations
 
 import calendar
+import http.server
 import os
+import ssl
+import threading
 import re
 import subprocess
 import time
@@ -57,7 +61,7 @@ def _stand_in(tmp_path: Path, output: str, exit_code: int) -> Path:
 
 
 def _run(tmp_path: Path, ca_file: Path, output: str = "", exit_code: int = 0, **env: str) -> subprocess.CompletedProcess:
-    require_tool("keytool", "apt-get install openjdk-17-jre-headless")
+    require_tool("keytool", "apt-get install openjdk-17-jdk-headless")
     script = tmp_path / "run.sh"
     script.write_text(dependencies_job_script())
     environment = {
@@ -117,6 +121,74 @@ def test_each_run_has_its_own_truststore_password(tmp_path, ca_file):
 def test_a_day_given_explicitly_is_the_one_computed(tmp_path, ca_file):
     assert _run(tmp_path, ca_file, DAY="2026-11-01").returncode == 0
     assert (tmp_path / "args").read_text().split() == ["2026-11-01"]
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run([require_tool("openssl", "apt-get install openssl"), *args], check=True, capture_output=True)
+
+
+def _server_certificate(ca_file: Path, out: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by the CA of `ca_file` (its key beside it)."""
+    key, request, cert = out / "server.key", out / "server.csr", out / "server.crt"
+    _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=127.0.0.1",
+             "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(request))  # fmt: skip
+    _openssl("x509", "-req", "-in", str(request), "-CA", str(ca_file), "-CAkey", str(ca_file.with_suffix(".key")),
+             "-days", "2", "-copy_extensions", "copy", "-out", str(cert))  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture
+def tls_server(ca_file, tmp_path_factory):
+    """An HTTPS stand-in for Elasticsearch on 127.0.0.1 with a certificate of the CA."""
+    cert, key = _server_certificate(ca_file, tmp_path_factory.mktemp("server"))
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _jvm_entrypoint(tmp_path: Path, url: str) -> Path:
+    """In place of the image's entrypoint (`exec java ... ${JAVA_OPTS} ... "$@"`): a JVM with the
+    JAVA_OPTS the script exported, connecting to `url` as the job's connector would."""
+    java = require_tool("java", "apt-get install openjdk-17-jdk-headless")
+    probe = Path(__file__).with_name("TruststoreProbe.java")
+    path = tmp_path / "jvm.sh"
+    path.write_text(f'#!/bin/sh\nexec {java} $JAVA_OPTS {probe} {url}\n')
+    path.chmod(0o755)
+    return path
+
+
+def test_the_jvm_trusts_elasticsearch_through_the_truststore_the_script_builds(tmp_path, ca_file, tls_server):
+    result = _run(tmp_path, ca_file, SPARK_ENTRYPOINT=str(_jvm_entrypoint(tmp_path, tls_server)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "HTTP 200" in result.stdout
+
+
+def test_a_server_of_another_ca_is_refused(tmp_path, ca_file, tls_server, tmp_path_factory):
+    other = tmp_path_factory.mktemp("other-ca")
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+             "-subj", "/CN=other-ca", "-keyout", str(other / "ca.key"), "-out", str(other / "ca.crt"))  # fmt: skip
+    result = _run(tmp_path, other / "ca.crt", SPARK_ENTRYPOINT=str(_jvm_entrypoint(tmp_path, tls_server)))
+    assert result.returncode != 0 and "HTTP 200" not in result.stdout
+    assert "PKIX path building failed" in result.stdout, result.stdout
 
 
 # What spark-dependencies v0.7.2 prints on a day whose `traces-jaeger-span-<day>` gives no link: the
