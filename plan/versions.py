@@ -120,7 +120,7 @@ FLUENT_BIT = ChartRef(chart="fluent-bit", version="0.58.1", repository="https://
 # ELASTICSEARCH_VERSION's major equal).
 # Ref: jaegertracing/spark-dependencies@v0.7.2 (a1fe410) .github/workflows/ci-cd.yml (image
 # ghcr.io/jaegertracing/spark-dependencies/spark-dependencies:<tag>-<variant>), README.md (variants and ES versions)
-# renovate: datasource=docker depName=ghcr.io/jaegertracing/spark-dependencies/spark-dependencies versioning=loose
+# renovate: datasource=docker depName=ghcr.io/jaegertracing/spark-dependencies/spark-dependencies versioning=docker
 SPARK_DEPENDENCIES_IMAGE = "ghcr.io/jaegertracing/spark-dependencies/spark-dependencies:v0.7.2-elasticsearch9"
 
 # Ref: https://github.com/jaegertracing/helm-charts/blob/main/charts/jaeger/Chart.yaml (4.11.1: Jaeger 2.19.0)

@@ -119,7 +119,7 @@ def test_renovate_extracts_exactly_what_the_module_pins(tmp_path):
     assert set(keys) == _pinned()
     # Docker tags are compared the docker way (a `-alpine` suffix stays); charts by semver.
     # Ref: https://docs.renovatebot.com/modules/versioning/docker/
-    assert {dep["datasource"]: dep.get("versioning") for dep in extracted} == {"helm": None, "docker": "docker"}
+    assert {(dep["datasource"], dep.get("versioning")) for dep in extracted} == {("helm", None), ("docker", "docker")}
 
 
 def test_a_pin_without_its_annotation_is_not_extracted(tmp_path):
