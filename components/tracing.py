@@ -1,7 +1,7 @@
-"""Traces: Jaeger v2 storing in Elasticsearch with per-endpoint remote sampling, and the
-OpenTelemetry Collector as the OTLP gateway for services and browsers, as deployed objects. Their
-values, configs, scripts and endpoints are the plan's (plan/tracing.py, with the chart facts and
-the pod security of both)."""
+"""Traces: Jaeger v2 storing in Elasticsearch with per-endpoint remote sampling, its daily
+retention and dependency-links CronJobs, and the OpenTelemetry Collector as the OTLP gateway for
+services and browsers, as deployed objects. Their values, configs, scripts and endpoints are the
+plan's (plan/tracing.py, with the chart facts and the pod security of each)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pulumi_kubernetes as k8s
 
 from components.chart import child_options, declare_chart
 from components.jobs import env_from_secret, plain_env, scheduled_job, script_pod
-from plan.pod_security import NOBODY
 from components.labels import config_map, standard_labels
 from components.security import (
     container_security_context_args,
@@ -20,9 +19,13 @@ from components.security import (
 )
 from components.rollout import ContentDigests, ObjectRef
 from plan.context import PlatformContext
+from plan.pod_security import NOBODY
 from plan.tracing import (
     CA_DIR,
+    DEPENDENCIES_ACTIVE_DEADLINE_SECONDS,
     DEPENDENCIES_SCRIPT_KEY,
+    DEPENDENCIES_STARTING_DEADLINE_SECONDS,
+    DEPENDENCIES_TMP_SIZE,
     JAEGER_FULLNAME,
     PASSWORD_ENV,
     RETENTION_NAME,
@@ -32,9 +35,6 @@ from plan.tracing import (
     SAMPLING_FILE,
     USER_CONFIG_MAP,
     USER_ENV,
-    DEPENDENCIES_ACTIVE_DEADLINE_SECONDS,
-    DEPENDENCIES_STARTING_DEADLINE_SECONDS,
-    DEPENDENCIES_TMP_SIZE,
     DependenciesJobPlan,
     TracingPlan,
     jaeger_pod_labels,

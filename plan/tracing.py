@@ -43,9 +43,9 @@ from monitoring.tracing import (
     QUERY_HTTP_PORT,
     SAMPLING_GRPC_PORT,
     SAMPLING_HTTP_PORT,
+    dependencies_job_script,
     jaeger_user_config,
     sampling_strategies_json,
-    dependencies_job_script,
     trace_index_cleanup_script,
 )
 from plan.elasticsearch import JAEGER_USER
@@ -89,7 +89,8 @@ RETENTION_SCHEDULE = "30 2 * * *"
 # the script's key.
 DEPENDENCIES_NAME = "jaeger-dependencies"
 DEPENDENCIES_SCRIPT_KEY = "run.sh"
-# Jaeger's daily indices are UTC days (the job's default day is the container's today).
+# Jaeger's daily indices are UTC days, and the script computes the previous UTC day: the schedule
+# is read in UTC too, so its default 00:15 comes just after that day is complete.
 DEPENDENCIES_TIME_ZONE = "Etc/UTC"
 # A run the controller missed still starts the same morning (ES_TIME_RANGE covers it); a run still
 # going after 2 hours hangs on something, and failing it fires KubeJobFailed.
