@@ -41,8 +41,9 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 DEFAULT_DENY_NAME = "default-deny-ingress"
 POLICY_PREFIX = "ingress-to-"
 EGRESS_POLICY_PREFIX = "egress-from-"
-# The cluster DNS: CoreDNS keeps the kube-dns name and label on kubeadm, EKS, GKE, AKS, kind and k3s.
-# Ref: https://kubernetes.io/docs/tasks/administer-cluster/dns-custom-nameservers/ (`k8s-app=kube-dns`)
+# The cluster DNS by default: CoreDNS keeps the kube-dns name and label on kubeadm, EKS, GKE, AKS,
+# kind and k3s; other distributions differ (OpenShift: namespace openshift-dns), hence the setting
+# networkPolicy.dns. Ref: https://kubernetes.io/docs/tasks/administer-cluster/dns-custom-nameservers/ (`k8s-app=kube-dns`)
 DNS_NAMESPACE = "kube-system"
 DNS_POD_LABELS = {"k8s-app": "kube-dns"}
 # Addresses that are never the internet: RFC 1918, shared address space (RFC 6598, used by some
@@ -189,6 +190,9 @@ class FlowTable:
     quiet: tuple[Quiet, ...]
     namespaces: tuple[str, ...]  # every namespace the platform owns: each gets a default deny
     egress: tuple[EgressLimit, ...] = ()
+    # The cluster DNS pods the egress-limited pods may ask (networkPolicy.dns).
+    dns_namespace: str = DNS_NAMESPACE
+    dns_pod_labels: tuple[tuple[str, str], ...] = _frozen_labels(DNS_POD_LABELS)
 
     def out_of(self, workload: Workload) -> tuple[Flow, ...]:
         return tuple(flow for flow in self.flows if flow.source == Pods(workload))
@@ -284,15 +288,23 @@ class PlatformPorts:
 
 @dataclass(frozen=True)
 class Exposure:
-    """Where the platform meets what it does not deploy: the ingress controller's namespace and
-    the kube-apiserver's addresses (settings `networkPolicy.*`)."""
+    """Where the platform meets what it does not deploy: the ingress controller's namespace, the
+    kube-apiserver's addresses and the cluster DNS pods (settings `networkPolicy.*`)."""
 
     ingress_namespace_labels: tuple[tuple[str, str], ...]
     api_server_cidrs: tuple[str, ...] = ()
+    dns_namespace: str = DNS_NAMESPACE
+    dns_pod_labels: tuple[tuple[str, str], ...] = _frozen_labels(DNS_POD_LABELS)
 
     @classmethod
-    def of(cls, ingress_namespace_labels: Mapping[str, str], api_server_cidrs: Iterable[str] = ()) -> Exposure:
-        return cls(_frozen_labels(ingress_namespace_labels), tuple(api_server_cidrs))
+    def of(
+        cls,
+        ingress_namespace_labels: Mapping[str, str],
+        api_server_cidrs: Iterable[str] = (),
+        dns_namespace: str = DNS_NAMESPACE,
+        dns_pod_labels: Mapping[str, str] = DNS_POD_LABELS,
+    ) -> Exposure:
+        return cls(_frozen_labels(ingress_namespace_labels), tuple(api_server_cidrs), dns_namespace, _frozen_labels(dns_pod_labels))
 
 
 def platform_flow_table(w: PlatformWorkloads, p: PlatformPorts, exposure: Exposure) -> FlowTable:
@@ -387,7 +399,10 @@ def platform_flow_table(w: PlatformWorkloads, p: PlatformPorts, exposure: Exposu
     if w.max_map_count_setter is not None:
         quiet.append(Quiet(w.max_map_count_setter, "sets a sysctl on its node, then sleeps; serves nothing"))
     namespaces = tuple(dict.fromkeys(workload.namespace for workload in w.all()))
-    return FlowTable(flows=_checked(flows), quiet=tuple(quiet), namespaces=namespaces, egress=tuple(egress))
+    return FlowTable(
+        flows=_checked(flows), quiet=tuple(quiet), namespaces=namespaces, egress=tuple(egress),
+        dns_namespace=exposure.dns_namespace, dns_pod_labels=exposure.dns_pod_labels,
+    )  # fmt: skip
 
 
 def _checked(flows: list[Flow]) -> tuple[Flow, ...]:
@@ -441,9 +456,11 @@ def ingress_policy(workload: Workload, flows: Iterable[Flow], labels: Mapping[st
     }
 
 
-def egress_policy(limit: EgressLimit, flows: Iterable[Flow], labels: Mapping[str, str]) -> dict[str, Any]:
-    """The only connections `limit.workload` may open: its flows (one rule per destination), DNS
-    over UDP and TCP, and its external ports anywhere but the private ranges."""
+def egress_policy(
+    limit: EgressLimit, flows: Iterable[Flow], labels: Mapping[str, str], dns_namespace: str, dns_pod_labels: Mapping[str, str]
+) -> dict[str, Any]:
+    """The only connections `limit.workload` may open: its flows (one rule per destination), the
+    cluster DNS pods over UDP and TCP, and its external ports anywhere but the private ranges."""
     workload = limit.workload
     rules: list[dict[str, Any]] = []
     for flow in flows:
@@ -454,8 +471,8 @@ def egress_policy(limit: EgressLimit, flows: Iterable[Flow], labels: Mapping[str
             peer["namespaceSelector"] = {"matchLabels": {NAMESPACE_NAME_LABEL: flow.to.namespace}}
         rules.append({"to": [peer], "ports": [port.manifest() for port in flow.ports]})
     rules.append({
-        "to": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: DNS_NAMESPACE}},
-                "podSelector": {"matchLabels": dict(DNS_POD_LABELS)}}],
+        "to": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: dns_namespace}},
+                "podSelector": {"matchLabels": dict(dns_pod_labels)}}],
         "ports": [Port(53, "UDP").manifest(), Port(53, "TCP").manifest()],
     })  # fmt: skip
     if limit.external:
@@ -477,7 +494,8 @@ def network_policies(table: FlowTable, labels: Mapping[str, str]) -> list[dict[s
     then one per egress limit."""
     policies = [default_deny_ingress(namespace, labels) for namespace in table.namespaces]
     policies += [ingress_policy(workload, table.into(workload), labels) for workload in table.destinations]
-    policies += [egress_policy(limit, table.out_of(limit.workload), labels) for limit in table.egress]
+    dns_labels = dict(table.dns_pod_labels)
+    policies += [egress_policy(limit, table.out_of(limit.workload), labels, table.dns_namespace, dns_labels) for limit in table.egress]
     names = [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in policies]
     if len(names) != len(set(names)):
         raise AssertionError("two workloads share a policy name; workload keys must be unique per namespace")

@@ -265,7 +265,9 @@ def platform_workloads(args: Workloads) -> PlatformWorkloads:
 
 
 def flow_table(args: Workloads, settings: NetworkPolicySettings) -> FlowTable:
-    exposure = Exposure.of(settings.ingress_namespace_selector, settings.api_server_cidrs)
+    exposure = Exposure.of(
+        settings.ingress_namespace_selector, settings.api_server_cidrs, settings.dns.namespace, settings.dns.pod_labels
+    )
     return platform_flow_table(platform_workloads(args), platform_ports(), exposure)
 
 

@@ -952,6 +952,33 @@ class ReportSettings(Model):
     )
 
 
+def _selector_labels(value: dict[str, str], matched: str) -> dict[str, str]:
+    if not value:
+        raise ValueError(f"must have at least one label; an empty selector matches {matched}")
+    for key, label in value.items():
+        if problem := _label_problem(key, label):
+            raise ValueError(problem)
+    return value
+
+
+def _pod_selector_labels(value: dict[str, str]) -> dict[str, str]:
+    return _selector_labels(value, "every pod of the namespace")
+
+
+class ClusterDnsSettings(Model):
+    """`networkPolicy.dns`: the cluster DNS pods, the one in-cluster destination of a pod whose
+    egress the platform limits (the weekly report job)."""
+
+    namespace: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)] = Field(
+        "kube-system", description="Namespace of the DNS pods (OpenShift: openshift-dns)."
+    )
+    pod_labels: Annotated[dict[str, str], AfterValidator(_pod_selector_labels)] = Field(
+        default_factory=lambda: {"k8s-app": "kube-dns"},
+        description="Labels of the DNS pods: CoreDNS keeps k8s-app: kube-dns on kubeadm, EKS, GKE, AKS, kind "
+        "and k3s (OpenShift: dns.operator.openshift.io/daemonset-dns: default).",
+    )
+
+
 class NetworkPolicySettings(Model):
     """Where the platform's NetworkPolicies meet the rest of the cluster (docs/network-policies.md)."""
 
@@ -965,16 +992,14 @@ class NetworkPolicySettings(Model):
         description="Addresses the kube-apiserver connects from, as CIDRs (e.g. 10.0.0.10/32), for the "
         "admission webhook's port; empty allows that port from any address, since they differ per cluster.",
     )
+    dns: ClusterDnsSettings = Field(
+        default_factory=ClusterDnsSettings, description="The cluster DNS pods egress-limited pods may ask.",
+    )
 
     @field_validator("ingress_namespace_selector")
     @classmethod
     def _selector_names_namespaces(cls, value: dict[str, str]) -> dict[str, str]:
-        if not value:
-            raise ValueError("must have at least one label; an empty selector matches every namespace")
-        for key, label in value.items():
-            if problem := _label_problem(key, label):
-                raise ValueError(problem)
-        return value
+        return _selector_labels(value, "every namespace")
 
     @field_validator("api_server_cidrs")
     @classmethod

@@ -18,6 +18,7 @@ from monitoring.report_job import ReportConfig, owner, slack_messages
 from plan.reports import CODE_DIR, RUNTIME_FILES, SOURCE_ROOT, configmap_key
 from plan.versions import PYTHON_IMAGE
 from stacks.config import ConfigError
+from tests import renders
 from tests.network_policy_evaluator import External, Pod
 from tests.test_network_policies import known_ports, model, pods_of, services, workload
 from tools.mockrun import run_stack
@@ -148,6 +149,34 @@ def test_the_report_pod_reaches_dns_and_slack_over_https_only(rendered_objects):
     assert cluster.egress_allowed(pod, slack, 443) and not cluster.egress_allowed(pod, slack, 80)
     for private in ("10.244.1.7", "172.20.0.5", "192.168.1.1", "169.254.169.254", "fd00::5"):
         assert not cluster.egress_allowed(pod, External("in-cluster", private), 443), private
+
+
+def test_the_report_pods_dns_is_the_clusters_own_where_it_differs(tmp_path_factory):
+    # OpenShift's DNS pods: their own namespace and label (networkPolicy.dns).
+    dns_labels = {"dns.operator.openshift.io/daemonset-dns": "default"}
+    out = renders.shared_render(tmp_path_factory, "prod", {"networkPolicy.dns": {"namespace": "openshift-dns", "podLabels": dns_labels}})
+    cluster = model(renders.objects(out))
+    cluster.add_namespace("openshift-dns")
+    cluster.add_namespace("kube-system")
+    (pod,) = [p for p in cluster.pods if p.name == "cronjob/weekly-report"]
+    openshift = Pod("dns-default", "openshift-dns", dns_labels, ip="172.30.0.10")
+    kube_dns = Pod("coredns", "kube-system", {"k8s-app": "kube-dns"}, ip="10.96.0.10")
+    assert cluster.egress_allowed(pod, openshift, 53, "UDP") and cluster.egress_allowed(pod, openshift, 53, "TCP")
+    assert not cluster.egress_allowed(pod, kube_dns, 53, "UDP")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"networkPolicy.dns.podLabels": {}}, "networkPolicy.dns.podLabels: must have at least one label; an empty selector matches every pod of the namespace"),
+        ({"networkPolicy.dns.namespace": "Kube_System"}, "networkPolicy.dns.namespace: 'Kube_System' string should match pattern"),
+    ],
+)
+def test_bad_dns_settings_are_one_line_naming_the_key(overrides, message):
+    with pytest.raises(ConfigError) as raised:
+        run_stack("prod", overrides)
+    assert str(raised.value).startswith(f"{KEY}:{message}"), str(raised.value)
+    assert "\n" not in str(raised.value)
 
 
 # --- the job-failure alert ----------------------------------------------------------------------------
