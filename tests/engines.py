@@ -17,6 +17,7 @@ import base64
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import threading
 import time
@@ -572,6 +573,18 @@ class _LocalHttpServer:
     def __exit__(self, *exc) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class HandlerServer(_LocalHttpServer):
+    """A request handler class of the test's own (a stand-in for an API a script of the program
+    calls), over TLS with `tls` (a server-side SSLContext). Use as a context manager; `url` is its
+    base URL."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], tls: ssl.SSLContext | None = None) -> None:
+        address = self._serve(handler)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        self.url = f"{'https' if tls is not None else 'http'}://{address}"
 
 
 # --- the synthetic exporter -------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ import calendar
 import http.server
 import os
 import ssl
-import threading
 import re
 import subprocess
 import time
@@ -23,6 +22,7 @@ import pytest
 from monitoring.tracing import NO_LINKS_LINE, TRACE_STORAGE, dependencies_job_script
 from plan.versions import ELASTICSEARCH_VERSION, SPARK_DEPENDENCIES_IMAGE
 from stacks.config import ConfigError
+from tests.engines import HandlerServer
 from tests.helpers import require_tool
 from tests.test_network_policies import model, pods_of, workload
 from tools.mockrun import run_stack
@@ -152,17 +152,10 @@ def tls_server(ca_file, tmp_path_factory):
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with HandlerServer(Handler, tls=context) as server:
+        yield f"{server.url}/"
 
 
 def _jvm_entrypoint(tmp_path: Path, url: str) -> Path:

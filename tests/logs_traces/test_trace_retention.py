@@ -7,10 +7,10 @@ import calendar
 import http.server
 import os
 import subprocess
-import threading
 import time
 
 import pytest
+from tests.engines import HandlerServer
 from tests.helpers import require_tool
 
 from monitoring.tracing import trace_index_cleanup_script
@@ -49,14 +49,8 @@ def fake_es():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", deleted, auth_seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with HandlerServer(Handler) as server:
+        yield server.url, deleted, auth_seen
 
 
 def _run(url: str, tmp_path, retention_days: int) -> subprocess.CompletedProcess:
