@@ -575,6 +575,19 @@ class _LocalHttpServer:
         self._server.server_close()
 
 
+class StandInHandler(BaseHTTPRequestHandler):
+    """A base for a stand-in's handler: `reply` answers with a body, and nothing is logged."""
+
+    def reply(self, body: bytes, status: int = 200) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
 class HandlerServer(_LocalHttpServer):
     """A request handler class of the test's own (a stand-in for an API a script of the program
     calls), over TLS with `tls` (a server-side SSLContext). Use as a context manager; `url` is its

@@ -8,7 +8,6 @@ NetworkPolicies evaluated; its settings' errors."""
 from __future__ import annotations
 
 import calendar
-import http.server
 import os
 import ssl
 import re
@@ -22,7 +21,7 @@ import pytest
 from monitoring.tracing import NO_LINKS_LINE, TRACE_STORAGE, dependencies_job_script
 from plan.versions import ELASTICSEARCH_VERSION, SPARK_DEPENDENCIES_IMAGE
 from stacks.config import ConfigError
-from tests.engines import HandlerServer
+from tests.engines import HandlerServer, StandInHandler
 from tests.helpers import require_tool
 from tests.test_network_policies import model, pods_of, workload
 from tools.mockrun import run_stack
@@ -142,15 +141,9 @@ def tls_server(ca_file, tmp_path_factory):
     """An HTTPS stand-in for Elasticsearch on 127.0.0.1 with a certificate of the CA."""
     cert, key = _server_certificate(ca_file, tmp_path_factory.mktemp("server"))
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(StandInHandler):
         def do_GET(self):  # noqa: N802
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, *args):
-            pass
+            self.reply(b"{}")
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)

@@ -4,13 +4,12 @@ stand-in for Elasticsearch's _cat/indices and DELETE API (127.0.0.1 only)."""
 from __future__ import annotations
 
 import calendar
-import http.server
 import os
 import subprocess
 import time
 
 import pytest
-from tests.engines import HandlerServer
+from tests.engines import HandlerServer, StandInHandler
 from tests.helpers import require_tool
 
 from monitoring.tracing import trace_index_cleanup_script
@@ -30,24 +29,14 @@ def fake_es():
     deleted: list[str] = []
     auth_seen: list[str] = []
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(StandInHandler):
         def do_GET(self):  # noqa: N802
             auth_seen.append(self.headers.get("Authorization", ""))
-            body = "\n".join(INDICES).encode() + b"\n"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.reply("\n".join(INDICES).encode() + b"\n")
 
         def do_DELETE(self):  # noqa: N802
             deleted.append(self.path.lstrip("/"))
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, *args):
-            pass
+            self.reply(b"{}")
 
     with HandlerServer(Handler) as server:
         yield server.url, deleted, auth_seen
