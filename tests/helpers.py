@@ -85,3 +85,16 @@ def stack_plan(stack: str, **overrides: Any):
     from stacks.config import parse_settings
 
     return build_plan(parse_settings({**stack_settings_raw(stack), **overrides}))
+
+
+def config_error(stack: str, overrides: dict[str, Any]) -> str:
+    """What a run of `stack` with `pulumi config set --path` style `overrides` stops with: a
+    ConfigError of one line, before any resource (checked here)."""
+    from stacks.config import ConfigError
+    from tools.mockrun import run_stack
+
+    with pytest.raises(ConfigError) as raised:
+        run_stack(stack, overrides)
+    message = str(raised.value)
+    assert "\n" not in message, message
+    return message

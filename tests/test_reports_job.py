@@ -17,11 +17,10 @@ from monitoring import report_job
 from monitoring.report_job import ReportConfig, owner, slack_messages
 from plan.reports import CODE_DIR, RUNTIME_FILES, SOURCE_ROOT, configmap_key
 from plan.versions import PYTHON_IMAGE
-from stacks.config import ConfigError
 from tests import renders
+from tests.helpers import config_error
 from tests.network_policy_evaluator import External, Pod
 from tests.test_network_policies import known_ports, model, pods_of, services, workload
-from tools.mockrun import run_stack
 
 KEY = "terrafusion-monitoring"
 
@@ -173,10 +172,7 @@ def test_the_report_pods_dns_is_the_clusters_own_where_it_differs(tmp_path_facto
     ],
 )
 def test_bad_dns_settings_are_one_line_naming_the_key(overrides, message):
-    with pytest.raises(ConfigError) as raised:
-        run_stack("prod", overrides)
-    assert str(raised.value).startswith(f"{KEY}:{message}"), str(raised.value)
-    assert "\n" not in str(raised.value)
+    assert (error := config_error("prod", overrides)).startswith(f"{KEY}:{message}"), error
 
 
 # --- the job-failure alert ----------------------------------------------------------------------------
@@ -244,15 +240,10 @@ def test_a_long_report_is_split_within_slacks_limits():
     ],
 )
 def test_bad_report_settings_are_one_line_naming_the_key(overrides, message):
-    with pytest.raises(ConfigError) as raised:
-        run_stack("dev", overrides)
-    assert str(raised.value).startswith(f"{KEY}:{message}"), str(raised.value)
-    assert "\n" not in str(raised.value)
+    assert (error := config_error("dev", overrides)).startswith(f"{KEY}:{message}"), error
 
 
 def test_a_period_longer_than_the_raw_history_is_refused():
-    with pytest.raises(ConfigError) as raised:
-        run_stack("prod", {"reports.period": "60d"})
-    assert str(raised.value) == (
+    assert config_error("prod", {"reports.period": "60d"}) == (
         f"{KEY}:reports.period: 60d is longer than thanos.compactor.retentionRaw (35d), the raw history the report reads"
     )
