@@ -19,8 +19,9 @@ Long windows. A raw `rate(x[30d])` reads every raw sample of every matching seri
 at each evaluation; the cost grows with series x window. So each SLO records its SLI once over a
 short window (SHORT_WINDOW, 5m) per SLO label, and every longer window (DERIVED_FROM, 30m, and up)
 reads only those few recorded series (`recorded_inputs`):
-- event-based SLIs (EventRatioSli, LatencySli) record the per-second rates of bad and of all events
-  (`slo:sli_bad:rate5m`, `slo:sli_total:rate5m`); a long window is
+- event-based SLIs (EventRatioSli, LatencySli) record the per-second rates of all and of bad events
+  (`slo:sli_total:rate5m`, then `slo:sli_bad:rate5m`, which reads the total record: each raw series
+  once per evaluation, `recorded_bad_rate`); a long window is
   `sum_over_time(bad[W]) / sum_over_time(total[W])` (the 30m and 1h ones: see "Lag"). Each record is the event rate of the 5m before
   it, so the sums count every event of the window the same number of times (once at a 5m
   evaluation interval, ten times at production's 30s, where consecutive records overlap), and the
@@ -287,13 +288,31 @@ def recorded_inputs(slo: Slo) -> tuple[str, ...]:
     return ()
 
 
+def recorded_bad_rate(slo: Slo) -> str:
+    """The bad-event rate over SHORT_WINDOW, reading the raw series of the bad events only: the
+    total's part comes from this evaluation's total record, which the group records just before
+    (rules of one group are evaluated in order, each committed before the next), so each raw
+    series of the SLI is read once per evaluation instead of the total's twice. `sum by`: the
+    record carries the `slo` label, the raw aggregation only the SLO label."""
+    by, sli = slo.label, slo.sli
+    total = f'sum by ({by}) ({TOTAL_RATE_RECORD}{{slo="{slo.id}"}})'
+    if isinstance(sli, EventRatioSli):
+        # `or 0 * total`: 0, not absent, for a service that never failed (see raw_event_rates).
+        return f"(sum by ({by}) (rate({sli.bad}[{SHORT_WINDOW}])) or 0 * {total})"
+    if isinstance(sli, LatencySli):
+        good = f"sum by ({by}) (rate({sli.metric}_bucket{{{le_matcher(sli.threshold_seconds)}}}[{SHORT_WINDOW}]))"
+        return f"(\n{total}\n-\n{good}\n)"
+    raise AssertionError(f"{type(sli).__name__} is not event-based")
+
+
 def short_window_records(slo: Slo) -> list[dict[str, Any]]:
     """The recorded short-window series the SLO's derived windows read (event-based SLIs; an
-    UptimeSli reads its `slo:sli_error:ratio_rate5m`, recorded from raw series)."""
+    UptimeSli reads its `slo:sli_error:ratio_rate5m`, recorded from raw series), in the order the
+    group evaluates them: the total first, which the bad record reads (`recorded_bad_rate`)."""
     if not is_event_based(slo):
         return []
-    bad, total = raw_event_rates(slo, SHORT_WINDOW)
-    return [_record(BAD_RATE_RECORD, bad, slo), _record(TOTAL_RATE_RECORD, total, slo)]
+    _, total = raw_event_rates(slo, SHORT_WINDOW)
+    return [_record(TOTAL_RATE_RECORD, total, slo), _record(BAD_RATE_RECORD, recorded_bad_rate(slo), slo)]
 
 
 def is_stitched(slo: Slo, window: str) -> bool:

@@ -8,7 +8,9 @@ from tests.monitoring.alerting_helpers import make_spec, with_for
 from monitoring.severity import Severity
 from monitoring.slo_catalogue import SLO_CATALOGUE, SloKind, slo_by_id
 from monitoring.slo import (
+    BAD_RATE_RECORD,
     BURN_RATE_WINDOWS,
+    TOTAL_RATE_RECORD,
     build_slo_rule_groups,
     burn_windows_for,
     effective_slos,
@@ -140,8 +142,8 @@ def test_budget_groups_are_evaluated_every_five_minutes():
 
 def test_event_ratio_is_zero_not_absent_when_a_service_never_failed():
     groups = build_slo_rule_groups(make_spec(), area="api")
-    record = next(r for r in _records(groups) if r["labels"]["slo"] == "api-availability")
-    assert " or 0 * sum by (service)" in record["expr"]
+    record = next(r for r in _records(groups) if r["labels"]["slo"] == "api-availability" and r["record"] == BAD_RATE_RECORD)
+    assert f' or 0 * sum by (service) ({TOTAL_RATE_RECORD}{{slo="api-availability"}})' in record["expr"]
 
 
 def test_replication_lag_is_recorded_as_a_bad_time_indicator():
