@@ -392,7 +392,8 @@ def dependencies_job_script() -> str:
       with a random password that never leaves the pod (the store holds a public certificate only).
     - Elasticsearch refuses the pre-1.9 index name `<prefix>:jaeger-span-<day>` (400: `x:` is remote
       cluster syntax), which the job reads whenever `<prefix>-jaeger-span-<day>` gave no link, so a
-      day without calls between services fails the run (spark-dependencies#136, open in v0.7.2).
+      day without calls between services fails the run (spark-dependencies#136: closed, but the
+      fallback is still in v0.7.2).
       Exactly that failure is a success here: nothing was lost, a day without links stores none.
     - ES_TIME_RANGE bounds `startTimeMillis >= now-<range>`, counted from the run, not the day: the
       environment sets it to cover the whole previous day.
