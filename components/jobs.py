@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from plan.pod_security import NOBODY
+from plan.pod_security import NOBODY, TMP_SIZE_LIMIT
 from components.security import (
     container_security_context_args,
     pod_security_context_args,
@@ -46,15 +46,21 @@ def script_pod(
     config_maps: Mapping[str, str],
     secrets: Mapping[str, str] | None = None,
     run_as_user: int = NOBODY,
+    *,
+    resources: k8s.core.v1.ResourceRequirementsArgs = SCRIPT_RESOURCES,
+    restart_policy: str = "OnFailure",
+    annotations: Mapping[str, str] | None = None,
+    tmp_size: str = TMP_SIZE_LIMIT,
 ) -> k8s.core.v1.PodTemplateSpecArgs:
     """One container running `command`, with ConfigMaps and Secrets mounted read-only at the given
-    paths (mount path -> object name). Retried in place on failure.
+    paths (mount path -> object name). By default retried in place on failure (`restart_policy`
+    Never: a failed pod stays for `kubectl logs` and the Job retries with a new one).
 
     `run_as_user`: the scripts write nothing but /tmp, so any non-root user works; the images'
     own users are names (curlimages/curl `curl_user`, influxdb `influxdb`), which the kubelet
     cannot check against runAsNonRoot, hence a number.
     """
-    volumes, mounts = [tmp_volume_args()], [tmp_mount_args()]
+    volumes, mounts = [tmp_volume_args(size_limit=tmp_size)], [tmp_mount_args()]
     for index, (path, name) in enumerate(sorted(config_maps.items())):
         volumes.append(k8s.core.v1.VolumeArgs(name=f"config-{index}", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=name)))
         mounts.append(k8s.core.v1.VolumeMountArgs(name=f"config-{index}", mount_path=path, read_only=True))
@@ -62,9 +68,9 @@ def script_pod(
         volumes.append(k8s.core.v1.VolumeArgs(name=f"secret-{index}", secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=name)))
         mounts.append(k8s.core.v1.VolumeMountArgs(name=f"secret-{index}", mount_path=path, read_only=True))
     return k8s.core.v1.PodTemplateSpecArgs(
-        metadata=k8s.meta.v1.ObjectMetaArgs(labels=dict(labels)),
+        metadata=k8s.meta.v1.ObjectMetaArgs(labels=dict(labels), annotations=dict(annotations) if annotations else None),
         spec=k8s.core.v1.PodSpecArgs(
-            restart_policy="OnFailure",
+            restart_policy=restart_policy,
             automount_service_account_token=False,
             security_context=pod_security_context_args(run_as_user, run_as_user),
             containers=[
@@ -74,7 +80,7 @@ def script_pod(
                     command=list(command),
                     env=list(env),
                     volume_mounts=mounts,
-                    resources=SCRIPT_RESOURCES,
+                    resources=resources,
                     security_context=container_security_context_args(),
                 )
             ],

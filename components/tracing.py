@@ -11,15 +11,8 @@ import pulumi_kubernetes as k8s
 from components.chart import child_options, declare_chart
 from components.jobs import env_from_secret, plain_env, scheduled_job, script_pod
 from components.labels import config_map, standard_labels
-from components.security import (
-    container_security_context_args,
-    pod_security_context_args,
-    tmp_mount_args,
-    tmp_volume_args,
-)
 from components.rollout import ContentDigests, ObjectRef
 from plan.context import PlatformContext
-from plan.pod_security import NOBODY
 from plan.tracing import (
     CA_DIR,
     DEPENDENCIES_ACTIVE_DEADLINE_SECONDS,
@@ -140,12 +133,7 @@ class Tracing(pulumi.ComponentResource):
             data={RETENTION_SCRIPT_KEY: plan.retention_script},
             opts=child,
         )
-        user = plan.es_user
-        env = [
-            *plain_env(plan.retention_env),
-            env_from_secret(USER_ENV, user.secret, user.username_key),
-            env_from_secret(PASSWORD_ENV, user.secret, user.password_key),
-        ]
+        env = [*plain_env(plan.retention_env), *es_user_env(plan)]
         k8s.batch.v1.CronJob(
             f"{name}-retention",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=RETENTION_NAME, namespace=ns, labels=labels),
@@ -190,49 +178,22 @@ class Tracing(pulumi.ComponentResource):
             child,
             digests,
         )
-        user = plan.es_user
-        env = [
-            *plain_env(job.env),
-            env_from_secret(USER_ENV, user.secret, user.username_key),
-            env_from_secret(PASSWORD_ENV, user.secret, user.password_key),
-        ]
-        script_dir = "/script"
-        pod = k8s.core.v1.PodTemplateSpecArgs(
+        pod = script_pod(
+            labels,
+            "spark-dependencies",
+            job.image,
+            ["/bin/sh", f"/script/{DEPENDENCIES_SCRIPT_KEY}"],
+            [*plain_env(job.env), *es_user_env(plan)],
+            config_maps={"/script": job.name},
+            secrets={CA_DIR: plan.es.ca.name},
+            resources=k8s.core.v1.ResourceRequirementsArgs(**job.resources),
+            # Never: a failed pod stays for `kubectl logs`; the Job retries with a new one.
+            restart_policy="Never",
             # Every run is a new pod that reads the current ConfigMap anyway; the digest makes a
             # change of the script visible on the CronJob in `pulumi preview`.
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                labels=labels, annotations=digests.annotations([ObjectRef("ConfigMap", ns, job.name)])
-            ),
-            spec=k8s.core.v1.PodSpecArgs(
-                # Never: a failed pod stays for `kubectl logs`; the Job retries with a new one.
-                restart_policy="Never",
-                automount_service_account_token=False,
-                security_context=pod_security_context_args(NOBODY, NOBODY),
-                containers=[
-                    k8s.core.v1.ContainerArgs(
-                        name="spark-dependencies",
-                        image=job.image,
-                        command=["/bin/sh", f"{script_dir}/{DEPENDENCIES_SCRIPT_KEY}"],
-                        env=env,
-                        resources=k8s.core.v1.ResourceRequirementsArgs(**job.resources),
-                        security_context=container_security_context_args(),
-                        volume_mounts=[
-                            tmp_mount_args(),
-                            k8s.core.v1.VolumeMountArgs(name="script", mount_path=script_dir, read_only=True),
-                            k8s.core.v1.VolumeMountArgs(name="es-ca", mount_path=CA_DIR, read_only=True),
-                        ],
-                    )
-                ],
-                volumes=[
-                    # Spark's scratch space (shuffle files of one day's spans) and the truststore.
-                    tmp_volume_args(size_limit=DEPENDENCIES_TMP_SIZE),
-                    k8s.core.v1.VolumeArgs(
-                        name="script",
-                        config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=job.name),
-                    ),
-                    k8s.core.v1.VolumeArgs(name="es-ca", secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=plan.es.ca.name)),
-                ],
-            ),
+            annotations=digests.annotations([ObjectRef("ConfigMap", ns, job.name)]),
+            # Spark's scratch space (shuffle files of one day's spans) and the truststore.
+            tmp_size=DEPENDENCIES_TMP_SIZE,
         )
         scheduled_job(
             f"{name}-dependencies",
@@ -247,3 +208,12 @@ class Tracing(pulumi.ComponentResource):
             active_deadline_seconds=DEPENDENCIES_ACTIVE_DEADLINE_SECONDS,
             backoff_limit=2,
         )
+
+
+def es_user_env(plan: TracingPlan) -> list[k8s.core.v1.EnvVarArgs]:
+    """Jaeger's Elasticsearch user by Secret reference, as the trace CronJobs' scripts read it."""
+    user = plan.es_user
+    return [
+        env_from_secret(USER_ENV, user.secret, user.username_key),
+        env_from_secret(PASSWORD_ENV, user.secret, user.password_key),
+    ]

@@ -61,6 +61,23 @@ def _frozen_labels(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
 
 
 @dataclass(frozen=True)
+class ClusterDns:
+    """The cluster DNS pods (networkPolicy.dns): the one in-cluster destination an egress-limited
+    pod may reach besides its flows."""
+
+    namespace: str = DNS_NAMESPACE
+    pod_labels: tuple[tuple[str, str], ...] = _frozen_labels(DNS_POD_LABELS)
+
+    @classmethod
+    def of(cls, namespace: str, pod_labels: Mapping[str, str]) -> ClusterDns:
+        return cls(namespace, _frozen_labels(pod_labels))
+
+    def peer(self) -> dict[str, Any]:
+        return {"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: self.namespace}},
+                "podSelector": {"matchLabels": dict(self.pod_labels)}}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Port:
     """A destination port: a number, or a container port name resolved on the destination pod."""
 
@@ -191,8 +208,7 @@ class FlowTable:
     namespaces: tuple[str, ...]  # every namespace the platform owns: each gets a default deny
     egress: tuple[EgressLimit, ...] = ()
     # The cluster DNS pods the egress-limited pods may ask (networkPolicy.dns).
-    dns_namespace: str = DNS_NAMESPACE
-    dns_pod_labels: tuple[tuple[str, str], ...] = _frozen_labels(DNS_POD_LABELS)
+    dns: ClusterDns = ClusterDns()
 
     def out_of(self, workload: Workload) -> tuple[Flow, ...]:
         return tuple(flow for flow in self.flows if flow.source == Pods(workload))
@@ -293,18 +309,13 @@ class Exposure:
 
     ingress_namespace_labels: tuple[tuple[str, str], ...]
     api_server_cidrs: tuple[str, ...] = ()
-    dns_namespace: str = DNS_NAMESPACE
-    dns_pod_labels: tuple[tuple[str, str], ...] = _frozen_labels(DNS_POD_LABELS)
+    dns: ClusterDns = ClusterDns()
 
     @classmethod
     def of(
-        cls,
-        ingress_namespace_labels: Mapping[str, str],
-        api_server_cidrs: Iterable[str] = (),
-        dns_namespace: str = DNS_NAMESPACE,
-        dns_pod_labels: Mapping[str, str] = DNS_POD_LABELS,
+        cls, ingress_namespace_labels: Mapping[str, str], api_server_cidrs: Iterable[str] = (), dns: ClusterDns = ClusterDns()
     ) -> Exposure:
-        return cls(_frozen_labels(ingress_namespace_labels), tuple(api_server_cidrs), dns_namespace, _frozen_labels(dns_pod_labels))
+        return cls(_frozen_labels(ingress_namespace_labels), tuple(api_server_cidrs), dns)
 
 
 def platform_flow_table(w: PlatformWorkloads, p: PlatformPorts, exposure: Exposure) -> FlowTable:
@@ -401,7 +412,7 @@ def platform_flow_table(w: PlatformWorkloads, p: PlatformPorts, exposure: Exposu
     namespaces = tuple(dict.fromkeys(workload.namespace for workload in w.all()))
     return FlowTable(
         flows=_checked(flows), quiet=tuple(quiet), namespaces=namespaces, egress=tuple(egress),
-        dns_namespace=exposure.dns_namespace, dns_pod_labels=exposure.dns_pod_labels,
+        dns=exposure.dns,
     )  # fmt: skip
 
 
@@ -456,9 +467,7 @@ def ingress_policy(workload: Workload, flows: Iterable[Flow], labels: Mapping[st
     }
 
 
-def egress_policy(
-    limit: EgressLimit, flows: Iterable[Flow], labels: Mapping[str, str], dns_namespace: str, dns_pod_labels: Mapping[str, str]
-) -> dict[str, Any]:
+def egress_policy(limit: EgressLimit, flows: Iterable[Flow], labels: Mapping[str, str], dns: ClusterDns) -> dict[str, Any]:
     """The only connections `limit.workload` may open: its flows (one rule per destination), the
     cluster DNS pods over UDP and TCP, and its external ports anywhere but the private ranges."""
     workload = limit.workload
@@ -471,8 +480,7 @@ def egress_policy(
             peer["namespaceSelector"] = {"matchLabels": {NAMESPACE_NAME_LABEL: flow.to.namespace}}
         rules.append({"to": [peer], "ports": [port.manifest() for port in flow.ports]})
     rules.append({
-        "to": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: dns_namespace}},
-                "podSelector": {"matchLabels": dict(dns_pod_labels)}}],
+        "to": [dns.peer()],
         "ports": [Port(53, "UDP").manifest(), Port(53, "TCP").manifest()],
     })  # fmt: skip
     if limit.external:
@@ -494,8 +502,7 @@ def network_policies(table: FlowTable, labels: Mapping[str, str]) -> list[dict[s
     then one per egress limit."""
     policies = [default_deny_ingress(namespace, labels) for namespace in table.namespaces]
     policies += [ingress_policy(workload, table.into(workload), labels) for workload in table.destinations]
-    dns_labels = dict(table.dns_pod_labels)
-    policies += [egress_policy(limit, table.out_of(limit.workload), labels, table.dns_namespace, dns_labels) for limit in table.egress]
+    policies += [egress_policy(limit, table.out_of(limit.workload), labels, table.dns) for limit in table.egress]
     names = [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in policies]
     if len(names) != len(set(names)):
         raise AssertionError("two workloads share a policy name; workload keys must be unique per namespace")

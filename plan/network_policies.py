@@ -25,6 +25,7 @@ from typing import Any, Mapping
 
 from monitoring import fluentbit, otel, tracing
 from monitoring.network_policy import (
+    ClusterDns,
     Exposure,
     FlowTable,
     PlatformPorts,
@@ -266,7 +267,7 @@ def platform_workloads(args: Workloads) -> PlatformWorkloads:
 
 def flow_table(args: Workloads, settings: NetworkPolicySettings) -> FlowTable:
     exposure = Exposure.of(
-        settings.ingress_namespace_selector, settings.api_server_cidrs, settings.dns.namespace, settings.dns.pod_labels
+        settings.ingress_namespace_selector, settings.api_server_cidrs, ClusterDns.of(settings.dns.namespace, settings.dns.pod_labels)
     )
     return platform_flow_table(platform_workloads(args), platform_ports(), exposure)
 
