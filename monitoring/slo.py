@@ -72,6 +72,13 @@ Cost. Two more kinds of record keep the derived windows cheap at a 30s evaluatio
   5m hole in both sums alike, so the ratio barely moves. The tiles group reads 5m back only, so it
   always stays in Prometheus (monitoring/windows.py), where the alerting groups read it and the
   Thanos Ruler's budget groups find it through Thanos Query.
+- the slow group (`slo-<id>-slow`, every SLOW_GROUP_INTERVAL, 5m): the windows and alerts that page
+  nobody (the P3 tiers, 1d/2h and 3d/6h with `for: 1h`, and a P3 threshold alert) are evaluated a
+  tenth as often as the paging tiers; they were a third of the rule set's cost at 1M series
+  (tools/bench_history.py). The group reads the alerting group's records (at most one of its
+  intervals old) and the tiles; its alerts are tickets, for which 5m more is nothing next to
+  their `for`. A budget group reading a record of it takes the newest within two of its
+  intervals (`last_over_time`): both groups run every 5m in their own phase.
 Every derived window reads a record of the SLO's alerting group (`slo-<id>`), which always stays in
 Prometheus (it has alerts); a budget group that goes to the Thanos Ruler reads those records through
 Thanos Query (the sidecar serves them, then the bucket), so every reader finds them. The records
@@ -100,7 +107,7 @@ from typing import Any
 
 from monitoring.alerting_spec import AlertingSpec
 from monitoring.durations import canonical, format_duration, parse_duration
-from monitoring.severity import Severity
+from monitoring.severity import SEVERITIES, Severity
 from monitoring.slo_catalogue import (
     SERVICE_LABEL,
     SLO_CATALOGUE,
@@ -139,6 +146,12 @@ BUDGET_PERIOD = "30d"
 BUDGET_GROUP_INTERVAL = "5m"
 BUDGET_GROUP_SUFFIX = "-budget"
 TILES_GROUP_SUFFIX = "-tiles"
+# The group of the windows and alerts that page nobody (the P3 tiers: tickets, `for: 1h`): every 5m,
+# a tenth of the evaluations of the alerting group (module docstring, "Cost").
+# Ref: https://sloth.dev/ (the contrib plugin sloth.dev/contrib/rule_intervals/v1: an interval per
+# kind of generated rule, SLI records, metadata and alerts)
+SLOW_GROUP_SUFFIX = "-slow"
+SLOW_GROUP_INTERVAL = "5m"
 @dataclass(frozen=True)
 class BurnRateWindow:
     """One row of the multi-window, multi-burn-rate table.
@@ -543,8 +556,28 @@ def _alerting_windows(slo: Slo) -> list[str]:
     return sorted(windows, key=parse_duration)
 
 
+def _pages(severity: Severity) -> bool:
+    return SEVERITIES[severity].respond_within is not None
+
+
+def _fast_windows(slo: Slo) -> set[str]:
+    """The windows a paging alert reads (the P1 and P2 tiers, a paging threshold alert), and the 5m
+    window every other one is derived from: recorded in the SLO's alerting group, every evaluation
+    interval. The other alerting windows serve only alerts that page nobody (the P3 tiers, a P3
+    threshold alert): they are recorded, with those alerts, in the slower group (module docstring,
+    "Cost")."""
+    windows = {SHORT_WINDOW}
+    for tier in burn_windows_for(slo):
+        if _pages(tier.severity):
+            windows |= {canonical(tier.long), canonical(tier.short)}
+    if has_threshold_alert(slo) and slo.kind is SloKind.RATIO and _pages(slo.threshold_severity):
+        windows.add(canonical(slo.window))
+    return windows
+
+
 def slo_rule_groups(spec: AlertingSpec, slo: Slo) -> list[dict]:
-    """The alerting group and the error-budget group of one (already overridden) SLO."""
+    """The alerting group, the tiles group, the slow tiers' group and the error-budget group of one
+    (already overridden) SLO (the groups that would be empty are left out, but the first and the last)."""
     rules: list[dict[str, Any]] = []
     if isinstance(slo.sli, GaugeLimitSli):
         # Record whether the limit is exceeded at each evaluation, so the share of bad time over any
@@ -561,27 +594,37 @@ def slo_rule_groups(spec: AlertingSpec, slo: Slo) -> list[dict]:
     rules += short_window_records(slo)
     rules += _middle_record_rules(slo)
     alerting_windows = _alerting_windows(slo)
-    rules += [_record(ratio_record(w), error_ratio_expr(slo, w), slo) for w in alerting_windows]
-    rules += [_burn_alert(spec, slo, tier) for tier in burn_windows_for(slo)]
+    fast = _fast_windows(slo)
+    slow: list[dict[str, Any]] = []
+    for w in alerting_windows:
+        (rules if w in fast else slow).append(_record(ratio_record(w), error_ratio_expr(slo, w), slo))
+    for tier in burn_windows_for(slo):
+        (rules if _pages(tier.severity) else slow).append(_burn_alert(spec, slo, tier))
     if has_threshold_alert(slo):
-        rules.append(_threshold_alert(spec, slo))
+        (rules if _pages(slo.threshold_severity) else slow).append(_threshold_alert(spec, slo))
 
     budget_rules: list[dict[str, Any]] = []
     window = canonical(slo.window)
     if window not in alerting_windows:
         budget_rules.append(_record(ratio_record(window), error_ratio_expr(slo, window), slo))
     if slo.kind is SloKind.RATIO:
+        spent = f'{ratio_record(window)}{{slo="{slo.id}"}}'
+        if window in alerting_windows and window not in fast:
+            # Recorded every 5m by the slow group, in another phase: its newest sample may be
+            # exactly 5m old, which Prometheus 3's left-open lookback leaves out.
+            spent = f"last_over_time({spent}[{format_duration(2 * parse_duration(SLOW_GROUP_INTERVAL))}])"
         budget_rules += [
             _record(OBJECTIVE_RECORD, f"vector({format_number(slo.target)})", slo),
             _record(BUDGET_RECORD, f"vector({format_number(slo.error_budget)})", slo),
             _record(
                 BUDGET_REMAINING_RECORD,
-                f'1 - {ratio_record(window)}{{slo="{slo.id}"}} / {format_number(slo.error_budget)}',
+                f'1 - {spent} / {format_number(slo.error_budget)}',
                 slo,
             ),
         ]
     else:
         budget_rules.append(_record(THRESHOLD_RECORD, f"vector({format_number(slo.target)})", slo))
+    # In the order data flows (what each group reads is written by those before it).
     groups = [{"name": f"slo-{slo.id}", "rules": rules}]
     if tiles := _tile_sources(slo):
         groups.append({
@@ -589,7 +632,19 @@ def slo_rule_groups(spec: AlertingSpec, slo: Slo) -> list[dict]:
             "interval": TILE_INTERVAL,
             "rules": [_record(tile, f'sum by ({slo.label}) ({source}{{slo="{slo.id}"}})', slo) for tile, source in tiles.items()],
         })
+    if slow:
+        groups.append({"name": f"slo-{slo.id}{SLOW_GROUP_SUFFIX}", "interval": SLOW_GROUP_INTERVAL, "rules": slow})
     return groups + [{"name": f"slo-{slo.id}{BUDGET_GROUP_SUFFIX}", "interval": BUDGET_GROUP_INTERVAL, "rules": budget_rules}]
+
+
+def group_slo_id(group: str) -> str | None:
+    """The id of the SLO a rule group belongs to (any of its groups), None for another group."""
+    if not group.startswith("slo-"):
+        return None
+    name = group.removeprefix("slo-")
+    for suffix in (BUDGET_GROUP_SUFFIX, SLOW_GROUP_SUFFIX, TILES_GROUP_SUFFIX):
+        name = name.removesuffix(suffix)
+    return name
 
 
 def build_slo_rule_groups(

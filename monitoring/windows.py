@@ -87,33 +87,53 @@ def _parse(expr: str) -> Any:
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
-def lookback_seconds(expr: str) -> float:
-    """The longest range back from the evaluation time that `expr` reads."""
+def selector_reaches(expr: str) -> tuple[tuple[str | None, float, float], ...]:
+    """(metric name, offset, span) of every selector of `expr`: it reads `span` back (its range, or
+    the staleness lookback of an instant selector) from `offset` before the evaluation time (a
+    subquery's offset and range added to those of the selectors inside it)."""
     import promql_parser as pp
 
     def seconds(delta: Any) -> float:
         return delta.total_seconds() if delta is not None else 0.0
 
-    def walk(node: Any) -> float:
+    out: list[tuple[str | None, float, float]] = []
+
+    def walk(node: Any, shift: float) -> None:
         if getattr(node, "at", None) is not None or getattr(getattr(node, "vector_selector", None), "at", None) is not None:
             raise LookbackError("uses the @ modifier: its range is not relative to the evaluation time")
         if isinstance(node, pp.MatrixSelector):
-            return seconds(node.range) + seconds(node.vector_selector.offset)
-        if isinstance(node, pp.VectorSelector):
-            return seconds(node.offset) + LOOKBACK_DELTA_SECONDS
-        if isinstance(node, pp.SubqueryExpr):
-            return seconds(node.offset) + seconds(node.range) + walk(node.expr)
-        if isinstance(node, pp.Call):
-            return max((walk(a) for a in node.args), default=0.0)
-        if isinstance(node, pp.BinaryExpr):
-            return max(walk(node.lhs), walk(node.rhs))
-        if isinstance(node, pp.AggregateExpr):
-            return max(walk(node.expr), walk(node.param) if node.param is not None else 0.0)
-        if isinstance(node, (pp.ParenExpr, pp.UnaryExpr)):
-            return walk(node.expr)
-        return 0.0
+            out.append((node.vector_selector.name or None, shift + seconds(node.vector_selector.offset), seconds(node.range)))
+        elif isinstance(node, pp.VectorSelector):
+            out.append((node.name or None, shift + seconds(node.offset), LOOKBACK_DELTA_SECONDS))
+        elif isinstance(node, pp.SubqueryExpr):
+            walk(node.expr, shift + seconds(node.offset) + seconds(node.range))
+        elif isinstance(node, pp.Call):
+            for a in node.args:
+                walk(a, shift)
+        elif isinstance(node, pp.BinaryExpr):
+            walk(node.lhs, shift)
+            walk(node.rhs, shift)
+        elif isinstance(node, pp.AggregateExpr):
+            walk(node.expr, shift)
+            if node.param is not None:
+                walk(node.param, shift)
+        elif isinstance(node, (pp.ParenExpr, pp.UnaryExpr)):
+            walk(node.expr, shift)
 
-    return max(walk(_parse(expr)), 0.0)
+    walk(_parse(expr), 0.0)
+    return tuple(out)
+
+
+def lookback_seconds(expr: str, recorded: Mapping[str, float] | None = None) -> float:
+    """The longest range back from the evaluation time that `expr` reads; with `recorded` (record
+    name -> its own lookback), what a selector of a record reads back includes the record's: from
+    the selector's offset, the longer of its span and the record's lookback (a record read at
+    `offset 2d` whose value covers a day reaches 3d back)."""
+    recorded = recorded or {}
+    return max(
+        (offset + max(span, recorded.get(name, 0.0) if name else 0.0) for name, offset, span in selector_reaches(expr)),
+        default=0.0,
+    )
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
@@ -155,23 +175,29 @@ def rule_windows(rule_files: Mapping[str, Mapping[str, Any]]) -> list[RuleWindow
             for rule in group.get("rules", []):
                 expr = str(rule["expr"])
                 raw.append((stem, group["name"], rule, lookback_seconds(expr), frozenset(selected_names(expr))))
-    recorded: dict[str, tuple[float, str | None]] = {}
+    recorded: dict[str, float] = {}
     # Fold until stable: a record may read a record that reads a record.
     for _ in range(len(raw) + 1):
         changed = False
         for _stem, _group, rule, own, reads in raw:
             if "record" not in rule:
                 continue
-            best = max([own, *(recorded[n][0] for n in reads if n in recorded)])
-            if best > recorded.get(rule["record"], (-1.0, None))[0]:
-                recorded[rule["record"]] = (best, None)
+            others = {n: v for n, v in recorded.items() if n != rule["record"] and n in reads}
+            best = max(own, lookback_seconds(str(rule["expr"]), others))
+            if best > recorded.get(rule["record"], -1.0):
+                recorded[rule["record"]] = best
                 changed = True
         if not changed:
             break
     out = []
     for stem, group, rule, own, reads in raw:
-        inherited = [(recorded[n][0], n) for n in sorted(reads) if n in recorded and n != rule.get("record")]
-        lookback, via = max([(own, None), *inherited], key=lambda t: t[0])
+        expr = str(rule["expr"])
+        lookback = max(own, lookback_seconds(expr, {n: v for n, v in recorded.items() if n != rule.get("record") and n in reads}))
+        # The recorded input the lookback comes from, when it is longer than the expression's own.
+        via = None
+        if lookback > own:
+            via = max((n for n in sorted(reads) if n in recorded and n != rule.get("record")),
+                      key=lambda n: lookback_seconds(expr, {n: recorded[n]}))
         pages = "alert" in rule and (rule.get("labels") or {}).get("severity") not in NON_PAGING
         out.append(RuleWindow(stem, group, rule.get("alert") or rule["record"], rule.get("record"), own, lookback, via, reads, pages))
     return out

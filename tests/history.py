@@ -28,7 +28,10 @@ The steps, on either engine generation (the same flags on promtool 2.42 and 3.5.
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -112,3 +115,64 @@ def move_blocks(source: Path, data_dir: Path) -> list[str]:
         shutil.move(str(block), data_dir / block.name)
         moved.append(block.name)
     return moved
+
+
+# --- samples into the head: the remote-write receiver ----------------------------------------------
+# Blocks are what a Prometheus keeps of its older history; the newest hours are in its head (in
+# memory, the full chunks memory-mapped), where the short windows (5m rates, 30m records) read them.
+# `push_head` sends samples to a Prometheus started with REMOTE_WRITE_RECEIVER, as remote write 1.0
+# does: a snappy-compressed protobuf WriteRequest per POST. The head takes samples from the end of
+# the newest block on, in time order per series, and none older than an hour before its newest
+# sample (`minValidTime`), so callers send consecutive time slices.
+# Ref: https://prometheus.io/docs/specs/prw/remote_write_spec/ (WriteRequest, TimeSeries, Label,
+# Sample; Content-Encoding: snappy, block format; labels sorted by name)
+# Ref: prometheus/prometheus@v3.5.3 prompb/types.proto, tsdb/head_append.go (appendableMinValidTime)
+# Ref: https://github.com/google/snappy/blob/main/format_description.txt (a block of literals)
+REMOTE_WRITE_RECEIVER = "--web.enable-remote-write-receiver"
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field (wire type 2)."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def write_request(series: Iterable[tuple[dict[str, str], Sequence[tuple[int, float]]]]) -> bytes:
+    """A remote-write 1.0 WriteRequest of (labels with __name__, [(unix ms, value)]) pairs."""
+    body = bytearray()
+    for labels, samples in series:
+        one = b"".join(_field(1, _field(1, k.encode()) + _field(2, v.encode())) for k, v in sorted(labels.items()))
+        one += b"".join(_field(2, b"\x09" + struct.pack("<d", value) + b"\x10" + _varint(ms)) for ms, value in samples)
+        body += _field(1, one)
+    return bytes(body)
+
+
+def snappy_block(data: bytes) -> bytes:
+    """`data` as a snappy block of literals (valid snappy, uncompressed: the receiver only decodes)."""
+    out = bytearray(_varint(len(data)))
+    for at in range(0, len(data), 1 << 16):
+        chunk = data[at:at + (1 << 16)]
+        out += bytes((61 << 2,)) + (len(chunk) - 1).to_bytes(2, "little") + chunk  # tag 61: 2-byte length
+    return bytes(out)
+
+
+def push_head(url: str, series: Iterable[tuple[dict[str, str], Sequence[tuple[int, float]]]], timeout: float = 120) -> None:
+    """POST one WriteRequest to Prometheus' /api/v1/write; an error names the receiver's answer."""
+    request = urllib.request.Request(
+        f"{url}/api/v1/write", data=snappy_block(write_request(series)), method="POST",
+        headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy",
+                 "X-Prometheus-Remote-Write-Version": "0.1.0"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout):  # noqa: S310 (127.0.0.1)
+            return
+    except urllib.error.HTTPError as error:
+        raise RuntimeError(f"remote write to {url}: HTTP {error.code}: {error.read()[:500]!r}") from error

@@ -6,9 +6,22 @@ from __future__ import annotations
 
 import re
 
+from tests.engines import instant_query, run_prometheus
+from tests.helpers import require_engine
+from tests.history import HISTORY_FLAGS, REMOTE_WRITE_RECEIVER
 from tests.monitoring.alerting_helpers import make_spec
 
-from monitoring.slo import TILES_GROUP_SUFFIX, effective_slos, is_derived, le_matcher, ratio_record, recorded_inputs
+from monitoring.slo import (
+    SLOW_GROUP_SUFFIX,
+    TILES_GROUP_SUFFIX,
+    derived_inputs,
+    effective_slos,
+    group_slo_id,
+    is_derived,
+    le_matcher,
+    ratio_record,
+    recorded_inputs,
+)
 from monitoring.slo_catalogue import EventRatioSli, GaugeLimitSli, LatencySli, UptimeSli
 from tools import bench_history
 
@@ -49,21 +62,48 @@ def test_the_old_formulation_reads_every_slo_window_from_raw_series():
     spec = make_spec()
     old = bench_history._groups(bench_history.old_rule_files(spec))
     new = bench_history._groups(bench_history.new_rule_files(spec))
-    # The same groups less the tiles groups (the old formulation has no tiles).
-    assert [g["name"] for g in old] == [g["name"] for g in new if not g["name"].endswith(TILES_GROUP_SUFFIX)]
-    new = [g for g in new if not g["name"].endswith(TILES_GROUP_SUFFIX)]
+    # The same groups less the slow and tiles groups (the old formulation evaluates every window
+    # and alert in the alerting group, and has no tiles).
+    later = (SLOW_GROUP_SUFFIX, TILES_GROUP_SUFFIX)
+    assert [g["name"] for g in old] == [g["name"] for g in new if not g["name"].endswith(later)]
+
+    def names(groups, *group_names):
+        return sorted((r.get("record") or r["alert"], r["labels"].get("severity", "")) for g in groups
+                      if g["name"] in group_names for r in g["rules"])
+
+    for slo in effective_slos(spec):
+        inputs = {r for r in (*recorded_inputs(slo), *derived_inputs(slo)) if not r.startswith("slo:sli_error:ratio_rate") or r.endswith("_tile")}
+        alerting, slow = f"slo-{slo.id}", f"slo-{slo.id}{SLOW_GROUP_SUFFIX}"
+        assert names(old, alerting) == [n for n in names(new, alerting, slow) if n[0] not in inputs], slo.id
     reads_records = re.compile(r"slo:sli_(bad|total):rate(5m|30m)|slo:sli_error:ratio_rate(5m|30m)(_tile)?\{")
     slos = {s.id: s for s in effective_slos(spec)}
     derived = 0
-    for o, n in zip(old, new):
-        slo = slos.get(o["name"].removeprefix("slo-").removesuffix("-budget"))
+    for o in old:
         for rule in o["rules"]:
             if rule.get("record", "").startswith("slo:sli_error:ratio_rate"):
                 assert not reads_records.search(rule["expr"]), (o["name"], rule["record"])
+    for n in new:
+        slo = slos.get(group_slo_id(n["name"]) or "")
         for rule in n["rules"]:
             name = rule.get("record", "")
             window = name.removeprefix("slo:sli_error:ratio_rate")
-            if slo and name.startswith("slo:sli_error:ratio_rate") and is_derived(slo, window) and name != ratio_record("5m"):
+            if slo and name.startswith("slo:sli_error:ratio_rate") and not name.endswith("_tile") and is_derived(slo, window) and name != ratio_record("5m"):
                 assert reads_records.search(rule["expr"]), (n["name"], name)
                 derived += 1
     assert derived > 0
+
+
+def test_the_newest_history_goes_into_the_head_of_both_engines(tmp_path):
+    """The bench pushes the newest HEAD_SPAN through the remote-write receiver (tests/history.py
+    `push_head`): the head takes every sample, in 2.42 and 3.5.3 alike, and no block holds them."""
+    series = [s for s in bench_history._raw_series() if s.name == "pg_up"][:3]
+    step = 120
+    for generation in ("2", "3"):
+        prometheus = require_engine("prometheus", generation)
+        with run_prometheus(prometheus, tmp_path / generation, flags=(*HISTORY_FLAGS, REMOTE_WRITE_RECEIVER)) as prom:
+            bench_history.push_head_history(prom.url, series, step)
+            # A minute more than the head's span: 3.x's left-open range keeps the first sample too.
+            answer = instant_query(prom.url, f"count_over_time(pg_up[{bench_history.HEAD_SPAN + 60}s])", at=bench_history.END)
+        counts = sorted(float(r["value"][1]) for r in answer["data"]["result"])
+        assert counts == [bench_history.HEAD_SPAN / step] * len(series), generation
+        assert not [p for p in (tmp_path / generation / "data").iterdir() if (p / "meta.json").is_file()]

@@ -30,13 +30,13 @@ def test_the_plan_is_built_without_pulumi():
 
 
 def test_a_plan_error_is_a_config_error_before_any_resource():
-    run = StackRun("dev", overrides={"prometheus.retention": "2d"})
+    run = StackRun("dev", overrides={"prometheus.retention": "1d"})
     with pytest.raises(ConfigError) as error:
         run.execute()
     assert run.registered_at_failure == 0
     assert str(error.value).splitlines() == [
-        "terrafusion-monitoring:prometheus.retention: 2d is shorter than the 3d window of "
-        "slo:sli_error:ratio_rate3d (group slo-api-availability)"
+        "terrafusion-monitoring:prometheus.retention: 1d is shorter than the 1d window of "
+        "AuthenticationFailureSpike (group security)"
     ]
 
 

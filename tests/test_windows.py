@@ -57,6 +57,20 @@ def test_lookback_adds_range_offset_and_subquery(expr, seconds):
     assert windows.lookback_seconds(expr) == seconds
 
 
+def test_a_record_read_at_an_offset_reaches_its_own_lookback_further_back():
+    # A day record read 2d back covers the day before that: 3d in all, not the selector's 2d5m.
+    assert windows.lookback_seconds("r:1d offset 2d + r:1d", {"r:1d": 86400}) == 3 * 86400
+    # Over a range, the longer of the range and the record's lookback (both end at the same time).
+    assert windows.lookback_seconds("sum_over_time(r:5m[6h])", {"r:5m": 300}) == 6 * 3600
+    files = {"f": {"groups": [{"name": "g", "rules": [
+        {"record": "r:30m", "expr": "r:5m offset 25m + r:5m"},
+        {"record": "r:5m", "expr": "rate(x[5m])"},
+        {"record": "r:1h", "expr": "r:30m offset 30m + r:30m"},
+    ]}]}}
+    found = {w.name: w for w in windows.rule_windows(files)}
+    assert (found["r:30m"].lookback, found["r:1h"].lookback, found["r:1h"].via) == (1800, 3600, "r:30m")
+
+
 def test_lookback_rejects_the_at_modifier():
     with pytest.raises(windows.LookbackError):
         windows.lookback_seconds("rate(x[5m] @ 1700000000)")
@@ -158,11 +172,19 @@ def test_real_stacks_keep_every_window(stack, dev, prod):
     assert windows.check_windows(plan.alerting.rule_files, dashboards, retentions(plan.settings)) == []
 
 
-def test_prometheus_retention_shorter_than_an_alert_window_is_rejected():
-    assert _error("dev", {"prometheus.retention": "2d"}) == (
-        f"{KEY}:prometheus.retention: 2d is shorter than the 3d window of "
-        "slo:sli_error:ratio_rate3d (group slo-api-availability)"
+def test_prometheus_retention_shorter_than_a_paging_alert_window_is_rejected():
+    assert _error("dev", {"prometheus.retention": "1d"}) == (
+        f"{KEY}:prometheus.retention: 1d is shorter than the 1d window of "
+        "AuthenticationFailureSpike (group security)"
     )
+
+
+def test_the_slo_tiers_that_page_nobody_go_to_the_ruler_when_prometheus_keeps_too_little(dev):
+    # 2d does not hold the P3 tiers' 3d window: their group (tickets only) is evaluated by the
+    # Thanos Ruler, while the paging tiers' windows (6h at most) stay in Prometheus.
+    evaluators = windows.group_evaluators(dev.result.plan.alerting.rule_files, "2d")
+    assert evaluators[("slo-api", "slo-api-availability-slow")] == windows.THANOS_RULER
+    assert evaluators[("slo-api", "slo-api-availability")] == windows.PROMETHEUS
 
 
 def test_thanos_raw_retention_shorter_than_a_ruler_window_is_rejected():

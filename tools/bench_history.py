@@ -60,7 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: the project root, for its packages and tests/
 
 from tests.engines import instant_query, run_prometheus  # noqa: E402
-from tests.history import HISTORY_FLAGS, move_blocks  # noqa: E402
+from tests.history import HISTORY_FLAGS, REMOTE_WRITE_RECEIVER, move_blocks, push_head  # noqa: E402
 from tests.monitoring.alerting_helpers import make_spec  # noqa: E402
 
 from monitoring.alert_rules import build_rule_files  # noqa: E402
@@ -72,8 +72,10 @@ from monitoring.slo import (  # noqa: E402
     SHORT_WINDOW,
     TILE_INTERVAL,
     TILE_SUFFIX,
+    SLOW_GROUP_SUFFIX,
     TILES_GROUP_SUFFIX,
     TOTAL_RATE_RECORD,
+    group_slo_id,
     derived_inputs,
     effective_slos,
     le_matcher,
@@ -90,6 +92,12 @@ from tools import engines  # noqa: E402
 PRODUCTION_INTERVAL = parse_duration(PrometheusSettings.model_fields["evaluation_interval"].default)
 PRODUCTION_SCRAPE = parse_duration(PrometheusSettings.model_fields["scrape_interval"].default)
 BLOCK = 2 * 3600  # promtool's and Prometheus' block range: one OpenMetrics file per block
+# The newest history is in Prometheus' head, not in a block, as in production: the head holds
+# between 2h and 3h (it is compacted into a 2h block when it spans 3h), so the bench keeps the
+# shortest, 2h, there. Ref: prometheus/prometheus@v3.5.3 tsdb/head.go (`compactable`: 1.5x the
+# chunk range), tsdb/db.go (the head's chunk range is the minimum block duration).
+HEAD_SPAN = BLOCK
+HEAD_SLICE = 600  # seconds per remote-write request: the head takes nothing an hour older than its newest
 END = 1_767_225_600 + 40 * 86400  # a fixed time, so runs are comparable: 2026-02-10T00:00Z
 AGREEMENT: list[float] = []  # per measured history: the largest relative difference of old and new ratios
 TARGET_RATIO = 1 / 5  # issue 14: the new rule set at most 1/5 of the old one on the same history
@@ -249,10 +257,12 @@ def _down(index: int, t: int) -> bool:
     return index % 50 == 7 and (t // 3600) % 24 == 3 and t % 3600 < 600
 
 
-def _write_block(path: Path, series: list[Series], start: int, end: int, resolution: int) -> Path:
-    """The samples of [start, end) as OpenMetrics. A counter's rate follows the daily wave, its value
-    the integral of it (so increments differ from one sample to the next, as scraped ones do, and
-    chunks compress alike); gauges and records follow the wave too."""
+def _columns(series: list[Series], start: int, end: int, resolution: int):
+    """(series text, labels with __name__, timestamps, their text, values as text) of every series
+    (and of the calibration series, when [start, end) is within their span) over [start, end). A
+    counter's rate follows the daily wave, its value the integral of it (so increments differ from
+    one sample to the next, as scraped ones do, and chunks compress alike); gauges and records
+    follow the wave too."""
     grids: dict[int, tuple] = {}
 
     def grid(step: int) -> tuple:
@@ -264,32 +274,47 @@ def _write_block(path: Path, series: list[Series], start: int, end: int, resolut
             grids[step] = (stamps, integral, wave, [str(t) for t in stamps])
         return grids[step]
 
+    for index, s in enumerate(series):
+        stamps, integral, wave, text = grid(s.step or resolution)
+        if s.kind == "counter":
+            offset = 10**6 * s.value + index
+            values = [f"{offset + s.value * i:.3f}" for i in integral]
+        elif s.kind == "up":
+            values = ["0" if _down(index, t) else "1" for t in stamps]
+        elif s.kind == "down-share":
+            values = [repr(sum(_down(m, t) for m in s.members) / len(s.members)) for t in stamps]
+        elif s.kind == "rate":
+            values = [repr(round(s.value * w, 9)) for w in wave]
+        else:
+            values = [repr(round(s.value * (0.8 + 0.4 * (w - 0.5)), 3)) for w in wave]
+        yield s.text, {"__name__": s.name, **dict(s.labels)}, stamps, text, values
+    if start >= END - CALIBRATION_SPAN:
+        # The calibration series (see `calibrate`): the same counters at the production scrape
+        # interval and at the bench's resolution.
+        for name, step in (("fine", int(PRODUCTION_SCRAPE)), ("coarse", resolution)):
+            stamps = list(range(start, end, step))
+            for i in range(CALIBRATION_SERIES):
+                labels = {"resolution": name, "i": str(i)}
+                yield (f'bench_calibration_total{{resolution="{name}",i="{i}"}}', {"__name__": "bench_calibration_total", **labels},
+                       stamps, [str(t) for t in stamps], [f"{(t - END) * RATE + 10**7:.3f}" for t in stamps])
+
+
+def _write_block(path: Path, series: list[Series], start: int, end: int, resolution: int) -> Path:
+    """The samples of [start, end) as OpenMetrics."""
     with path.open("w") as out:
-        for index, s in enumerate(series):
-            stamps, integral, wave, text = grid(s.step or resolution)
-            if s.kind == "counter":
-                offset = 10**6 * s.value + index
-                values = [f"{offset + s.value * i:.3f}" for i in integral]
-            elif s.kind == "up":
-                values = ["0" if _down(index, t) else "1" for t in stamps]
-            elif s.kind == "down-share":
-                values = [repr(sum(_down(m, t) for m in s.members) / len(s.members)) for t in stamps]
-            elif s.kind == "rate":
-                values = [repr(round(s.value * w, 9)) for w in wave]
-            else:
-                values = [repr(round(s.value * (0.8 + 0.4 * (w - 0.5)), 3)) for w in wave]
-            prefix = s.text + " "
-            out.write("".join([f"{prefix}{v} {t}\n" for v, t in zip(values, text)]))
-        if start >= END - CALIBRATION_SPAN:
-            # The calibration series (see `calibrate`): the same counters at the production scrape
-            # interval and at the bench's resolution.
-            for name, step in (("fine", int(PRODUCTION_SCRAPE)), ("coarse", resolution)):
-                stamps = range(start, end, step)
-                for i in range(CALIBRATION_SERIES):
-                    prefix = f'bench_calibration_total{{resolution="{name}",i="{i}"}} '
-                    out.write("".join([f"{prefix}{(t - END) * RATE + 10**7:.3f} {t}\n" for t in stamps]))
+        for series_text, _, _, stamps, values in _columns(series, start, end, resolution):
+            prefix = series_text + " "
+            out.write("".join([f"{prefix}{v} {t}\n" for v, t in zip(values, stamps)]))
         out.write("# EOF\n")
     return path
+
+
+def push_head_history(url: str, series: list[Series], resolution: int) -> None:
+    """The newest HEAD_SPAN of the history into the head of the Prometheus at `url`, through its
+    remote-write receiver, in consecutive slices of HEAD_SLICE (tests/history.py `push_head`)."""
+    for at in range(END - HEAD_SPAN, END, HEAD_SLICE):
+        push_head(url, [(labels, [(t * 1000, float(v)) for t, v in zip(stamps, values)])
+                        for _, labels, stamps, _, values in _columns(series, at, at + HEAD_SLICE, resolution) if stamps])
 
 
 def build_history(promtool: str, workdir: Path, series: list[Series], start: int, end: int, resolution: int) -> Path:
@@ -322,24 +347,31 @@ def new_rule_files(spec) -> dict[str, dict]:
 
 def old_rule_files(spec) -> dict[str, dict]:
     """The same rule set with every SLO ratio read from raw series and no 5m records: the
-    formulation before issue 14 (raw_error_ratio_expr is what the derived rules must equal)."""
+    formulation before issue 14 (raw_error_ratio_expr is what the derived rules must equal), every
+    window and alert of an SLO in its alerting group (no slow group, no tiles)."""
     slos = {s.id: s for s in effective_slos(spec)}
     files = build_rule_files(spec)
     for content in files.values():
+        alerting: dict[str, dict] = {}
         for group in content["groups"]:
-            slo = slos.get(group["name"].removeprefix("slo-").removesuffix(BUDGET_GROUP_SUFFIX).removesuffix(TILES_GROUP_SUFFIX))
+            slo = slos.get(group_slo_id(group["name"]) or "")
             if slo is None:
                 continue
             rules = []
             for rule in group["rules"]:
                 name = rule.get("record", "")
-                if name in (BAD_RATE_RECORD, TOTAL_RATE_RECORD) or name in derived_inputs(slo):
-                    continue
-                if name.startswith("slo:sli_error:ratio_rate"):
+                if name.startswith("slo:sli_error:ratio_rate") and not name.endswith(TILE_SUFFIX):  # an UptimeSli's 5m, 30m too
                     rule = {**rule, "expr": raw_error_ratio_expr(slo, name.removeprefix("slo:sli_error:ratio_rate"))}
+                elif name in (BAD_RATE_RECORD, TOTAL_RATE_RECORD) or name in derived_inputs(slo):
+                    continue
                 rules.append(rule)
+            if group["name"] == f"slo-{slo.id}":
+                alerting[slo.id] = group
+            elif group["name"].endswith(SLOW_GROUP_SUFFIX):
+                alerting[slo.id]["rules"] += rules
+                rules = []
             group["rules"] = rules
-        content["groups"] = [g for g in content["groups"] if g["rules"]]  # the tiles groups go
+        content["groups"] = [g for g in content["groups"] if g["rules"]]  # the slow and tiles groups go
     return files
 
 
@@ -534,17 +566,21 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-history-") as tmp:
         work = args.workdir or Path(tmp)
         data = work / "prom" / "data"
-        if not (work / "ready").is_file():
+        marker = f"{args.days} {args.resolution} head {HEAD_SPAN}\n"
+        if not (work / "ready").is_file() or (work / "ready").read_text() != marker:
             shutil.rmtree(work, ignore_errors=True)
-            move_blocks(build_history(promtool, work, series, start, END, resolution), data)
-            (work / "ready").write_text(f"{args.days} {args.resolution}\n")
+            move_blocks(build_history(promtool, work, series, start, END - HEAD_SPAN, resolution), data)
+            (work / "ready").write_text(marker)
         written = time.monotonic() - started
         results = {}
         short_dir = work / "short" / "data"
         shutil.rmtree(work / "short", ignore_errors=True)
         blocks = subset(data, short_dir, (END - short_history) * 1000)
         for label, directory in (("long", work / "prom"), ("short", work / "short")):
-            with run_prometheus(prometheus, directory, flags=HISTORY_FLAGS) as prom:
+            for head in ("wal", "chunks_head"):  # a reused --workdir: its head is pushed again
+                shutil.rmtree(directory / "data" / head, ignore_errors=True)
+            with run_prometheus(prometheus, directory, flags=(*HISTORY_FLAGS, REMOTE_WRITE_RECEIVER)) as prom:
+                push_head_history(prom.url, series, resolution)
                 results[label] = measure(prom.url, rule_sets, END, args.repeats, warm_up=label == "long")
                 if label == "long":
                     per_sample = calibrate(prom.url, END, args.repeats)
@@ -564,7 +600,7 @@ def report(args, engine: str, raw_series: int, records: int, history: int, short
     every = format_duration(PRODUCTION_INTERVAL)
     print(f"rule evaluation on backfilled history ({engine}; old and new formulations in one run, interleaved)")
     print(f"  {raw_series} raw series (at least 1000 of every metric an SLO reads) and the SLOs' {records} 5m records,"
-          f" one point every {args.resolution}, in 2h blocks; histories {h2} and its last {h1} ({blocks} blocks)")
+          f" one point every {args.resolution}, in 2h blocks and the newest {format_duration(HEAD_SPAN)} in the head; histories {h2} and its last {h1} ({blocks} blocks)")
     print(f"  engine seconds per evaluation, per 10k raw series (median of {args.repeats}):")
     print(f"  {'group':<40} {'every':>5}  {'old ' + h1:>9} {'old ' + h2:>9}  {'new ' + h1:>9} {'new ' + h2:>9}  {'new/old':>7}")
     groups = {name: {label: by_group(results[label][name]) for label in results} for name in ("old", "new")}

@@ -546,8 +546,12 @@ def slo_case(slo: Slo, groups: list[dict], generation: str = "3") -> dict:
     return ratio_slo_case(slo, groups, LEFT_OPEN_RANGES[generation])
 
 
-def rule_test_file(rule_files: list[str], cases: list[dict], evaluation_interval: str = "5m") -> dict:
-    return {"rule_files": rule_files, "evaluation_interval": evaluation_interval, "tests": cases}
+def rule_test_file(rule_files: list[str], cases: list[dict], evaluation_interval: str = "5m",
+                   group_eval_order: list[str] | None = None) -> dict:
+    """A promtool test file. `group_eval_order`: promtool evaluates the groups of a step in no fixed
+    order otherwise, and a group that reads another's records must see this step's."""
+    order = {"group_eval_order": group_eval_order} if group_eval_order else {}
+    return {"rule_files": rule_files, "evaluation_interval": evaluation_interval, **order, "tests": cases}
 
 
 # --- platform and key catalogue alerts (hand-written scenarios) --------------------------------

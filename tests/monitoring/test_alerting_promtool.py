@@ -29,7 +29,7 @@ from tests.helpers import engine_params, require_engine
 from monitoring.alert_rules import CATALOGUE_FILES, SLO_FILES, build_rule_files
 from monitoring.durations import parse_duration
 from monitoring.slo_catalogue import Area
-from monitoring.slo import BUDGET_GROUP_SUFFIX, TILES_GROUP_SUFFIX, build_slo_rule_groups, effective_slos
+from monitoring.slo import BUDGET_GROUP_SUFFIX, build_slo_rule_groups, effective_slos, group_slo_id
 
 # Independent promtool runs on cheap fixtures: each test may go to any worker.
 pytestmark = pytest.mark.spread
@@ -93,23 +93,22 @@ SLO_AREAS = {"2": ("slo-database",), "3": tuple(SLO_FILES)}
 def _slo_test_files(spec, tmp_path: Path, generation: str) -> list[Path]:
     """One promtool test file per SLO of that generation's areas, against that SLO's rendered groups.
 
-    An SLO's case loads only its own groups (`slo-<id>`, `-tiles`, `-budget`): the SLOs of an area
+    An SLO's case loads only its own groups (`slo-<id>`, `-slow`, `-tiles`, `-budget`): the SLOs of an area
     read the same metrics, so with the whole area loaded every case also evaluated every other SLO's
     recording rules over its 3-day series (4x the work for the API area), and those can never change
     the verdict of this SLO's alerts, which select `slo="<id>"` only (checked here). The rules that
     record the SLO's 5m inputs and what is derived from them at each 5m step (30m records, tiles)
     are left out: the case feeds those records and checks the rules' expressions against them.
-    The error-budget groups carry a fixed 5m interval; the test copy evaluates them at the same step
-    as the rest, for the same reason.
+    The slow, tiles and error-budget groups carry a fixed 5m interval; the test copy evaluates them
+    at the same step as the rest, for the same reason.
     """
     files = []
     step = parse_duration(SLO_TEST_EVALUATION_INTERVAL)
     for stem in SLO_AREAS[generation]:
         area_groups = build_slo_rule_groups(spec, area=SLO_FILES[stem])
         for slo in (s for s in effective_slos(spec) if s.area == Area(SLO_FILES[stem])):
-            own = [f"slo-{slo.id}", f"slo-{slo.id}{TILES_GROUP_SUFFIX}", f"slo-{slo.id}{BUDGET_GROUP_SUFFIX}"]
-            groups = [g for g in area_groups if g["name"] in own]
-            assert {own[0], own[2]} <= {g["name"] for g in groups}, slo.id
+            groups = [g for g in area_groups if group_slo_id(g["name"]) == slo.id]
+            assert {f"slo-{slo.id}", f"slo-{slo.id}{BUDGET_GROUP_SUFFIX}"} <= {g["name"] for g in groups}, slo.id
             alerts = [r for g in groups for r in g["rules"] if "alert" in r]
             assert alerts and all(f'{{slo="{slo.id}"}}' in r["expr"] for r in alerts if "slo:" in r["expr"]), slo.id
             assert all(parse_duration(r["for"]) <= step for r in alerts), slo.id
@@ -118,7 +117,10 @@ def _slo_test_files(spec, tmp_path: Path, generation: str) -> list[Path]:
             rules = write_yaml(tmp_path / f"slo-{slo.id}.yaml", {"groups": stepped})
             case = slo_case(slo, groups, generation)
             assert all(parse_duration(c["eval_time"]) % step == 0 for c in case["alert_rule_test"]), slo.id
-            test = rule_test_file([str(rules)], [case], evaluation_interval=SLO_TEST_EVALUATION_INTERVAL)
+            # The slow tiers' group reads the alerting group's records: in production those are at
+            # most one 30s evaluation old; at the test's step they must be this step's.
+            test = rule_test_file([str(rules)], [case], evaluation_interval=SLO_TEST_EVALUATION_INTERVAL,
+                                  group_eval_order=[g["name"] for g in stepped])
             files.append(write_yaml(tmp_path / f"test-slo-{slo.id}.yaml", test))
     return files
 

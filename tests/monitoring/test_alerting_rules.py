@@ -126,7 +126,7 @@ def test_every_slo_series_is_kept_per_service_or_app(rule_files):
         for group in content["groups"]:
             for rule in group["rules"]:
                 expr = rule["expr"]
-                if "record" in rule and not expr.startswith(("vector(", "avg_over_time(slo:", "1 - slo:")):
+                if "record" in rule and not expr.startswith(("vector(", "avg_over_time(slo:", "1 - slo:", "1 - last_over_time(slo:")):
                     assert "by (service)" in expr or "by (app)" in expr, rule["record"]
 
 

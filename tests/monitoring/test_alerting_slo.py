@@ -10,6 +10,7 @@ from monitoring.slo_catalogue import SLO_CATALOGUE, SloKind, slo_by_id
 from monitoring.slo import (
     BAD_RATE_RECORD,
     BURN_RATE_WINDOWS,
+    SLOW_GROUP_INTERVAL,
     TOTAL_RATE_RECORD,
     build_slo_rule_groups,
     burn_windows_for,
@@ -138,6 +139,24 @@ def test_every_ratio_slo_records_a_budget_remaining_series():
 def test_budget_groups_are_evaluated_every_five_minutes():
     groups = build_slo_rule_groups(make_spec())
     assert {g.get("interval") for g in groups if g["name"].endswith("-budget")} == {"5m"}
+
+
+def test_the_tiers_that_page_nobody_are_evaluated_every_five_minutes_and_the_paging_ones_every_interval():
+    groups = {g["name"]: g for g in build_slo_rule_groups(make_spec())}
+    fast, slow = groups["slo-api-availability"], groups["slo-api-availability-slow"]
+    assert "interval" not in fast and slow["interval"] == SLOW_GROUP_INTERVAL == "5m"
+    assert {a["labels"]["severity"] for a in _alerts([fast])} == {"P1", "P2"}
+    assert {(a["labels"]["severity"], a["labels"]["long_window"]) for a in _alerts([slow])} == {("P3", "1d"), ("P3", "3d")}
+    # Each window is recorded once, with the fastest alert that reads it (6h: P2's long window).
+    assert [r["record"] for r in _records([slow])] == [f"slo:sli_error:ratio_rate{w}" for w in ("2h", "1d", "3d")]
+    assert "slo:sli_error:ratio_rate6h" in [r["record"] for r in _records([fast])]
+    # A 24h SLO's P3 threshold alert and its 1d window are slow; its budget takes the newest 1d value.
+    latency = groups["slo-api-latency-slow"]
+    assert [r.get("alert") or r["record"] for r in latency["rules"]] == ["slo:sli_error:ratio_rate1d", "ApiLatencyObjectiveMissed"]
+    (remaining,) = [r for r in groups["slo-api-latency-budget"]["rules"] if r["record"] == "slo:error_budget_remaining:ratio"]
+    assert 'last_over_time(slo:sli_error:ratio_rate1d{slo="api-latency"}[10m])' in remaining["expr"]
+    # The threshold SLO pages (P2): no slow group.
+    assert "slo-db-replication-lag-slow" not in groups
 
 
 def test_event_ratio_is_zero_not_absent_when_a_service_never_failed():
