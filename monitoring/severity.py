@@ -68,6 +68,11 @@ class SeverityPolicy:
     # None: handled in business hours from a ticket, no chain.
     respond_within: str | None = None
 
+    @property
+    def pages(self) -> bool:
+        """Whether it pages someone at any hour (the others are tickets, in business hours)."""
+        return self.respond_within is not None
+
 
 SEVERITIES: dict[Severity, SeverityPolicy] = {
     Severity.P1: SeverityPolicy(

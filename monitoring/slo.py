@@ -556,10 +556,6 @@ def _alerting_windows(slo: Slo) -> list[str]:
     return sorted(windows, key=parse_duration)
 
 
-def _pages(severity: Severity) -> bool:
-    return SEVERITIES[severity].respond_within is not None
-
-
 def _fast_windows(slo: Slo) -> set[str]:
     """The windows a paging alert reads (the P1 and P2 tiers, a paging threshold alert), and the 5m
     window every other one is derived from: recorded in the SLO's alerting group, every evaluation
@@ -568,9 +564,9 @@ def _fast_windows(slo: Slo) -> set[str]:
     "Cost")."""
     windows = {SHORT_WINDOW}
     for tier in burn_windows_for(slo):
-        if _pages(tier.severity):
+        if SEVERITIES[tier.severity].pages:
             windows |= {canonical(tier.long), canonical(tier.short)}
-    if has_threshold_alert(slo) and slo.kind is SloKind.RATIO and _pages(slo.threshold_severity):
+    if has_threshold_alert(slo) and slo.kind is SloKind.RATIO and SEVERITIES[slo.threshold_severity].pages:
         windows.add(canonical(slo.window))
     return windows
 
@@ -599,9 +595,9 @@ def slo_rule_groups(spec: AlertingSpec, slo: Slo) -> list[dict]:
     for w in alerting_windows:
         (rules if w in fast else slow).append(_record(ratio_record(w), error_ratio_expr(slo, w), slo))
     for tier in burn_windows_for(slo):
-        (rules if _pages(tier.severity) else slow).append(_burn_alert(spec, slo, tier))
+        (rules if SEVERITIES[tier.severity].pages else slow).append(_burn_alert(spec, slo, tier))
     if has_threshold_alert(slo):
-        (rules if _pages(slo.threshold_severity) else slow).append(_threshold_alert(spec, slo))
+        (rules if SEVERITIES[slo.threshold_severity].pages else slow).append(_threshold_alert(spec, slo))
 
     budget_rules: list[dict[str, Any]] = []
     window = canonical(slo.window)

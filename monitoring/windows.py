@@ -55,7 +55,7 @@ QUERY_AUTO_DOWNSAMPLING = "--query.auto-downsampling"
 RESOLUTIONS = (("raw", 0.0), ("5m", 300.0), ("1h", 3600.0))
 # The severities that page nobody (no response time at any hour): their alerts may be evaluated by
 # the Thanos Ruler when their data is only there.
-NON_PAGING = frozenset(s.value for s, policy in SEVERITIES.items() if policy.respond_within is None)
+NON_PAGING = frozenset(s.value for s, policy in SEVERITIES.items() if not policy.pages)
 # Prometheus' default lookback delta: an instant selector reads up to 5m back.
 # Ref: prometheus/prometheus docs/querying/basics.md ("Staleness").
 LOOKBACK_DELTA_SECONDS = 300.0
@@ -102,9 +102,9 @@ def selector_reaches(expr: str) -> tuple[tuple[str | None, float, float], ...]:
         if getattr(node, "at", None) is not None or getattr(getattr(node, "vector_selector", None), "at", None) is not None:
             raise LookbackError("uses the @ modifier: its range is not relative to the evaluation time")
         if isinstance(node, pp.MatrixSelector):
-            out.append((node.vector_selector.name or None, shift + seconds(node.vector_selector.offset), seconds(node.range)))
+            out.append((_selector_name(node.vector_selector), shift + seconds(node.vector_selector.offset), seconds(node.range)))
         elif isinstance(node, pp.VectorSelector):
-            out.append((node.name or None, shift + seconds(node.offset), LOOKBACK_DELTA_SECONDS))
+            out.append((_selector_name(node), shift + seconds(node.offset), LOOKBACK_DELTA_SECONDS))
         elif isinstance(node, pp.SubqueryExpr):
             walk(node.expr, shift + seconds(node.offset) + seconds(node.range))
         elif isinstance(node, pp.Call):
@@ -136,21 +136,17 @@ def lookback_seconds(expr: str, recorded: Mapping[str, float] | None = None) -> 
     )
 
 
+def _selector_name(node: Any) -> str | None:
+    """The metric name a vector selector selects: its name, or an `__name__="..."` matcher's."""
+    if node.name:
+        return node.name
+    return next((m.value for m in node.matchers.matchers if m.name == "__name__" and str(m.op) == "MatchOp.Equal"), None)
+
+
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def selected_names(expr: str) -> frozenset[str]:
     """Metric names an expression selects (recorded series included)."""
-    import promql_parser as pp
-
-    names: set[str] = set()
-
-    def visit(node: Any) -> None:
-        if isinstance(node, pp.VectorSelector):
-            if node.name:
-                names.add(node.name)
-            names.update(m.value for m in node.matchers.matchers if m.name == "__name__" and str(m.op) == "MatchOp.Equal")
-
-    pp.walk(_parse(expr), visit)
-    return frozenset(names)
+    return frozenset(name for name, _, _ in selector_reaches(expr) if name)
 
 
 @dataclass(frozen=True)
@@ -182,8 +178,7 @@ def rule_windows(rule_files: Mapping[str, Mapping[str, Any]]) -> list[RuleWindow
         for _stem, _group, rule, own, reads in raw:
             if "record" not in rule:
                 continue
-            others = {n: v for n, v in recorded.items() if n != rule["record"] and n in reads}
-            best = max(own, lookback_seconds(str(rule["expr"]), others))
+            best = lookback_seconds(str(rule["expr"]), _inputs(recorded, rule))
             if best > recorded.get(rule["record"], -1.0):
                 recorded[rule["record"]] = best
                 changed = True
@@ -191,16 +186,18 @@ def rule_windows(rule_files: Mapping[str, Mapping[str, Any]]) -> list[RuleWindow
             break
     out = []
     for stem, group, rule, own, reads in raw:
-        expr = str(rule["expr"])
-        lookback = max(own, lookback_seconds(expr, {n: v for n, v in recorded.items() if n != rule.get("record") and n in reads}))
+        expr, inputs = str(rule["expr"]), _inputs(recorded, rule)
+        lookback = lookback_seconds(expr, inputs)
         # The recorded input the lookback comes from, when it is longer than the expression's own.
-        via = None
-        if lookback > own:
-            via = max((n for n in sorted(reads) if n in recorded and n != rule.get("record")),
-                      key=lambda n: lookback_seconds(expr, {n: recorded[n]}))
+        via = max(sorted(n for n in inputs if n in reads), key=lambda n: lookback_seconds(expr, {n: inputs[n]})) if lookback > own else None
         pages = "alert" in rule and (rule.get("labels") or {}).get("severity") not in NON_PAGING
         out.append(RuleWindow(stem, group, rule.get("alert") or rule["record"], rule.get("record"), own, lookback, via, reads, pages))
     return out
+
+
+def _inputs(recorded: Mapping[str, float], rule: Mapping[str, Any]) -> dict[str, float]:
+    """The lookbacks of the records a rule may read: every record but its own."""
+    return {n: v for n, v in recorded.items() if n != rule.get("record")}
 
 
 # --- where each group is evaluated -----------------------------------------------------------
