@@ -608,6 +608,7 @@ def slo_rule_groups(spec: AlertingSpec, slo: Slo) -> list[dict]:
         if window in alerting_windows and window not in fast:
             # Recorded every 5m by the slow group, in another phase: its newest sample may be
             # exactly 5m old, which Prometheus 3's left-open lookback leaves out.
+            # Ref: https://prometheus.io/docs/prometheus/latest/migration/#range-selectors-and-lookback-exclude-samples-coinciding-with-the-left-boundary
             spent = f"last_over_time({spent}[{format_duration(2 * parse_duration(SLOW_GROUP_INTERVAL))}])"
         budget_rules += [
             _record(OBJECTIVE_RECORD, f"vector({format_number(slo.target)})", slo),
