@@ -52,9 +52,10 @@ promtool at production's 30s (a 1h window read with `sum_over_time`), that delay
 floor of `for: 2m` plus an evaluation interval. So windows up to STITCHED_UP_TO (30m and 1h, the
 windows of the P1 and P2 tiers that page quickly) add up the records at t, t - 5m, t - 10m, ...
 (consecutive, non-overlapping 5m spans, i.e. exactly the window, whatever the evaluation interval:
-5m is a multiple of it, so those instants are evaluation instants). Longer windows (2h and up:
-the P3 tiers with `for: 1h`, the budget) read every record (or tile) with `sum_over_time`/
-`avg_over_time`, and their lag of about 2.5 minutes is small next to their `for`.
+5m is a multiple of it, so those instants are evaluation instants). The 2h and 6h windows take
+their newest 30m from the 30m records the same way (no lag there) and the rest from the tiles
+("Cost"). The day-long windows (the P3 tiers with `for: 1h`, the budget) read every tile with
+`sum_over_time`/`avg_over_time`, and their lag of about 2.5 minutes is small next to their `for`.
 Ref: https://prometheus.io/docs/prometheus/latest/querying/basics/#offset-modifier
 Cost. Two more kinds of record keep the derived windows cheap at a 30s evaluation interval
 (measured: tools/bench_history.py, docs/alerting.md):
@@ -65,7 +66,9 @@ Cost. Two more kinds of record keep the derived windows cheap at a 30s evaluatio
 - the tiles (`<5m record>_tile`): the SLO's tiles group copies its 5m records once every
   TILE_INTERVAL (5m), so consecutive tiles are the rates of consecutive 5m spans, and the windows
   from TILED_FROM (1d) up (the P3 and P4 long windows, the budget) read a tenth of the samples of
-  the records written at every 30s evaluation. Their sums still count every event once; they lag
+  the records written at every 30s evaluation, and the 2h and 6h windows (the P2 tier's long one,
+  every 30s) read the tiles but for their newest 30m, which is the 30m records at t
+  (`_headed_ratio`): 67 samples per series instead of the 720 records of 6h at 30s. Their sums still count every event once; they lag
   by the time since the last tile (under 5m, 2.5m on average), small next to a day-long window and
   `for: 1h`. The tiles group reads the newest record within the 5m lookback, written by the
   alerting group at most one of its intervals earlier; a tiles evaluation that is missed leaves a
@@ -339,6 +342,15 @@ def is_tiled(slo: Slo, window: str) -> bool:
     return is_derived(slo, window) and not isinstance(slo.sli, GaugeLimitSli) and parse_duration(window) >= parse_duration(TILED_FROM)
 
 
+def is_headed(slo: Slo, window: str) -> bool:
+    """Whether the derived rule for `window` reads its newest 30m from the 30m records and the rest
+    from the tiles (module docstring, "Cost"): the windows between the stitched and the tiled ones
+    (2h, 6h), where the SLO keeps 30m records."""
+    seconds = parse_duration(window)
+    between = parse_duration(STITCHED_UP_TO) < seconds < parse_duration(TILED_FROM)
+    return between and is_derived(slo, window) and not isinstance(slo.sli, GaugeLimitSli) and bool(_middle_records(slo))
+
+
 def _middle_records(slo: Slo) -> tuple[str, ...]:
     """The 30m records an SLO keeps: when one of its stitched windows is a whole number of them.
     (An UptimeSli's is its 30m ratio, one of its alerting windows.)"""
@@ -354,7 +366,7 @@ def _middle_records(slo: Slo) -> tuple[str, ...]:
 def _tile_sources(slo: Slo) -> dict[str, str]:
     """tile record -> the 5m record it copies, when a window of the SLO reads tiles."""
     windows = _alerting_windows(slo) + [canonical(slo.window)]
-    if not any(is_tiled(slo, w) for w in windows):
+    if not any(is_tiled(slo, w) or is_headed(slo, w) for w in windows):
         return {}
     if is_event_based(slo):
         return {BAD_TILE_RECORD: BAD_RATE_RECORD, TOTAL_TILE_RECORD: TOTAL_RATE_RECORD}
@@ -418,6 +430,31 @@ def _stitched_ratio(slo: Slo, window: str) -> str:
     return f"{_stitched('sum', record, selector, by, window)}\n/\n{_stitched('count', record, selector, by, window)}"
 
 
+def _headed_ratio(slo: Slo, window: str) -> str:
+    """The newest MIDDLE_WINDOW of `window` from the 30m records at t (exact, no lag: six 5m spans),
+    the rest from the tiles before it: both in 5m rates (a 30m record is the mean of six), so an
+    event SLI adds up bad and all events alike and an uptime SLI averages its 5m spans. The tiles'
+    range is a second short, so that on Prometheus 2's closed ranges too the oldest tile it holds
+    is the one whose 5m end the window starts with. `or 0 *`: a service younger than 30m has no
+    older tile yet."""
+    by, selector = slo.label, f'{{slo="{slo.id}"}}'
+    spans = int(parse_duration(MIDDLE_WINDOW) // parse_duration(SHORT_WINDOW))
+    rest = f"[{format_duration(parse_duration(window) - parse_duration(MIDDLE_WINDOW) - 1)}] offset {MIDDLE_WINDOW}"
+
+    def head_and_tail(middle: str, tile: str, over: str = "sum_over_time") -> tuple[str, str]:
+        head = f"sum by ({by}) ({middle}{selector})"
+        return head, f"(sum by ({by}) ({over}({tile}{selector}{rest})) or 0 * {head})"
+
+    if is_event_based(slo):
+        parts = [head_and_tail(m, t) for m, t in ((BAD_MIDDLE_RECORD, BAD_TILE_RECORD), (TOTAL_MIDDLE_RECORD, TOTAL_TILE_RECORD))]
+        bad, total = (f"(\n  {spans} * {head}\n  +\n  {tail}\n)" for head, tail in parts)
+        return f"{bad}\n/\n{total}"
+    middle, tile = ratio_record(MIDDLE_WINDOW), tile_record(ratio_record(SHORT_WINDOW))
+    head, tail = head_and_tail(middle, tile)
+    _, count = head_and_tail(middle, tile, "count_over_time")
+    return f"(\n  {spans} * {head}\n  +\n  {tail}\n)\n/\n(\n  {spans}\n  +\n  {count}\n)"
+
+
 def error_ratio_expr(slo: Slo, window: str) -> str:
     """PromQL of the `slo:sli_error:ratio_rate<window>` rule: derived from the SLO's recorded
     short-window series for windows of DERIVED_FROM or more (and for the 5m ratio of an event SLI),
@@ -431,6 +468,8 @@ def error_ratio_expr(slo: Slo, window: str) -> str:
         return f"sum by ({by}) ({BAD_RATE_RECORD}{selector})\n/\nsum by ({by}) ({TOTAL_RATE_RECORD}{selector})"
     if is_stitched(slo, window):
         return _stitched_ratio(slo, window)
+    if is_headed(slo, window):
+        return _headed_ratio(slo, window)
     tiled = is_tiled(slo, window)
     if is_event_based(slo):
         bad, total = (BAD_TILE_RECORD, TOTAL_TILE_RECORD) if tiled else (BAD_RATE_RECORD, TOTAL_RATE_RECORD)

@@ -42,6 +42,7 @@ Everything runs on 127.0.0.1 in a temporary directory; about three minutes on an
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -564,7 +565,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-history-") as tmp:
         work = args.workdir or Path(tmp)
         data = work / "prom" / "data"
-        marker = f"{args.days} {args.resolution} head {HEAD_SPAN}\n"
+        # A reused history must hold the series this version writes (a new record is written with it).
+        digest = hashlib.sha256("\n".join(f"{s.text} {s.kind} {s.value} {s.step}" for s in series).encode()).hexdigest()[:16]
+        marker = f"{args.days} {args.resolution} head {HEAD_SPAN} series {digest}\n"
         if not (work / "ready").is_file() or (work / "ready").read_text() != marker:
             shutil.rmtree(work, ignore_errors=True)
             move_blocks(build_history(promtool, work, series, start, END - HEAD_SPAN, resolution), data)

@@ -14,7 +14,9 @@ checks at every one of those 5m steps that the SLO's own record rules, evaluated
 series, give exactly those values (`record_checks`). The rules under test are the SLO's groups less
 those record rules (`without_recorded_inputs`), so promtool can evaluate them at a coarse step: a
 range selector reads every sample in its range whatever the evaluation step, so the derived windows
-still sum every 5m record.
+still sum every 5m record. At EVAL_AT each window the rules record is also checked against
+`rule_ratio` for every probe (`window_checks`): its value, so that an edge of a window shows that
+the alerts' verdicts would absorb.
 
 promtool compares annotations too, after template expansion, so `expand()` renders the few template
 forms the rules use, with the same formatting as Prometheus (Go's %.4g); an expected value on a
@@ -44,6 +46,7 @@ from monitoring.slo import (
     burn_windows_for,
     has_threshold_alert,
     is_derived,
+    is_headed,
     is_stitched,
     ratio_record,
     recorded_inputs,
@@ -287,7 +290,7 @@ def _records_of(phases: tuple[tuple[float, int], ...], left_open: bool, gauge: b
 def rule_ratio(slo: Slo, phases: Phases, window: str, left_open: bool) -> float:
     """What `slo:sli_error:ratio_rate<window>` of that SLO reads at EVAL_AT: from raw series, or
     derived from the 5m records (monitoring/slo.py `is_derived`): those of its 5m steps back from
-    EVAL_AT (`is_stitched`), or every one in its range. A derived event ratio is the bad
+    EVAL_AT (`is_stitched`, and the newest 30m of `is_headed`), or every one in its range. A derived event ratio is the bad
     events of the records over all their events; every record carries the same event rate here, so
     that is the mean of their ratios, and an uptime ratio is the time average of the records."""
     ratios = _minute_ratios(phases)
@@ -301,6 +304,12 @@ def rule_ratio(slo: Slo, phases: Phases, window: str, left_open: bool) -> float:
         if is_stitched(slo, window):
             # The records at EVAL_AT and every 5m before it within the window: instant selectors.
             steps = range(SAMPLES, SAMPLES - width, -_RECORD_MINUTES)
+        elif is_headed(slo, window):
+            # The 30m record at EVAL_AT (its six 5m steps), then the tiles of the range before it,
+            # a second short: left-open on both generations.
+            middle = _minutes(MIDDLE_WINDOW)
+            steps = [*range(SAMPLES, SAMPLES - middle, -_RECORD_MINUTES),
+                     *_selected(SAMPLES - middle, width - middle, True, _RECORD_MINUTES)]
         else:
             steps = _selected(SAMPLES, width, left_open, _RECORD_MINUTES)
         picked = [records[s] for s in steps if s in records]
@@ -425,6 +434,32 @@ def record_checks(slo: Slo, groups: list[dict], probes: dict[str, Phases], left_
     return checks
 
 
+# A window's ratio at EVAL_AT may differ from the model's by float rounding only.
+WINDOW_TOLERANCE = 1e-9
+
+
+def window_checks(slo: Slo, groups: list[dict], probes: dict[str, Phases], left_open: bool) -> list[dict]:
+    """promql_expr_test entries: at EVAL_AT, every window the SLO's rules record (what the case does
+    not feed) equals `rule_ratio`, the model of what that window measures, for every probe: the
+    value itself, not only the alerts' verdict, so an edge of a window (a span counted twice on
+    one generation's closed ranges, or left out) shows."""
+    windows = [r["record"].removeprefix("slo:sli_error:ratio_rate") for g in groups for r in g["rules"]
+               if r.get("record", "").startswith("slo:sli_error:ratio_rate") and r["record"] not in _fed(slo)]
+    checks = []
+    for window in windows:
+        if parse_duration(window) > parse_duration(EVAL_AT):
+            continue  # the budget's 30 days: tests/monitoring/test_slo_long_windows.py
+        for name, phases in probes.items():
+            expected = rule_ratio(slo, phases, window, left_open)
+            selector = f'{ratio_record(window)}{{slo="{slo.id}", {slo.label}="{name}"}}'
+            checks.append({
+                "expr": f"abs({selector} - {expected!r}) <= bool {WINDOW_TOLERANCE * expected + 1e-15!r}",
+                "eval_time": EVAL_AT,
+                "exp_samples": [{"labels": f'{{slo="{slo.id}", {slo.label}="{name}"}}', "value": 1}],
+            })
+    return checks
+
+
 def without_recorded_inputs(slo: Slo, groups: list[dict]) -> list[dict]:
     """The SLO's groups less the rules recording what the case feeds (and a group left empty)."""
     kept = [{**g, "rules": [r for r in g["rules"] if r.get("record") not in _fed(slo)]} for g in groups]
@@ -509,7 +544,7 @@ def ratio_slo_case(slo: Slo, groups: list[dict], left_open: bool = False) -> dic
         "interval": SCRAPE,
         "input_series": series,
         "alert_rule_test": tests,
-        "promql_expr_test": record_checks(slo, groups, absolute, left_open),
+        "promql_expr_test": record_checks(slo, groups, absolute, left_open) + window_checks(slo, groups, absolute, left_open),
     }
 
 
