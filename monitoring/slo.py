@@ -397,6 +397,20 @@ def _stitched(aggregation: str, record: str, selector: str, by: str, window: str
     return f"{aggregation} by ({by}) (\n  " + "\nor\n  ".join(terms) + "\n)"
 
 
+def sli_rate(slo: Slo, record: str, window: str = SHORT_WINDOW) -> str:
+    """An event SLO's recorded rate (BAD_RATE_RECORD or TOTAL_RATE_RECORD) over `window`, a multiple
+    of 5m, per SLO label: the mean of the records of its consecutive 5m spans back from t, so
+    exactly the rate over the window. For the catalogue's symptom alerts that read the same events
+    as an SLI: from its few records instead of every raw series once more (tools/bench_history.py).
+    The records are in the SLO's alerting group, which always exists and stays in Prometheus."""
+    assert is_event_based(slo) and record in (BAD_RATE_RECORD, TOTAL_RATE_RECORD), (slo.id, record)
+    selector, steps = f'{{slo="{slo.id}"}}', int(parse_duration(window) // parse_duration(SHORT_WINDOW))
+    assert steps * parse_duration(SHORT_WINDOW) == parse_duration(window), window
+    if steps == 1:
+        return f"sum by ({slo.label}) ({record}{selector})"
+    return f"(\n{_stitched('sum', record, selector, slo.label, window)} / {steps}\n)"
+
+
 def _middle_record_rules(slo: Slo) -> list[dict[str, Any]]:
     """An event SLI's 30m rates: the mean of its six 5m records' rates (bad and total alike, so
     their ratio is the events' ratio). An UptimeSli's 30m record is its 30m ratio, recorded with

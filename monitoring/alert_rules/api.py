@@ -2,27 +2,31 @@
 
 These are symptom alerts next to the SLO burn-rate alerts: they fire on a sharp, short-lived
 change that the SLO budget would absorb, or on a loss of traffic that no ratio SLI sees.
+
+The requests and the 5xx are api-availability's SLI (all requests, and those answered with a 5xx),
+so the alerts read that SLO's 5m records (`sli_rate`) rather than every raw series of the histogram
+once more: at 1M series the raw reads of this group were the costliest rules after the SLOs'
+(tools/bench_history.py, docs/alerting.md). The latency alerts read the buckets, which no SLO
+records at their bounds.
 """
 
 from __future__ import annotations
 
 from monitoring.alert_rules._rule import AlertRule, RuleGroup
-from monitoring.slo import le_matcher
+from monitoring.slo import BAD_RATE_RECORD, TOTAL_RATE_RECORD, le_matcher, sli_rate
+from monitoring.slo_catalogue import slo_by_id
 from monitoring.severity import Severity
 
 _M = "http_server_request_duration_seconds"
+# All requests and those answered with a 5xx, per service.
+REQUESTS = slo_by_id("api-availability")
 
 RED = RuleGroup(
     "api-red",
     (
         AlertRule(
             name="ApiHighErrorRate",
-            expr=(
-                f'sum by (service) (rate({_M}_count{{http_response_status_code=~"5.."}}[5m]))\n'
-                "/\n"
-                f"sum by (service) (rate({_M}_count[5m]))\n"
-                "> 0.05"
-            ),
+            expr=f"{sli_rate(REQUESTS, BAD_RATE_RECORD)}\n/\n{sli_rate(REQUESTS, TOTAL_RATE_RECORD)}\n> 0.05",
             for_="10m",
             severity=Severity.P2,
             service=True,
@@ -48,7 +52,7 @@ RED = RuleGroup(
                 "1 - (\n"
                 f"  sum by (service) (rate({_M}_bucket{{{le_matcher(1)}}}[10m]))\n"
                 "  /\n"
-                f"  sum by (service) (rate({_M}_count[10m]))\n"
+                f"  {sli_rate(REQUESTS, TOTAL_RATE_RECORD, '10m')}\n"
                 ") > 0.10"
             ),
             for_="15m",
@@ -60,10 +64,11 @@ RED = RuleGroup(
         ),
         AlertRule(
             name="ApiTrafficDropped",
+            # The hour before: the mean of its 5m records, the rate of that hour.
             expr=(
-                f"sum by (service) (rate({_M}_count[10m])) == 0\n"
+                f"{sli_rate(REQUESTS, TOTAL_RATE_RECORD, '10m')} == 0\n"
                 "and on (service)\n"
-                f"sum by (service) (rate({_M}_count[1h] offset 1h)) > 0.1"
+                f'sum by (service) (avg_over_time({TOTAL_RATE_RECORD}{{slo="{REQUESTS.id}"}}[1h] offset 1h)) > 0.1'
             ),
             for_="10m",
             severity=Severity.P2,

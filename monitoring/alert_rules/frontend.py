@@ -6,10 +6,12 @@ The alert contract wants `service`: it is templated from `app` (see AlertRule.ex
 from __future__ import annotations
 
 from monitoring.alert_rules._rule import AlertRule, RuleGroup
-from monitoring.slo_catalogue import BLACKBOX_EXPORTER, FRONTEND_PROBE_JOB, FRONTEND_PROBES
+from monitoring.slo import BAD_RATE_RECORD, TOTAL_RATE_RECORD, sli_rate
+from monitoring.slo_catalogue import BLACKBOX_EXPORTER, FRONTEND_PROBE_JOB, FRONTEND_PROBES, slo_by_id
 from monitoring.severity import Severity
 
 _APP_AS_SERVICE = {"service": "{{ $labels.app }}"}
+_JS_ERRORS = slo_by_id("frontend-js-errors")
 
 FRONTEND = RuleGroup(
     "frontend",
@@ -27,12 +29,8 @@ FRONTEND = RuleGroup(
         ),
         AlertRule(
             name="FrontendJsErrorSpike",
-            expr=(
-                "sum by (app) (rate(browser_js_errors_total[10m]))\n"
-                "/\n"
-                "sum by (app) (rate(browser_page_views_total[10m]))\n"
-                "> 0.01"
-            ),
+            # frontend-js-errors' SLI (JS errors per page view): its 5m records, not the raw series again.
+            expr=f"{sli_rate(_JS_ERRORS, BAD_RATE_RECORD, '10m')}\n/\n{sli_rate(_JS_ERRORS, TOTAL_RATE_RECORD, '10m')}\n> 0.01",
             for_="15m",
             severity=Severity.P3,
             extra_labels=_APP_AS_SERVICE,

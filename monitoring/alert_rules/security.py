@@ -1,14 +1,17 @@
 """Security: authentication failure spikes and unexpected 401/403 rates, per service, and new
 critical vulnerabilities in running images.
 
-The first two read the API histogram of the instrumentation contract; a 401 is a failed
-authentication, a 403 an authorisation refusal. The last reads the Trivy Operator's vulnerability
+The first two read the API histogram of the instrumentation contract (all requests from
+api-availability's 5m records, as the API alerts do); a 401 is a failed authentication, a 403 an
+authorisation refusal. The last reads the Trivy Operator's vulnerability
 reports (security.trivyOperator.enabled).
 """
 
 from __future__ import annotations
 
 from monitoring.alert_rules._rule import AlertRule, RuleGroup
+from monitoring.alert_rules.api import REQUESTS
+from monitoring.slo import TOTAL_RATE_RECORD, sli_rate
 from monitoring.severity import Severity
 
 _COUNT = "http_server_request_duration_seconds_count"
@@ -47,8 +50,8 @@ SECURITY = RuleGroup(
             name="UnexpectedAuthErrorRate",
             expr=(
                 f'sum by (service, http_response_status_code) (rate({_COUNT}{{http_response_status_code=~"401|403"}}[10m]))\n'
-                "/ on (service) group_left\n"
-                f"sum by (service) (rate({_COUNT}[10m]))\n"
+                "/ on (service) group_left ()\n"
+                f"{sli_rate(REQUESTS, TOTAL_RATE_RECORD, '10m')}\n"
                 "> 0.05"
             ),
             for_="15m",

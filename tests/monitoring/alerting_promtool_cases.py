@@ -771,6 +771,56 @@ SCENARIOS: tuple[Scenario, ...] = (
         expected=(({"service": "checkout"}, 0.1),),
     ),
     Scenario(
+        "ApiTrafficDropped",
+        (
+            # checkout serves 10 requests per second for 90 minutes, then none; search goes on.
+            ('http_server_request_duration_seconds_count{service="checkout", http_response_status_code="200"}', "0+600x90 54000x60"),
+            ('http_server_request_duration_seconds_count{service="search", http_response_status_code="200"}', "0+600x150"),
+        ),
+        silent_at="105m",  # silent since 100m (both 5m spans of the last 10m), pending for `for: 10m`
+        firing_at="130m",
+        expected=(({"service": "checkout"}, 0),),
+    ),
+    Scenario(
+        "ApiSlowRequestsShare",
+        (
+            # checkout: 20% of its requests take longer than 1 s; search: 5%.
+            ('http_server_request_duration_seconds_bucket{service="checkout", le="1"}', "0+80x60"),
+            ('http_server_request_duration_seconds_count{service="checkout", http_response_status_code="200"}', "0+100x60"),
+            ('http_server_request_duration_seconds_bucket{service="search", le="1"}', "0+95x60"),
+            ('http_server_request_duration_seconds_count{service="search", http_response_status_code="200"}', "0+100x60"),
+        ),
+        silent_at="10m",
+        firing_at="40m",
+        expected=(({"service": "checkout"}, 0.2),),
+    ),
+    Scenario(
+        "UnexpectedAuthErrorRate",
+        (
+            # 10% of checkout's requests end in 403; search refuses 1%.
+            ('http_server_request_duration_seconds_count{service="checkout", http_response_status_code="200"}', "0+90x60"),
+            ('http_server_request_duration_seconds_count{service="checkout", http_response_status_code="403"}', "0+10x60"),
+            ('http_server_request_duration_seconds_count{service="search", http_response_status_code="200"}', "0+99x60"),
+            ('http_server_request_duration_seconds_count{service="search", http_response_status_code="403"}', "0+1x60"),
+        ),
+        silent_at="10m",
+        firing_at="40m",
+        expected=(({"service": "checkout", "http_response_status_code": "403"}, 0.1),),
+    ),
+    Scenario(
+        "FrontendJsErrorSpike",
+        (
+            # shop: 3 JS errors per 100 page views; blog 0.5.
+            ('browser_js_errors_total{app="shop"}', "0+3x60"),
+            ('browser_page_views_total{app="shop"}', "0+100x60"),
+            ('browser_js_errors_total{app="blog"}', "0+1x60"),
+            ('browser_page_views_total{app="blog"}', "0+200x60"),
+        ),
+        silent_at="10m",
+        firing_at="40m",
+        expected=(({"app": "shop"}, 0.03),),
+    ),
+    Scenario(
         "AuthenticationFailureSpike",
         (
             # A day at 0.1 401s per second, then 10 per second: 5x the daily average and above 1/s.

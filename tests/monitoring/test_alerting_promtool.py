@@ -10,11 +10,13 @@ Engines (tools/engines.py): every test runs on 3.5.3, the generation the charts 
 
 from __future__ import annotations
 
+import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import yaml
 from tests.monitoring.alerting_promtool_cases import (
     SCENARIOS,
     rule_test_file,
@@ -156,10 +158,13 @@ def test_every_slo_alert_has_a_promtool_case(spec, tmp_path):
 
 def test_main_platform_alerts_fire_on_their_failure_scenario(promtool, spec, rendered, tmp_path):
     # Each scenario runs against the rendered file that defines its alert, all in one promtool: the
-    # catalogue's alerts read raw series only (no recorded series, no ALERTS, checked here; the
-    # catalogue's records, the cost ones, feed panels only), so the other files cannot change a
-    # verdict, and promtool evaluates every rule of a test file at every step, which made the
-    # day-long AuthenticationFailureSpike case cost seconds against all of them.
+    # catalogue's alerts read raw series and, some, an SLO's 5m records (its SLI: monitoring/slo.py
+    # `sli_rate`), never the catalogue's own records (the cost ones feed panels only) nor ALERTS
+    # (checked here), so the other files cannot change a verdict, and promtool evaluates every rule
+    # of a test file at every step, which made the day-long AuthenticationFailureSpike case cost
+    # seconds against all of them. A file whose alerts read an SLO's records is tested with that
+    # SLO's alerting group (which records them from the scenario's raw series), evaluated first at
+    # every step, as Prometheus has them at most one interval old.
     files = build_rule_files(spec)
     catalogue = {stem: content for stem, content in files.items() if stem in CATALOGUE_FILES}
     catalogue_rules = [r for content in catalogue.values() for g in content["groups"] for r in g["rules"]]
@@ -168,13 +173,21 @@ def test_main_platform_alerts_fire_on_their_failure_scenario(promtool, spec, ren
     assert not [r for r in alerts if "ALERTS" in r["expr"] or any(name in r["expr"] for name in recorded)]
     home = {r["alert"]: stem for stem, content in catalogue.items() for g in content["groups"] for r in g["rules"] if "alert" in r}
     rules = rules_by_name(files)
+    slo_groups = {g["name"]: g for g in build_slo_rule_groups(spec)}
     cases: dict[str, list[dict]] = {}
     for scenario in SCENARIOS:
         cases.setdefault(home[scenario.alertname], []).append(scenario_case(scenario, rules))
-    paths = [
-        write_yaml(tmp_path / f"test-{stem}.yaml", rule_test_file([str(rendered[stem])], stem_cases, evaluation_interval="1m"))
-        for stem, stem_cases in cases.items()
-    ]
+    paths = []
+    for stem, stem_cases in cases.items():
+        read = sorted({f"slo-{i}" for g in catalogue[stem]["groups"] for r in g["rules"] if "alert" in r
+                       for i in re.findall(r'\{slo="([a-z0-9-]+)"\}', r["expr"])})
+        rule_files, order = [str(rendered[stem])], None
+        if read:
+            rule_files.append(str(write_yaml(tmp_path / f"slo-inputs-{stem}.yaml", {"groups": [slo_groups[n] for n in read]})))
+            order = read + [g["name"] for g in catalogue[stem]["groups"]]
+        test = rule_test_file(rule_files, stem_cases, evaluation_interval="1m", group_eval_order=order)
+        paths.append(write_yaml(tmp_path / f"test-{stem}.yaml", test))
+    assert any(len(rule_files) > 1 for rule_files in [yaml.safe_load(p.read_text())["rule_files"] for p in paths])
     result = _run([promtool, "test", "rules", *map(str, paths)])
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("SUCCESS") == len(paths)
