@@ -107,3 +107,17 @@ def test_the_newest_history_goes_into_the_head_of_both_engines(tmp_path):
         counts = sorted(float(r["value"][1]) for r in answer["data"]["result"])
         assert counts == [bench_history.HEAD_SPAN / step] * len(series), generation
         assert not [p for p in (tmp_path / generation / "data").iterdir() if (p / "meta.json").is_file()]
+
+
+def test_the_breakdown_adds_a_rule_up_over_its_groups_each_once_per_its_interval():
+    cost = bench_history.RuleCost
+    costs = [
+        cost("slo-a", "slo:sli_total:rate5m", "raw", 30.0, 300.0, 0.3, 10.0),
+        cost("slo-b", "slo:sli_total:rate5m", "raw", 30.0, 300.0, 0.2, 10.0),
+        cost("slo-a-budget", "slo:sli_error:ratio_rate30d", "tile", 300.0, 2592000.0, 4.0, 10.0),
+        cost("api-red", "ApiHighLatency", "raw", 30.0, 300.0, 0.1, 10.0),
+    ]
+    ranked = bench_history.by_rule(costs)
+    assert [rule for rule, _ in ranked] == ["slo:sli_total:rate5m", "slo:sli_error:ratio_rate30d", "ApiHighLatency"]
+    assert [round(seconds, 9) for _, seconds in ranked] == [0.5, 0.4, 0.1]
+    assert round(sum(seconds for _, seconds in ranked), 9) == round(bench_history.load(costs), 9)

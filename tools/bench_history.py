@@ -518,6 +518,18 @@ def extrapolate(costs: list[RuleCost], per_sample: float, history: float, bench_
     return out
 
 
+def by_rule(costs: list[RuleCost]) -> list[tuple[str, float]]:
+    """Seconds per production evaluation interval of each rule name (a record or alert, summed over
+    the SLOs and groups that have it), costliest first."""
+    out: dict[str, float] = {}
+    for c in costs:
+        out[c.rule] = out.get(c.rule, 0.0) + c.seconds * PRODUCTION_INTERVAL / c.interval
+    return sorted(out.items(), key=lambda item: -item[1])
+
+
+BREAKDOWN_RULES = 12  # how many of the costliest rule names the report lists
+
+
 def load(costs: list[RuleCost], groups: set[str] | None = None) -> float:
     """Evaluation seconds per production evaluation interval: each group counted once per its own
     interval (only `groups`, if given)."""
@@ -622,11 +634,13 @@ def report(args, engine: str, raw_series: int, records: int, history: int, short
     ratio = totals[("new", "long")] / totals[("old", "long")]
 
     resolution_factor = resolution / PRODUCTION_SCRAPE
-    projected, prom_only = {}, {}
+    projected, prom_only, at_scale = {}, {}, []
     for name in ("old", "new"):
         for label, hist, k in (("30d", HISTORY_30D, 1.0), ("30d-1M", HISTORY_30D, SERIES_1M / raw_series)):
             costs = extrapolate(results["long"][name], per_sample, hist, history, k, resolution_factor)
             projected[(name, label)], prom_only[(name, label)] = load(costs), load(costs, in_prometheus)
+            if (name, label) == ("new", "30d-1M"):
+                at_scale = by_rule(costs)
     # The model checked on the measurement it did not use: the short history from the long one.
     check = {name: load(extrapolate(results["long"][name], per_sample, short_history, history, 1.0, 1.0)) * per_10k
              / totals[(name, "short")] for name in ("old", "new")}
@@ -646,6 +660,8 @@ def report(args, engine: str, raw_series: int, records: int, history: int, short
     print(f"      of which prod's Prometheus (without the groups prod gives the Thanos Ruler): old"
           f" {prom_only[('old', '30d-1M')]:.1f} s, new {prom_only[('new', '30d-1M')]:.1f} s"
           f" ({prom_only[('new', '30d-1M')] / PRODUCTION_INTERVAL:.0%})")
+    print(f"      where the new cost goes (share of the {every} interval by rule name, all SLOs and groups): "
+          + ", ".join(f"{rule} {seconds / PRODUCTION_INTERVAL:.1%}" for rule, seconds in at_scale[:BREAKDOWN_RULES]))
     print(f"  targets: new/old on the same history <= {TARGET_RATIO:.2f}: {ratio:.3f} ({'met' if ratio <= TARGET_RATIO else 'NOT met'});"
           f" 1M series and 30d within {TARGET_SHARE:.0%} of the {every} interval: {share:.0%}"
           f" ({'met' if share <= TARGET_SHARE else 'NOT met'})")
@@ -661,6 +677,7 @@ def report(args, engine: str, raw_series: int, records: int, history: int, short
         "production_30d_1m_seconds": {n: round(projected[(n, "30d-1M")], 2) for n in ("old", "new")},
         "new_share_of_interval_1m_30d": round(share, 4),
         "new_prometheus_share_of_interval_1m_30d": round(prom_only[("new", "30d-1M")] / PRODUCTION_INTERVAL, 4),
+        "new_share_1m_30d_by_rule": {rule: round(seconds / PRODUCTION_INTERVAL, 4) for rule, seconds in at_scale[:BREAKDOWN_RULES]},
     }))
 
 
