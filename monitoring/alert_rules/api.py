@@ -6,8 +6,10 @@ change that the SLO budget would absorb, or on a loss of traffic that no ratio S
 The requests and the 5xx are api-availability's SLI (all requests, and those answered with a 5xx),
 so the alerts read that SLO's 5m records (`sli_rate`) rather than every raw series of the histogram
 once more: at 1M series the raw reads of this group were the costliest rules after the SLOs'
-(tools/bench_history.py, docs/alerting.md). The latency alerts read the buckets, which no SLO
-records at their bounds.
+(tools/bench_history.py, docs/alerting.md). Those records come from the SLO's own group, so
+they are at most one 30s evaluation older than a raw read, next to `for: 10m`; they also share its
+fate (a failing SLO group shows in PrometheusRuleEvaluationFailures). The latency alerts read the
+buckets, which no SLO records at their bounds.
 """
 
 from __future__ import annotations
