@@ -82,6 +82,13 @@ Cost. Two more kinds of record keep the derived windows cheap at a 30s evaluatio
   intervals old) and the tiles; its alerts are tickets, for which 5m more is nothing next to
   their `for`. A budget group reading a record of it takes the newest within two of its
   intervals (`last_over_time`): both groups run every 5m in their own phase.
+- the period group (`slo-<id>-period`, every PERIOD_GROUP_INTERVAL, 30m): the SLO window's ratio
+  where no alert reads it (the 7d and 30d budgets). It reads every tile of every block of its
+  window, a cost per series and per block (360 2h blocks for 30d, where Prometheus runs with the
+  Thanos sidecar's fixed 2h blocks) that fewer samples do not cut; evaluated a sixth as often as
+  every 5m, it was the largest single cost left at 1M series (tools/bench_history.py). The budget
+  group copies its newest value under the window's usual name (`slo:sli_error:ratio_rate30d`), so
+  every reader reads a series written every 5m, at most 30m behind: 1/1440 of a 30-day window.
 Every derived window reads a record of the SLO's alerting group (`slo-<id>`), which always stays in
 Prometheus (it has alerts); a budget group that goes to the Thanos Ruler reads those records through
 Thanos Query (the sidecar serves them, then the bucket), so every reader finds them. The records
@@ -155,6 +162,18 @@ TILES_GROUP_SUFFIX = "-tiles"
 # kind of generated rule, SLI records, metadata and alerts)
 SLOW_GROUP_SUFFIX = "-slow"
 SLOW_GROUP_INTERVAL = "5m"
+# The group of the SLO window's own ratio when no alert reads it (the 7d and 30d budgets): every
+# 30m, a sixth of the budget group's evaluations. That window reads every tile of every block it
+# spans (360 2h blocks for 30d: the cost is per series and block, not per sample), and moves by
+# under 1/1440 of the window in 30m. The budget group copies the newest value (PERIOD_SUFFIX), so
+# dashboards, reports and the budget read `slo:sli_error:ratio_rate<window>` every 5m as before
+# (module docstring, "Cost"). The blocks stay 2h: with a sidecar that uploads, the operator sets
+# min and max block duration to the Thanos block duration (2h), so Prometheus merges none.
+# Ref: prometheus-operator/prometheus-operator pkg/prometheus/server/statefulset.go
+# `makeStatefulSetSpec` (disableCompaction: storage.tsdb.max-block-duration = min = 2h)
+PERIOD_GROUP_SUFFIX = "-period"
+PERIOD_GROUP_INTERVAL = "30m"
+PERIOD_SUFFIX = "_period"
 @dataclass(frozen=True)
 class BurnRateWindow:
     """One row of the multi-window, multi-burn-rate table.
@@ -505,6 +524,19 @@ def ratio_record(window: str) -> str:
     return f"slo:sli_error:ratio_rate{canonical(window)}"
 
 
+def period_record(window: str) -> str:
+    """The SLO window's ratio as its period group records it, every PERIOD_GROUP_INTERVAL."""
+    return ratio_record(window) + PERIOD_SUFFIX
+
+
+def _newest(selector: str, interval: str) -> str:
+    """The newest sample of a series another group writes every `interval`, in its own phase: within
+    two intervals, since the newest may be exactly one interval old, which Prometheus 3's left-open
+    lookback leaves out (and the 5m lookback does not reach a 30m group's at all).
+    Ref: https://prometheus.io/docs/prometheus/latest/migration/#range-selectors-and-lookback-exclude-samples-coinciding-with-the-left-boundary"""
+    return f"last_over_time({selector}[{format_duration(2 * parse_duration(interval))}])"
+
+
 EXCEEDED_RECORD = "slo:threshold_exceeded:bool"
 OBJECTIVE_RECORD = "slo:objective:ratio"
 BUDGET_RECORD = "slo:error_budget:ratio"
@@ -653,16 +685,18 @@ def slo_rule_groups(spec: AlertingSpec, slo: Slo) -> list[dict]:
         (rules if SEVERITIES[slo.threshold_severity].pages else slow).append(_threshold_alert(spec, slo))
 
     budget_rules: list[dict[str, Any]] = []
+    period: list[dict[str, Any]] = []
     window = canonical(slo.window)
     if window not in alerting_windows:
-        budget_rules.append(_record(ratio_record(window), error_ratio_expr(slo, window), slo))
+        period.append(_record(period_record(window), error_ratio_expr(slo, window), slo))
+        # `max by`: one value per SLO label, without the labels Thanos Query adds where this group
+        # runs on the Thanos Ruler (an HA pair's copies are one value too).
+        newest = _newest(f'{period_record(window)}{{slo="{slo.id}"}}', PERIOD_GROUP_INTERVAL)
+        budget_rules.append(_record(ratio_record(window), f"max by ({slo.label}) ({newest})", slo))
     if slo.kind is SloKind.RATIO:
         spent = f'{ratio_record(window)}{{slo="{slo.id}"}}'
         if window in alerting_windows and window not in fast:
-            # Recorded every 5m by the slow group, in another phase: its newest sample may be
-            # exactly 5m old, which Prometheus 3's left-open lookback leaves out.
-            # Ref: https://prometheus.io/docs/prometheus/latest/migration/#range-selectors-and-lookback-exclude-samples-coinciding-with-the-left-boundary
-            spent = f"last_over_time({spent}[{format_duration(2 * parse_duration(SLOW_GROUP_INTERVAL))}])"
+            spent = _newest(spent, SLOW_GROUP_INTERVAL)
         budget_rules += [
             _record(OBJECTIVE_RECORD, f"vector({format_number(slo.target)})", slo),
             _record(BUDGET_RECORD, f"vector({format_number(slo.error_budget)})", slo),
@@ -684,6 +718,8 @@ def slo_rule_groups(spec: AlertingSpec, slo: Slo) -> list[dict]:
         })
     if slow:
         groups.append({"name": f"slo-{slo.id}{SLOW_GROUP_SUFFIX}", "interval": SLOW_GROUP_INTERVAL, "rules": slow})
+    if period:
+        groups.append({"name": f"slo-{slo.id}{PERIOD_GROUP_SUFFIX}", "interval": PERIOD_GROUP_INTERVAL, "rules": period})
     return groups + [{"name": f"slo-{slo.id}{BUDGET_GROUP_SUFFIX}", "interval": BUDGET_GROUP_INTERVAL, "rules": budget_rules}]
 
 
@@ -692,7 +728,7 @@ def group_slo_id(group: str) -> str | None:
     if not group.startswith("slo-"):
         return None
     name = group.removeprefix("slo-")
-    for suffix in (BUDGET_GROUP_SUFFIX, SLOW_GROUP_SUFFIX, TILES_GROUP_SUFFIX):
+    for suffix in (BUDGET_GROUP_SUFFIX, SLOW_GROUP_SUFFIX, TILES_GROUP_SUFFIX, PERIOD_GROUP_SUFFIX):
         name = name.removesuffix(suffix)
     return name
 

@@ -191,7 +191,7 @@ def test_thanos_raw_retention_shorter_than_a_ruler_window_is_rejected():
     message = _error("prod", {"thanos.compactor.retentionRaw": "30d"})
     assert message == (
         f"{KEY}:thanos.compactor.retentionRaw: 30d is shorter than the 30d window of "
-        "slo:sli_error:ratio_rate30d (group slo-api-availability-budget), evaluated by the Thanos Ruler"
+        "slo:sli_error:ratio_rate30d_period (group slo-api-availability-period), evaluated by the Thanos Ruler"
     )
 
 

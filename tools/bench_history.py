@@ -69,6 +69,7 @@ from monitoring.durations import format_duration, parse_duration  # noqa: E402
 from monitoring.slo import (  # noqa: E402
     BAD_RATE_RECORD,
     MIDDLE_WINDOW,
+    PERIOD_SUFFIX,
     SHORT_WINDOW,
     SLOW_GROUP_SUFFIX,
     TILE_INTERVAL,
@@ -347,7 +348,8 @@ def new_rule_files(spec) -> dict[str, dict]:
 def old_rule_files(spec) -> dict[str, dict]:
     """The same rule set with every SLO ratio read from raw series and no 5m records: the
     formulation before issue 14 (raw_error_ratio_expr is what the derived rules must equal), every
-    window and alert of an SLO in its alerting group (no slow group, no tiles)."""
+    window and alert of an SLO in its alerting group (no slow group, no tiles), the SLO window's ratio
+    in the budget group (no period group)."""
     slos = {s.id: s for s in effective_slos(spec)}
     files = build_rule_files(spec)
     for content in files.values():
@@ -359,10 +361,10 @@ def old_rule_files(spec) -> dict[str, dict]:
             rules = []
             for rule in group["rules"]:
                 name = rule.get("record", "")
-                if name.startswith("slo:sli_error:ratio_rate") and not name.endswith(TILE_SUFFIX):  # an UptimeSli's 5m, 30m too
+                if name.startswith("slo:sli_error:ratio_rate") and not name.endswith((TILE_SUFFIX, PERIOD_SUFFIX)):  # an UptimeSli's 5m, 30m too
                     rule = {**rule, "expr": raw_error_ratio_expr(slo, name.removeprefix("slo:sli_error:ratio_rate"))}
-                elif name in (BAD_RATE_RECORD, TOTAL_RATE_RECORD) or name in derived_inputs(slo):
-                    continue
+                elif name in (BAD_RATE_RECORD, TOTAL_RATE_RECORD) or name in derived_inputs(slo) or name.endswith(PERIOD_SUFFIX):
+                    continue  # (the budget group's copy of the period record is the raw window above)
                 rules.append(rule)
             if group["name"] == f"slo-{slo.id}":
                 alerting[slo.id] = group

@@ -39,6 +39,7 @@ from monitoring.slo import (
     BAD_RATE_RECORD,
     DERIVED_FROM,
     MIDDLE_WINDOW,
+    PERIOD_SUFFIX,
     SHORT_WINDOW,
     TOTAL_MIDDLE_RECORD,
     TOTAL_RATE_RECORD,
@@ -444,7 +445,8 @@ def window_checks(slo: Slo, groups: list[dict], probes: dict[str, Phases], left_
     value itself, not only the alerts' verdict, so an edge of a window (a span counted twice on
     one generation's closed ranges, or left out) shows."""
     windows = [r["record"].removeprefix("slo:sli_error:ratio_rate") for g in groups for r in g["rules"]
-               if r.get("record", "").startswith("slo:sli_error:ratio_rate") and r["record"] not in _fed(slo)]
+               if r.get("record", "").startswith("slo:sli_error:ratio_rate") and r["record"] not in _fed(slo)
+               and not r["record"].endswith(PERIOD_SUFFIX)]  # (the SLO's window: longer than EVAL_AT)
     checks = []
     for window in windows:
         if parse_duration(window) > parse_duration(EVAL_AT):

@@ -10,12 +10,16 @@ from monitoring.slo_catalogue import SLO_CATALOGUE, SloKind, slo_by_id
 from monitoring.slo import (
     BAD_RATE_RECORD,
     BURN_RATE_WINDOWS,
+    PERIOD_GROUP_INTERVAL,
     SLOW_GROUP_INTERVAL,
     TOTAL_RATE_RECORD,
     build_slo_rule_groups,
     burn_windows_for,
     effective_slos,
+    error_ratio_expr,
     le_matcher,
+    period_record,
+    ratio_record,
 )
 from monitoring.durations import canonical
 
@@ -139,6 +143,29 @@ def test_every_ratio_slo_records_a_budget_remaining_series():
 def test_budget_groups_are_evaluated_every_five_minutes():
     groups = build_slo_rule_groups(make_spec())
     assert {g.get("interval") for g in groups if g["name"].endswith("-budget")} == {"5m"}
+
+
+def test_a_budget_window_no_alert_reads_is_evaluated_every_30m_and_copied_every_5m():
+    spec = make_spec()
+    groups = {g["name"]: g for g in build_slo_rule_groups(spec)}
+    alerted = {r["record"] for g in groups.values() if not g["name"].endswith(("-budget", "-period")) for r in g["rules"] if "record" in r}
+    periods = 0
+    for slo in (s for s in effective_slos(spec) if s.kind is SloKind.RATIO):
+        window, period = canonical(slo.window), groups.get(f"slo-{slo.id}-period")
+        budget = {r["record"]: r["expr"] for r in groups[f"slo-{slo.id}-budget"]["rules"]}
+        if ratio_record(window) in alerted:  # a 24h SLO: its window is an alerting window
+            assert period is None and ratio_record(window) not in budget, slo.id
+            continue
+        periods += 1
+        assert period["interval"] == PERIOD_GROUP_INTERVAL == "30m", slo.id
+        assert period["rules"] == [{"record": period_record(window), "expr": error_ratio_expr(slo, window), "labels": {"slo": slo.id}}]
+        # The copy every reader reads, under the usual name: the newest within two period intervals
+        # (in its own phase, the newest may be exactly one old), one value per SLO label.
+        assert budget[ratio_record(window)] == (
+            f'max by ({slo.label}) (last_over_time({period_record(window)}{{slo="{slo.id}"}}[1h]))'
+        ), slo.id
+        assert f'{ratio_record(window)}{{slo="{slo.id}"}}' in budget["slo:error_budget_remaining:ratio"]
+    assert periods >= 8  # the 7d and 30d SLOs
 
 
 def test_the_tiers_that_page_nobody_are_evaluated_every_five_minutes_and_the_paging_ones_every_interval():

@@ -30,11 +30,13 @@ from tests.monitoring.alerting_helpers import make_spec
 from monitoring.durations import parse_duration
 from monitoring.slo import (
     BAD_RATE_RECORD,
+    PERIOD_SUFFIX,
     TILE_INTERVAL,
     TILES_GROUP_SUFFIX,
     TOTAL_RATE_RECORD,
     effective_slos,
     error_ratio_expr,
+    period_record,
     ratio_record,
     raw_error_ratio_expr,
     recorded_inputs,
@@ -181,8 +183,9 @@ def test_the_derived_30d_ratio_equals_the_raw_one_on_uneven_history(generation, 
     assert move_blocks(tmp_path / "tiles", data)
     with run_prometheus(prometheus, tmp_path / "prom", flags=HISTORY_FLAGS) as prom:
         for slo in slos:
-            # The rule the budget group renders, and its raw formulation.
-            (rule,) = [r for g in groups[slo.id] for r in g["rules"] if r.get("record") == ratio_record(WINDOW)]
+            # The rule the period group renders (the budget group copies its newest), and its raw
+            # formulation.
+            (rule,) = [r for g in groups[slo.id] for r in g["rules"] if r.get("record") == period_record(WINDOW)]
             assert rule["expr"] == error_ratio_expr(slo, WINDOW)
             derived = _value(prom.url, rule["expr"], slo.label, "bursty")
             raw = _value(prom.url, raw_error_ratio_expr(slo, WINDOW), slo.label, "bursty")
@@ -220,7 +223,8 @@ def test_the_short_window_records_live_in_prometheus_and_every_reader_finds_them
         if w.record and w.record.startswith("slo:sli_error:ratio_rate") and w.lookback >= 3600:
             # Its window, through the records it reads at an offset (the tiles behind the 30m records
             # of a 2h or 6h window: a second short, monitoring/slo.py `_headed_ratio`).
-            window = parse_duration(w.record.removeprefix("slo:sli_error:ratio_rate"))
+            window = parse_duration(w.record.removeprefix("slo:sli_error:ratio_rate").removesuffix(PERIOD_SUFFIX))
+            # (The budget group's copy of a period record reaches as far as the record.)
             assert w.own <= w.lookback and 0 <= window - w.lookback <= 1, (w.group, w.record, w.own, w.lookback)
             checked += 1
     assert checked >= 3 * len(effective_slos(make_spec()))
