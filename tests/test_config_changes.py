@@ -193,8 +193,8 @@ def stack_runs(request) -> dict[str, Any]:
     secrets = [key.split(":", 1)[1] for key in base_run.placeholder_secrets if key.split(":", 1)[1] not in OUTSIDE_THE_CLUSTER]
     changes = [Change(f"rotate {name}", {}, frozenset({name})) for name in [*generated, *secrets]]
     changes += [c for c in CONFIG_CHANGES if _applies(stack, c)]
-    results = []
-    for change in changes:
+
+    def outcome(change: Change) -> tuple[set[ObjectRef], list[str]]:
         variant = rendered(_run(stack, change, monkeypatch))
         before, after = _content(base), _content(variant)
         changed = {ref for ref in before.keys() | after.keys() if before.get(ref) != after.get(ref)}
@@ -204,8 +204,29 @@ def stack_runs(request) -> dict[str, Any]:
             for ref in sorted(reads(workload) & changed):
                 if not moved and not self_reloading(workload, ref):
                     stale.append(f"{workload['kind']} {workload['metadata']['name']} reads changed {ref}")
-        results.append((change, changed, stale))
+        return changed, stale
+
+    # The rotations that should change no object's content are tried together in one run (a program
+    # run per change is most of this test's time). If together they change nothing, none of them
+    # does alone (independent values cannot cancel out), so each one's outcome is that: nothing
+    # changed, nothing stale. If they change something, each runs on its own, as every other change.
+    quiet = [c for c in changes if _expected_quiet(c)]
+    together = Change("rotate " + ", ".join(sorted(n for c in quiet for n in c.rotate)), {}, frozenset().union(*(c.rotate for c in quiet)))
+    if quiet and outcome(together) == (set(), []):
+        results = [(c, set(), []) for c in quiet]
+        changes = [c for c in changes if c not in quiet]
+    else:
+        results = []
+    results += [(change, *outcome(change)) for change in changes]
     return {"stack": stack, "base": base, "base_run": base_run, "results": results}
+
+
+def _expected_quiet(change: Change) -> bool:
+    """A rotation test_every_change_changes_something allows to change nothing, but for the digest
+    key: it changes every digest, so it would move the pod templates of every other change run with it."""
+    return bool(change.rotate) and not change.overrides and not change.patch and (
+        change.what.endswith(QUIET_UNDER_MOCKS) or change.what.startswith(GRAFANA_ONLY)
+    )
 
 
 def _applies(stack: str, change: Change) -> bool:
@@ -232,7 +253,8 @@ def test_every_workload_reading_a_changed_object_rolls_or_reloads(stack_runs):
 # Generated values that change no object's content by themselves: the digest key (it changes digests,
 # which are not content), and, under the mocks, the CA key and the CSR (a mocked certificate is not
 # derived from them; the certificates themselves are rotated).
-CONTENT_FREE = ("-content-digest-key", "-ca-key", "-http-csr", "-webhook-csr")
+QUIET_UNDER_MOCKS = ("-ca-key", "-http-csr", "-webhook-csr")
+CONTENT_FREE = ("-content-digest-key", *QUIET_UNDER_MOCKS)
 # Generated passwords that reach Grafana's database only, through the Grafana provider (the people's
 # users, components/grafana_content.py): no Kubernetes object holds them, like pagerdutyToken.
 GRAFANA_ONLY = "rotate terrafusion-grafana-content-user-"
