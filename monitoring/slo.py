@@ -162,13 +162,9 @@ TILES_GROUP_SUFFIX = "-tiles"
 # kind of generated rule, SLI records, metadata and alerts)
 SLOW_GROUP_SUFFIX = "-slow"
 SLOW_GROUP_INTERVAL = "5m"
-# The group of the SLO window's own ratio when no alert reads it (the 7d and 30d budgets): every
-# 30m, a sixth of the budget group's evaluations. That window reads every tile of every block it
-# spans (360 2h blocks for 30d: the cost is per series and block, not per sample), and moves by
-# under 1/1440 of the window in 30m. The budget group copies the newest value (PERIOD_SUFFIX), so
-# dashboards, reports and the budget read `slo:sli_error:ratio_rate<window>` every 5m as before
-# (module docstring, "Cost"). The blocks stay 2h: with a sidecar that uploads, the operator sets
-# min and max block duration to the Thanos block duration (2h), so Prometheus merges none.
+# The group of the SLO window's own ratio when no alert reads it (the 7d and 30d budgets), copied by
+# the budget group (module docstring, "Cost": the period group). Its blocks stay 2h: with a sidecar
+# that uploads, the operator sets min and max block duration to the Thanos block duration (2h).
 # Ref: prometheus-operator/prometheus-operator pkg/prometheus/server/statefulset.go
 # `makeStatefulSetSpec` (disableCompaction: storage.tsdb.max-block-duration = min = 2h)
 PERIOD_GROUP_SUFFIX = "-period"

@@ -211,12 +211,11 @@ def stack_runs(request) -> dict[str, Any]:
     # does alone (independent values cannot cancel out), so each one's outcome is that: nothing
     # changed, nothing stale. If they change something, each runs on its own, as every other change.
     quiet = [c for c in changes if _expected_quiet(c)]
-    together = Change("rotate " + ", ".join(sorted(n for c in quiet for n in c.rotate)), {}, frozenset().union(*(c.rotate for c in quiet)))
-    if quiet and outcome(together) == (set(), []):
+    names = frozenset().union(*(c.rotate for c in quiet))
+    results: list[tuple[Change, set[ObjectRef], list[str]]] = []
+    if quiet and outcome(Change("rotate " + ", ".join(sorted(names)), {}, names)) == (set(), []):
         results = [(c, set(), []) for c in quiet]
         changes = [c for c in changes if c not in quiet]
-    else:
-        results = []
     results += [(change, *outcome(change)) for change in changes]
     return {"stack": stack, "base": base, "base_run": base_run, "results": results}
 
