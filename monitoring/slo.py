@@ -419,11 +419,18 @@ def sli_rate(slo: Slo, record: str, window: str = SHORT_WINDOW) -> str:
     as an SLI: from its few records instead of every raw series once more (tools/bench_history.py).
     The records are in the SLO's alerting group, which always exists and stays in Prometheus."""
     assert is_event_based(slo) and record in (BAD_RATE_RECORD, TOTAL_RATE_RECORD), (slo.id, record)
-    selector, steps = f'{{slo="{slo.id}"}}', int(parse_duration(window) // parse_duration(SHORT_WINDOW))
+    return stitched_rate(record, f'{{slo="{slo.id}"}}', slo.label, window)
+
+
+def stitched_rate(record: str, selector: str, by: str, window: str) -> str:
+    """A recorded 5m rate over `window`, a multiple of 5m, `sum by (by)`: the mean of the records of
+    its consecutive 5m spans back from t, so exactly the rate over the window from a few recorded
+    series instead of every raw one (a group that reads it must run at most every 5m)."""
+    steps = int(parse_duration(window) // parse_duration(SHORT_WINDOW))
     assert steps * parse_duration(SHORT_WINDOW) == parse_duration(window), window
     if steps == 1:
-        return f"sum by ({slo.label}) ({record}{selector})"
-    return f"(\n{_stitched('sum', record, selector, slo.label, window)} / {steps}\n)"
+        return f"sum by ({by}) ({record}{selector})"
+    return f"(\n{_stitched('sum', record, selector, by, window)} / {steps}\n)"
 
 
 def _middle_record_rules(slo: Slo) -> list[dict[str, Any]]:

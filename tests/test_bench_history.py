@@ -11,6 +11,8 @@ from tests.helpers import require_engine
 from tests.history import HISTORY_FLAGS, REMOTE_WRITE_RECEIVER
 from tests.monitoring.alerting_helpers import make_spec
 
+from monitoring.alert_rules import catalogue_records
+from monitoring.otel import BROWSER_BUCKETS_SECONDS, CONTRACT_BUCKET_BOUNDS_SECONDS
 from monitoring.slo import (
     PERIOD_GROUP_SUFFIX,
     PERIOD_SUFFIX,
@@ -18,6 +20,7 @@ from monitoring.slo import (
     TILES_GROUP_SUFFIX,
     derived_inputs,
     effective_slos,
+    format_number,
     group_slo_id,
     is_derived,
     le_matcher,
@@ -47,6 +50,36 @@ def test_every_slo_metric_has_at_least_1000_synthetic_series():
             match = bench_history._matcher(selector)
             assert sum(name(s) for s in raw) >= 1000, (slo.id, selector)
             assert any(match(s) for s in raw), (slo.id, selector)
+
+
+def test_every_histogram_has_the_buckets_its_producer_emits():
+    # The series count the 1M extrapolation scales holds every bucket a quantile reads: the
+    # browsers' histograms as the collector builds them, the API's and the database client's at
+    # least at the bounds the application contract asks for; each with +Inf, _count and _sum.
+    raw = bench_history._raw_series()
+    contract = {"browser_page_load_duration_seconds": BROWSER_BUCKETS_SECONDS,
+                "browser_time_to_interactive_seconds": BROWSER_BUCKETS_SECONDS,
+                "http_server_request_duration_seconds": CONTRACT_BUCKET_BOUNDS_SECONDS,
+                "db_client_operation_duration_seconds": bench_history.DB_BOUNDS}  # fmt: skip
+    for metric, bounds in contract.items():
+        counts = [s for s in raw if s.name == f"{metric}_count"]
+        assert counts and len([s for s in raw if s.name == f"{metric}_sum"]) == len(counts), metric
+        for count in counts[:: len(counts) // 7]:
+            les = {dict(s.labels)["le"] for s in raw if s.name == f"{metric}_bucket" and set(count.labels) < set(s.labels)}
+            assert les >= {format_number(b) for b in bounds} | {"+Inf"}, (metric, count.labels)
+            values = [s.value for s in raw if s.name == f"{metric}_bucket" and set(count.labels) < set(s.labels)]
+            assert values == sorted(values) and max(values) == count.value, metric  # cumulative, +Inf is the count
+
+
+def test_the_history_holds_the_catalogue_records_its_alerts_read_at_earlier_instants():
+    raw = bench_history._raw_series()
+    records = bench_history._catalogue_record_series(raw)
+    rate_records = [r for r in catalogue_records() if r.rate_of]
+    assert {r.record for r in rate_records} == {s.name for s in records} and len(rate_records) >= 2
+    for rule in rate_records:
+        selector, by = rule.rate_of
+        want = {tuple((k, dict(s.labels)[k]) for k in by) for s in raw if bench_history._matcher(selector)(s)}
+        assert {s.labels for s in records if s.name == rule.record} == want, rule.record
 
 
 def test_the_history_holds_each_slos_records_per_slo_label_value():

@@ -3,10 +3,11 @@
 
 A fresh TSDB holds minutes of data, so there `rate(x[3d])` reads a few minutes of samples and any
 long-window rule looks cheap. This bench writes days of synthetic history for every series the
-SLOs read (at least 1000 series of every metric an SLO reads) and, beside them in the same blocks,
-the SLOs' 5m records as their record rules would have written them (and their 30m records and
-tiles, the tiles every 5m as the tiles groups write them) (the rate of each SLO label
-value's events, or its share of probes down), as OpenMetrics turned into 2h blocks by
+SLOs read (at least 1000 series of every metric an SLO reads; a histogram with every bucket its
+producer emits, `_count` and `_sum`) and, beside them in the same blocks, the SLOs' 5m records as
+their record rules would have written them (and their 30m records and tiles, the tiles every 5m as
+the tiles groups write them) (the rate of each SLO label value's events, or its share of probes
+down) and the catalogue's 5m rate records (`rate_record`), as OpenMetrics turned into 2h blocks by
 `promtool tsdb create-blocks-from openmetrics` (the blocks Prometheus keeps next to a Thanos
 sidecar). It starts Prometheus on them and evaluates, in the same run and interleaved, two
 formulations of the same rule set at the end of the history:
@@ -64,7 +65,7 @@ from tests.engines import instant_query, run_prometheus  # noqa: E402
 from tests.history import HISTORY_FLAGS, REMOTE_WRITE_RECEIVER, move_blocks, push_head  # noqa: E402
 from tests.monitoring.alerting_helpers import make_spec  # noqa: E402
 
-from monitoring.alert_rules import build_rule_files  # noqa: E402
+from monitoring.alert_rules import build_rule_files, catalogue_records  # noqa: E402
 from monitoring.durations import format_duration, parse_duration  # noqa: E402
 from monitoring.slo import (  # noqa: E402
     BAD_RATE_RECORD,
@@ -77,6 +78,7 @@ from monitoring.slo import (  # noqa: E402
     TOTAL_RATE_RECORD,
     derived_inputs,
     effective_slos,
+    format_number,
     group_slo_id,
     le_matcher,
     ratio_record,
@@ -84,7 +86,8 @@ from monitoring.slo import (  # noqa: E402
     recorded_inputs,
     tile_record,
 )
-from monitoring.slo_catalogue import EventRatioSli, LatencySli, UptimeSli  # noqa: E402
+from monitoring.slo_catalogue import EventRatioSli, LatencySli, UptimeSli, slo_by_id  # noqa: E402
+from monitoring.otel import BROWSER_BUCKETS_SECONDS, CONTRACT_BUCKET_BOUNDS_SECONDS  # noqa: E402
 from monitoring.windows import PROMETHEUS, group_evaluators, lookback_seconds  # noqa: E402
 from plan.settings import PrometheusSettings  # noqa: E402
 from tools import engines  # noqa: E402
@@ -152,29 +155,47 @@ class Series:
         return self.name + "{" + ",".join(f'{k}="{v}"' for k, v in self.labels) + "}"
 
 
+# The histograms' bucket bounds as their producers emit them, so that the series count holds every
+# bucket a quantile reads: the API's and the database client's the least the application contract
+# asks for (README "Application contract": the bounds the SLIs and panels read), the browsers' the
+# collector's (monitoring/otel.py builds them). Each histogram also has `+Inf` and `_sum`.
+HTTP_BOUNDS = CONTRACT_BUCKET_BOUNDS_SECONDS
+DB_BOUNDS = (slo_by_id("db-query-latency").sli.threshold_seconds,)
+# Share of observations at or under a bound: 97% at each latency SLI's threshold (an exponential tail).
+GOOD_AT_THRESHOLD = 0.97
+
+
+def _histogram(name: str, labels: tuple[tuple[str, str], ...], rate: float, bounds: tuple[float, ...], threshold: float) -> list[Series]:
+    """`name`'s `_count`, `_sum` and one `_bucket` per bound and `+Inf`, for `rate` observations
+    per second of which GOOD_AT_THRESHOLD are at or under `threshold`."""
+    scale = threshold / -math.log(1 - GOOD_AT_THRESHOLD)
+    out = [Series(f"{name}_count", labels, "counter", rate), Series(f"{name}_sum", labels, "counter", rate * scale)]
+    out += [Series(f"{name}_bucket", labels + (("le", format_number(b)),), "counter", rate * (1 - math.exp(-b / scale)))
+            for b in bounds]
+    return out + [Series(f"{name}_bucket", labels + (("le", "+Inf"),), "counter", rate)]
+
+
 def _raw_series() -> list[Series]:
     out: list[Series] = []
 
-    def add(name: str, family: Family, kind: str, value: float, extra: tuple[tuple[str, str], ...] = ()) -> None:
-        for text in family.label_sets():
-            labels = tuple((k, v.strip('"')) for k, v in (pair.split("=", 1) for pair in text.split(",")))
-            out.append(Series(name, labels + extra, kind, value))
+    def label_tuples(family: Family) -> list[tuple[tuple[str, str], ...]]:
+        return [tuple((k, v.strip('"')) for k, v in (pair.split("=", 1) for pair in text.split(",")))
+                for text in family.label_sets()]
 
-    http = "http_server_request_duration_seconds"
-    for text in API.label_sets():
-        labels = tuple((k, v.strip('"')) for k, v in (pair.split("=", 1) for pair in text.split(",")))
-        rate = RATE * (BAD_SHARE * 10 if text.endswith('"503"') else 1.0)
-        out.append(Series(f"{http}_count", labels, "counter", rate))
-        out.append(Series(f"{http}_bucket", labels + (("le", "0.3"),), "counter", rate * 0.97))
-        out.append(Series(f"{http}_bucket", labels + (("le", "1"),), "counter", rate * 0.995))
+    def add(name: str, family: Family, kind: str, value: float, extra: tuple[tuple[str, str], ...] = ()) -> None:
+        out.extend(Series(name, labels + extra, kind, value) for labels in label_tuples(family))
+
+    for labels in label_tuples(API):
+        rate = RATE * (BAD_SHARE * 10 if dict(labels)["http_response_status_code"] == "503" else 1.0)
+        out += _histogram("http_server_request_duration_seconds", labels, rate, HTTP_BOUNDS, 0.3)
     add("browser_page_views_total", FRONTEND, "counter", RATE)
     add("browser_js_errors_total", FRONTEND, "counter", RATE * BAD_SHARE)
-    for metric, bound in (("browser_time_to_interactive_seconds", "2"), ("browser_page_load_duration_seconds", "3")):
-        add(f"{metric}_count", FRONTEND, "counter", RATE)
-        add(f"{metric}_bucket", FRONTEND, "counter", RATE * 0.97, (("le", bound),))
+    for metric, threshold in (("browser_time_to_interactive_seconds", 2.0), ("browser_page_load_duration_seconds", 3.0)):
+        for labels in label_tuples(FRONTEND):
+            out += _histogram(metric, labels, RATE, BROWSER_BUCKETS_SECONDS, threshold)
     add("probe_success", FRONTEND, "up", 1.0, (("job", "blackbox-frontend"),))
-    add("db_client_operation_duration_seconds_count", DATABASE, "counter", RATE)
-    add("db_client_operation_duration_seconds_bucket", DATABASE, "counter", RATE * 0.97, (("le", "0.1"),))
+    for labels in label_tuples(DATABASE):
+        out += _histogram("db_client_operation_duration_seconds", labels, RATE, DB_BOUNDS, 0.1)
     add("terrafusion_db_connection_attempts_total", DATABASE, "counter", RATE / 10)
     add("terrafusion_db_connection_failures_total", DATABASE, "counter", RATE / 10 * BAD_SHARE)
     add("pg_up", DATABASE, "up", 1.0)
@@ -245,6 +266,23 @@ def _record_series(spec, raw: list[Series]) -> list[Series]:
             derived = [d for d in derived_inputs(slo) if d in (tile_record(name), name.replace(SHORT_WINDOW, MIDDLE_WINDOW))]
             for record in (name, *derived):
                 out += [Series(record, ((label, g), ("slo", slo.id)), "rate", v, step=_step(record)) for g, v in rates.items()]
+    return out
+
+
+def _catalogue_record_series(raw: list[Series]) -> list[Series]:
+    """The catalogue's 5m rate records (monitoring/alert_rules `rate_record`), which its alerts read
+    at earlier instants too: per label set of the record, the summed rates of the series it selects."""
+    out = []
+    for rule in catalogue_records():
+        if rule.rate_of is None:
+            continue
+        selector, by = rule.rate_of
+        match, rates = _matcher(selector), {}
+        for s in raw:
+            if match(s):
+                key = tuple((name, dict(s.labels)[name]) for name in by)
+                rates[key] = rates.get(key, 0.0) + s.value
+        out += [Series(rule.record, key, "rate", v) for key, v in rates.items()]
     return out
 
 
@@ -573,7 +611,7 @@ def main() -> int:
     started = time.monotonic()
     spec = make_spec()
     raw_series = _raw_series()
-    series = raw_series + _record_series(spec, raw_series)
+    series = raw_series + _record_series(spec, raw_series) + _catalogue_record_series(raw_series)
     rule_sets = {"old": _groups(old_rule_files(spec)), "new": _groups(new_rule_files(spec))}
     start = END - history
     with tempfile.TemporaryDirectory(prefix="bench-history-") as tmp:

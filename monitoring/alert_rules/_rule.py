@@ -62,15 +62,29 @@ class AlertRule:
 
 @dataclass(frozen=True)
 class RecordingRule:
-    """A recorded series of the catalogue (what a panel would otherwise recompute at every refresh)."""
+    """A recorded series of the catalogue: what a panel would otherwise recompute at every refresh, or
+    what alerts of its group read instead of raw series (`rate_record`)."""
 
     record: str
     expr: str
     # As AlertRule.requires: a stack without this producer records nothing from it.
     requires: str | None = None
+    # rate_record's selector and labels (tools/bench_history.py writes the record's history from them).
+    rate_of: tuple[str, tuple[str, ...]] | None = None
 
     def render(self, spec: AlertingSpec) -> dict[str, Any]:
         return {"record": self.record, "expr": self.expr}
+
+
+def rate_record(selector: str, by: tuple[str, ...]) -> RecordingRule:
+    """`sum by (by) (rate(selector[5m]))`, named by the Prometheus convention (`level:metric:operation`),
+    for the alerts after it in its group: the group evaluates its rules in order at one timestamp,
+    each one's output appended before the next, so they read this evaluation's value; a window longer
+    than 5m is the mean of its 5m steps (monitoring/slo.py `stitched_rate`).
+    Ref: https://prometheus.io/docs/practices/rules/ (naming); prometheus/prometheus@v3.5.3
+    rules/group.go (`Eval`)."""
+    record, expr = f"{'_'.join(by)}:{selector.split('{')[0]}:rate5m", f"sum by ({', '.join(by)}) (rate({selector}[5m]))"
+    return RecordingRule(record, expr, rate_of=(selector, by))
 
 
 @dataclass(frozen=True)

@@ -9,23 +9,26 @@ once more: at 1M series the raw reads of this group were the costliest rules aft
 (tools/bench_history.py, docs/alerting.md). Those records come from the SLO's own group, so
 they are at most one 30s evaluation older than a raw read, next to `for: 10m`; they also share its
 fate (a failing SLO group shows in PrometheusRuleEvaluationFailures). The latency alerts read the
-buckets, which no SLO records at their bounds.
+buckets per service from this group's own record, made just before them: one raw read of every
+bucket per evaluation where the p99 and the slow share each read them, the share over 10m.
 """
 
 from __future__ import annotations
 
-from monitoring.alert_rules._rule import AlertRule, RuleGroup
-from monitoring.slo import BAD_RATE_RECORD, TOTAL_RATE_RECORD, le_matcher, sli_rate
+from monitoring.alert_rules._rule import AlertRule, RuleGroup, rate_record
+from monitoring.slo import BAD_RATE_RECORD, TOTAL_RATE_RECORD, le_matcher, sli_rate, stitched_rate
 from monitoring.slo_catalogue import slo_by_id
 from monitoring.severity import Severity
 
 _M = "http_server_request_duration_seconds"
 # All requests and those answered with a 5xx, per service.
 REQUESTS = slo_by_id("api-availability")
+BUCKETS = rate_record(f"{_M}_bucket", ("service", "le"))
 
 RED = RuleGroup(
     "api-red",
     (
+        BUCKETS,
         AlertRule(
             name="ApiHighErrorRate",
             expr=f"{sli_rate(REQUESTS, BAD_RATE_RECORD)}\n/\n{sli_rate(REQUESTS, TOTAL_RATE_RECORD)}\n> 0.05",
@@ -38,9 +41,7 @@ RED = RuleGroup(
         ),
         AlertRule(
             name="ApiHighLatency",
-            expr=(
-                f"histogram_quantile(0.99, sum by (service, le) (rate({_M}_bucket[5m]))) > 1"
-            ),
+            expr=f"histogram_quantile(0.99, {stitched_rate(BUCKETS.record, '', 'service, le', '5m')}) > 1",
             for_="15m",
             severity=Severity.P3,
             service=True,
@@ -52,7 +53,7 @@ RED = RuleGroup(
             name="ApiSlowRequestsShare",
             expr=(
                 "1 - (\n"
-                f"  sum by (service) (rate({_M}_bucket{{{le_matcher(1)}}}[10m]))\n"
+                f"  {stitched_rate(BUCKETS.record, '{' + le_matcher(1) + '}', 'service', '10m')}\n"
                 "  /\n"
                 f"  {sli_rate(REQUESTS, TOTAL_RATE_RECORD, '10m')}\n"
                 ") > 0.10"

@@ -823,6 +823,23 @@ SCENARIOS: tuple[Scenario, ...] = (
         expected=(({"app": "shop"}, 0.03),),
     ),
     Scenario(
+        "FrontendSlowPageLoad",
+        (
+            # shop: 30% of its loads take 4-5 s (p75 above 4 s); blog: all within 2.5 s. Two pages
+            # each, so the per-app sum is what is judged.
+            *(
+                (f'browser_page_load_duration_seconds_bucket{{app="{app}", page="{page}", le="{le}"}}', f"0+{n}x90")
+                for app, buckets in (("shop", (("2.5", 50), ("4", 70), ("5", 100), ("+Inf", 100))),
+                                     ("blog", (("2.5", 100), ("4", 100), ("5", 100), ("+Inf", 100))))
+                for page in ("home", "cart")
+                for le, n in buckets
+            ),
+        ),
+        silent_at="20m",  # pending: `for: 30m`
+        firing_at="70m",
+        expected=(({"app": "shop"}, 4 + 5 / 30),),  # the 75th of 100 within (4, 5]: 5 of its 30
+    ),
+    Scenario(
         "AuthenticationFailureSpike",
         (
             # A day at 0.1 401s per second, then 10 per second: 5x the daily average and above 1/s.
