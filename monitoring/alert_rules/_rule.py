@@ -77,12 +77,14 @@ class RecordingRule:
 
 
 def rate_record(selector: str, by: tuple[str, ...]) -> RecordingRule:
-    """`sum by (by) (rate(selector[5m]))`, named by the Prometheus convention (`level:metric:operation`),
+    """`sum by (by) (rate(selector[5m]))`, named by the Prometheus convention (`level:metric:operations`),
     for the alerts after it in its group: the group evaluates its rules in order at one timestamp,
-    each one's output appended before the next, so they read this evaluation's value; a window longer
+    each one's output committed before the next, so they read this evaluation's value; a window longer
     than 5m is the mean of its 5m steps (monitoring/slo.py `stitched_rate`).
+    Under `--enable-feature=concurrent-rule-eval` a rule that reads another's name still runs after it.
     Ref: https://prometheus.io/docs/practices/rules/ (naming); prometheus/prometheus@v3.5.3
-    rules/group.go (`Eval`)."""
+    rules/group.go (`Eval`: each rule's appender committed before the next), rules/manager.go
+    (`SplitGroupIntoBatches`); @v2.42.0 rules/manager.go (`Eval`)."""
     record, expr = f"{'_'.join(by)}:{selector.split('{')[0]}:rate5m", f"sum by ({', '.join(by)}) (rate({selector}[5m]))"
     return RecordingRule(record, expr, rate_of=(selector, by))
 
