@@ -36,8 +36,8 @@ included, assumed to grow with it). A group's share of the production evaluation
 it once per its own interval (the 5m budget groups a tenth as often as the 30s ones).
 
 Usage: python tools/bench_history.py [--days 3] [--short-days 1.5] [--resolution 2m] [--engine 3]
-Everything runs on 127.0.0.1 in a temporary directory; about three minutes on an idle 2-core machine
-(writing the history, about a minute, is most of the rest).
+Everything runs on 127.0.0.1 in a temporary directory; about five minutes on an idle 2-core machine,
+of which writing the history is three (`--workdir` keeps it for the next run: then two).
 """
 
 from __future__ import annotations
