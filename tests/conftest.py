@@ -15,6 +15,7 @@ first, the heaviest first, so that the longest ones do not start last.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,19 @@ from tools.mockrun import StackRun, run_stack
 STACKS = ("dev", "prod")
 
 
+# The cyclic garbage collector's thresholds in the test processes. A mock run of the program
+# allocates millions of short-lived objects (the SDK's futures and outputs, several per property of
+# every resource); at Python's defaults (700, 10, 10) a prod run spent about a third of its time in
+# collections that scan the worker's long-lived heap (the shared renders, the session's runs) again
+# and again (measured: 0.3-0.6 s of 1.1-1.6 s). At these the young generation is collected 70 times
+# less often: tests/test_config_changes.py alone 105 s -> 78 s, its peak memory 250 -> 570 MB.
+# Nothing is freed that would not be; cycles are freed later.
+# Ref: https://docs.python.org/3.11/library/gc.html#gc.set_threshold
+GC_THRESHOLDS = (50_000, 50, 50)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    gc.set_threshold(*GC_THRESHOLDS)
     config.addinivalue_line("markers", "spread: the module's tests may run on different xdist workers")
     config.addinivalue_line("markers", "heavy(seconds): a long test or group (about that many CPU seconds); the heaviest start first")
     config.addinivalue_line("markers", "xdist_group(name): tests of one group run on one xdist worker")
