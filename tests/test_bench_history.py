@@ -65,9 +65,9 @@ def test_every_histogram_has_the_buckets_its_producer_emits():
         counts = [s for s in raw if s.name == f"{metric}_count"]
         assert counts and len([s for s in raw if s.name == f"{metric}_sum"]) == len(counts), metric
         for count in counts[:: len(counts) // 7]:
-            les = {dict(s.labels)["le"] for s in raw if s.name == f"{metric}_bucket" and set(count.labels) < set(s.labels)}
-            assert les >= {format_number(b) for b in bounds} | {"+Inf"}, (metric, count.labels)
-            values = [s.value for s in raw if s.name == f"{metric}_bucket" and set(count.labels) < set(s.labels)]
+            buckets = [s for s in raw if s.name == f"{metric}_bucket" and set(count.labels) < set(s.labels)]
+            assert {dict(s.labels)["le"] for s in buckets} >= {format_number(b) for b in bounds} | {"+Inf"}, (metric, count.labels)
+            values = [s.value for s in buckets]
             assert values == sorted(values) and max(values) == count.value, metric  # cumulative, +Inf is the count
 
 

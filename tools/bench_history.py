@@ -86,7 +86,7 @@ from monitoring.slo import (  # noqa: E402
     recorded_inputs,
     tile_record,
 )
-from monitoring.slo_catalogue import EventRatioSli, LatencySli, UptimeSli, slo_by_id  # noqa: E402
+from monitoring.slo_catalogue import SLO_CATALOGUE, EventRatioSli, LatencySli, UptimeSli  # noqa: E402
 from monitoring.otel import BROWSER_BUCKETS_SECONDS, CONTRACT_BUCKET_BOUNDS_SECONDS  # noqa: E402
 from monitoring.windows import PROMETHEUS, group_evaluators, lookback_seconds  # noqa: E402
 from plan.settings import PrometheusSettings  # noqa: E402
@@ -159,16 +159,18 @@ class Series:
 # bucket a quantile reads: the API's and the database client's the least the application contract
 # asks for (README "Application contract": the bounds the SLIs and panels read), the browsers' the
 # collector's (monitoring/otel.py builds them). Each histogram also has `+Inf` and `_sum`.
+# Each latency SLI's threshold by its histogram (the SLO catalogue's).
+THRESHOLDS = {slo.sli.metric: slo.sli.threshold_seconds for slo in SLO_CATALOGUE if isinstance(slo.sli, LatencySli)}
 HTTP_BOUNDS = CONTRACT_BUCKET_BOUNDS_SECONDS
-DB_BOUNDS = (slo_by_id("db-query-latency").sli.threshold_seconds,)
+DB_BOUNDS = (THRESHOLDS["db_client_operation_duration_seconds"],)
 # Share of observations at or under a bound: 97% at each latency SLI's threshold (an exponential tail).
 GOOD_AT_THRESHOLD = 0.97
 
 
-def _histogram(name: str, labels: tuple[tuple[str, str], ...], rate: float, bounds: tuple[float, ...], threshold: float) -> list[Series]:
+def _histogram(name: str, labels: tuple[tuple[str, str], ...], rate: float, bounds: tuple[float, ...]) -> list[Series]:
     """`name`'s `_count`, `_sum` and one `_bucket` per bound and `+Inf`, for `rate` observations
-    per second of which GOOD_AT_THRESHOLD are at or under `threshold`."""
-    scale = threshold / -math.log(1 - GOOD_AT_THRESHOLD)
+    per second of which GOOD_AT_THRESHOLD are at or under its latency SLI's threshold."""
+    scale = THRESHOLDS[name] / -math.log(1 - GOOD_AT_THRESHOLD)
     out = [Series(f"{name}_count", labels, "counter", rate), Series(f"{name}_sum", labels, "counter", rate * scale)]
     out += [Series(f"{name}_bucket", labels + (("le", format_number(b)),), "counter", rate * (1 - math.exp(-b / scale)))
             for b in bounds]
@@ -187,15 +189,15 @@ def _raw_series() -> list[Series]:
 
     for labels in label_tuples(API):
         rate = RATE * (BAD_SHARE * 10 if dict(labels)["http_response_status_code"] == "503" else 1.0)
-        out += _histogram("http_server_request_duration_seconds", labels, rate, HTTP_BOUNDS, 0.3)
+        out += _histogram("http_server_request_duration_seconds", labels, rate, HTTP_BOUNDS)
     add("browser_page_views_total", FRONTEND, "counter", RATE)
     add("browser_js_errors_total", FRONTEND, "counter", RATE * BAD_SHARE)
-    for metric, threshold in (("browser_time_to_interactive_seconds", 2.0), ("browser_page_load_duration_seconds", 3.0)):
+    for metric in ("browser_time_to_interactive_seconds", "browser_page_load_duration_seconds"):
         for labels in label_tuples(FRONTEND):
-            out += _histogram(metric, labels, RATE, BROWSER_BUCKETS_SECONDS, threshold)
+            out += _histogram(metric, labels, RATE, BROWSER_BUCKETS_SECONDS)
     add("probe_success", FRONTEND, "up", 1.0, (("job", "blackbox-frontend"),))
     for labels in label_tuples(DATABASE):
-        out += _histogram("db_client_operation_duration_seconds", labels, RATE, DB_BOUNDS, 0.1)
+        out += _histogram("db_client_operation_duration_seconds", labels, RATE, DB_BOUNDS)
     add("terrafusion_db_connection_attempts_total", DATABASE, "counter", RATE / 10)
     add("terrafusion_db_connection_failures_total", DATABASE, "counter", RATE / 10 * BAD_SHARE)
     add("pg_up", DATABASE, "up", 1.0)
@@ -255,18 +257,24 @@ def _record_series(spec, raw: list[Series]) -> list[Series]:
             continue
         assert set(selectors) == set(recorded_inputs(slo)), slo.id
         for name, parts in selectors.items():
-            rates: dict[str, float] = {}
-            for selector, sign in parts:
-                match = _matcher(selector)
-                for s in raw:
-                    if match(s):
-                        g = dict(s.labels)[label]
-                        rates[g] = rates.get(g, 0.0) + sign * s.value
+            rates = _summed_rates(raw, parts, (label,))
             # The 30m records and the tiles of this record carry its rate too (the wave is slow).
             derived = [d for d in derived_inputs(slo) if d in (tile_record(name), name.replace(SHORT_WINDOW, MIDDLE_WINDOW))]
             for record in (name, *derived):
-                out += [Series(record, ((label, g), ("slo", slo.id)), "rate", v, step=_step(record)) for g, v in rates.items()]
+                out += [Series(record, (*key, ("slo", slo.id)), "rate", v, step=_step(record)) for key, v in rates.items()]
     return out
+
+
+def _summed_rates(raw: list[Series], parts: list[tuple[str, float]], by: tuple[str, ...]) -> dict[tuple, float]:
+    """`sum by (by)` of the rates of the series each (selector, sign) of `parts` selects, signed."""
+    rates: dict[tuple, float] = {}
+    for selector, sign in parts:
+        match = _matcher(selector)
+        for s in raw:
+            if match(s):
+                key = tuple((name, dict(s.labels)[name]) for name in by)
+                rates[key] = rates.get(key, 0.0) + sign * s.value
+    return rates
 
 
 def _catalogue_record_series(raw: list[Series]) -> list[Series]:
@@ -277,12 +285,7 @@ def _catalogue_record_series(raw: list[Series]) -> list[Series]:
         if rule.rate_of is None:
             continue
         selector, by = rule.rate_of
-        match, rates = _matcher(selector), {}
-        for s in raw:
-            if match(s):
-                key = tuple((name, dict(s.labels)[name]) for name in by)
-                rates[key] = rates.get(key, 0.0) + s.value
-        out += [Series(rule.record, key, "rate", v) for key, v in rates.items()]
+        out += [Series(rule.record, key, "rate", v) for key, v in _summed_rates(raw, [(selector, 1.0)], by).items()]
     return out
 
 
@@ -652,7 +655,7 @@ def report(args, engine: str, raw_series: int, records: int, history: int, short
     h1, h2 = format_duration(short_history), format_duration(history)
     every = format_duration(PRODUCTION_INTERVAL)
     print(f"rule evaluation on backfilled history ({engine}; old and new formulations in one run, interleaved)")
-    print(f"  {raw_series} raw series (at least 1000 of every metric an SLO reads) and the SLOs' {records} 5m records,"
+    print(f"  {raw_series} raw series (at least 1000 of every metric an SLO reads) and {records} records (the SLOs' 5m and 30m records and tiles, the catalogue's 5m records),"
           f" one point every {args.resolution}, in 2h blocks and the newest {format_duration(HEAD_SPAN)} in the head; histories {h2} and its last {h1} ({blocks} blocks)")
     print(f"  engine seconds per evaluation, per 10k raw series (median of {args.repeats}):")
     print(f"  {'group':<40} {'every':>5}  {'old ' + h1:>9} {'old ' + h2:>9}  {'new ' + h1:>9} {'new ' + h2:>9}  {'new/old':>7}")
