@@ -14,8 +14,8 @@
   everything Helm is given (release, chart archive, namespace, values, API versions) and by the
   text: a variant render, or the first-deploy check that templates every chart again, runs Helm
   only for the charts whose values changed, and parses only the documents not seen before.
-  Failures are not kept. `uncached()` turns all of this off, for the test that two renders from
-  scratch are identical.
+  Failures are not kept. `uncached()` turns all of this off, for the render from scratch
+  (`shared_render(..., from_scratch=True)`) that the tests of reproducible renders compare.
 """
 
 from __future__ import annotations
@@ -63,16 +63,21 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def shared_render(tmp_path_factory: pytest.TempPathFactory, stack: str, overrides: dict[str, Any] | None = None) -> Path:
-    """build/<stack>/ of a stack (with `pulumi config set --path` style overrides), made once per run."""
+def shared_render(
+    tmp_path_factory: pytest.TempPathFactory, stack: str, overrides: dict[str, Any] | None = None, *, from_scratch: bool = False
+) -> Path:
+    """build/<stack>/ of a stack (with `pulumi config set --path` style overrides), made once per run.
+    `from_scratch`: a second render of its own, made with every cache off (`uncached`), for the
+    tests that two renders are identical (one render for all of them, whichever worker needs it first)."""
     global _SHARED_ROOT
     _SHARED_ROOT = common_temp_dir(tmp_path_factory)
-    key = hashlib.sha256(json.dumps([stack, overrides or {}], sort_keys=True).encode()).hexdigest()[:12]
+    key = hashlib.sha256(json.dumps([stack, overrides or {}, from_scratch], sort_keys=True).encode()).hexdigest()[:12]
     root = _SHARED_ROOT / f"render-{stack}-{key}"
     with _locked(_SHARED_ROOT / f"render-{stack}-{key}.lock"):
         if not (root / "done").exists():
             shutil.rmtree(root, ignore_errors=True)
-            render.render(stack, root, overrides=overrides)
+            with uncached() if from_scratch else contextlib.nullcontext():
+                render.render(stack, root, overrides=overrides)
             (root / "done").touch()
     return root / stack
 

@@ -87,9 +87,8 @@ def plan_endpoints(plan: dict) -> dict[str, str]:
     return {**out, **({"otlp_http_public": tracing["otlp_http_public_url"]} if tracing["otlp_http_public_url"] else {})}
 
 
-def test_two_renders_are_byte_identical(rendered, tmp_path):
-    with renders.uncached():  # Helm and the parse run again too
-        again, _ = render.render("prod", tmp_path)
+def test_two_renders_are_byte_identical(rendered, tmp_path_factory):
+    again = renders.shared_render(tmp_path_factory, "prod", from_scratch=True)  # Helm and the parse run again too
     comparison = filecmp.dircmp(rendered["prod"], again)
     assert _tree(rendered["prod"]) == _tree(again)
     mismatched = [f for f in _tree(again) if (rendered["prod"] / f).read_bytes() != (again / f).read_bytes()]
