@@ -56,7 +56,7 @@ def pytest_configure(config: pytest.Config) -> None:
     gc.set_threshold(*GC_THRESHOLDS)
     os.environ.setdefault("GOGC", GO_GC_PERCENT)
     config.addinivalue_line("markers", "spread: the module's tests may run on different xdist workers")
-    config.addinivalue_line("markers", "heavy(seconds): a long test or group (about that many CPU seconds); the heaviest start first")
+    config.addinivalue_line("markers", "heavy(seconds): a long test or group (about that many seconds on its worker, waits included); the heaviest start first")
     config.addinivalue_line("markers", "xdist_group(name): tests of one group run on one xdist worker")
 
 

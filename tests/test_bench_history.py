@@ -5,6 +5,9 @@ formulation that reads every SLO window from raw series."""
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+
+import pytest
 
 from tests.engines import instant_query, run_prometheus
 from tests.helpers import require_engine
@@ -42,52 +45,67 @@ def _selectors(slo) -> list[str]:
     raise AssertionError(type(sli).__name__)
 
 
-def test_every_slo_metric_has_at_least_1000_synthetic_series():
-    raw = bench_history._raw_series()
+@pytest.fixture(scope="module")
+def raw() -> list[bench_history.Series]:
+    """The bench's raw series (read-only: 52,600 of them, shared by the module's tests)."""
+    return bench_history._raw_series()
+
+
+@pytest.fixture(scope="module")
+def named(raw) -> dict[str, list[bench_history.Series]]:
+    """The raw series by metric name, so that a selector is matched against its metric's series only."""
+    out = defaultdict(list)
+    for series in raw:
+        out[series.name].append(series)
+    return dict(out)
+
+
+def _matching(named, selector: str) -> list[bench_history.Series]:
+    """The raw series a `name{matchers}` selector selects (bench_history._matcher)."""
+    match = bench_history._matcher(selector)
+    return [s for s in named.get(selector.split("{")[0], []) if match(s)]
+
+
+def test_every_slo_metric_has_at_least_1000_synthetic_series(named):
     for slo in effective_slos(make_spec()):
         for selector in _selectors(slo):
-            name = bench_history._matcher(selector.split("{")[0])
-            match = bench_history._matcher(selector)
-            assert sum(name(s) for s in raw) >= 1000, (slo.id, selector)
-            assert any(match(s) for s in raw), (slo.id, selector)
+            assert len(_matching(named, selector.split("{")[0])) >= 1000, (slo.id, selector)
+            assert _matching(named, selector), (slo.id, selector)
 
 
-def test_every_histogram_has_the_buckets_its_producer_emits():
+def test_every_histogram_has_the_buckets_its_producer_emits(named):
     # The series count the 1M extrapolation scales holds every bucket a quantile reads: the
     # browsers' histograms as the collector builds them, the API's and the database client's at
     # least at the bounds the application contract asks for; each with +Inf, _count and _sum.
-    raw = bench_history._raw_series()
     contract = {"browser_page_load_duration_seconds": BROWSER_BUCKETS_SECONDS,
                 "browser_time_to_interactive_seconds": BROWSER_BUCKETS_SECONDS,
                 "http_server_request_duration_seconds": CONTRACT_BUCKET_BOUNDS_SECONDS,
                 "db_client_operation_duration_seconds": bench_history.DB_BOUNDS}  # fmt: skip
     for metric, bounds in contract.items():
-        counts = [s for s in raw if s.name == f"{metric}_count"]
-        assert counts and len([s for s in raw if s.name == f"{metric}_sum"]) == len(counts), metric
+        counts = named.get(f"{metric}_count", [])
+        assert counts and len(named.get(f"{metric}_sum", [])) == len(counts), metric
         for count in counts[:: len(counts) // 7]:
-            buckets = [s for s in raw if s.name == f"{metric}_bucket" and set(count.labels) < set(s.labels)]
+            buckets = [s for s in named[f"{metric}_bucket"] if set(count.labels) < set(s.labels)]
             assert {dict(s.labels)["le"] for s in buckets} >= {format_number(b) for b in bounds} | {"+Inf"}, (metric, count.labels)
             values = [s.value for s in buckets]
             assert values == sorted(values) and max(values) == count.value, metric  # cumulative, +Inf is the count
 
 
-def test_the_history_holds_the_catalogue_records_its_alerts_read_at_earlier_instants():
-    raw = bench_history._raw_series()
+def test_the_history_holds_the_catalogue_records_its_alerts_read_at_earlier_instants(raw, named):
     records = bench_history._catalogue_record_series(raw)
     rate_records = [r for r in catalogue_records() if r.rate_of]
     assert {r.record for r in rate_records} == {s.name for s in records} and len(rate_records) >= 2
     for rule in rate_records:
         selector, by = rule.rate_of
-        want = {tuple((k, dict(s.labels)[k]) for k in by) for s in raw if bench_history._matcher(selector)(s)}
+        want = {tuple((k, dict(s.labels)[k]) for k in by) for s in _matching(named, selector)}
         assert {s.labels for s in records if s.name == rule.record} == want, rule.record
 
 
-def test_the_history_holds_each_slos_records_per_slo_label_value():
+def test_the_history_holds_each_slos_records_per_slo_label_value(raw, named):
     spec = make_spec()
-    raw = bench_history._raw_series()
     records = bench_history._record_series(spec, raw)
     for slo in effective_slos(spec):
-        values = {dict(s.labels)[slo.label] for s in raw if bench_history._matcher(_selectors(slo)[-1])(s)}
+        values = {dict(s.labels)[slo.label] for s in _matching(named, _selectors(slo)[-1])}
         for name in recorded_inputs(slo):
             got = {dict(r.labels)[slo.label] for r in records if r.name == name and dict(r.labels)["slo"] == slo.id}
             assert got == values, (slo.id, name)
@@ -130,10 +148,10 @@ def test_the_old_formulation_reads_every_slo_window_from_raw_series():
     assert derived > 0
 
 
-def test_the_newest_history_goes_into_the_head_of_both_engines(tmp_path):
+def test_the_newest_history_goes_into_the_head_of_both_engines(named, tmp_path):
     """The bench pushes the newest HEAD_SPAN through the remote-write receiver (tests/history.py
     `push_head`): the head takes every sample, in 2.42 and 3.5.3 alike, and no block holds them."""
-    series = [s for s in bench_history._raw_series() if s.name == "pg_up"][:3]
+    series = named["pg_up"][:3]
     step = 120
     for generation in ("2", "3"):
         prometheus = require_engine("prometheus", generation)

@@ -180,7 +180,7 @@ OUTSIDE_THE_CLUSTER = frozenset({"pagerdutyToken"})
 
 @pytest.fixture(
     scope="module",
-    params=[pytest.param(s, marks=[pytest.mark.xdist_group(f"config-changes-{s}"), pytest.mark.heavy(w)]) for s, w in (("prod", 70), ("dev", 55))],
+    params=[pytest.param(s, marks=[pytest.mark.xdist_group(f"config-changes-{s}"), pytest.mark.heavy(w)]) for s, w in (("prod", 90), ("dev", 60))],
 )
 def stack_runs(request) -> dict[str, Any]:
     """The base render of a stack, and per change: the objects whose content changed and the

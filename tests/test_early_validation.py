@@ -35,7 +35,7 @@ from tools import render
 from tools.mockrun import ROOT, DuplicateUrnError, StackRun, _is_secure, read_stack_file, set_path
 
 # Hundreds of settings validations and a few dozen runs of the program.
-pytestmark = pytest.mark.heavy(35)
+pytestmark = pytest.mark.heavy(45)
 
 LONG = "x" * 300
 DASHBOARD_TEAMS = [{"name": "Executives"}, {"name": "Operations"}, {"name": "Developers"}, {"name": "Security"}]

@@ -180,7 +180,7 @@ def _operator_files(out: Path) -> dict[str, str]:
     return {p.name: p.read_text() for p in files}
 
 
-@pytest.mark.heavy(20)
+@pytest.mark.heavy(10)
 def test_two_renders_are_identical_so_pulumi_sees_no_permanent_diff(rendered_dirs, tmp_path_factory, prod):
     # The session's render against one from scratch (the program, Helm and the parse run again).
     first, second = rendered_dirs["prod"], renders.shared_render(tmp_path_factory, "prod", from_scratch=True)

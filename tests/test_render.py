@@ -15,7 +15,7 @@ from tests.helpers import require_engine
 from tools import checks, engines, helm, render, security_scan
 
 # Template-heavy checks (the first-deploy check templates every chart again), next to the renders.
-pytestmark = pytest.mark.heavy(40)
+pytestmark = pytest.mark.heavy(45)
 # The security scan of both stacks is as long again (trivy takes ~0.1 s of CPU per object): a group
 # of its own, so that it runs on another worker than the rest of the module.
 SECURITY_SCAN = pytest.mark.xdist_group("security-scan")
@@ -234,20 +234,20 @@ def findings(scanned) -> dict[str, list]:
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 @SECURITY_SCAN
-@pytest.mark.heavy(50)
+@pytest.mark.heavy(70)
 def test_no_security_finding_outside_the_exceptions_file(findings, stack):
     assert [str(f) for f in security_scan.unexcepted(findings[stack], security_scan.load_exceptions())] == []
 
 
 @SECURITY_SCAN
-@pytest.mark.heavy(50)
+@pytest.mark.heavy(70)
 def test_every_security_exception_still_matches_a_finding(findings):
     every = [f for stack in findings.values() for f in stack]
     assert security_scan.unused(security_scan.load_exceptions(), every) == []
 
 
 @SECURITY_SCAN
-@pytest.mark.heavy(50)
+@pytest.mark.heavy(70)
 def test_the_scanners_find_a_writable_root_filesystem(scanned):
     found = {(f.scanner, f.check, f.obj) for f in scanned[CONTROL]}
     pod = security_scan.object_id(WRITABLE_ROOT_POD)

@@ -24,6 +24,9 @@ from tests.dashboards.dashboard_queries import iter_queries
 from tests.engines import SyntheticExporter, generation_url, instant_query, prometheus_per_generation
 from tests.helpers import engine_params, wait_until
 
+# Waits for scrapes of the synthetic edges over the rate range (about 20 s): started early.
+pytestmark = pytest.mark.heavy(20)
+
 REQUESTS = servicegraph_prometheus_name("requests")
 FAILED = servicegraph_prometheus_name("failed")
 # A short range: a few seconds of 1 s scrapes, so rate() over it is the synthetic rate.

@@ -36,8 +36,9 @@ from tests.helpers import engine_params, require_engine, require_tool, stack_pla
 from tests.influxdb.influx_harness import InfluxServer, tiny_exporter, to_prometheus_remote_write
 from tools import engines
 
-# Mostly wall time (the outage), little CPU; started first so that it overlaps the rest of the suite.
-pytestmark = pytest.mark.heavy(20)
+# Mostly wall time (the outage and the catch-up), little CPU: the longest group of the suite, so it
+# starts first and overlaps the rest.
+pytestmark = pytest.mark.heavy(105)
 
 OUTAGE_S = 60
 SCRAPE_INTERVAL = "1s"

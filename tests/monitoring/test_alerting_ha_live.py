@@ -45,7 +45,7 @@ MIN_STORM = {"3": 1000, "2": 200}  # alerts of waves a and b
 
 
 def _generation_params() -> list:
-    return [pytest.param(p.values[0], id=p.id, marks=[pytest.mark.xdist_group(f"ha-storm-{p.values[0]}"), pytest.mark.heavy(30)])
+    return [pytest.param(p.values[0], id=p.id, marks=[pytest.mark.xdist_group(f"ha-storm-{p.values[0]}"), pytest.mark.heavy(60)])
             for p in engine_params("prometheus", "prometheus-alertmanager")]  # fmt: skip
 
 
@@ -96,7 +96,7 @@ def test_p1_latency_within_its_floor_plus_the_peer_timeout(storm: StormOutcome) 
     assert storm.p1_latency("b") <= FLOOR_SECONDS + PEER_TIMEOUT_SECONDS + SLACK_SECONDS
 
 
-@pytest.mark.heavy(4)
+@pytest.mark.heavy(35)  # the group of the module's other tests: the restarts' waits
 @pytest.mark.parametrize("generation", engine_params("prometheus"))
 def test_a_restart_keeps_pending_state_of_a_for_at_least_the_grace_period(generation: str, tmp_path) -> None:
     """What docs/alerting.md says a restart costs, live: an alert pending when Prometheus stops

@@ -50,6 +50,9 @@ from tests.helpers import engine_params, require_engine, wait_until
 from tests.monitoring.alerting_helpers import API, DATABASE, OWNERS, live_alertmanager_config, make_spec, with_for
 from tools import engines
 
+# Waits for real notifications (about 20 s): started early.
+pytestmark = pytest.mark.heavy(20)
+
 # Each area's PagerDuty services have their own integration key; the page must use its owner's.
 ROUTING_KEYS = {pagerduty_routing_key(o.area, s): f"e2e-key-{o.area}-{s.value.lower()}" for o in OWNERS for s in paging_severities()}
 TICKET_TOKEN = "e2e-ticket-token"

@@ -33,7 +33,7 @@ from tests.helpers import engine_params
 from tools import report
 from tests.monitoring.report_history import STEP, WEEK, alert_series, history_prometheus, slo_series
 
-pytestmark = pytest.mark.heavy(20)
+pytestmark = pytest.mark.heavy(15)
 
 # Label values and the team routing gives them in prod (Pulumi.prod.yaml ownership).
 OWNED = {"checkout": "api-team", "terrafusion-db": "data-team", "search": "platform-team"}

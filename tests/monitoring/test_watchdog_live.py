@@ -42,6 +42,9 @@ from tests.engines import Notification, Server, WebhookRecorder, http_get, run_a
 from tests.helpers import ROOT, engine_params, require_engine, stack_plan, wait_until
 from tools import engines
 
+# The Watchdog's cadence in real time (about 40 s of waiting, hardly any CPU): started early.
+pytestmark = pytest.mark.heavy(40)
+
 SPEED_UP = 60
 # Prometheus' evaluation interval and resend delay here (the cluster: evaluationInterval 30s, and
 # the resend delay the operator leaves at Prometheus' default, 1m).
