@@ -61,9 +61,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # --- the run's CPU, in the test log ----------------------------------------------------------------
-# The suite is CPU-bound on a small machine (issue 10 asks for its time): the last line of the log
-# says how much CPU the tests and the engines they start used, and so the least wall time any
-# schedule of that work could take on this machine's cores.
+# The suite is CPU-bound on a small machine (issue 10 asks for its time): the line before pytest's
+# last says how much CPU the tests and the engines they start used, and so the least wall time that
+# much CPU takes on this machine's cores, however the tests are scheduled.
 
 _WORKER_CPU: list[tuple[float, float]] = []  # (test process, its children), per finished xdist worker
 
@@ -95,8 +95,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         children = sum(cpu[1] for cpu in _WORKER_CPU)
     cores = os.cpu_count() or 1
     terminalreporter.write_line(
-        f"CPU: {own:.0f} s in the test processes, {children:.0f} s in the engines and tools they ran; "
-        f"on {cores} cores no schedule of this work ends in less than {(own + children) / cores:.0f} s"
+        f"CPU: {own:.0f} s in the test processes, {children:.0f} s in the engines and tools they ran: "
+        f"at least {(own + children) / cores:.0f} s of wall time on {cores} cores"
     )
 
 
